@@ -1,0 +1,117 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Data flows protocol → server, protocol → client → screen; the executables are thin shells.
+let package = Package(
+    name: "a-chat",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "chat-server", targets: ["chat-server"]),
+        .executable(name: "chat-client", targets: ["chat-client"]),
+        .executable(name: "chat-bench", targets: ["chat-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+    ],
+    targets: [
+        // The wire contract: framing, login rules, line parsing, formatting. No sockets.
+        .target(
+            name: "ChatProtocol",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // The broker and the connections, on SwiftNIO.
+        .target(
+            name: "ChatServer",
+            dependencies: [
+                "ChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "chat-server",
+            dependencies: [
+                "ChatServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // ncursesw from Debian's libncurses-dev, and the C functions that stand in for its macros.
+        .systemLibrary(
+            name: "CNcursesw",
+            providers: [.apt(["libncurses-dev"])]
+        ),
+        .target(name: "CursesShim", dependencies: ["CNcursesw"]),
+        // The client's connection and the select loop that races socket lines against input lines.
+        .target(
+            name: "ChatClient",
+            dependencies: [
+                "ChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ]
+        ),
+        // The full-screen front end: editing, wrapping and scrollback models, drawn with curses.
+        .target(
+            name: "ChatScreen",
+            dependencies: ["ChatProtocol", "ChatClient", "CursesShim"]
+        ),
+        .executableTarget(
+            name: "chat-client",
+            dependencies: [
+                "ChatClient",
+                "ChatScreen",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The load generator: many clients, every delivery checked.
+        .target(
+            name: "ChatBench",
+            dependencies: [
+                "ChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "chat-bench",
+            dependencies: [
+                "ChatBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Helpers shared by the test targets: a raw line client, child processes, tmux.
+        .target(
+            name: "ChatTestSupport",
+            dependencies: [
+                "ChatServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ChatProtocolTests", dependencies: ["ChatProtocol"]),
+        .testTarget(
+            name: "ChatServerTests",
+            dependencies: ["ChatServer", "ChatTestSupport", "chat-server"]
+        ),
+        .testTarget(
+            name: "ChatClientTests",
+            dependencies: ["ChatClient", "ChatTestSupport", "chat-client"]
+        ),
+        .testTarget(
+            name: "ChatScreenTests",
+            dependencies: ["ChatScreen", "ChatTestSupport", "chat-client"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

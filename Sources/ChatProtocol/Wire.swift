@@ -1,0 +1,119 @@
+import NIOCore
+
+/// What the server writes: deliveries and notices.
+public enum Wire {
+    /// `from <sender>: <text>\n`, exactly as the tutorial formats it.
+    @inlinable
+    public static func writeDelivery(
+        from sender: ByteBuffer,
+        text: UnsafeRawBufferPointer,
+        into buffer: inout ByteBuffer
+    ) {
+        buffer.writeStaticString("from ")
+        buffer.writeImmutableBuffer(sender)
+        buffer.writeStaticString(": ")
+        buffer.writeBytes(text)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+    }
+
+    /// The exact bytes of a delivery, for code that is not on the hot path.
+    public static func delivery(from sender: String, text: String) -> String {
+        "from \(sender): \(text)\n"
+    }
+
+    public static let noticePrefix = "error: "
+}
+
+/// Everything the server tells a person rather than delivers. The wording may change; the
+/// `error: ` prefix may not.
+public enum Notice: Equatable, Sendable {
+    case lineTooLong(limit: Int)
+    case invalidUTF8
+    case loginRefused(Login.Refusal)
+    case loginTaken(String)
+    case recipientOffline(String)
+    case missingColon
+    case noRecipients
+    case tooSlow
+    case shuttingDown
+
+    public var text: String {
+        switch self {
+        case .lineTooLong(let limit):
+            return "line longer than \(limit) bytes; it was discarded"
+        case .invalidUTF8:
+            return "line is not valid UTF-8; it was discarded"
+        case .loginRefused(.empty):
+            return "empty login; send your name as the first line"
+        case .loginRefused(.tooLong):
+            return "login longer than \(Login.maximumCharacters) characters"
+        case .loginRefused(.forbiddenCharacter(let scalar)):
+            return
+                "login may not contain \(Self.describe(scalar)); use no ',', ':', spaces or control characters"
+        case .loginTaken(let name):
+            return "login \(Self.quoted(name)) is already online"
+        case .recipientOffline(let name):
+            return "\(Self.quoted(name)) is not online"
+        case .missingColon:
+            return "no ':' in line; write 'name1, name2: text'"
+        case .noRecipients:
+            return "no recipient before ':'; write 'name1, name2: text'"
+        case .tooSlow:
+            return "you are not reading fast enough; disconnecting"
+        case .shuttingDown:
+            return "server is shutting down"
+        }
+    }
+
+    /// The whole line, ready for the wire.
+    public var line: String { Wire.noticePrefix + text + "\n" }
+
+    /// A name as it came from a peer, made safe to show: control characters would let one user
+    /// drive another's terminal, and a 64 KiB name would drown the notice.
+    static func quoted(_ name: String) -> String {
+        let limit = 40
+        var safe = String(
+            String.UnicodeScalarView(
+                name.unicodeScalars.map { $0.properties.generalCategory == .control ? "\u{FFFD}" : $0 }
+            )
+        )
+        if safe.count > limit { safe = String(safe.prefix(limit)) + "…" }
+        return "'\(safe)'"
+    }
+
+    static func describe(_ scalar: Unicode.Scalar) -> String {
+        if scalar.properties.generalCategory == .control || scalar.properties.isWhitespace {
+            return "U+" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4)
+        }
+        return "'\(scalar)'"
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: Swift.max(0, width - count)) + self
+    }
+}
+
+/// A line the server sent, as a client sees it.
+public enum ServerLine: Equatable, Sendable {
+    case message(from: String, text: String)
+    case notice(String)
+    /// Anything else; a client shows it as it is.
+    case other(String)
+
+    public static func parse(_ line: String) -> ServerLine {
+        if line.hasPrefix(Wire.noticePrefix) {
+            return .notice(String(line.dropFirst(Wire.noticePrefix.count)))
+        }
+        // A login holds no ':', so the first ": " after "from " ends the sender.
+        guard line.hasPrefix("from ") else { return .other(line) }
+        let afterFrom = line.utf8.dropFirst(5)
+        guard let colon = afterFrom.firstIndex(of: UInt8(ascii: ":")),
+            line.utf8[line.utf8.index(after: colon)...].first == UInt8(ascii: " ")
+        else { return .other(line) }
+        let sender = String(line[afterFrom.startIndex..<colon])
+        let text = String(line[line.utf8.index(colon, offsetBy: 2)...])
+        return sender.isEmpty ? .other(line) : .message(from: sender, text: text)
+    }
+}

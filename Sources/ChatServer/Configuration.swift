@@ -1,0 +1,27 @@
+import NIOCore
+
+public struct ChatServerConfiguration: Sendable {
+    public var host: String
+    /// 0 picks a free port; `ChatServer.localAddress` tells which.
+    public var port: Int
+    /// The longest line accepted, without its line ending.
+    public var maximumLineBytes: Int
+    /// How many bytes may wait to be written to one connection before it is cut off as too slow.
+    public var maximumQueueBytes: Int
+    /// How long a graceful shutdown waits for connections to take what is queued for them.
+    public var shutdownGracePeriod: TimeAmount
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        maximumLineBytes: Int = 64 * 1024,
+        maximumQueueBytes: Int = 1024 * 1024,
+        shutdownGracePeriod: TimeAmount = .seconds(3)
+    ) {
+        self.host = host
+        self.port = port
+        self.maximumLineBytes = maximumLineBytes
+        self.maximumQueueBytes = maximumQueueBytes
+        self.shutdownGracePeriod = shutdownGracePeriod
+    }
+}

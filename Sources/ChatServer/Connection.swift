@@ -1,0 +1,219 @@
+import ChatProtocol
+import Logging
+import NIOCore
+
+/// One client: reads its lines and is the only writer to its socket.
+///
+/// Output goes through `outbox`, a buffer that collects everything addressed to this client
+/// during one loop iteration; the broker writes it out once at the end. The outbox plus what
+/// the channel has not yet handed to the kernel is the client's queue, and it is bounded.
+final class Connection: ChannelInboundHandler {
+    typealias InboundIn = FramedLine
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case awaitingLogin
+        case online
+        /// No more input is taken; output drains, then the socket closes.
+        case closing
+        case closed
+    }
+
+    private let broker: Broker
+    private var logger: Logger
+    private var context: ChannelHandlerContext!
+    private var state = State.awaitingLogin
+    private(set) var login: ByteBuffer?
+    private var outbox: ByteBuffer
+    private var isOutboxScheduled = false
+    /// An upper bound on the bytes the channel still holds: exact after each flush, and the
+    /// channel only ever shrinks it in between.
+    private var bytesInChannel = 0
+    private var closeReason = "connection closed by peer"
+    private let closePromise: EventLoopPromise<Void>
+
+    var closeFuture: EventLoopFuture<Void> { closePromise.futureResult }
+
+    init(broker: Broker, logger: Logger) {
+        self.broker = broker
+        self.logger = logger
+        self.outbox = ByteBuffer()
+        self.closePromise = broker.eventLoop.makePromise()
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        logger[metadataKey: "peer"] =
+            "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
+        broker.register(self)
+        logger.info("connected")
+        // Accepted just as the listener closed: it gets the same goodbye as everyone else.
+        if broker.isShuttingDown { drainAndClose(notice: .shuttingDown, reason: "server shutdown") }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .overlong:
+            if state == .awaitingLogin || state == .online {
+                send(.lineTooLong(limit: broker.configuration.maximumLineBytes))
+            }
+        case .line(let line):
+            line.withUnsafeReadableBytes { bytes in
+                switch state {
+                case .awaitingLogin:
+                    guard Bytes.isValidUTF8(bytes) else { return send(.invalidUTF8) }
+                    logIn(String(decoding: bytes, as: UTF8.self))
+                case .online:
+                    guard Bytes.isValidUTF8(bytes) else { return send(.invalidUTF8) }
+                    handleMessage(line, bytes)
+                case .closing, .closed:
+                    return
+                }
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            drainAndClose(notice: nil, reason: "end of input")
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        closeNow(reason: "\(error)")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state = .closed
+        broker.release(self)
+        outbox = ByteBuffer()
+        if let login {
+            logger.info(
+                "disconnected", metadata: ["login": "\(String(buffer: login))", "reason": "\(closeReason)"])
+        } else {
+            logger.info("disconnected", metadata: ["reason": "\(closeReason)"])
+        }
+        closePromise.succeed(())
+        context.fireChannelInactive()
+    }
+
+    // MARK: Input
+
+    private func logIn(_ line: String) {
+        switch Login.validate(line) {
+        case .failure(let refusal):
+            logger.notice("login refused", metadata: ["reason": "\(refusal)"])
+            drainAndClose(notice: .loginRefused(refusal), reason: "login refused")
+        case .success(let name):
+            let key = ByteBuffer(string: name)
+            guard broker.claim(key, for: self) else {
+                logger.notice("login refused", metadata: ["login": "\(name)", "reason": "already online"])
+                return drainAndClose(notice: .loginTaken(name), reason: "login already online")
+            }
+            login = key
+            state = .online
+            logger.info("logged in", metadata: ["login": "\(name)"])
+        }
+    }
+
+    private func handleMessage(_ line: ByteBuffer, _ bytes: UnsafeRawBufferPointer) {
+        switch MessageLine.parse(bytes) {
+        case .blank:
+            return
+        case .missingColon:
+            send(.missingColon)
+        case .noRecipients:
+            send(.noRecipients)
+        case .message(let recipients, let text):
+            broker.deliver(
+                from: self, login: login!, line: line, bytes: bytes, recipients: recipients, text: text)
+        }
+    }
+
+    // MARK: Output
+
+    /// Queues `bytes` for this client, or cuts the client off if its queue would pass the limit.
+    func enqueue(_ bytes: ByteBuffer) {
+        guard state == .online || state == .awaitingLogin else { return }
+        let limit = broker.configuration.maximumQueueBytes
+        if outbox.readableBytes + bytesInChannel + bytes.readableBytes > limit {
+            bytesInChannel = currentBytesInChannel()
+            if outbox.readableBytes + bytesInChannel + bytes.readableBytes > limit {
+                return cutOff()
+            }
+        }
+        outbox.writeImmutableBuffer(bytes)
+        if !isOutboxScheduled {
+            isOutboxScheduled = true
+            broker.scheduleFlush(of: self)
+        }
+    }
+
+    func send(_ notice: Notice) {
+        enqueue(ByteBuffer(string: notice.line))
+    }
+
+    func flushOutbox() {
+        isOutboxScheduled = false
+        guard state != .closed, outbox.readableBytes > 0 else { return }
+        context.writeAndFlush(wrapOutboundOut(outbox), promise: nil)
+        bytesInChannel = currentBytesInChannel()
+        // Keep a small outbox's memory for the next round; give back what a burst grew.
+        if outbox.capacity > 64 * 1024 {
+            outbox = ByteBuffer()
+        } else {
+            outbox.clear()
+        }
+    }
+
+    private func currentBytesInChannel() -> Int {
+        (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+    }
+
+    /// The client lets its queue fill: drop what is waiting, try a last notice, close. The kernel
+    /// sends the notice if it still has room, else the client only sees the connection end.
+    private func cutOff() {
+        logger.notice(
+            "cut off",
+            metadata: ["reason": "outgoing queue over \(broker.configuration.maximumQueueBytes) bytes"])
+        closeReason = "too slow: outgoing queue full"
+        broker.release(self)
+        state = .closing
+        outbox = ByteBuffer()
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: Notice.tooSlow.line)), promise: nil)
+        context.close(promise: nil)
+    }
+
+    /// Stops taking input and frees the login at once, delivers what is already queued (and
+    /// `notice`, if any), then closes.
+    func drainAndClose(notice: Notice?, reason: String) {
+        guard state == .awaitingLogin || state == .online else { return }
+        if let notice { send(notice) }
+        closeReason = reason
+        broker.release(self)
+        state = .closing
+        try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+        let drained = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(outbox), promise: drained)
+        outbox = ByteBuffer()
+        let context = self.context!
+        drained.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func closeNow(reason: String) {
+        guard state != .closed else { return }
+        if state != .closing { closeReason = reason }
+        state = .closing
+        broker.release(self)
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,20 @@
+import ChatServer
+import Logging
+
+/// A server in this process on a free loopback port, quiet unless a test asks for its logs.
+public func startTestServer(
+    maximumLineBytes: Int = 64 * 1024,
+    maximumQueueBytes: Int = 1024 * 1024,
+    logLevel: Logger.Level = .warning
+) async throws -> ChatServer {
+    var logger = Logger(label: "a-chat.test-server")
+    logger.logLevel = logLevel
+    return try await ChatServer.start(
+        configuration: ChatServerConfiguration(
+            port: 0,
+            maximumLineBytes: maximumLineBytes,
+            maximumQueueBytes: maximumQueueBytes
+        ),
+        logger: logger
+    )
+}

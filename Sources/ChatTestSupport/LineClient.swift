@@ -1,0 +1,180 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+public struct TestTimeout: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// A raw TCP client for tests: it sends exactly the bytes it is given and splits what it
+/// receives on `\n` itself, so tests see the server's bytes unchanged, line endings included.
+public final class LineClient: Sendable {
+    private let channel: any Channel
+    private let state: NIOLockedValueBox<ReceiveState>
+
+    struct ReceiveState {
+        var pending: [UInt8] = []
+        var receivedBytes = 0
+        var isClosed = false
+    }
+
+    public static func connect(port: Int, host: String = "127.0.0.1") async throws -> LineClient {
+        let state = NIOLockedValueBox(ReceiveState())
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Collector(state: state))
+                }
+            }
+            .connect(host: host, port: port)
+            .get()
+        return LineClient(channel: channel, state: state)
+    }
+
+    private init(channel: any Channel, state: NIOLockedValueBox<ReceiveState>) {
+        self.channel = channel
+        self.state = state
+    }
+
+    /// Sends `line` followed by `\n`.
+    public func send(_ line: String) async throws {
+        try await sendRaw(Array((line + "\n").utf8))
+    }
+
+    public func sendRaw(_ bytes: [UInt8]) async throws {
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    }
+
+    public func sendRaw(_ text: String) async throws {
+        try await sendRaw(Array(text.utf8))
+    }
+
+    /// The next line with its `\n` stripped, nil once the server has closed and nothing is left.
+    public func readLine(timeout: Duration = .seconds(10)) async throws -> String? {
+        try await readRawLine(timeout: timeout).map { String(decoding: $0.dropLast(), as: UTF8.self) }
+    }
+
+    /// The next line exactly as received, `\n` included; nil at end of stream.
+    public func readRawLine(timeout: Duration = .seconds(10)) async throws -> [UInt8]? {
+        try await poll(timeout: timeout, waitingFor: "a line") { state in
+            if let newline = state.pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(state.pending[...newline])
+                state.pending.removeSubrange(...newline)
+                return .some(line)
+            }
+            if state.isClosed {
+                // A final unterminated fragment is returned as is, so a test can see it.
+                if state.pending.isEmpty { return .some(nil) }
+                defer { state.pending.removeAll() }
+                return .some(state.pending)
+            }
+            return nil
+        }
+    }
+
+    /// Waits until the server closes the connection and returns every line that came before.
+    public func readToEnd(timeout: Duration = .seconds(10)) async throws -> [String] {
+        var lines: [String] = []
+        let deadline = ContinuousClock.now + timeout
+        while let line = try await readLine(timeout: deadline - ContinuousClock.now) {
+            lines.append(line)
+        }
+        return lines
+    }
+
+    /// Fails if any byte arrives within `window`.
+    public func expectSilence(for window: Duration) async throws {
+        try await Task.sleep(for: window)
+        let pending = state.withLockedValue { $0.pending }
+        if !pending.isEmpty {
+            throw TestTimeout(
+                description:
+                    "expected silence, got \(String(decoding: pending, as: UTF8.self).debugDescription)")
+        }
+    }
+
+    /// True once the server has closed its side (EOF or reset).
+    public var isClosedByServer: Bool { state.withLockedValue { $0.isClosed } }
+
+    public func waitUntilClosedByServer(timeout: Duration = .seconds(10)) async throws {
+        _ = try await poll(timeout: timeout, waitingFor: "the server to close") { state -> Bool? in
+            state.pending.removeAll()
+            return state.isClosed ? true : nil
+        }
+    }
+
+    public var receivedByteCount: Int { state.withLockedValue { $0.receivedBytes } }
+
+    /// Stops taking bytes off the socket, so the kernel buffers fill and the server sees a slow
+    /// reader.
+    public func stopReading() async throws {
+        try await channel.setOption(.autoRead, value: false).get()
+    }
+
+    public func resumeReading() async throws {
+        try await channel.setOption(.autoRead, value: true).get()
+        channel.read()
+    }
+
+    /// Closes the sending side only: the server sees end of input.
+    public func closeOutput() async throws {
+        try await channel.close(mode: .output)
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    private func poll<T>(
+        timeout: Duration,
+        waitingFor what: String,
+        _ check: @Sendable (inout ReceiveState) -> T?
+    ) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let result = state.withLockedValue(check) { return result }
+            if ContinuousClock.now >= deadline {
+                let pending = state.withLockedValue {
+                    String(decoding: $0.pending.prefix(200), as: UTF8.self)
+                }
+                throw TestTimeout(
+                    description: "timed out waiting for \(what); unread: \(pending.debugDescription)")
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+}
+
+private final class Collector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let state: NIOLockedValueBox<LineClient.ReceiveState>
+
+    init(state: NIOLockedValueBox<LineClient.ReceiveState>) {
+        self.state = state
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        state.withLockedValue {
+            $0.pending.append(contentsOf: buffer.readableBytesView)
+            $0.receivedBytes += buffer.readableBytes
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            state.withLockedValue { $0.isClosed = true }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state.withLockedValue { $0.isClosed = true }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        state.withLockedValue { $0.isClosed = true }
+        context.close(promise: nil)
+    }
+}

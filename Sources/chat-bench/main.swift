@@ -1,0 +1,1 @@
+print("chat-bench: not yet")

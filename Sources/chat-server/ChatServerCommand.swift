@@ -1,0 +1,107 @@
+import ArgumentParser
+import ChatServer
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+@main
+struct ChatServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-server",
+        abstract: "The a-chat server: send your login as the first line, then 'bob, carol: hello'."
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one.")
+    var port = 8080
+
+    @Option(help: "Longest line accepted, in bytes; longer lines get a notice and are discarded.")
+    var maxLineBytes = 64 * 1024
+
+    @Option(help: "Bytes that may wait for one slow reader before it is disconnected.")
+    var maxQueueBytes = 1024 * 1024
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard maxLineBytes > 0 else { throw ValidationError("--max-line-bytes must be positive") }
+        guard maxQueueBytes > 0 else { throw ValidationError("--max-queue-bytes must be positive") }
+    }
+
+    func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "a-chat.server")
+        raiseOpenFileLimit()
+
+        let service = ChatService(
+            configuration: ChatServerConfiguration(
+                host: host,
+                port: port,
+                maximumLineBytes: maxLineBytes,
+                maximumQueueBytes: maxQueueBytes
+            ),
+            logger: logger,
+            onListening: { address in
+                // Scripts wait for this exact line before they connect.
+                writeLine(
+                    "listening on \(address.ipAddress ?? host):\(address.port ?? port)", to: STDOUT_FILENO)
+            }
+        )
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: service)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            // One line, not a stack dump: the usual cause is a port already in use.
+            writeLine("chat-server: \(error)", to: STDERR_FILENO)
+            throw ExitCode.failure
+        }
+    }
+
+    /// Each connection is a file descriptor; the usual soft limit of 1024 would cap the server
+    /// far below what it can carry.
+    private func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_ID, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(RLIMIT_NOFILE_ID, &limit)
+    }
+}
+
+/// Unbuffered, so that a script reading a pipe sees the line at once.
+private func writeLine(_ text: String, to descriptor: Int32) {
+    var bytes = Array((text + "\n").utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        if written <= 0 { return }
+        bytes = bytes.dropFirst(written)
+    }
+}
+
+#if canImport(Glibc)
+    private let RLIMIT_NOFILE_ID = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#else
+    private let RLIMIT_NOFILE_ID = RLIMIT_NOFILE
+#endif
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
