@@ -112,6 +112,10 @@ let package = Package(
             name: "ChatScreenTests",
             dependencies: ["ChatScreen", "ChatTestSupport", "chat-client"]
         ),
+        .testTarget(
+            name: "ChatBenchTests",
+            dependencies: ["ChatBench", "ChatTestSupport", "chat-bench"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
