@@ -30,16 +30,20 @@ struct ChatServerCommand: AsyncParsableCommand {
     var maxQueueBytes = 1024 * 1024
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: Logger.Level = .info
+    var logLevel = "info"
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxLineBytes > 0 else { throw ValidationError("--max-line-bytes must be positive") }
         guard maxQueueBytes > 0 else { throw ValidationError("--max-queue-bytes must be positive") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError(
+                "--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     func run() async throws {
-        let level = logLevel
+        let level = Logger.Level(rawValue: logLevel)!
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -82,9 +86,9 @@ struct ChatServerCommand: AsyncParsableCommand {
     /// far below what it can carry.
     private func raiseOpenFileLimit() {
         var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE_ID, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        guard getrlimit(openFilesResource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
         limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(RLIMIT_NOFILE_ID, &limit)
+        _ = setrlimit(openFilesResource, &limit)
     }
 }
 
@@ -99,9 +103,7 @@ private func writeLine(_ text: String, to descriptor: Int32) {
 }
 
 #if canImport(Glibc)
-    private let RLIMIT_NOFILE_ID = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    private let openFilesResource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 #else
-    private let RLIMIT_NOFILE_ID = RLIMIT_NOFILE
+    private let openFilesResource = RLIMIT_NOFILE
 #endif
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}

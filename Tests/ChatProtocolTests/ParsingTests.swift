@@ -1,0 +1,155 @@
+import ChatProtocol
+import Testing
+
+/// `MessageLine.parse` on a Swift string, with the ranges turned back into strings.
+private func parse(_ line: String) -> (recipients: [String], text: String)? {
+    var bytes = Array(line.utf8)
+    return bytes.withUnsafeMutableBytes { raw -> (recipients: [String], text: String)? in
+        let bytes = UnsafeRawBufferPointer(raw)
+        guard case .message(let list, let text) = MessageLine.parse(bytes) else { return nil }
+        let names = RecipientNames(bytes, list).map { String(decoding: bytes[$0], as: UTF8.self) }
+        return (names, String(decoding: bytes[text], as: UTF8.self))
+    }
+}
+
+private func kind(_ line: String) -> MessageLine {
+    Array(line.utf8).withUnsafeBytes { MessageLine.parse($0) }
+}
+
+@Suite struct MessageLineTests {
+    @Test func splitsRecipientsAndText() throws {
+        let parsed = try #require(parse("alice, bob: hello"))
+        #expect(parsed.recipients == ["alice", "bob"])
+        #expect(parsed.text == "hello")
+    }
+
+    @Test func splitsAtTheFirstColonOnly() throws {
+        let parsed = try #require(parse("bob: see: 10:30"))
+        #expect(parsed.recipients == ["bob"])
+        #expect(parsed.text == "see: 10:30")
+    }
+
+    @Test func trimsNamesAndTextAndSkipsEmptyNames() throws {
+        let parsed = try #require(parse(" ,alice ,, \tbob\u{3000}, :  hi there \u{A0}"))
+        #expect(parsed.recipients == ["alice", "bob"])
+        #expect(parsed.text == "hi there")
+    }
+
+    @Test func keepsRepeatsForTheBrokerToDedupe() throws {
+        #expect(try #require(parse("bob,bob: x")).recipients == ["bob", "bob"])
+    }
+
+    @Test func allowsEmptyText() throws {
+        #expect(try #require(parse("bob:")).text == "")
+    }
+
+    @Test func classifiesLinesThatAreNotMessages() {
+        #expect(kind("") == .blank)
+        #expect(kind(" \t ") == .blank)
+        #expect(kind("hello") == .missingColon)
+        #expect(kind(": hello") == .noRecipients)
+        #expect(kind(" , ,: hello") == .noRecipients)
+    }
+}
+
+@Suite struct LoginTests {
+    @Test(arguments: ["alice", "Bob_2", "élodie", "李小龍", "🦀", String(repeating: "x", count: 32), "e\u{301}"])
+    func accepts(_ login: String) {
+        #expect(Login.validate(login) == .success(login))
+    }
+
+    @Test func trimsWhiteSpace() {
+        #expect(Login.validate("  alice\t\r") == .success("alice"))
+        #expect(Login.validate("\u{3000}bob\u{A0}") == .success("bob"))
+    }
+
+    @Test func countsCharactersAsPeopleSeeThem() {
+        // 32 "é" written as e + combining accent: 64 scalars, 32 characters.
+        #expect(Login.validate(String(repeating: "e\u{301}", count: 32)) != .failure(.tooLong))
+        #expect(Login.validate(String(repeating: "x", count: 33)) == .failure(.tooLong))
+    }
+
+    @Test(arguments: [
+        ("", Login.Refusal.empty),
+        ("   ", .empty),
+        ("al,ice", .forbiddenCharacter(",")),
+        ("al:ice", .forbiddenCharacter(":")),
+        ("al ice", .forbiddenCharacter(" ")),
+        ("al\u{1B}ice", .forbiddenCharacter("\u{1B}")),
+        ("a\u{7F}", .forbiddenCharacter("\u{7F}")),
+        ("a\u{2003}b", .forbiddenCharacter("\u{2003}")),
+    ])
+    func refuses(_ login: String, _ refusal: Login.Refusal) {
+        #expect(Login.validate(login) == .failure(refusal))
+    }
+}
+
+@Suite struct BytesTests {
+    @Test func trimsExactlyTheUnicodeWhiteSpaceSet() {
+        // Every scalar alone between two letters: trimmed away exactly when it is White_Space.
+        for value in UInt32(0)...0x3100 {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            let text = String(scalar)
+            let trimmed = Array(text.utf8).withUnsafeBytes { Bytes.trimmed($0, 0..<$0.count) }
+            #expect(trimmed.isEmpty == scalar.properties.isWhitespace, "U+\(String(value, radix: 16))")
+        }
+    }
+
+    @Test func validatesUTF8() {
+        let valid: [[UInt8]] = [[], Array("plain ascii text here".utf8), Array("héllo wörld 李 🦀".utf8)]
+        let invalid: [[UInt8]] = [
+            [0xFF], [0xC3], [0x80], [0xED, 0xA0, 0x80],  // lone surrogate
+            [0xC0, 0xAF],  // overlong
+            Array("abcdefgh".utf8) + [0xF5, 0x80, 0x80, 0x80],
+        ]
+        for bytes in valid { #expect(bytes.withUnsafeBytes(Bytes.isValidUTF8)) }
+        for bytes in invalid { #expect(!bytes.withUnsafeBytes(Bytes.isValidUTF8), "\(bytes)") }
+    }
+
+    @Test func randomLinesNeverCrashAndAgreeWithTheStandardLibrary() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = Array(" ,:\t\r\nab".utf8) + [0xC2, 0xA0, 0xE3, 0x80, 0xFF, 0x00]
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 0...40, using: &generator)
+            let bytes = (0..<length).map { _ in
+                Bool.random(using: &generator)
+                    ? alphabet.randomElement(using: &generator)!
+                    : UInt8.random(in: 0...255, using: &generator)
+            }
+            let valid = bytes.withUnsafeBytes(Bytes.isValidUTF8)
+            #expect(valid == (String(validating: bytes, as: UTF8.self) != nil))
+            guard valid else { continue }
+            bytes.withUnsafeBytes { raw in
+                switch MessageLine.parse(raw) {
+                case .message(let list, let text):
+                    #expect(list.upperBound < raw.count || raw.count == 0)
+                    #expect(text.lowerBound >= list.upperBound && text.upperBound <= raw.count)
+                    for name in RecipientNames(raw, list) {
+                        #expect(!name.isEmpty && name.lowerBound >= 0 && name.upperBound <= list.upperBound)
+                    }
+                case .blank, .missingColon, .noRecipients:
+                    break
+                }
+            }
+            _ = Login.validate(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+}
+
+@Suite struct ServerLineTests {
+    @Test func recognisesMessagesAndNotices() {
+        #expect(ServerLine.parse("from alice: hi: there") == .message(from: "alice", text: "hi: there"))
+        #expect(ServerLine.parse("from alice: ") == .message(from: "alice", text: ""))
+        #expect(ServerLine.parse("error: 'bob' is not online") == .notice("'bob' is not online"))
+        #expect(ServerLine.parse("hello") == .other("hello"))
+        #expect(ServerLine.parse("from alice:x") == .other("from alice:x"))
+    }
+
+    @Test func noticesAreOneSafeLine() {
+        let notice = Notice.recipientOffline("evil\u{1B}[2J\nname" + String(repeating: "x", count: 100))
+        #expect(notice.line.hasPrefix("error: "))
+        #expect(notice.line.filter { $0 == "\n" }.count == 1 && notice.line.hasSuffix("\n"))
+        #expect(!notice.line.contains("\u{1B}"))
+        #expect(notice.line.count < 100)
+    }
+}

@@ -1,0 +1,43 @@
+import ChatServer
+import ChatTestSupport
+import Testing
+
+/// Runs `body` against a fresh in-process server and always shuts it down.
+func withServer(
+    maximumLineBytes: Int = 64 * 1024,
+    maximumQueueBytes: Int = 1024 * 1024,
+    _ body: (ChatServer) async throws -> Void
+) async throws {
+    let server = try await startTestServer(
+        maximumLineBytes: maximumLineBytes, maximumQueueBytes: maximumQueueBytes)
+    do {
+        try await body(server)
+    } catch {
+        await server.shutdown()
+        throw error
+    }
+    await server.shutdown()
+}
+
+/// A client logged in as `name`, proven registered: it has messaged itself and got it back.
+func loggedIn(_ name: String, port: Int) async throws -> LineClient {
+    let client = try await LineClient.connect(port: port)
+    try await client.send(name)
+    try await client.send("\(name): ready")
+    let echo = try await client.readLine()
+    try #require(echo == "from \(name): ready", "login \(name) was not accepted")
+    return client
+}
+
+/// The first line `client` receives, which must be a notice.
+func expectNotice(_ client: LineClient, containing fragment: String) async throws {
+    let line = try #require(try await client.readLine())
+    #expect(line.hasPrefix("error: "), "expected a notice, got \(line.debugDescription)")
+    #expect(line.contains(fragment), "notice \(line.debugDescription) does not mention \(fragment)")
+}
+
+/// Proves the connection is still served and nothing else is queued before the proof.
+func expectStillServed(_ client: LineClient, as name: String) async throws {
+    try await client.send("\(name): still here")
+    #expect(try await client.readLine() == "from \(name): still here")
+}

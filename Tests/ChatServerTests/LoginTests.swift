@@ -1,0 +1,89 @@
+import ChatTestSupport
+import Testing
+
+@Suite struct ServerLoginTests {
+    @Test(arguments: ["alice", "Zoë", "李小龍", "🦀crab", String(repeating: "n", count: 32)])
+    func acceptsAValidLogin(_ login: String) async throws {
+        try await withServer { server in
+            let client = try await loggedIn(login, port: server.port)
+            await client.close()
+        }
+    }
+
+    @Test(arguments: [
+        ("", "empty login"),
+        ("   ", "empty login"),
+        ("al,ice", "','"),
+        ("al:ice", "':'"),
+        ("al ice", "U+0020"),
+        ("tab\there", "U+0009"),
+        ("esc\u{1B}", "U+001B"),
+        (String(repeating: "n", count: 33), "longer than 32"),
+    ])
+    func refusesAnInvalidLoginWithANoticeThenCloses(_ login: String, _ reason: String) async throws {
+        try await withServer { server in
+            let client = try await LineClient.connect(port: server.port)
+            try await client.send(login)
+            try await expectNotice(client, containing: reason)
+            #expect(try await client.readToEnd() == [])
+        }
+    }
+
+    @Test func trimsTheLogin() async throws {
+        try await withServer { server in
+            let client = try await LineClient.connect(port: server.port)
+            try await client.send(" \t alice \u{3000}\r")
+            try await client.send("alice: hi")
+            #expect(try await client.readLine() == "from alice: hi")
+        }
+    }
+
+    @Test func refusesALoginThatIsOnlineAndFreesItWhenItsOwnerLeaves() async throws {
+        try await withServer { server in
+            let first = try await loggedIn("alice", port: server.port)
+            let impostor = try await LineClient.connect(port: server.port)
+            try await impostor.send("alice")
+            try await impostor.send("alice: I am alice too")
+            try await expectNotice(impostor, containing: "'alice' is already online")
+            #expect(try await impostor.readToEnd() == [], "the impostor must be disconnected, not heard")
+            try await first.expectSilence(for: .milliseconds(100))
+
+            await first.close()
+            try await waitUntil { try await server.onlineCount() == 0 }
+            let second = try await loggedIn("alice", port: server.port)
+            await second.close()
+        }
+    }
+
+    @Test func freesTheLoginTheMomentTheConnectionEnds() async throws {
+        try await withServer { server in
+            for round in 0..<20 {
+                let client = try await loggedIn("again", port: server.port)
+                if round.isMultiple(of: 2) { await client.close() } else { try await client.closeOutput() }
+                try await waitUntil { try await server.onlineCount() == 0 }
+            }
+        }
+    }
+
+    @Test func invalidUTF8BeforeLoginIsSkippedWithANotice() async throws {
+        try await withServer { server in
+            let client = try await LineClient.connect(port: server.port)
+            try await client.sendRaw([0xFF, 0xFE, UInt8(ascii: "\n")])
+            try await expectNotice(client, containing: "UTF-8")
+            try await client.send("alice")
+            try await expectStillServed(client, as: "alice")
+        }
+    }
+}
+
+/// Polls `condition` until it holds, for state the server changes asynchronously.
+func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("condition not met within \(timeout)")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(2))
+    }
+}

@@ -1,0 +1,147 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// The real `chat-server` executable: flags, signals, memory.
+@Suite struct ServerProcessTests {
+    @Test func printsWhereItListensAndStopsOnSIGINT() async throws {
+        let server = try await ServerProcess()
+        #expect(server.child.stdout == "listening on 127.0.0.1:\(server.port)\n")
+        let alice = try await loggedIn("alice", port: server.port)
+        server.child.signal(SIGINT)
+        #expect(try await server.child.waitForExit(timeout: .seconds(10)) == 0)
+        try await alice.waitUntilClosedByServer()
+    }
+
+    @Test func refusesAPortInUseWithOneLineAndStatus1() async throws {
+        let first = try await ServerProcess()
+        let second = try ChildProcess(ChildProcess.executable("chat-server"), ["--port", "\(first.port)"])
+        #expect(try await second.waitForExit() == 1)
+        let errors = second.stderr.split(separator: "\n").filter { !$0.contains(" info ") }
+        #expect(errors.count == 1, "stderr: \(second.stderr)")
+        #expect(errors.first?.contains("cannot listen on 127.0.0.1:\(first.port)") == true)
+        #expect(errors.first?.lowercased().contains("address already in use") == true)
+        #expect(second.stdout.isEmpty)
+    }
+
+    @Test func rejectsNonsenseFlagsWithUsage() async throws {
+        let server = try ChildProcess(ChildProcess.executable("chat-server"), ["--port", "99999"])
+        #expect(try await server.waitForExit() != 0)
+        #expect(server.stderr.contains("--port"))
+    }
+
+    @Test func deliversWhatItAcceptedOnSIGTERMThenExits0() async throws {
+        let server = try await ServerProcess()
+        let sender = try await loggedIn("sender", port: server.port)
+        let recipient = try await loggedIn("recipient", port: server.port)
+        let flood = Task {
+            var batch = ""
+            for sequence in 0..<200_000 {
+                batch += "recipient: \(sequence)\n"
+                if sequence % 500 == 499 {
+                    do { try await sender.sendRaw(batch) } catch { return }
+                    batch = ""
+                }
+            }
+        }
+        // Signal mid-stream, once the recipient has seen messages flowing.
+        for _ in 0..<100 {
+            #expect(try await recipient.readLine() != nil)
+        }
+        server.child.signal(SIGTERM)
+        let lines = try await recipient.readToEnd(timeout: .seconds(20))
+        flood.cancel()
+        #expect(try await server.child.waitForExit(timeout: .seconds(10)) == 0)
+
+        var expected = 100
+        var sawNotice = false
+        for line in lines {
+            if line.hasPrefix("error: ") {
+                #expect(line.contains("shutting down"))
+                sawNotice = true
+                continue
+            }
+            #expect(!sawNotice, "nothing may follow the goodbye notice")
+            #expect(line == "from sender: \(expected)", "an unbroken prefix, in order")
+            expected += 1
+        }
+        #expect(sawNotice)
+        #expect(expected < 200_000, "the signal came mid-stream")
+        try await sender.waitUntilClosedByServer()
+    }
+
+    @Test func aLineWithoutEndCostsNoMemoryAndTheConnectionStays() async throws {
+        let server = try await ServerProcess()
+        let alice = try await loggedIn("alice", port: server.port)
+        let before = server.child.memory()
+        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 1024 * 1024)
+        for _ in 0..<64 {
+            try await alice.sendRaw(chunk)
+        }
+        try await alice.sendRaw([UInt8(ascii: "\n")])
+        try await expectNotice(alice, containing: "longer than 65536 bytes")
+        try await expectStillServed(alice, as: "alice")
+        let after = server.child.memory()
+        #expect(
+            after.peakKiB - before.peakKiB < 8 * 1024,
+            "peak RSS grew from \(before.peakKiB) to \(after.peakKiB) KiB")
+    }
+
+    @Test func aReaderThatStopsIsCutOffWithoutGrowingMemory() async throws {
+        let server = try await ServerProcess()
+        let slow = try await loggedIn("slow", port: server.port)
+        var flooders: [LineClient] = []
+        for index in 0..<4 {
+            flooders.append(try await loggedIn("f\(index)", port: server.port))
+        }
+        try await slow.stopReading()
+        let line = "slow: " + String(repeating: "w", count: 1000) + "\n"
+        let chunk = String(repeating: line, count: 100)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for flooder in flooders {
+                // 20 MB each, 80 MB in all, at a reader that takes none of it.
+                group.addTask {
+                    for _ in 0..<200 { try await flooder.sendRaw(chunk) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // The others still chat with each other.
+        try await flooders[0].send("f1: still chatting")
+        let heard = try await nextNonNotice(flooders[1])
+        #expect(heard == "from f0: still chatting")
+
+        try await slow.resumeReading()
+        try await slow.waitUntilClosedByServer(timeout: .seconds(30))
+        #expect(slow.receivedByteCount < 16 * 1024 * 1024, "cut off, not fed the whole flood")
+        let memory = server.child.memory()
+        #expect(memory.peakKiB < 48 * 1024, "server peak RSS \(memory.peakKiB) KiB")
+    }
+
+    @Test func theTutorialsOwnClientChatsThroughOurServer() async throws {
+        let server = try await ServerProcess()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/tutorial_client.py")
+        let python = URL(fileURLWithPath: "/usr/bin/env")
+        let bob = try ChildProcess(python, ["python3", script.path, "\(server.port)"])
+        try bob.write("bob\nbob: ready\n")
+        try await bob.waitForStdoutLine { $0 == "from bob: ready" }
+        let alice = try await loggedIn("alice", port: server.port)
+        try await alice.send("bob: hello")
+        try await bob.waitForStdoutLine { $0 == "from alice: hello" }
+        try bob.write("alice, bob: hi!\n")
+        #expect(try await alice.readLine() == "from bob: hi!")
+        try await bob.waitForStdoutLine { $0 == "from bob: hi!" }
+        try bob.closeStdin()
+        #expect(try await bob.waitForExit() == 0)
+        #expect(bob.stdout == "from bob: ready\nfrom alice: hello\nfrom bob: hi!\n")
+    }
+}
+
+/// Flooders hear "not online" notices once the slow reader is gone; skip past them.
+private func nextNonNotice(_ client: LineClient) async throws -> String? {
+    while let line = try await client.readLine(timeout: .seconds(30)) {
+        if !line.hasPrefix("error: ") { return line }
+    }
+    return nil
+}
