@@ -10,18 +10,22 @@ public struct ChatServerConfiguration: Sendable {
     public var maximumQueueBytes: Int
     /// How long a graceful shutdown waits for connections to take what is queued for them.
     public var shutdownGracePeriod: TimeAmount
+    /// How long a client that ended its input, or was refused, has to take what is queued for it.
+    public var drainTimeout: TimeAmount
 
     public init(
         host: String = "127.0.0.1",
         port: Int = 8080,
         maximumLineBytes: Int = 64 * 1024,
         maximumQueueBytes: Int = 1024 * 1024,
-        shutdownGracePeriod: TimeAmount = .seconds(3)
+        shutdownGracePeriod: TimeAmount = .seconds(3),
+        drainTimeout: TimeAmount = .seconds(30)
     ) {
         self.host = host
         self.port = port
         self.maximumLineBytes = maximumLineBytes
         self.maximumQueueBytes = maximumQueueBytes
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.drainTimeout = drainTimeout
     }
 }

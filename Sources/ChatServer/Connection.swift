@@ -30,6 +30,7 @@ final class Connection: ChannelInboundHandler {
     /// channel only ever shrinks it in between.
     private var bytesInChannel = 0
     private var closeReason = "connection closed by peer"
+    private var drainDeadline: Scheduled<Void>?
     private let closePromise: EventLoopPromise<Void>
 
     var closeFuture: EventLoopFuture<Void> { closePromise.futureResult }
@@ -92,6 +93,7 @@ final class Connection: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .closed
+        drainDeadline?.cancel()
         broker.release(self)
         outbox = ByteBuffer()
         if let login {
@@ -205,6 +207,12 @@ final class Connection: ChannelInboundHandler {
         outbox = ByteBuffer()
         let context = self.context!
         drained.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { _ in
+            context.close(promise: nil)
+        }
+        // A client that half-closes and then never reads would otherwise hold its slot forever.
+        let timeout = broker.configuration.drainTimeout
+        drainDeadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
+            self.closeReason = "\(reason), then did not take its output within \(timeout)"
             context.close(promise: nil)
         }
     }

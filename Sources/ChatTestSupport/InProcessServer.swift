@@ -1,10 +1,12 @@
 import ChatServer
 import Logging
+import NIOCore
 
 /// A server in this process on a free loopback port, quiet unless a test asks for its logs.
 public func startTestServer(
     maximumLineBytes: Int = 64 * 1024,
     maximumQueueBytes: Int = 1024 * 1024,
+    drainTimeout: TimeAmount = .seconds(30),
     logLevel: Logger.Level = .warning
 ) async throws -> ChatServer {
     var logger = Logger(label: "a-chat.test-server")
@@ -13,7 +15,8 @@ public func startTestServer(
         configuration: ChatServerConfiguration(
             port: 0,
             maximumLineBytes: maximumLineBytes,
-            maximumQueueBytes: maximumQueueBytes
+            maximumQueueBytes: maximumQueueBytes,
+            drainTimeout: drainTimeout
         ),
         logger: logger
     )

@@ -13,14 +13,41 @@ public final class LineClient: Sendable {
     private let state: NIOLockedValueBox<ReceiveState>
 
     struct ReceiveState {
-        var pending: [UInt8] = []
+        /// Bytes received and not yet taken, from `readIndex` on; compacted now and then so
+        /// taking a line is not a copy of everything behind it.
+        var received: [UInt8] = []
+        var readIndex = 0
         var receivedBytes = 0
         var isClosed = false
+
+        var pending: ArraySlice<UInt8> { received[readIndex...] }
+
+        mutating func take(upTo end: Int) -> [UInt8] {
+            let taken = Array(received[readIndex..<end])
+            readIndex = end
+            if readIndex > 64 * 1024 && readIndex * 2 > received.count {
+                received.removeSubrange(..<readIndex)
+                readIndex = 0
+            }
+            return taken
+        }
     }
 
-    public static func connect(port: Int, host: String = "127.0.0.1") async throws -> LineClient {
+    /// `receiveBufferBytes` pins the kernel's receive buffer (Linux otherwise grows it to tens of
+    /// MiB), so a test that stops reading fills it quickly and the same way on every machine.
+    public static func connect(
+        port: Int,
+        host: String = "127.0.0.1",
+        receiveBufferBytes: Int? = nil
+    ) async throws -> LineClient {
         let state = NIOLockedValueBox(ReceiveState())
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let receiveBufferBytes {
+            bootstrap = bootstrap.channelOption(
+                .socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
+        }
+        let channel =
+            try await bootstrap
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -60,15 +87,12 @@ public final class LineClient: Sendable {
     public func readRawLine(timeout: Duration = .seconds(10)) async throws -> [UInt8]? {
         try await poll(timeout: timeout, waitingFor: "a line") { state in
             if let newline = state.pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(state.pending[...newline])
-                state.pending.removeSubrange(...newline)
-                return .some(line)
+                return .some(state.take(upTo: newline + 1))
             }
             if state.isClosed {
                 // A final unterminated fragment is returned as is, so a test can see it.
                 if state.pending.isEmpty { return .some(nil) }
-                defer { state.pending.removeAll() }
-                return .some(state.pending)
+                return .some(state.take(upTo: state.received.count))
             }
             return nil
         }
@@ -100,7 +124,7 @@ public final class LineClient: Sendable {
 
     public func waitUntilClosedByServer(timeout: Duration = .seconds(10)) async throws {
         _ = try await poll(timeout: timeout, waitingFor: "the server to close") { state -> Bool? in
-            state.pending.removeAll()
+            _ = state.take(upTo: state.received.count)
             return state.isClosed ? true : nil
         }
     }
@@ -158,7 +182,7 @@ private final class Collector: ChannelInboundHandler, Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         state.withLockedValue {
-            $0.pending.append(contentsOf: buffer.readableBytesView)
+            $0.received.append(contentsOf: buffer.readableBytesView)
             $0.receivedBytes += buffer.readableBytes
         }
     }

@@ -1,15 +1,23 @@
 import ChatServer
 import ChatTestSupport
+import Logging
+import NIOCore
 import Testing
 
 /// Runs `body` against a fresh in-process server and always shuts it down.
 func withServer(
     maximumLineBytes: Int = 64 * 1024,
     maximumQueueBytes: Int = 1024 * 1024,
+    drainTimeout: TimeAmount = .seconds(30),
+    logLevel: Logger.Level = .warning,
     _ body: (ChatServer) async throws -> Void
 ) async throws {
     let server = try await startTestServer(
-        maximumLineBytes: maximumLineBytes, maximumQueueBytes: maximumQueueBytes)
+        maximumLineBytes: maximumLineBytes,
+        maximumQueueBytes: maximumQueueBytes,
+        drainTimeout: drainTimeout,
+        logLevel: logLevel
+    )
     do {
         try await body(server)
     } catch {
@@ -20,8 +28,8 @@ func withServer(
 }
 
 /// A client logged in as `name`, proven registered: it has messaged itself and got it back.
-func loggedIn(_ name: String, port: Int) async throws -> LineClient {
-    let client = try await LineClient.connect(port: port)
+func loggedIn(_ name: String, port: Int, receiveBufferBytes: Int? = nil) async throws -> LineClient {
+    let client = try await LineClient.connect(port: port, receiveBufferBytes: receiveBufferBytes)
     try await client.send(name)
     try await client.send("\(name): ready")
     let echo = try await client.readLine()
