@@ -74,7 +74,8 @@ final class Broker {
             into: &formattedDelivery
         )
         recipientsSeen.removeAll(keepingCapacity: true)
-        recipientsSeenLarge.removeAll(keepingCapacity: true)
+        // Clearing a set costs its capacity even when empty; only a long list ever filled it.
+        if !recipientsSeenLarge.isEmpty { recipientsSeenLarge.removeAll(keepingCapacity: true) }
 
         for name in RecipientNames(bytes, list) {
             guard isFirstMention(of: name, in: bytes, line: line) else { continue }
