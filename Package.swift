@@ -56,13 +56,14 @@ let package = Package(
                 "ChatProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),
         // The full-screen front end: editing, wrapping and scrollback models, drawn with curses.
         .target(
             name: "ChatScreen",
-            dependencies: ["ChatProtocol", "ChatClient", "CursesShim"]
+            dependencies: [
+                "ChatProtocol", "ChatClient", "CursesShim", .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "chat-client",

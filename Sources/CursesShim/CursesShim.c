@@ -1,1 +1,149 @@
+// wcwidth is an X/Open function: glibc declares it only when asked to.
+#define _GNU_SOURCE 1
+
 #include "CursesShim.h"
+
+#include <errno.h>
+#include <langinfo.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static int is_utf8_ctype(void) {
+    const char *codeset = nl_langinfo(CODESET);
+    return codeset && (strcmp(codeset, "UTF-8") == 0 || strcmp(codeset, "utf8") == 0);
+}
+
+int chat_locale_prepare_utf8(void) {
+    setlocale(LC_ALL, "");
+    if (is_utf8_ctype()) return 1;
+    const char *fallbacks[] = {"C.UTF-8", "C.utf8", "en_US.UTF-8"};
+    for (size_t i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++) {
+        if (setlocale(LC_CTYPE, fallbacks[i]) && is_utf8_ctype()) return 1;
+    }
+    return 0;
+}
+
+int chat_wcwidth(unsigned int character) { return wcwidth((wchar_t)character); }
+
+static SCREEN *screen;
+
+int chat_curses_begin(void) {
+    screen = newterm(NULL, stdout, stdin);
+    if (!screen) return -1;
+    set_term(screen);
+    raw();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    // Escape is not a key of ours: a short delay only lets split escape sequences arrive whole.
+    set_escdelay(25);
+    // Home and End as the common terminals send them, whatever TERM's terminfo entry says.
+    define_key("\033[1~", KEY_HOME);
+    define_key("\033[7~", KEY_HOME);
+    define_key("\033[H", KEY_HOME);
+    define_key("\033OH", KEY_HOME);
+    define_key("\033[4~", KEY_END);
+    define_key("\033[8~", KEY_END);
+    define_key("\033[F", KEY_END);
+    define_key("\033OF", KEY_END);
+    if (has_colors()) {
+        start_color();
+        use_default_colors();
+        const short colours[] = {COLOR_RED, COLOR_GREEN, COLOR_YELLOW, COLOR_BLUE, COLOR_MAGENTA, COLOR_CYAN};
+        for (short i = 0; i < 6; i++) init_pair((short)(i + 1), colours[i], -1);
+    }
+    return 0;
+}
+
+void chat_curses_end(void) {
+    if (!screen) return;
+    endwin();
+    delscreen(screen);
+    screen = NULL;
+}
+
+int chat_curses_rows(void) { return LINES; }
+int chat_curses_columns(void) { return COLS; }
+
+void chat_curses_update_size(void) {
+    struct winsize size;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_row > 0 && size.ws_col > 0) {
+        resize_term(size.ws_row, size.ws_col);
+    }
+}
+
+int chat_curses_read_key(unsigned int *key) {
+    wint_t value = 0;
+    switch (get_wch(&value)) {
+    case OK: *key = (unsigned int)value; return CHAT_KEY_CHARACTER;
+    case KEY_CODE_YES: *key = (unsigned int)value; return CHAT_KEY_FUNCTION;
+    default: return CHAT_KEY_NONE;
+    }
+}
+
+void chat_curses_put(int row, int column, const unsigned int *characters, int count, int attributes,
+                     int colour_pair) {
+    wchar_t text[CCHARW_MAX + 1];
+    int length = count < CCHARW_MAX ? count : CCHARW_MAX;
+    for (int i = 0; i < length; i++) text[i] = (wchar_t)characters[i];
+    text[length] = L'\0';
+    attr_t attrs = A_NORMAL;
+    if (attributes & CHAT_ATTRIBUTE_BOLD) attrs |= A_BOLD;
+    if (attributes & CHAT_ATTRIBUTE_DIM) attrs |= A_DIM;
+    if (attributes & CHAT_ATTRIBUTE_REVERSE) attrs |= A_REVERSE;
+    cchar_t cell;
+    if (setcchar(&cell, text, attrs, (short)colour_pair, NULL) == OK) mvadd_wch(row, column, &cell);
+}
+
+void chat_curses_clear(void) { erase(); }
+
+void chat_curses_present(int cursor_row, int cursor_column) {
+    move(cursor_row, cursor_column);
+    refresh();
+}
+
+void chat_curses_repaint(void) { clearok(curscr, TRUE); }
+
+static atomic_int pending_signals;
+static int wake_descriptor = -1;
+
+static void record_signal(int number) {
+    int saved_errno = errno;
+    int bit = number == SIGINT ? CHAT_SIGNAL_INTERRUPT
+              : number == SIGTERM ? CHAT_SIGNAL_TERMINATE
+              : number == SIGHUP  ? CHAT_SIGNAL_HANGUP
+                                  : CHAT_SIGNAL_RESIZE;
+    atomic_fetch_or(&pending_signals, bit);
+    if (wake_descriptor >= 0) {
+        char byte = 0;
+        (void)!write(wake_descriptor, &byte, 1);
+    }
+    errno = saved_errno;
+}
+
+static const int handled_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH};
+
+void chat_signals_install(int descriptor) {
+    wake_descriptor = descriptor;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = record_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < sizeof handled_signals / sizeof handled_signals[0]; i++) {
+        sigaction(handled_signals[i], &action, NULL);
+    }
+}
+
+void chat_signals_restore(void) {
+    for (size_t i = 0; i < sizeof handled_signals / sizeof handled_signals[0]; i++) {
+        signal(handled_signals[i], SIG_DFL);
+    }
+    wake_descriptor = -1;
+}
+
+int chat_signals_take(void) { return atomic_exchange(&pending_signals, 0); }

@@ -1,2 +1,64 @@
 #pragma once
+// C entry points for the full-screen client. Curses exposes much of its API as macros and global
+// variables, which Swift cannot call or (under strict concurrency) touch; these functions stand
+// in for them. Everything here except the signal functions belongs to the one UI thread.
 #include "../../CNcursesw/shim.h"
+
+// Attribute bits for chat_curses_put, mapped to curses' A_* values inside.
+enum {
+    CHAT_ATTRIBUTE_BOLD = 1,
+    CHAT_ATTRIBUTE_DIM = 2,
+    CHAT_ATTRIBUTE_REVERSE = 4,
+};
+
+// What chat_curses_read_key found.
+enum {
+    CHAT_KEY_NONE = 0,
+    CHAT_KEY_CHARACTER = 1,
+    CHAT_KEY_FUNCTION = 2,
+};
+
+// Signals delivered as events: bits of chat_signals_take().
+enum {
+    CHAT_SIGNAL_INTERRUPT = 1,
+    CHAT_SIGNAL_TERMINATE = 2,
+    CHAT_SIGNAL_HANGUP = 4,
+    CHAT_SIGNAL_RESIZE = 8,
+};
+
+// Takes the locale from the environment; if its character set is not UTF-8, uses a UTF-8
+// LC_CTYPE instead. Returns 1 when LC_CTYPE is UTF-8 afterwards.
+int chat_locale_prepare_utf8(void);
+
+// Columns the terminal gives `character`: wcwidth(3), -1 for non-printable.
+int chat_wcwidth(unsigned int character);
+
+// Starts curses on stdin/stdout. Returns 0, or -1 when the terminal cannot be used (unknown TERM).
+int chat_curses_begin(void);
+// Restores the terminal exactly as it was before chat_curses_begin. Safe to call twice.
+void chat_curses_end(void);
+
+int chat_curses_rows(void);
+int chat_curses_columns(void);
+// Takes the terminal's size after SIGWINCH.
+void chat_curses_update_size(void);
+
+// Reads one key without waiting. CHAT_KEY_FUNCTION puts a KEY_* code in `key`.
+int chat_curses_read_key(unsigned int *key);
+
+// Draws one cell (two for a wide character): a spacing character and up to four combining ones.
+void chat_curses_put(int row, int column, const unsigned int *characters, int count, int attributes,
+                     int colour_pair);
+void chat_curses_clear(void);
+// Moves the cursor and sends the changes to the terminal.
+void chat_curses_present(int cursor_row, int cursor_column);
+// Makes the next chat_curses_present repaint every cell.
+void chat_curses_repaint(void);
+
+// Installs handlers for SIGINT, SIGTERM, SIGHUP and SIGWINCH that record the signal and write a
+// byte to `wake_descriptor`, so a loop blocked in poll wakes up and handles it as an event.
+void chat_signals_install(int wake_descriptor);
+// Puts back the default actions.
+void chat_signals_restore(void);
+// The CHAT_SIGNAL_* bits received since the last call.
+int chat_signals_take(void);

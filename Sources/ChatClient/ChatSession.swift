@@ -1,0 +1,77 @@
+import ChatProtocol
+import NIOCore
+import NIOPosix
+
+/// One connection to a chat server, from connect to close, shared by both front ends: plain
+/// mode feeds it stdin and drains the server at the end; the full screen feeds it what the user
+/// types and stops when the user quits.
+public enum ChatSession {
+    /// Far above the server's default limit: the client should show whatever a server sends,
+    /// yet one endless line must not take all memory.
+    public static let maximumLineBytes = 1024 * 1024
+
+    /// Connects, sends `login` first if there is one, then races the server's lines against
+    /// `input` (each element one line, without its `\n`) until one side ends.
+    ///
+    /// Throws `ClientError` when the connection cannot be made or breaks; errors thrown by the
+    /// handlers propagate unchanged.
+    public static func run<Input: AsyncSequence & Sendable>(
+        endpoint: ServerEndpoint,
+        login: String?,
+        input: Input,
+        afterInputEnds: AfterInputEnds,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        onConnected: @Sendable () async -> Void = {},
+        onServerLine: @escaping @Sendable (FramedLine) async throws -> Void
+    ) async throws -> SessionEnd where Input.Element == ByteBuffer {
+        let channel = try await connect(to: endpoint, group: group)
+        await onConnected()
+        do {
+            return try await channel.executeThenClose { inbound, outbound in
+                let newline = ByteBuffer(integer: UInt8(ascii: "\n"))
+                if let login {
+                    try await outbound.write(contentsOf: [ByteBuffer(string: login), newline])
+                }
+                return try await selectLines(
+                    server: inbound,
+                    input: input,
+                    afterInputEnds: afterInputEnds,
+                    onServerLine: onServerLine,
+                    onInputLine: { line in try await outbound.write(contentsOf: [line, newline]) },
+                    onInputEnd: { outbound.finish() }
+                )
+            }
+        } catch let error as InputFailure {
+            throw ClientError.cannotReadInput(reason: ClientError.reason(error.underlying))
+        } catch let error as IOError {
+            throw ClientError.connectionLost(endpoint, reason: ClientError.reason(error))
+        } catch let error as ChannelError {
+            throw ClientError.connectionLost(endpoint, reason: ClientError.reason(error))
+        }
+    }
+
+    static func connect(
+        to endpoint: ServerEndpoint,
+        group: any EventLoopGroup
+    ) async throws -> NIOAsyncChannel<FramedLine, ByteBuffer> {
+        do {
+            return try await ClientBootstrap(group: group)
+                .connectTimeout(.seconds(10))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: endpoint.host, port: endpoint.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let framer = LineFramer(maximumLineBytes: maximumLineBytes)
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(framer, maximumBufferSize: framer.handlerBufferLimit))
+                        // Half-closure: finishing the writer sends end of input but keeps reading.
+                        return try NIOAsyncChannel<FramedLine, ByteBuffer>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(isOutboundHalfClosureEnabled: true)
+                        )
+                    }
+                }
+        } catch {
+            throw ClientError.cannotConnect(endpoint, reason: ClientError.reason(error))
+        }
+    }
+}

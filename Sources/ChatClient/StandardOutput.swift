@@ -1,0 +1,59 @@
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The reader of our output went away (EPIPE): there is nobody left to tell anything.
+public struct OutputClosed: Error {}
+
+/// Unbuffered writes to stdout or stderr: every line reaches the reader as soon as it is written,
+/// which is what `| grep --line-buffered` and tests waiting for a line need.
+public struct OutputStream: Sendable {
+    public let descriptor: CInt
+
+    public static let standardOutput = OutputStream(descriptor: STDOUT_FILENO)
+    public static let standardError = OutputStream(descriptor: STDERR_FILENO)
+
+    /// Writes `line` and a `\n` in one go.
+    public func writeLine(_ line: ByteBuffer) throws {
+        var whole = ByteBuffer()
+        whole.reserveCapacity(line.readableBytes + 1)
+        whole.writeImmutableBuffer(line)
+        whole.writeInteger(UInt8(ascii: "\n"))
+        try whole.withUnsafeReadableBytes { try write($0) }
+    }
+
+    public func writeLine(_ line: String) throws {
+        try writeLine(ByteBuffer(string: line))
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var rest = bytes
+        while !rest.isEmpty {
+            let written = systemWrite(descriptor, rest.baseAddress, rest.count)
+            if written >= 0 {
+                rest = UnsafeRawBufferPointer(rebasing: rest[written...])
+                continue
+            }
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN:
+                // Someone else made the descriptor non-blocking; wait until it takes more.
+                var request = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&request, 1, -1)
+            case EPIPE:
+                throw OutputClosed()
+            default:
+                throw IOError(errnoCode: errno, reason: "write")
+            }
+        }
+    }
+}
+
+private func systemWrite(_ descriptor: CInt, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(descriptor, bytes, count)
+}

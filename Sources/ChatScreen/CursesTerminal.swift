@@ -1,0 +1,113 @@
+import CursesShim
+
+/// The terminal, through curses. Curses is not thread-safe, so an instance is made, used and
+/// closed on one thread, the UI loop's; it is deliberately not Sendable.
+final class CursesTerminal {
+    private var isOpen = true
+
+    /// Takes over the terminal; nil when curses cannot drive it (an unknown or dumb TERM).
+    static func open() -> CursesTerminal? {
+        chat_curses_begin() == 0 ? CursesTerminal() : nil
+    }
+
+    private init() {}
+
+    /// Gives the terminal back in the state it was found in. Safe to call more than once.
+    func close() {
+        guard isOpen else { return }
+        isOpen = false
+        chat_curses_end()
+    }
+
+    deinit {
+        close()
+    }
+
+    var size: (rows: Int, columns: Int) {
+        (Int(chat_curses_rows()), Int(chat_curses_columns()))
+    }
+
+    func updateSize() {
+        chat_curses_update_size()
+    }
+
+    /// Every key that has arrived, without waiting for more.
+    func pendingKeys() -> [Key] {
+        var keys: [Key] = []
+        var code: UInt32 = 0
+        while true {
+            switch Int32(chat_curses_read_key(&code)) {
+            case Int32(CHAT_KEY_CHARACTER):
+                if let key = Self.key(character: code) { keys.append(key) }
+            case Int32(CHAT_KEY_FUNCTION):
+                if let key = Self.key(function: Int32(code)) { keys.append(key) }
+            default:
+                return keys
+            }
+        }
+    }
+
+    static func key(character code: UInt32) -> Key? {
+        switch code {
+        case 9: return .tab
+        case 10, 13: return .enter
+        case 8, 127: return .backspace
+        case 1...26: return .control(Character(Unicode.Scalar(code + 96)!))
+        case 0..<32: return nil
+        default: return Unicode.Scalar(code).map(Key.character)
+        }
+    }
+
+    static func key(function code: Int32) -> Key? {
+        switch code {
+        case KEY_LEFT: return .left
+        case KEY_RIGHT: return .right
+        case KEY_UP: return .up
+        case KEY_DOWN: return .down
+        case KEY_HOME: return .home
+        case KEY_END: return .end
+        case KEY_PPAGE: return .pageUp
+        case KEY_NPAGE: return .pageDown
+        case KEY_BACKSPACE: return .backspace
+        case KEY_DC: return .delete
+        case KEY_ENTER: return .enter
+        default: return nil
+        }
+    }
+
+    func draw(_ frame: Frame) {
+        chat_curses_clear()
+        var scalars: [UInt32] = []
+        for (rowIndex, row) in frame.rows.enumerated() {
+            var column = 0
+            for styled in row {
+                scalars.removeAll(keepingCapacity: true)
+                scalars.append(contentsOf: styled.glyph.scalars.map(\.value))
+                let (attributes, pair) = Self.appearance(of: styled.style)
+                chat_curses_put(
+                    Int32(rowIndex), Int32(column), scalars, Int32(scalars.count), attributes, pair)
+                column += styled.glyph.width
+            }
+        }
+        chat_curses_present(Int32(frame.cursor.row), Int32(frame.cursor.column))
+    }
+
+    func repaint() {
+        chat_curses_repaint()
+    }
+
+    /// Attribute bits and colour pair; pairs 1 to 6 are red, green, yellow, blue, magenta, cyan.
+    private static func appearance(of style: Style) -> (attributes: Int32, pair: Int32) {
+        let bold = Int32(CHAT_ATTRIBUTE_BOLD)
+        switch style {
+        case .plain: return (0, 0)
+        case .timestamp: return (Int32(CHAT_ATTRIBUTE_DIM), 0)
+        case .sender(let colour): return (bold, Int32(colour % SenderPalette.count + 1))
+        case .ownMessage: return (bold, 0)
+        case .notice: return (bold, 1)
+        case .info: return (0, 6)
+        case .statusBar: return (Int32(CHAT_ATTRIBUTE_REVERSE), 0)
+        case .prompt: return (bold, 0)
+        }
+    }
+}

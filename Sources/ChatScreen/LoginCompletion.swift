@@ -1,0 +1,82 @@
+import ChatProtocol
+
+/// Tab completion of recipient logins: the names seen in deliveries and in the user's own
+/// messages, most recent first. A Tab completes the name under the cursor in the recipient
+/// list (before the first `:`); Tab again cycles through the other matches.
+public struct LoginCompletion: Equatable, Sendable {
+    /// Most recent first.
+    public private(set) var knownLogins: [String] = []
+    public let limit: Int
+    private var cycle: Cycle?
+
+    private struct Cycle: Equatable, Sendable {
+        var start: Int
+        var matches: [String]
+        var index: Int
+        var suffix: String
+        /// The editor as the last completion left it: any other state means the user moved on.
+        var editor: LineEditor
+    }
+
+    public init(limit: Int = 500) {
+        self.limit = limit
+    }
+
+    public mutating func noteLogin(_ login: String) {
+        guard !login.isEmpty else { return }
+        if knownLogins.first == login { return }
+        knownLogins.removeAll { $0 == login }
+        knownLogins.insert(login, at: 0)
+        if knownLogins.count > limit { knownLogins.removeLast() }
+    }
+
+    /// Notes every recipient of a message line the user sent.
+    public mutating func noteRecipients(ofSentLine line: String) {
+        var names: [String] = []
+        Array(line.utf8).withUnsafeBytes { bytes in
+            guard case .message(let recipients, _) = MessageLine.parse(bytes) else { return }
+            for name in RecipientNames(bytes, recipients) {
+                names.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[name]), as: UTF8.self))
+            }
+        }
+        for name in names.reversed() { noteLogin(name) }
+    }
+
+    /// Any key other than Tab ends a run of completions.
+    public mutating func endCycle() {
+        cycle = nil
+    }
+
+    /// Completes in `editor`; false when there is nothing to complete.
+    public mutating func complete(_ editor: inout LineEditor) -> Bool {
+        if var cycle, cycle.editor == editor, cycle.matches.count > 1 {
+            let shown = cycle.matches[cycle.index].count + cycle.suffix.count
+            cycle.index = (cycle.index + 1) % cycle.matches.count
+            editor.replace(cycle.start..<cycle.start + shown, with: cycle.matches[cycle.index] + cycle.suffix)
+            cycle.editor = editor
+            self.cycle = cycle
+            return true
+        }
+        cycle = nil
+        let characters = editor.characters
+        let cursor = editor.cursor
+        // Only names are completed: once past the first ':', the user is writing the text.
+        if characters[..<cursor].contains(":") { return false }
+        let isSeparator: (Character) -> Bool = { $0 == "," || $0 == ":" || $0.isWhitespace }
+        var start = cursor
+        while start > 0, !isSeparator(characters[start - 1]) { start -= 1 }
+        var end = cursor
+        while end < characters.count, !isSeparator(characters[end]) { end += 1 }
+        let prefix = String(characters[start..<cursor])
+        var matches = knownLogins.filter { $0.hasPrefix(prefix) }
+        if matches.isEmpty {
+            matches = knownLogins.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
+        }
+        guard let first = matches.first else { return false }
+        // The last name of a list with no text yet gets the ": " that starts the message.
+        let suffix = end == characters.count && !characters.contains(":") ? ": " : ""
+        editor.replace(start..<end, with: first + suffix)
+        cycle = Cycle(start: start, matches: matches, index: 0, suffix: suffix, editor: editor)
+        return true
+    }
+}

@@ -1,0 +1,181 @@
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// How a piece of the screen looks; `CursesTerminal` turns styles into attributes and colours.
+public enum Style: Hashable, Sendable {
+    case plain
+    case timestamp
+    /// A sender's name, in colour `index` of `SenderPalette`.
+    case sender(Int)
+    case ownMessage
+    case notice
+    case info
+    case statusBar
+    case prompt
+}
+
+public struct StyledGlyph: Equatable, Sendable {
+    public var glyph: Glyph
+    public var style: Style
+
+    public init(_ glyph: Glyph, _ style: Style) {
+        self.glyph = glyph
+        self.style = style
+    }
+}
+
+public typealias StyledRow = [StyledGlyph]
+
+extension Array where Element == StyledGlyph {
+    init(_ text: String, _ style: Style) {
+        self = DisplayWidth.glyphs(of: text).map { StyledGlyph($0, style) }
+    }
+
+    /// The row as plain text, for tests and for reading a frame back.
+    public var text: String { map(\.glyph.text).joined() }
+    public var width: Int { reduce(0) { $0 + $1.glyph.width } }
+}
+
+/// One line of the conversation as the scrollback keeps it.
+public struct TranscriptEntry: Equatable, Sendable {
+    public enum Kind: Equatable, Sendable {
+        case message(from: String, text: String)
+        case notice(String)
+        /// A server line that is neither a message nor a notice: shown as it is.
+        case other(String)
+        /// A line the user sent.
+        case sent(String)
+        /// The client's own remarks: connecting, logged in, disconnected.
+        case info(String)
+    }
+
+    /// Seconds since the epoch, when the line arrived or was sent.
+    public var time: Int
+    public var kind: Kind
+
+    public init(time: Int, kind: Kind) {
+        self.time = time
+        self.kind = kind
+    }
+
+    /// Past this many bytes a line is cut before it is kept: the scrollback is bounded in lines,
+    /// and without this, in bytes only by the client's 1 MiB line limit; a huge line would also
+    /// take thousands of rows to wrap on every frame.
+    public static let maximumTextBytes = 8192
+
+    /// The text of a line from the server as the screen keeps it.
+    public static func keptText(of line: ByteBuffer) -> String {
+        guard line.readableBytes > maximumTextBytes else { return String(buffer: line) }
+        var cut = maximumTextBytes
+        // Back up to the start of a UTF-8 sequence, so the cut does not leave half a character.
+        while cut > 0, let byte = line.getInteger(at: line.readerIndex + cut, as: UInt8.self),
+            byte & 0xC0 == 0x80
+        {
+            cut -= 1
+        }
+        let kept = String(decoding: line.readableBytesView.prefix(cut), as: UTF8.self)
+        return kept + " … (\(line.readableBytes - cut) more bytes)"
+    }
+}
+
+/// Every sender keeps one colour for the whole session (and across sessions): the colour comes
+/// from a fixed hash of the login, not from Swift's per-process seeded `Hasher`.
+public enum SenderPalette {
+    public static let count = 6
+
+    public static func colour(for login: String) -> Int {
+        var hash: UInt32 = 2_166_136_261
+        for byte in login.utf8 {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        return Int(hash % UInt32(count))
+    }
+}
+
+/// Turns entries into rows for a pane of a given width.
+public struct TranscriptLayout: Sendable {
+    public var width: Int
+    public var showsTimestamps: Bool
+
+    public init(width: Int, showsTimestamps: Bool) {
+        self.width = width
+        self.showsTimestamps = showsTimestamps
+    }
+
+    public func rows(for entry: TranscriptEntry) -> [StyledRow] {
+        var glyphs: [StyledGlyph] = []
+        if showsTimestamps {
+            glyphs += StyledRow(Self.clockTime(entry.time) + " ", .timestamp)
+        }
+        switch entry.kind {
+        case .message(let sender, let text):
+            glyphs += StyledRow(sender, .sender(SenderPalette.colour(for: sender)))
+            glyphs += StyledRow(": ", .plain)
+            glyphs += StyledRow(text, .plain)
+        case .notice(let text):
+            glyphs += StyledRow("-!- " + text, .notice)
+        case .other(let text):
+            glyphs += StyledRow(text, .plain)
+        case .sent(let text):
+            glyphs += StyledRow("→ " + text, .ownMessage)
+        case .info(let text):
+            glyphs += StyledRow("-- " + text, .info)
+        }
+        // Continuation rows start under the text, past the timestamp, when there is room.
+        let indent = showsTimestamps && width >= 40 ? 6 : 0
+        return Self.wrap(glyphs, width: width, indent: indent)
+    }
+
+    /// Breaks `glyphs` into rows at most `width` columns wide, after the last space that fits
+    /// where there is one, else between any two glyphs; a word too long for any row is cut, not
+    /// moved, and a wide glyph never straddles two rows.
+    public static func wrap(_ glyphs: [StyledGlyph], width: Int, indent: Int = 0) -> [StyledRow] {
+        guard width > 0 else { return [] }
+        let indent = indent * 2 < width ? indent : 0
+        let isSpace = { (glyph: StyledGlyph) in glyph.glyph.scalars == [" "] }
+        var rows: [StyledRow] = []
+        var row: StyledRow = []
+        var used = 0
+        /// Where the current row may be broken: just after its last space.
+        var breakIndex: Int?
+        for (index, glyph) in glyphs.enumerated() {
+            let contentStart = rows.isEmpty ? 0 : indent
+            if used + glyph.glyph.width > width && row.count > contentStart {
+                var carried: StyledRow = []
+                if let breakIndex, breakIndex > contentStart, breakIndex < row.count {
+                    let wordEnd = glyphs[index...].firstIndex(where: isSpace) ?? glyphs.endIndex
+                    let wordWidth =
+                        StyledRow(row[breakIndex...]).width + StyledRow(glyphs[index..<wordEnd]).width
+                    if indent + wordWidth <= width {
+                        carried = Array(row[breakIndex...])
+                        row.removeSubrange(breakIndex...)
+                    }
+                }
+                rows.append(row)
+                row = Array(repeating: StyledGlyph(.space, .plain), count: indent) + carried
+                used = row.width
+                breakIndex = nil
+            }
+            row.append(glyph)
+            used += glyph.glyph.width
+            if isSpace(glyph) { breakIndex = row.count }
+        }
+        rows.append(row)
+        return rows
+    }
+
+    /// "HH:MM" in local time.
+    public static func clockTime(_ time: Int) -> String {
+        var seconds = time_t(time)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        let hours = Int(parts.tm_hour)
+        let minutes = Int(parts.tm_min)
+        return (hours < 10 ? "0" : "") + "\(hours):" + (minutes < 10 ? "0" : "") + "\(minutes)"
+    }
+}

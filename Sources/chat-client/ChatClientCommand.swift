@@ -1,0 +1,78 @@
+import ArgumentParser
+import ChatClient
+import ChatScreen
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+@main
+struct ChatClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-client",
+        abstract: "Chat on an a-chat server: full screen on a terminal, line by line in a pipe.",
+        discussion: """
+            Send 'bob, carol: hello' to talk to bob and carol. On a terminal the client runs full \
+            screen; with --plain, or when stdin or stdout is not a terminal, input lines go to the \
+            server as they are and server lines are printed as they arrive. In plain mode, end of \
+            input waits for the server to deliver what is left, then exits 0.
+            """
+    )
+
+    @Argument(help: "Your login, sent as the first line. Without it, the first line you enter is the login.")
+    var login: String?
+
+    @Option(help: "Server address.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Server port.")
+    var port = 8080
+
+    @Flag(help: "Plain line mode, even on a terminal.")
+    var plain = false
+
+    @Flag(inversion: .prefixedNo, help: "Show the time of each line (full screen).")
+    var timestamps = true
+
+    @Option(help: "Lines the full screen keeps for scrolling back.")
+    var scrollbackLines = 10_000
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1...65535") }
+        guard scrollbackLines > 0 else { throw ValidationError("--scrollback-lines must be positive") }
+    }
+
+    func run() async throws {
+        let endpoint = ServerEndpoint(host: host, port: port)
+        let status = await runChosenMode(endpoint: endpoint)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    private func runChosenMode(endpoint: ServerEndpoint) async -> Int32 {
+        let plainClient = PlainClient(endpoint: endpoint, login: login)
+        guard !plain, isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+            return await plainClient.run()
+        }
+        guard TerminalLocale.prepare() else {
+            try? OutputStream.standardError.writeLine("chat-client: no UTF-8 locale; using plain mode")
+            return await plainClient.run()
+        }
+        let screen = FullScreenClient(
+            endpoint: endpoint,
+            login: login,
+            showsTimestamps: timestamps,
+            scrollbackLines: scrollbackLines
+        )
+        switch await screen.run() {
+        case .finished(let status):
+            return status
+        case .terminalUnavailable:
+            let terminal = getenv("TERM").map { String(cString: $0) } ?? "unset"
+            try? OutputStream.standardError.writeLine(
+                "chat-client: cannot run full screen on TERM=\(terminal); using plain mode")
+            return await plainClient.run()
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import ChatServer
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// The real `chat-client` executable with pipes for stdin and stdout, so plain mode is chosen
+/// automatically, against a server in this process.
+@Suite struct PlainModeTests {
+    private func startClient(port: Int, _ arguments: [String] = []) throws -> ChildProcess {
+        try ChildProcess(ChildProcess.executable("chat-client"), arguments + ["--port", "\(port)"])
+    }
+
+    private func waitUntilOnline(_ server: ChatServer, count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await server.onlineCount() < count {
+            guard ContinuousClock.now < deadline else {
+                throw TestTimeout("fewer than \(count) logins online")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    @Test func loginByArgumentThenSendAndReceiveLiveWhileInputIsOpen() async throws {
+        let server = try await startTestServer()
+        let bob = try await LineClient.connect(port: server.port)
+        try await bob.send("bob")
+        let client = try startClient(port: server.port, ["alice"])
+        try await waitUntilOnline(server, count: 2)
+
+        try await bob.send("alice: hi alice")
+        try await client.waitForStdoutLine { $0 == "from bob: hi alice" }
+        try client.write("bob: hi bob\n")
+        #expect(try await bob.readLine() == "from alice: hi bob")
+
+        try client.closeStdin()
+        #expect(try await client.waitForExit() == 0)
+        #expect(client.stdout == "from bob: hi alice\n")
+        #expect(client.stderr == "")
+        await bob.close()
+        await server.shutdown()
+    }
+
+    @Test func withoutALoginTheFirstLineIsTheLogin() async throws {
+        let server = try await startTestServer()
+        let client = try startClient(port: server.port)
+        try client.write("carol\ncarol: talking to myself\n")
+        try await client.waitForStdoutLine { $0 == "from carol: talking to myself" }
+        try client.closeStdin()
+        #expect(try await client.waitForExit() == 0)
+        await server.shutdown()
+    }
+
+    @Test func endOfInputDrainsWhatTheServerStillSends() async throws {
+        let server = try await startTestServer()
+        let client = try startClient(port: server.port)
+        // Everything at once, then end of input: the answers arrive after the half-close.
+        try client.write("dave\ndave: one\nnobody: two\ndave: three\n")
+        try client.closeStdin()
+        #expect(try await client.waitForExit() == 0)
+        #expect(client.stdout == "from dave: one\nerror: 'nobody' is not online\nfrom dave: three\n")
+        #expect(client.stderr == "")
+        await server.shutdown()
+    }
+
+    @Test func serverGoingAwayMidSessionIsOneLineAndExitStatusOne() async throws {
+        let server = try await startTestServer()
+        let client = try startClient(port: server.port, ["erin"])
+        try await waitUntilOnline(server, count: 1)
+        await server.shutdown()
+        #expect(try await client.waitForExit() == 1)
+        #expect(client.stdout == "error: server is shutting down\n")
+        #expect(client.stderr == "chat-client: server 127.0.0.1:\(server.port) closed the connection\n")
+    }
+
+    @Test func refusedLoginShowsTheServersNotice() async throws {
+        let server = try await startTestServer()
+        let first = try await LineClient.connect(port: server.port)
+        try await first.send("frank")
+        try await waitUntilOnline(server, count: 1)
+        let client = try startClient(port: server.port, ["frank"])
+        #expect(try await client.waitForExit() == 1)
+        #expect(client.stdout == "error: login 'frank' is already online\n")
+        #expect(client.stderr.hasSuffix("closed the connection\n"))
+        await first.close()
+        await server.shutdown()
+    }
+
+    @Test func connectionRefusedIsOneLineAndExitStatusOne() async throws {
+        let server = try await startTestServer()
+        let port = server.port
+        await server.shutdown()
+        let client = try startClient(port: port, ["grace"])
+        #expect(try await client.waitForExit() == 1)
+        #expect(client.stderr == "chat-client: cannot connect to 127.0.0.1:\(port): connection refused\n")
+        #expect(client.stdout == "")
+    }
+
+    @Test func readsARegularFileAsInput() async throws {
+        let server = try await startTestServer()
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("chat-client-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("input.txt")
+        // CRLF line endings and no newline at the very end, as files from elsewhere have.
+        try Data("heidi\r\nheidi: from a file\r\nheidi: last line".utf8).write(to: input)
+        let client = try ChildProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            [
+                "-c", "exec \"$0\" --plain --port \(server.port) < \"$1\"",
+                ChildProcess.executable("chat-client").path, input.path,
+            ]
+        )
+        #expect(try await client.waitForExit() == 0)
+        #expect(client.stdout == "from heidi: from a file\nfrom heidi: last line\n")
+        #expect(client.stderr == "")
+        await server.shutdown()
+    }
+
+    @Test func stdoutIsLiveThroughAPipeline() async throws {
+        let server = try await startTestServer()
+        let bob = try await LineClient.connect(port: server.port)
+        try await bob.send("bob")
+        let pipeline = try ChildProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            [
+                "-c", "\"$0\" --plain --port \(server.port) ivan | grep --line-buffered secret",
+                ChildProcess.executable("chat-client").path,
+            ]
+        )
+        try await waitUntilOnline(server, count: 2)
+        try await bob.send("ivan: public")
+        try await bob.send("ivan: secret")
+        try await pipeline.waitForStdoutLine { $0 == "from bob: secret" }
+        try pipeline.closeStdin()
+        #expect(try await pipeline.waitForExit() == 0)
+        #expect(pipeline.stdout == "from bob: secret\n")
+        await bob.close()
+        await server.shutdown()
+    }
+}
+
+/// Plain mode against the Python port of the tutorial's own server.
+@Suite struct TutorialServerTests {
+    static let fixtures = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    private func startTutorialServer() async throws -> (ChildProcess, Int) {
+        let server = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", Self.fixtures.appendingPathComponent("tutorial_server.py").path, "0"]
+        )
+        let line = try await server.waitForStdoutLine { $0.hasPrefix("listening on ") }
+        guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {
+            throw TestTimeout("no port in \(line)")
+        }
+        return (server, port)
+    }
+
+    @Test func chatsAndDrainsAgainstTheTutorialServer() async throws {
+        let (server, port) = try await startTutorialServer()
+        defer { server.terminate() }
+        let alice = try ChildProcess(ChildProcess.executable("chat-client"), ["alice", "--port", "\(port)"])
+        // The tutorial server sends nothing on login; a message to oneself shows alice is in.
+        try alice.write("alice: ready\n")
+        try await alice.waitForStdoutLine { $0 == "from alice: ready" }
+
+        let bob = try ChildProcess(ChildProcess.executable("chat-client"), ["--plain", "--port", "\(port)"])
+        try bob.write("bob\nalice: hi from bob\n")
+        try await alice.waitForStdoutLine { $0 == "from bob: hi from bob" }
+        try bob.closeStdin()
+        #expect(try await bob.waitForExit() == 0)
+
+        try alice.closeStdin()
+        #expect(try await alice.waitForExit() == 0)
+        #expect(alice.stderr == "")
+    }
+}

@@ -1,0 +1,309 @@
+import ChatServer
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// The full-screen client in a real terminal: tmux at 80 × 24 with TERM=xterm-256color, typing
+/// with send-keys and reading the screen back with capture-pane. Rows 0 to 21 are the
+/// scrollback, row 22 the status line, row 23 the input line.
+@Suite(.serialized) struct FullScreenTests {
+    static let client = ChildProcess.executable("chat-client").path
+    static let statusRow = 22
+    static let inputRow = 23
+
+    private func startScreen(port: Int, _ arguments: String = "alice") throws -> TmuxSession {
+        try TmuxSession(command: "\(Self.client) --port \(port) --no-timestamps \(arguments)")
+    }
+
+    private func connectBob(to server: ChatServer, online: Int = 2) async throws -> LineClient {
+        let bob = try await LineClient.connect(port: server.port)
+        try await bob.send("bob")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await server.onlineCount() < online {
+            guard ContinuousClock.now < deadline else { throw TestTimeout("bob not online") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return bob
+    }
+
+    private static func inputLine(_ screen: [String]) -> String {
+        screen.count > inputRow ? screen[inputRow] : ""
+    }
+
+    @Test func twoUsersExchangeLines() async throws {
+        let server = try await startTestServer()
+        let tmux = try startScreen(port: server.port)
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+
+        try await bob.send("alice: hi alice")
+        try await tmux.waitForText("bob: hi alice")
+
+        // Tab completes the login just seen; Enter sends and clears the input.
+        try tmux.type("b")
+        try tmux.press("Tab")
+        try tmux.type("hi bob")
+        try await tmux.waitForScreen { Self.inputLine($0) == "> bob: hi bob" }
+        try tmux.press("Enter")
+        #expect(try await bob.readLine() == "from alice: hi bob")
+        let screen = try await tmux.waitForText("→ bob: hi bob")
+        #expect(Array(screen[20...21]) == ["bob: hi alice", "→ bob: hi bob"])
+        #expect(screen[Self.statusRow].hasPrefix(" alice | 127.0.0.1:\(server.port) | connected"))
+        #expect(screen[Self.inputRow] == ">")
+        try await tmux.waitForCursor(x: 2, y: Self.inputRow)
+
+        // Up brings the sent line back.
+        try tmux.press("Up")
+        try await tmux.waitForScreen { Self.inputLine($0) == "> bob: hi bob" }
+        await bob.close()
+        await server.shutdown()
+    }
+
+    @Test func wideCharactersTypedAndReceivedKeepTheCursorRight() async throws {
+        let server = try await startTestServer()
+        let tmux = try startScreen(port: server.port)
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+
+        try await bob.send("alice: 你好世界 and 😀 and café")
+        try await tmux.waitForText("bob: 你好世界 and 😀 and café")
+
+        try tmux.type("bob: 日本語")
+        // "> bob: " is 7 columns, each of the three characters 2.
+        try await tmux.waitForCursor(x: 13, y: Self.inputRow)
+        try tmux.press("BSpace")
+        try await tmux.waitForScreen { Self.inputLine($0) == "> bob: 日本" }
+        try await tmux.waitForCursor(x: 11, y: Self.inputRow)
+        try tmux.type("😀e\u{301}")
+        try await tmux.waitForCursor(x: 14, y: Self.inputRow)
+        try tmux.press("Left", "Left")
+        try await tmux.waitForCursor(x: 11, y: Self.inputRow)
+        try tmux.press("Enter")
+        #expect(try await bob.readLine() == "from alice: 日本😀e\u{301}")
+
+        // A long line of wide characters wraps by display width: every row full, none cut.
+        let wide = String(repeating: "世", count: 50)
+        try await bob.send("alice: \(wide)")
+        let screen = try await tmux.waitForText("bob: 世世")
+        let start = try #require(screen.firstIndex { $0.hasPrefix("bob: 世世") })
+        #expect(screen[start] == "bob: " + String(repeating: "世", count: 37))
+        #expect(screen[start + 1] == String(repeating: "世", count: 13))
+        await bob.close()
+        await server.shutdown()
+    }
+
+    @Test func editingKeysWorkAsInReadline() async throws {
+        let server = try await startTestServer()
+        let tmux = try startScreen(port: server.port)
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        try tmux.type("world")
+        try tmux.press("Home")
+        try tmux.type("bob: hello ")
+        try await tmux.waitForScreen { Self.inputLine($0) == "> bob: hello world" }
+        try await tmux.waitForCursor(x: 13, y: Self.inputRow)
+        try tmux.press("End")
+        try await tmux.waitForCursor(x: 18, y: Self.inputRow)
+        try tmux.press("C-w")
+        try await tmux.waitForScreen { Self.inputLine($0) == "> bob: hello" }
+        try tmux.press("C-a", "Delete", "C-e")
+        try await tmux.waitForScreen { Self.inputLine($0) == "> ob: hello" }
+        // The line ends in the space C-w left: two Lefts land before "o ".
+        try tmux.press("Left", "Left", "C-k")
+        try await tmux.waitForScreen { Self.inputLine($0) == "> ob: hell" }
+        try tmux.press("C-u")
+        try await tmux.waitForScreen { Self.inputLine($0) == ">" }
+        try await tmux.waitForCursor(x: 2, y: Self.inputRow)
+        await server.shutdown()
+    }
+
+    @Test func resizeKeepsHistoryAndPageUpScrolls() async throws {
+        let server = try await startTestServer()
+        let tmux = try startScreen(port: server.port)
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+        for index in 1...40 { try await bob.send("alice: line \(index)") }
+        try await tmux.waitForText("bob: line 40")
+
+        try tmux.resize(width: 40, height: 12)
+        var screen = try await tmux.waitForScreen { $0.count == 12 && $0[9] == "bob: line 40" }
+        #expect(screen[10].hasPrefix(" alice | 127.0.0.1:"))
+        try await tmux.waitForCursor(x: 2, y: 11)
+
+        try tmux.press("PPage")
+        screen = try await tmux.waitForText("more below")
+        #expect(screen[9] == "bob: line 31")
+        try tmux.press("PPage", "PPage", "PPage", "PPage", "PPage")
+        screen = try await tmux.waitForText("-- connecting to")
+        #expect(screen[0] == "-- connecting to 127.0.0.1:\(server.port)")
+
+        // Back to full size: still scrolled to the top, the pane filled from there down.
+        try tmux.resize(width: 80, height: 24)
+        screen = try await tmux.waitForScreen { $0.count == 24 && $0[Self.statusRow].contains("more below") }
+        #expect(screen[0].hasPrefix("-- connecting to"))
+        #expect(screen[21] == "bob: line 19")
+        try tmux.press("End")
+        screen = try await tmux.waitForScreen { $0.count == 24 && $0[21] == "bob: line 40" }
+        #expect(screen[0] == "bob: line 19")
+        #expect(!screen[Self.statusRow].contains("more below"))
+        await bob.close()
+        await server.shutdown()
+    }
+
+    @Test func floodOfLinesNeverDelaysTypingAndScrollbackStaysBounded() async throws {
+        let server = try await startTestServer()
+        let tmux = try startScreen(port: server.port, "--scrollback-lines 100 alice")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+        let lines = 20_000
+        let flood = (1...lines).map { "alice: flood \($0)\n" }.joined()
+        try await bob.sendRaw(flood)
+        try tmux.type("bob: typed during the flood")
+        let typed = ContinuousClock.now
+        try await tmux.waitForScreen { Self.inputLine($0) == "> bob: typed during the flood" }
+        #expect(ContinuousClock.now - typed < .seconds(3))
+        try tmux.press("Enter")
+        #expect(try await bob.readLine(timeout: .seconds(10)) == "from alice: typed during the flood")
+
+        try await tmux.waitForScreen(timeout: .seconds(30)) { screen in
+            screen.contains("bob: flood \(lines)") || screen.contains("→ bob: typed during the flood")
+        }
+        try await tmux.waitForText("bob: flood \(lines)", timeout: .seconds(30))
+        for _ in 0..<10 { try tmux.press("PPage") }
+        let top = try await tmux.waitForText("more below")
+        let oldest = top.compactMap { row -> Int? in
+            guard row.hasPrefix("bob: flood ") else { return nil }
+            return Int(row.dropFirst("bob: flood ".count))
+        }.min()
+        #expect(try #require(oldest) > lines - 100)
+        await bob.close()
+        await server.shutdown()
+    }
+
+    @Test func refusedConnectionIsShownUntilTheUserQuits() async throws {
+        let server = try await startTestServer()
+        let port = server.port
+        await server.shutdown()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let status = directory.appendingPathComponent("status")
+        let tmux = try TmuxSession(
+            command:
+                "sh -c '\(Self.client) --port \(port) --no-timestamps alice; echo $? > \(status.path).tmp && mv \(status.path).tmp \(status.path)'"
+        )
+        defer { tmux.kill() }
+        let reason = "cannot connect to 127.0.0.1:\(port): connection refused"
+        let screen = try await tmux.waitForText("-- \(reason)")
+        #expect(screen[Self.statusRow].contains("disconnected: cannot connect"))
+        try tmux.type("/quit")
+        try tmux.press("Enter")
+        #expect(try await contents(of: status) == "1\n")
+    }
+
+    @Test func talksToTheTutorialServer() async throws {
+        let fixtures = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+        let server = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", fixtures.appendingPathComponent("tutorial_server.py").path, "0"]
+        )
+        defer { server.terminate() }
+        let line = try await server.waitForStdoutLine { $0.hasPrefix("listening on ") }
+        let port = try #require(line.split(separator: ":").last.flatMap { Int($0) })
+        let tmux = try TmuxSession(command: "\(Self.client) --port \(port) --no-timestamps")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- connected to")
+        try await tmux.waitForScreen { Self.inputLine($0) == "login:" }
+        try tmux.type("alice")
+        try tmux.press("Enter")
+        try await tmux.waitForText("-- logging in as alice")
+        try tmux.type("alice: hello me")
+        try tmux.press("Enter")
+        try await tmux.waitForText("alice: hello me")
+        let screen = try await tmux.waitForScreen {
+            $0.contains("alice: hello me") && $0.contains("→ alice: hello me")
+        }
+        #expect(screen[Self.statusRow].hasPrefix(" alice | 127.0.0.1:\(port) | connected"))
+    }
+}
+
+/// The terminal is given back exactly as it was found, however the client ends.
+@Suite(.serialized) struct TerminalRestoreTests {
+    /// Runs the client from a shell script in tmux that saves `stty -a` before and after, then
+    /// ends it with `quit`, and compares.
+    private func checkRestored(
+        expectedStatus: Int32,
+        quit: (TmuxSession, URL) async throws -> Void
+    ) async throws {
+        let server = try await startTestServer()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = """
+            stty -a > before
+            echo $$ > shell.pid
+            "\(FullScreenTests.client)" --port \(server.port) alice
+            echo $? > status.tmp && mv status.tmp status
+            stty -a > after.tmp && mv after.tmp after
+            """
+        try Data(script.utf8).write(to: directory.appendingPathComponent("run.sh"))
+        let tmux = try TmuxSession(command: "sh -c 'cd \"\(directory.path)\" && sh run.sh'")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        try await quit(tmux, directory)
+        let after = try await contents(of: directory.appendingPathComponent("after"))
+        let before = try String(contentsOf: directory.appendingPathComponent("before"), encoding: .utf8)
+        #expect(after == before)
+        #expect(before.contains(" icanon") && before.contains(" echo "))
+        #expect(try await contents(of: directory.appendingPathComponent("status")) == "\(expectedStatus)\n")
+        // The screen the shell gets back is the shell's, not the chat's.
+        #expect(try !tmux.screen().contains { $0.contains("alice | 127.0.0.1") })
+        await server.shutdown()
+    }
+
+    @Test func afterQuitCommand() async throws {
+        try await checkRestored(expectedStatus: 0) { tmux, _ in
+            try tmux.type("/quit")
+            try tmux.press("Enter")
+        }
+    }
+
+    @Test func afterControlC() async throws {
+        try await checkRestored(expectedStatus: 0) { tmux, _ in try tmux.press("C-c") }
+    }
+
+    @Test func afterSIGTERM() async throws {
+        try await checkRestored(expectedStatus: 128 + SIGTERM) { _, directory in
+            let shell = try String(contentsOf: directory.appendingPathComponent("shell.pid"), encoding: .utf8)
+            let children = try String(
+                contentsOfFile: "/proc/\(shell.trimmingCharacters(in: .whitespacesAndNewlines))/task/"
+                    + "\(shell.trimmingCharacters(in: .whitespacesAndNewlines))/children",
+                encoding: .utf8)
+            let client = try #require(children.split(separator: " ").first.flatMap { Int32($0) })
+            kill(client, SIGTERM)
+        }
+    }
+}
+
+func temporaryDirectory() throws -> URL {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "chat-screen-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory
+}
+
+/// The contents of `file` once it exists; scripts write a temporary name and rename it, so a file
+/// that exists is complete.
+func contents(of file: URL, timeout: Duration = .seconds(10)) async throws -> String {
+    let deadline = ContinuousClock.now + timeout
+    while !FileManager.default.fileExists(atPath: file.path) {
+        guard ContinuousClock.now < deadline else {
+            throw TestTimeout("\(file.lastPathComponent) never appeared")
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try String(contentsOf: file, encoding: .utf8)
+}

@@ -1,0 +1,59 @@
+import Testing
+
+@testable import ChatScreen
+
+@Suite struct InputHistoryTests {
+    @Test func upAndDownWalkHistoryAndRestoreTheDraft() {
+        var history = InputHistory()
+        history.record("bob: one")
+        history.record("bob: two")
+        #expect(history.previous(current: "draft") == "bob: two")
+        #expect(history.previous(current: "bob: two") == "bob: one")
+        #expect(history.previous(current: "bob: one") == nil)
+        #expect(history.next() == "bob: two")
+        #expect(history.next() == "draft")
+        #expect(history.next() == nil)
+    }
+
+    @Test func repeatsAreStoredOnceAndTheLimitHolds() {
+        var history = InputHistory(limit: 2)
+        for line in ["a", "a", "b", "c"] { history.record(line) }
+        #expect(history.entries == ["b", "c"])
+    }
+}
+
+@Suite struct LoginCompletionTests {
+    private func completing(_ text: String, known: [String], tabs: Int = 1) -> String {
+        var completion = LoginCompletion()
+        for login in known.reversed() { completion.noteLogin(login) }
+        var editor = LineEditor(text)
+        for _ in 0..<tabs { _ = completion.complete(&editor) }
+        return editor.text
+    }
+
+    @Test func completesTheOnlyMatchAndStartsTheMessage() {
+        #expect(completing("ca", known: ["bob", "carol"]) == "carol: ")
+    }
+
+    @Test func completesTheLastNameOfAList() {
+        #expect(completing("bob, ca", known: ["carol"]) == "bob, carol: ")
+    }
+
+    @Test func tabAgainCyclesThroughMatchesMostRecentFirst() {
+        #expect(completing("a", known: ["anna", "alice"], tabs: 1) == "anna: ")
+        #expect(completing("a", known: ["anna", "alice"], tabs: 2) == "alice: ")
+        #expect(completing("a", known: ["anna", "alice"], tabs: 3) == "anna: ")
+    }
+
+    @Test func doesNotCompleteInTheMessageText() {
+        #expect(completing("bob: a", known: ["alice"]) == "bob: a")
+        #expect(completing("zed", known: ["alice"]) == "zed")
+    }
+
+    @Test func learnsRecipientsOfSentLines() {
+        var completion = LoginCompletion()
+        completion.noteRecipients(ofSentLine: "dave , erin: hi")
+        completion.noteRecipients(ofSentLine: "no colon here")
+        #expect(completion.knownLogins == ["dave", "erin"])
+    }
+}

@@ -1,0 +1,92 @@
+import Testing
+
+@testable import ChatScreen
+
+@Suite struct LineEditorTests {
+    init() { #expect(utf8LocaleIsReady) }
+
+    @Test func insertsAtTheCursorAndMovesIt() {
+        var editor = LineEditor()
+        editor.insert("bob hi")
+        editor.moveLeft()
+        editor.moveLeft()
+        editor.moveLeft()
+        editor.insert(":")
+        #expect(editor.text == "bob: hi")
+        #expect(editor.cursor == 4)
+    }
+
+    @Test func backspaceRemovesOneWholeCharacter() {
+        var editor = LineEditor("a世😀e\u{301}")
+        #expect(editor.characters.count == 4)
+        editor.deleteBackward()
+        #expect(editor.text == "a世😀")
+        editor.deleteBackward()
+        #expect(editor.text == "a世")
+        editor.deleteBackward()
+        #expect(editor.text == "a")
+    }
+
+    @Test func combiningMarkTypedAfterALetterJoinsIt() {
+        var editor = LineEditor("cafe")
+        editor.insert("\u{301}")
+        #expect(editor.characters.count == 4)
+        #expect(editor.text == "café")
+        #expect(editor.cursor == 4)
+    }
+
+    @Test func deleteAndHomeEnd() {
+        var editor = LineEditor("hello")
+        editor.moveToStart()
+        editor.deleteForward()
+        #expect(editor.text == "ello")
+        editor.moveToEnd()
+        editor.deleteForward()
+        #expect(editor.text == "ello")
+        #expect(editor.cursor == 4)
+    }
+
+    @Test func killCommands() {
+        var editor = LineEditor("bob: hello there")
+        editor.deleteWordBackward()
+        #expect(editor.text == "bob: hello ")
+        editor.deleteWordBackward()
+        #expect(editor.text == "bob: ")
+        editor.moveLeft()
+        editor.moveLeft()
+        editor.deleteToEnd()
+        #expect(editor.text == "bob")
+        editor.moveLeft()
+        editor.deleteToStart()
+        #expect(editor.text == "b")
+        #expect(editor.cursor == 0)
+    }
+
+    @Test func cursorColumnCountsDisplayWidth() {
+        var editor = LineEditor("你好a")
+        #expect(editor.visibleGlyphs(width: 20).cursorColumn == 5)
+        editor.moveLeft()
+        #expect(editor.visibleGlyphs(width: 20).cursorColumn == 4)
+        editor.moveToStart()
+        #expect(editor.visibleGlyphs(width: 20).cursorColumn == 0)
+    }
+
+    @Test func longLineScrollsToKeepTheCursorInView() {
+        var editor = LineEditor(String(repeating: "x", count: 30) + "世界")
+        let view = editor.visibleGlyphs(width: 10)
+        #expect(view.cursorColumn == 9)
+        #expect(view.glyphs.reduce(0) { $0 + $1.width } == 9)
+        #expect(view.glyphs.suffix(2).map(\.text) == ["世", "界"])
+        editor.moveToStart()
+        let start = editor.visibleGlyphs(width: 10)
+        #expect(start.cursorColumn == 0)
+        #expect(start.glyphs.count == 10)
+    }
+
+    @Test func wideCharacterIsNeverCutAtTheRightEdge() {
+        var editor = LineEditor("abcd世")
+        editor.moveToStart()
+        let view = editor.visibleGlyphs(width: 5)
+        #expect(view.glyphs.map(\.text).joined() == "abcd")
+    }
+}

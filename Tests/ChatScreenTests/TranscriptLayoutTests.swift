@@ -1,0 +1,64 @@
+import NIOCore
+import Testing
+
+@testable import ChatScreen
+
+@Suite struct TranscriptLayoutTests {
+    init() { #expect(utf8LocaleIsReady) }
+
+    private func wrap(_ text: String, width: Int, indent: Int = 0) -> [String] {
+        TranscriptLayout.wrap(StyledRow(text, .plain), width: width, indent: indent).map(\.text)
+    }
+
+    @Test func breaksAtSpacesByDisplayWidth() {
+        #expect(wrap("the quick brown fox", width: 10) == ["the quick ", "brown fox"])
+    }
+
+    @Test func breaksLongWordsAnywhere() {
+        #expect(wrap("abcdefghijkl", width: 5) == ["abcde", "fghij", "kl"])
+    }
+
+    @Test func wideCharactersNeverStraddleTwoRows() {
+        let rows = TranscriptLayout.wrap(StyledRow("a世界世界", .plain), width: 4)
+        #expect(rows.map(\.text) == ["a世", "界世", "界"])
+        #expect(rows.allSatisfy { $0.width <= 4 })
+    }
+
+    @Test func continuationRowsAreIndented() {
+        #expect(wrap("12:00 aaaa bbbb cccc", width: 12, indent: 3) == ["12:00 aaaa ", "   bbbb cccc"])
+    }
+
+    @Test func messageRowsCarryTimeSenderAndText() {
+        let layout = TranscriptLayout(width: 80, showsTimestamps: false)
+        let rows = layout.rows(for: TranscriptEntry(time: 0, kind: .message(from: "bob", text: "hi")))
+        #expect(rows.map(\.text) == ["bob: hi"])
+        #expect(rows[0][0].style == .sender(SenderPalette.colour(for: "bob")))
+        let own = layout.rows(for: TranscriptEntry(time: 0, kind: .sent("bob: hi")))
+        #expect(own.map(\.text) == ["→ bob: hi"])
+        let timed = TranscriptLayout(width: 80, showsTimestamps: true)
+            .rows(for: TranscriptEntry(time: 0, kind: .notice("x")))
+        #expect(timed[0].text == TranscriptLayout.clockTime(0) + " -!- x")
+    }
+
+    @Test func senderColourIsStable() {
+        #expect(SenderPalette.colour(for: "alice") == SenderPalette.colour(for: "alice"))
+        let colours = Set(
+            ["alice", "bob", "carol", "dave", "erin", "frank", "grace"].map(SenderPalette.colour))
+        #expect(colours.count > 2)
+        #expect(colours.allSatisfy { (0..<SenderPalette.count).contains($0) })
+    }
+}
+
+@Suite struct KeptTextTests {
+    @Test func shortLinesAreKeptWhole() {
+        #expect(TranscriptEntry.keptText(of: ByteBuffer(string: "from bob: hi")) == "from bob: hi")
+    }
+
+    @Test func hugeLinesAreCutAtACharacterBoundary() {
+        let limit = TranscriptEntry.maximumTextBytes
+        // "é" is two bytes, so the limit falls inside the character after the x.
+        let line = String(repeating: "x", count: limit - 2) + "xé" + String(repeating: "y", count: 100)
+        let kept = TranscriptEntry.keptText(of: ByteBuffer(string: line))
+        #expect(kept == String(repeating: "x", count: limit - 1) + " … (102 more bytes)")
+    }
+}
