@@ -47,11 +47,16 @@ final class Broker {
         return true
     }
 
-    /// Frees everything `connection` holds. Safe to call more than once.
-    func release(_ connection: Connection) {
+    /// Frees `connection`'s login, if it holds one. Safe to call more than once.
+    func releaseLogin(of connection: Connection) {
         if let login = connection.login, peers[login] === connection {
             peers[login] = nil
         }
+    }
+
+    /// Forgets a connection whose channel has closed.
+    func unregister(_ connection: Connection) {
+        releaseLogin(of: connection)
         connections[ObjectIdentifier(connection)] = nil
     }
 

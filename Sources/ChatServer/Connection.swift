@@ -94,7 +94,7 @@ final class Connection: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         state = .closed
         drainDeadline?.cancel()
-        broker.release(self)
+        broker.unregister(self)
         outbox = ByteBuffer()
         if let login {
             logger.info(
@@ -186,33 +186,35 @@ final class Connection: ChannelInboundHandler {
             "cut off",
             metadata: ["reason": "outgoing queue over \(broker.configuration.maximumQueueBytes) bytes"])
         closeReason = "too slow: outgoing queue full"
-        broker.release(self)
+        broker.releaseLogin(of: self)
         state = .closing
         outbox = ByteBuffer()
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: Notice.tooSlow.line)), promise: nil)
         context.close(promise: nil)
     }
 
-    /// Stops taking input and frees the login at once, delivers what is already queued (and
-    /// `notice`, if any), then closes.
+    /// Frees the login and stops taking input at once, delivers what is already queued (and
+    /// `notice`, if any), then ends the output. Input is still read, and thrown away, until the
+    /// client closes its side too: closing a socket that has unread input sends a reset, and a
+    /// reset can destroy the lines just delivered before the client reads them.
     func drainAndClose(notice: Notice?, reason: String) {
         guard state == .awaitingLogin || state == .online else { return }
         if let notice { send(notice) }
         closeReason = reason
-        broker.release(self)
+        broker.releaseLogin(of: self)
         state = .closing
-        try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+        let context = self.context!
         let drained = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(outbox), promise: drained)
         outbox = ByteBuffer()
-        let context = self.context!
         drained.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { _ in
-            context.close(promise: nil)
+            // NIO makes this a full close as soon as the input has ended as well.
+            context.close(mode: .output, promise: nil)
         }
-        // A client that half-closes and then never reads would otherwise hold its slot forever.
+        // A client that never reads, or never closes, would otherwise hold its slot forever.
         let timeout = broker.configuration.drainTimeout
         drainDeadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
-            self.closeReason = "\(reason), then did not take its output within \(timeout)"
+            self.closeReason = "\(reason), then did not finish within \(timeout)"
             context.close(promise: nil)
         }
     }
@@ -221,7 +223,7 @@ final class Connection: ChannelInboundHandler {
         guard state != .closed else { return }
         if state != .closing { closeReason = reason }
         state = .closing
-        broker.release(self)
+        broker.releaseLogin(of: self)
         context.close(promise: nil)
     }
 }

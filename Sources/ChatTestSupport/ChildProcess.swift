@@ -4,9 +4,11 @@ import NIOConcurrencyHelpers
 /// One of the package's executables (or any program) run as a real child process, with its
 /// output collected as it arrives.
 public final class ChildProcess: Sendable {
-    public let process: Process
-    private let stdinPipe: Pipe
+    public let pid: Int32
+    private let stdinDescriptor: NIOLockedValueBox<CInt?>
     private let output: NIOLockedValueBox<(stdout: [UInt8], stderr: [UInt8])>
+    /// The exit status once reaped.
+    private let exitStatus = NIOLockedValueBox<Int32?>(nil)
 
     /// The directory holding the package's built products: the test bundle sits beside them.
     public static var productsDirectory: URL {
@@ -24,47 +26,61 @@ public final class ChildProcess: Sendable {
         _ arguments: [String],
         environment: [String: String]? = nil
     ) throws {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let stdinPipe = Pipe()
-        let stdoutPipe = Pipe()
-        let stderrPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
+        let child = try CleanSpawn(
+            executable.path,
+            arguments,
+            environment: environment,
+            stdinPipe: true,
+            mergeStderr: false
+        )
         let output = NIOLockedValueBox((stdout: [UInt8](), stderr: [UInt8]()))
-        stdoutPipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            output.withLockedValue { $0.stdout.append(contentsOf: data) }
+        Thread.detachNewThread {
+            CleanSpawn.readToEnd(child.stdout) { chunk in output.withLockedValue { $0.stdout += chunk } }
         }
-        stderrPipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            output.withLockedValue { $0.stderr.append(contentsOf: data) }
+        Thread.detachNewThread {
+            CleanSpawn.readToEnd(child.stderr!) { chunk in output.withLockedValue { $0.stderr += chunk } }
         }
-        try process.run()
-        self.process = process
-        self.stdinPipe = stdinPipe
+        self.pid = child.pid
+        self.stdinDescriptor = NIOLockedValueBox(child.stdin)
         self.output = output
     }
 
-    public var pid: Int32 { process.processIdentifier }
     public var stdout: String { output.withLockedValue { String(decoding: $0.stdout, as: UTF8.self) } }
     public var stderr: String { output.withLockedValue { String(decoding: $0.stderr, as: UTF8.self) } }
 
     public func write(_ text: String) throws {
-        try stdinPipe.fileHandleForWriting.write(contentsOf: Data(text.utf8))
+        try stdinDescriptor.withLockedValue { descriptor in
+            guard let descriptor else { throw TestTimeout("stdin is closed") }
+            var bytes = Array(text.utf8)[...]
+            while !bytes.isEmpty {
+                let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { throw TestTimeout("writing to stdin: errno \(errno)") }
+                bytes = bytes.dropFirst(written)
+            }
+        }
     }
 
     public func closeStdin() throws {
-        try stdinPipe.fileHandleForWriting.close()
+        stdinDescriptor.withLockedValue { descriptor in
+            if let open = descriptor { close(open) }
+            descriptor = nil
+        }
     }
 
     public func signal(_ signal: Int32) {
-        kill(process.processIdentifier, signal)
+        if isRunning { kill(pid, signal) }
+    }
+
+    /// Reaps the child if it has ended, without waiting.
+    public var isRunning: Bool {
+        exitStatus.withLockedValue { status in
+            if status != nil { return false }
+            var waitStatus: Int32 = 0
+            guard waitpid(pid, &waitStatus, WNOHANG) == pid else { return true }
+            status = CleanSpawn.exitStatus(waitStatus)
+            return false
+        }
     }
 
     /// Waits until stdout holds a line for which `matches` is true, and returns that line.
@@ -76,7 +92,7 @@ public final class ChildProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let line = stdout.split(separator: "\n").map(String.init).first(where: matches) { return line }
-            if !process.isRunning,
+            if !isRunning,
                 let line = stdout.split(separator: "\n").map(String.init).first(where: matches)
             {
                 return line
@@ -87,18 +103,18 @@ public final class ChildProcess: Sendable {
             description: "no matching stdout line; stdout: \(stdout.debugDescription) stderr: \(stderr)")
     }
 
-    /// The exit status, once the process has ended within `timeout`.
+    /// The exit status (128 + N for a signal N), once the process has ended within `timeout`.
     public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
+        while isRunning {
             if ContinuousClock.now >= deadline {
                 throw TestTimeout(description: "process \(pid) still running; stderr: \(stderr)")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
-        // Let the pipes deliver what the process wrote last.
+        // Let the readers collect what the process wrote last.
         try await Task.sleep(for: .milliseconds(50))
-        return process.terminationStatus
+        return exitStatus.withLockedValue { $0! }
     }
 
     /// Resident memory now and at its peak, in KiB, read from /proc.
@@ -116,7 +132,14 @@ public final class ChildProcess: Sendable {
 
     /// Kills the process if it is still running, so a failed test leaves nothing behind.
     public func terminate() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? closeStdin()
+        exitStatus.withLockedValue { status in
+            guard status == nil else { return }
+            kill(pid, SIGKILL)
+            var waitStatus: Int32 = 0
+            while waitpid(pid, &waitStatus, 0) < 0 && errno == EINTR {}
+            status = CleanSpawn.exitStatus(waitStatus)
+        }
     }
 
     deinit {

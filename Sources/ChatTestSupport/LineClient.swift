@@ -4,6 +4,14 @@ import NIOPosix
 
 public struct TestTimeout: Error, CustomStringConvertible {
     public let description: String
+
+    public init(description: String) {
+        self.description = description
+    }
+
+    public init(_ description: String) {
+        self.description = description
+    }
 }
 
 /// A raw TCP client for tests: it sends exactly the bytes it is given and splits what it
@@ -19,6 +27,7 @@ public final class LineClient: Sendable {
         var readIndex = 0
         var receivedBytes = 0
         var isClosed = false
+        var wasReset = false
 
         var pending: ArraySlice<UInt8> { received[readIndex...] }
 
@@ -70,8 +79,13 @@ public final class LineClient: Sendable {
         try await sendRaw(Array((line + "\n").utf8))
     }
 
+    /// Sending after the server has closed is not an error here: the server would have thrown
+    /// the bytes away, and tests that check that it ignores them race its close.
     public func sendRaw(_ bytes: [UInt8]) async throws {
-        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+        do {
+            try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+        } catch  where isClosedByServer {
+        }
     }
 
     public func sendRaw(_ text: String) async throws {
@@ -129,6 +143,10 @@ public final class LineClient: Sendable {
         }
     }
 
+    /// True if the connection ended in a reset rather than an orderly close: a reset may have
+    /// destroyed bytes the server sent.
+    public var wasReset: Bool { state.withLockedValue { $0.wasReset } }
+
     public var receivedByteCount: Int { state.withLockedValue { $0.receivedBytes } }
 
     /// Stops taking bytes off the socket, so the kernel buffers fill and the server sees a slow
@@ -137,7 +155,9 @@ public final class LineClient: Sendable {
         try await channel.setOption(.autoRead, value: false).get()
     }
 
+    /// A no-op once the connection is gone: what arrived before is still there to read.
     public func resumeReading() async throws {
+        guard channel.isActive else { return }
         try await channel.setOption(.autoRead, value: true).get()
         channel.read()
     }
@@ -187,9 +207,12 @@ private final class Collector: ChannelInboundHandler, Sendable {
         }
     }
 
+    /// Like most clients, this one closes once the server has: a server that waits for its
+    /// clients' side of the close is then not kept waiting by the tests.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             state.withLockedValue { $0.isClosed = true }
+            context.close(promise: nil)
         }
     }
 
@@ -198,7 +221,11 @@ private final class Collector: ChannelInboundHandler, Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        state.withLockedValue { $0.isClosed = true }
+        let reset = (error as? IOError)?.errnoCode == ECONNRESET
+        state.withLockedValue {
+            $0.isClosed = true
+            $0.wasReset = $0.wasReset || reset
+        }
         context.close(promise: nil)
     }
 }

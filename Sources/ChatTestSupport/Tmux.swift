@@ -121,90 +121,13 @@ public final class TmuxSession: Sendable {
 
     @discardableResult
     private static func run(_ socketName: String, _ arguments: [String]) throws -> String {
-        let (status, output) = try spawnCleanly(
+        let (status, output) = try runToCompletion(
             "/usr/bin/env",
-            ["env", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "tmux", "-L", socketName, "-f", "/dev/null"] + arguments
+            ["LANG=C.UTF-8", "LC_ALL=C.UTF-8", "tmux", "-L", socketName, "-f", "/dev/null"] + arguments
         )
         guard status == 0 else {
             throw TestTimeout("tmux \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
         }
         return output
-    }
-}
-
-/// Runs a program to its end and returns its exit status and output (stdout and stderr).
-///
-/// Not `Process`: a test thread is a Dispatch worker, which blocks most signals, and `Process`
-/// passes that mask on, so a tmux server started from a test would never see SIGCHLD and the
-/// programs in its panes never SIGWINCH or SIGTERM. It would also keep every descriptor that
-/// another test had open at that moment (a pipe's write end, a socket) for its whole life. So the
-/// child starts with no signal blocked, default signal actions and only stdin, stdout and stderr.
-func spawnCleanly(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    var output: [CInt] = [-1, -1]
-    guard pipe(&output) == 0 else { throw TestTimeout("pipe: errno \(errno)") }
-    for descriptor in output { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
-    defer { close(output[0]) }
-
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_adddup2(&actions, output[1], 1)
-    posix_spawn_file_actions_adddup2(&actions, output[1], 2)
-    closeInheritedDescriptors(&actions)
-
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var noSignals = sigset_t()
-    sigemptyset(&noSignals)
-    posix_spawnattr_setsigmask(&attributes, &noSignals)
-    var allSignals = sigset_t()
-    sigfillset(&allSignals)
-    posix_spawnattr_setsigdefault(&attributes, &allSignals)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-    let argv = arguments.map { strdup($0) } + [nil]
-    defer { for argument in argv { free(argument) } }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-    close(output[1])
-    guard spawned == 0 else { throw TestTimeout("cannot run \(path): error \(spawned)") }
-
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = read(output[0], &chunk, chunk.count)
-        if count > 0 {
-            bytes += chunk[..<count]
-        } else if count == 0 || errno != EINTR {
-            break
-        }
-    }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return (exitStatus, String(decoding: bytes, as: UTF8.self))
-}
-
-/// glibc's posix_spawn_file_actions_addclosefrom_np, looked up at run time because Swift's Glibc
-/// module does not declare it; without it, the descriptors open now are closed one by one.
-private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
-    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt
-    if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
-    {
-        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
-        return
-    }
-    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-    for descriptor in open.compactMap({ CInt($0) }) where descriptor > 2 {
-        posix_spawn_file_actions_addclose(&actions, descriptor)
-    }
-}
-
-extension TestTimeout {
-    /// For tests in other modules: the memberwise initializer is internal.
-    public init(_ description: String) {
-        self.init(description: description)
     }
 }

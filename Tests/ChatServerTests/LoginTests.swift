@@ -29,6 +29,19 @@ import Testing
         }
     }
 
+    @Test func aRefusedClientStillSendingGetsTheNoticeAndAnOrderlyClose() async throws {
+        try await withServer { server in
+            let first = try await loggedIn("alice", port: server.port)
+            let impostor = try await LineClient.connect(port: server.port)
+            // Lines behind the refused login are still unread when the server wants to close.
+            try await impostor.sendRaw("alice\n" + String(repeating: "bob: spam\n", count: 20_000))
+            try await expectNotice(impostor, containing: "already online")
+            #expect(try await impostor.readToEnd() == [])
+            #expect(!impostor.wasReset, "closing over unread input must not reset the connection")
+            await first.close()
+        }
+    }
+
     @Test func trimsTheLogin() async throws {
         try await withServer { server in
             let client = try await LineClient.connect(port: server.port)

@@ -191,6 +191,8 @@ import Testing
             }
             try await alice.sendRaw(burst)
             try await alice.closeOutput()
+            // The login is freed when the server reads the end of input; the drain starts then.
+            try await waitUntil(timeout: .seconds(30)) { try await server.onlineCount() == 0 }
             try await Task.sleep(for: .seconds(1))
             try await alice.resumeReading()
             let lines = try await alice.readToEnd(timeout: .seconds(20))

@@ -34,40 +34,31 @@ import Testing
         let server = try await ServerProcess()
         let sender = try await loggedIn("sender", port: server.port)
         let recipient = try await loggedIn("recipient", port: server.port)
-        let flood = Task {
-            var batch = ""
-            for sequence in 0..<200_000 {
-                batch += "recipient: \(sequence)\n"
-                if sequence % 500 == 499 {
-                    do { try await sender.sendRaw(batch) } catch { return }
-                    batch = ""
+        // Both flood each other, so each still has unread input when the server stops.
+        let floods = [(sender, "recipient"), (recipient, "sender")].map { client, target in
+            Task {
+                var batch = ""
+                for sequence in 0..<200_000 {
+                    batch += "\(target): \(sequence)\n"
+                    if sequence % 500 == 499 {
+                        do { try await client.sendRaw(batch) } catch { return }
+                        batch = ""
+                    }
                 }
             }
         }
-        // Signal mid-stream, once the recipient has seen messages flowing.
-        for _ in 0..<100 {
-            #expect(try await recipient.readLine() != nil)
+        // Signal mid-stream, once messages are flowing both ways.
+        for client in [sender, recipient] {
+            for _ in 0..<100 { #expect(try await client.readLine() != nil) }
         }
         server.child.signal(SIGTERM)
-        let lines = try await recipient.readToEnd(timeout: .seconds(20))
-        flood.cancel()
-        #expect(try await server.child.waitForExit(timeout: .seconds(10)) == 0)
-
-        var expected = 100
-        var sawNotice = false
-        for line in lines {
-            if line.hasPrefix("error: ") {
-                #expect(line.contains("shutting down"))
-                sawNotice = true
-                continue
-            }
-            #expect(!sawNotice, "nothing may follow the goodbye notice")
-            #expect(line == "from sender: \(expected)", "an unbroken prefix, in order")
-            expected += 1
+        for (client, peer) in [(recipient, "sender"), (sender, "recipient")] {
+            let lines = try await client.readToEnd(timeout: .seconds(20))
+            expectUnbrokenPrefixThenGoodbye(lines, from: peer, startingAt: 100)
+            #expect(!client.wasReset, "an orderly close, so nothing delivered can be lost")
         }
-        #expect(sawNotice)
-        #expect(expected < 200_000, "the signal came mid-stream")
-        try await sender.waitUntilClosedByServer()
+        for flood in floods { flood.cancel() }
+        #expect(try await server.child.waitForExit(timeout: .seconds(10)) == 0)
     }
 
     @Test func aLineWithoutEndCostsNoMemoryAndTheConnectionStays() async throws {
@@ -136,6 +127,25 @@ import Testing
         #expect(try await bob.waitForExit() == 0)
         #expect(bob.stdout == "from bob: ready\nfrom alice: hello\nfrom bob: hi!\n")
     }
+}
+
+/// `lines` must be `from <sender>: N` for N counting up from `first` with no gap, then the
+/// shutdown notice, then nothing.
+private func expectUnbrokenPrefixThenGoodbye(_ lines: [String], from sender: String, startingAt first: Int) {
+    var expected = first
+    var sawNotice = false
+    for line in lines {
+        if line.hasPrefix("error: ") {
+            #expect(line.contains("shutting down"))
+            sawNotice = true
+            continue
+        }
+        #expect(!sawNotice, "nothing may follow the goodbye notice")
+        #expect(line == "from \(sender): \(expected)", "an unbroken prefix, in order")
+        expected += 1
+    }
+    #expect(sawNotice)
+    #expect(expected < 200_000, "the signal came mid-stream")
 }
 
 /// Flooders hear "not online" notices once the slow reader is gone; skip past them.
