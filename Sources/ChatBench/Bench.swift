@@ -1,0 +1,102 @@
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+public enum Bench {
+    /// Runs one benchmark against the server at `configuration.host:port` and blocks until it is
+    /// done. Call it from a thread that is not an event loop (the command's main thread).
+    ///
+    /// The phases: note the server's memory; connect and log in every client (each messages
+    /// itself and waits for it: then it is surely registered); note memory and CPU at the
+    /// barrier; send and check everything; note CPU and peak memory; see whether the slow
+    /// readers were cut off; close.
+    public static func run(_ configuration: BenchConfiguration, on group: any EventLoopGroup) throws
+        -> BenchResult
+    {
+        try configuration.validate()
+        let loop = group.next()
+        let probe = configuration.serverPID.map(ProcessProbe.init(pid:))
+        var result = BenchResult(configuration: configuration)
+        if let probe, !probe.isAlive {
+            throw BenchError(description: "no process with pid \(probe.pid)")
+        }
+        result.serverBaselineKiB = probe?.memory()?.residentKiB
+
+        let driver = try loop.submit {
+            NIOLoopBound(BenchDriver(loop: loop, configuration: configuration), eventLoop: loop)
+        }
+        .wait()
+        defer {
+            _ = try? loop.flatSubmit { driver.value.closeAll() }.wait()
+        }
+
+        let loginStart = monotonicNanoseconds()
+        try loop.flatSubmit { driver.value.connectAll() }.wait()
+        result.loginSeconds = Double(monotonicNanoseconds() - loginStart) / 1e9
+        result.serverIdleKiB = probe?.memory()?.residentKiB
+
+        let benchCPUStart = ProcessProbe.selfCPUSeconds()
+        let serverCPUStart = probe?.cpuSeconds()
+        let machineStart = ProcessProbe.machineBusySeconds()
+        try loop.flatSubmit { driver.value.run() }.wait()
+        result.benchCPUSeconds = ProcessProbe.selfCPUSeconds() - benchCPUStart
+        if let serverCPUStart, let end = probe?.cpuSeconds() {
+            result.serverCPUSeconds = end - serverCPUStart
+        }
+        if let machineStart, let machineEnd = ProcessProbe.machineBusySeconds() {
+            let others = machineEnd - machineStart - result.benchCPUSeconds - (result.serverCPUSeconds ?? 0)
+            result.otherCPUSeconds = Swift.max(0, others)
+        }
+
+        result.slowReadersCutOff = try loop.flatSubmit { driver.value.drainSlowReaders() }.wait()
+
+        let peakSample = try loop.submit { driver.value.peakSampleKiB }.wait()
+        if let probe {
+            // A process that has exited (or is a zombie) has no memory lines left in /proc.
+            if let memory = probe.memory() {
+                result.serverPeakKiB = Swift.max(memory.peakKiB, peakSample)
+            } else {
+                result.serverExited = true
+            }
+        }
+
+        let measured = result
+        return try loop.submit {
+            let driver = driver.value
+            let checker = driver.checker
+            var result = measured
+            result.expected = checker.expected
+            result.received = checker.received
+            result.lost = checker.lost
+            result.surplus = checker.surplus
+            result.outOfOrder = checker.outOfOrder
+            result.corrupt = checker.corrupt
+            result.notices = checker.notices
+            result.samples = checker.samples
+            result.stalled = driver.stalled
+            result.runSeconds = Double(driver.lastDeliveryTime &- driver.startTime) / 1e9
+            result.latencyP50 = Double(checker.latency.percentile(0.5)) / 1e9
+            result.latencyP99 = Double(checker.latency.percentile(0.99)) / 1e9
+            result.latencyMax = Double(checker.latency.maximum) / 1e9
+            return result
+        }.wait()
+    }
+
+    /// Each client is a file descriptor; 10,000 of them need more than the usual soft limit.
+    public static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        #if canImport(Glibc)
+            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+            let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
+    }
+}

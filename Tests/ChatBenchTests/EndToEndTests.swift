@@ -1,0 +1,105 @@
+import ChatBench
+import ChatTestSupport
+import Foundation
+import NIOPosix
+import Testing
+
+/// chat-bench against the real server: small runs that must check clean and report figures.
+@Suite struct EndToEndTests {
+    /// The value after `key` in `text`, up to the next comma or space.
+    func number(after key: String, in text: String) -> Double? {
+        guard let range = text.range(of: key) else { return nil }
+        let rest = text[range.upperBound...].drop { $0 == " " }
+        return Double(rest.prefix { $0.isNumber || $0 == "." })
+    }
+
+    @Test func theExecutableChecksARunAgainstTheServerProcess() async throws {
+        let server = try await ServerProcess()
+        let bench = try ChildProcess(
+            ChildProcess.executable("chat-bench"),
+            [
+                "--port", "\(server.port)", "--server-pid", "\(server.child.pid)",
+                "--clients", "20", "--messages", "200", "--recipients", "3",
+            ]
+        )
+        let status = try await bench.waitForExit(timeout: .seconds(30))
+        let output = bench.stdout
+        #expect(status == 0, "\(output)\n\(bench.stderr)")
+        #expect(output.contains("deliveries: expected 12000, received 12000, lost 0, out-of-order 0"))
+        #expect(output.contains("result: PASS"))
+        #expect((number(after: "throughput:", in: output) ?? 0) > 0)
+        let p99 = try #require(number(after: "p99", in: output))
+        let max = try #require(number(after: "max", in: output))
+        #expect(p99 > 0 && p99 <= max)
+        #expect((number(after: "idle", in: output) ?? 0) > 0)
+        #expect((number(after: "peak", in: output) ?? 0) > 0)
+        #expect((number(after: "server", in: output.components(separatedBy: "cpu:").last ?? "") ?? -1) >= 0)
+    }
+
+    @Test func scenariosSpawnTheirOwnServerAndPrintOneTable() async throws {
+        let bench = try ChildProcess(
+            ChildProcess.executable("chat-bench"),
+            [
+                "--scenarios", "--only", "100x2000x1",
+                "--spawn-server", ChildProcess.executable("chat-server").path,
+            ]
+        )
+        let status = try await bench.waitForExit(timeout: .seconds(60))
+        let output = bench.stdout
+        #expect(status == 0, "\(output)\n\(bench.stderr)")
+        let lines = output.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("scenario ") && $0.contains("deliveries/s") }, "\(output)")
+        #expect(lines.contains { $0.hasPrefix("100x2000x1 ") }, "\(output)")
+        #expect(output.contains("result: PASS"))
+    }
+
+    /// Sending at a fixed rate, through the library against a server in this process.
+    @Test func aPacedRun() async throws {
+        let server = try await startTestServer()
+        var configuration = BenchConfiguration()
+        configuration.port = server.port
+        configuration.clients = 10
+        configuration.messages = 100
+        configuration.recipients = 2
+        configuration.rate = 200
+        configuration.serverPID = getpid()
+        let result = try await offThePool { [configuration, group] in try Bench.run(configuration, on: group)
+        }
+        await server.shutdown()
+        #expect(result.passed, "\(Report.describe(result))")
+        #expect(result.received == 10 * 100 * 2)
+        // 100 messages at 200 per second: the last goes out after about half a second.
+        #expect(result.runSeconds >= 0.45)
+        #expect(result.latencyP50 > 0)
+    }
+
+    /// A reader that never reads is cut off by the server, and the others lose nothing: the
+    /// window keeps their queues far below the limit.
+    @Test func aSlowReaderIsCutOffAndTheOthersGetEverything() async throws {
+        let server = try await startTestServer(maximumQueueBytes: 256 * 1024)
+        var configuration = BenchConfiguration()
+        configuration.port = server.port
+        configuration.clients = 5
+        // 10 MB for the slow reader: more than the kernel buffers between it and the server hold.
+        configuration.messages = 2000
+        configuration.payloadBytes = 1024
+        configuration.recipients = 1
+        configuration.slowReaders = 1
+        let result = try await offThePool { [configuration, group] in try Bench.run(configuration, on: group)
+        }
+        await server.shutdown()
+        #expect(result.passed, "\(Report.describe(result))")
+        #expect(result.received == 5 * 2000)
+        #expect(result.slowReadersCutOff == 1)
+        #expect(result.notices > 0)
+    }
+
+    let group = MultiThreadedEventLoopGroup.singleton
+
+    /// Bench.run blocks; it gets a thread of its own rather than one of the concurrency pool's.
+    func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
