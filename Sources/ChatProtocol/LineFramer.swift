@@ -44,26 +44,16 @@ public struct LineFramer: ByteToMessageDecoder {
         buffer: inout ByteBuffer,
         seenEOF: Bool
     ) throws -> DecodingState {
-        if let event = nextEvent(&buffer) {
-            context.fireChannelRead(Self.wrapInboundOut(event))
-            return .continue
-        }
-        // Like a buffered reader's `lines()`, a last line without `\n` still counts.
-        if buffer.readableBytes > 0 {
-            let wasDiscarding = isDiscarding
-            var rest = buffer.readSlice(length: buffer.readableBytes)!
-            reset()
-            if !wasDiscarding {
-                Self.dropCarriageReturn(&rest)
-                context.fireChannelRead(Self.wrapInboundOut(.line(rest)))
-            }
-        }
-        return .needMoreData
+        guard let event = nextEvent(&buffer, atEndOfInput: true) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(event))
+        return .continue
     }
 
     /// Consumes bytes from `buffer` and returns the next event, or nil when more bytes are needed.
-    /// Public so that code outside a channel pipeline (the benchmark, tests) frames the same way.
-    public mutating func nextEvent(_ buffer: inout ByteBuffer) -> FramedLine? {
+    /// At the end of input a last line without `\n` still counts, as with a buffered reader's
+    /// `lines()`. Public so that code that reads its own buffers (the server's connections, the
+    /// benchmark, tests) frames exactly the same way.
+    public mutating func nextEvent(_ buffer: inout ByteBuffer, atEndOfInput: Bool = false) -> FramedLine? {
         while buffer.readableBytes > 0 {
             let newline = buffer.withUnsafeReadableBytes { bytes in
                 Bytes.firstIndex(of: UInt8(ascii: "\n"), in: bytes, scannedBytes..<bytes.count)
@@ -71,6 +61,7 @@ public struct LineFramer: ByteToMessageDecoder {
             if isDiscarding {
                 guard let newline else {
                     buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+                    if atEndOfInput { reset() }
                     return nil
                 }
                 buffer.moveReaderIndex(forwardBy: newline + 1)
@@ -81,8 +72,14 @@ public struct LineFramer: ByteToMessageDecoder {
                 if buffer.readableBytes > maximumLineBytes + 1 {
                     buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
                     scannedBytes = 0
-                    isDiscarding = true
+                    isDiscarding = !atEndOfInput
                     return .overlong
+                }
+                if atEndOfInput {
+                    var line = buffer.readSlice(length: buffer.readableBytes)!
+                    reset()
+                    Self.dropCarriageReturn(&line)
+                    return line.readableBytes > maximumLineBytes ? .overlong : .line(line)
                 }
                 scannedBytes = buffer.readableBytes
                 return nil

@@ -2,18 +2,34 @@ import NIOCore
 
 /// What the server writes: deliveries and notices.
 public enum Wire {
-    /// `from <sender>: <text>\n`, exactly as the tutorial formats it.
+    /// `from <sender>: <text>\n`, exactly as the tutorial formats it, in one write.
     @inlinable
     public static func writeDelivery(
-        from sender: ByteBuffer,
+        from sender: UnsafeRawBufferPointer,
         text: UnsafeRawBufferPointer,
         into buffer: inout ByteBuffer
     ) {
-        buffer.writeStaticString("from ")
-        buffer.writeImmutableBuffer(sender)
-        buffer.writeStaticString(": ")
-        buffer.writeBytes(text)
-        buffer.writeInteger(UInt8(ascii: "\n"))
+        let length = 5 + sender.count + 2 + text.count + 1
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { out in
+            var offset = 0
+            func append(_ bytes: UnsafeRawBufferPointer) {
+                if bytes.count > 0 {
+                    (out.baseAddress! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                }
+                offset += bytes.count
+            }
+            append(staticBytes("from "))
+            append(sender)
+            append(staticBytes(": "))
+            append(text)
+            out[offset] = UInt8(ascii: "\n")
+            return length
+        }
+    }
+
+    @inlinable
+    static func staticBytes(_ text: StaticString) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
     }
 
     /// The exact bytes of a delivery, for code that is not on the hot path.

@@ -15,6 +15,12 @@ final class Broker {
     let logger: Logger
 
     private var peers: [ByteBuffer: Connection] = [:]
+    /// The logged-in connections by slot, so a resolved recipient list can name them by index
+    /// without keeping a departed connection alive.
+    private var online: [Connection?] = []
+    private var freeSlots: [Int] = []
+    /// Bumped by every login and logout: a resolved recipient list from another version is stale.
+    private var membershipVersion = 0
     /// Every open connection, logged in or not, so that shutdown can reach them all.
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var outboxesToFlush: [Connection] = []
@@ -22,8 +28,6 @@ final class Broker {
     private(set) var isShuttingDown = false
     /// Scratch space reused by every delivery, so the hot path does not allocate.
     private var formattedDelivery: ByteBuffer
-    private var recipientsSeen: [ByteRange] = []
-    private var recipientsSeenLarge: Set<ByteBuffer> = []
 
     init(eventLoop: any EventLoop, configuration: ChatServerConfiguration, logger: Logger) {
         self.eventLoop = eventLoop
@@ -44,14 +48,23 @@ final class Broker {
     func claim(_ login: ByteBuffer, for connection: Connection) -> Bool {
         guard peers[login] == nil else { return false }
         peers[login] = connection
+        let slot = freeSlots.popLast() ?? online.count
+        if slot == online.count { online.append(nil) }
+        online[slot] = connection
+        connection.slot = slot
+        membershipVersion &+= 1
         return true
     }
 
     /// Frees `connection`'s login, if it holds one. Safe to call more than once.
     func releaseLogin(of connection: Connection) {
-        if let login = connection.login, peers[login] === connection {
-            peers[login] = nil
-        }
+        guard let slot = connection.slot, let login = connection.login else { return }
+        peers[login] = nil
+        online[slot] = nil
+        freeSlots.append(slot)
+        connection.slot = nil
+        connection.lastRecipients = nil
+        membershipVersion &+= 1
     }
 
     /// Forgets a connection whose channel has closed.
@@ -72,54 +85,52 @@ final class Broker {
         recipients list: ByteRange,
         text: ByteRange
     ) {
+        let listBytes = UnsafeRawBufferPointer(rebasing: bytes[list])
+        let recipients: ResolvedRecipients
+        if let last = sender.lastRecipients, last.isCurrent(for: listBytes, version: membershipVersion) {
+            recipients = last
+        } else {
+            recipients = resolve(list, in: bytes, line: line)
+            sender.lastRecipients = recipients
+        }
+        for name in recipients.offlineNames {
+            sender.send(.recipientOffline(name))
+        }
         formattedDelivery.clear()
-        Wire.writeDelivery(
-            from: login,
-            text: UnsafeRawBufferPointer(rebasing: bytes[text]),
-            into: &formattedDelivery
-        )
-        recipientsSeen.removeAll(keepingCapacity: true)
-        // Clearing a set costs its capacity even when empty; only a long list ever filled it.
-        if !recipientsSeenLarge.isEmpty { recipientsSeenLarge.removeAll(keepingCapacity: true) }
-
-        for name in RecipientNames(bytes, list) {
-            guard isFirstMention(of: name, in: bytes, line: line) else { continue }
-            let key = line.getSlice(at: line.readerIndex + name.lowerBound, length: name.count)!
-            if let recipient = peers[key] {
-                recipient.enqueue(formattedDelivery)
-            } else {
-                let offline = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[name]), as: UTF8.self)
-                sender.send(.recipientOffline(offline))
+        login.withUnsafeReadableBytes { login in
+            Wire.writeDelivery(
+                from: login,
+                text: UnsafeRawBufferPointer(rebasing: bytes[text]),
+                into: &formattedDelivery
+            )
+        }
+        formattedDelivery.withUnsafeReadableBytes { delivery in
+            // A slot empties mid-loop only if its owner was just cut off (the sender, say, by its
+            // own notices); the rest still get the message.
+            for slot in recipients.onlineSlots {
+                online[slot]?.enqueue(delivery)
             }
         }
     }
 
-    /// Dedupes a recipient list. Short lists, the usual case, compare in place; a long one
-    /// switches to a set so that a line of thousands of names stays linear.
-    private func isFirstMention(of name: ByteRange, in bytes: UnsafeRawBufferPointer, line: ByteBuffer)
-        -> Bool
+    /// Looks up each distinct name in `list`.
+    private func resolve(_ list: ByteRange, in bytes: UnsafeRawBufferPointer, line: ByteBuffer)
+        -> ResolvedRecipients
     {
-        let linearLimit = 16
-        if recipientsSeen.count < linearLimit {
-            for seen in recipientsSeen where seen.count == name.count {
-                if memcmp(
-                    bytes.baseAddress! + seen.lowerBound, bytes.baseAddress! + name.lowerBound, name.count)
-                    == 0
-                {
-                    return false
-                }
-            }
-            recipientsSeen.append(name)
-            return true
-        }
-        if recipientsSeenLarge.isEmpty {
-            for seen in recipientsSeen {
-                recipientsSeenLarge.insert(
-                    line.getSlice(at: line.readerIndex + seen.lowerBound, length: seen.count)!)
+        var resolved = ResolvedRecipients(
+            list: Array(UnsafeRawBufferPointer(rebasing: bytes[list])),
+            version: membershipVersion
+        )
+        var seen = DistinctNames(bytes: bytes, line: line)
+        for name in RecipientNames(bytes, list) where seen.insert(name) {
+            let key = line.getSlice(at: line.readerIndex + name.lowerBound, length: name.count)!
+            if let slot = peers[key]?.slot {
+                resolved.onlineSlots.append(slot)
+            } else {
+                resolved.offlineNames.append(String(buffer: key))
             }
         }
-        let key = line.getSlice(at: line.readerIndex + name.lowerBound, length: name.count)!
-        return recipientsSeenLarge.insert(key).inserted
+        return resolved
     }
 
     /// Asks for `connection`'s outbox to be written at the end of this loop iteration. NIO runs
@@ -163,6 +174,64 @@ final class Broker {
             }
         }
         return EventLoopFuture.andAllComplete(closed, on: eventLoop).always { _ in deadline.cancel() }
+    }
+}
+
+/// The names of one recipient list seen so far. Short lists, the usual case, compare in place; a
+/// long one switches to a set so that a line of thousands of names stays linear.
+private struct DistinctNames {
+    let bytes: UnsafeRawBufferPointer
+    let line: ByteBuffer
+    private var few: [ByteRange] = []
+    private var many: Set<ByteBuffer> = []
+
+    init(bytes: UnsafeRawBufferPointer, line: ByteBuffer) {
+        self.bytes = bytes
+        self.line = line
+    }
+
+    /// True if `name` was not seen before.
+    mutating func insert(_ name: ByteRange) -> Bool {
+        let linearLimit = 16
+        if few.count < linearLimit {
+            for seen in few where seen.count == name.count {
+                if memcmp(
+                    bytes.baseAddress! + seen.lowerBound, bytes.baseAddress! + name.lowerBound, name.count)
+                    == 0
+                {
+                    return false
+                }
+            }
+            few.append(name)
+            return true
+        }
+        if many.isEmpty {
+            for seen in few { many.insert(slice(seen)) }
+        }
+        return many.insert(slice(name)).inserted
+    }
+
+    private func slice(_ range: ByteRange) -> ByteBuffer {
+        line.getSlice(at: line.readerIndex + range.lowerBound, length: range.count)!
+    }
+}
+
+/// A recipient list as the broker last looked it up for one sender.
+struct ResolvedRecipients {
+    /// The raw bytes before the `:`, compared byte for byte with the next line's.
+    let list: [UInt8]
+    let version: Int
+    var onlineSlots: [Int] = []
+    var offlineNames: [String] = []
+
+    init(list: [UInt8], version: Int) {
+        self.list = list
+        self.version = version
+    }
+
+    func isCurrent(for list: UnsafeRawBufferPointer, version: Int) -> Bool {
+        version == self.version && self.list.count == list.count
+            && self.list.withUnsafeBytes { memcmp($0.baseAddress!, list.baseAddress!, list.count) == 0 }
     }
 }
 

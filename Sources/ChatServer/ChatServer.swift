@@ -50,11 +50,8 @@ public final class ChatServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let framer = LineFramer(maximumLineBytes: configuration.maximumLineBytes)
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(
-                        ByteToMessageHandler(framer, maximumBufferSize: framer.handlerBufferLimit))
-                    try pipeline.addHandler(Connection(broker: broker.value, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(
+                        Connection(broker: broker.value, logger: logger))
                 }
             }
         do {

@@ -4,11 +4,15 @@ import NIOCore
 
 /// One client: reads its lines and is the only writer to its socket.
 ///
-/// Output goes through `outbox`, a buffer that collects everything addressed to this client
-/// during one loop iteration; the broker writes it out once at the end. The outbox plus what
-/// the channel has not yet handed to the kernel is the client's queue, and it is bounded.
+/// Input is framed right here, in the buffer NIO read into: the connection drives `LineFramer`
+/// itself instead of putting a `ByteToMessageHandler` in front of it, which saves a generic
+/// decode loop and a boxed message per line (about a tenth of the server's time, measured with
+/// chat-bench). Output goes through `outbox`, a buffer that collects everything addressed to
+/// this client during one loop iteration; the broker writes it out once at the end. The outbox
+/// plus what the channel has not yet handed to the kernel is the client's queue, and it is
+/// bounded.
 final class Connection: ChannelInboundHandler {
-    typealias InboundIn = FramedLine
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private enum State {
@@ -23,7 +27,15 @@ final class Connection: ChannelInboundHandler {
     private var logger: Logger
     private var context: ChannelHandlerContext!
     private var state = State.awaitingLogin
+    private var framer: LineFramer
+    /// The start of a line that the last read did not finish; empty between lines.
+    private var partialLine = ByteBuffer()
     private(set) var login: ByteBuffer?
+    /// Where the broker keeps this connection while it is logged in.
+    var slot: Int?
+    /// The recipient list this client used last, already looked up: clients tend to write to
+    /// the same people again and again.
+    var lastRecipients: ResolvedRecipients?
     private var outbox: ByteBuffer
     private var isOutboxScheduled = false
     /// An upper bound on the bytes the channel still holds: exact after each flush, and the
@@ -38,6 +50,7 @@ final class Connection: ChannelInboundHandler {
     init(broker: Broker, logger: Logger) {
         self.broker = broker
         self.logger = logger
+        self.framer = LineFramer(maximumLineBytes: broker.configuration.maximumLineBytes)
         self.outbox = ByteBuffer()
         self.closePromise = broker.eventLoop.makePromise()
     }
@@ -59,32 +72,57 @@ final class Connection: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .overlong:
-            if state == .awaitingLogin || state == .online {
-                send(.lineTooLong(limit: broker.configuration.maximumLineBytes))
+        var input = unwrapInboundIn(data)
+        if partialLine.readableBytes == 0 {
+            frameLines(in: &input, atEndOfInput: false)
+            // Keep only the unfinished line, not the whole read buffer it sits in.
+            if input.readableBytes > 0 {
+                partialLine = context.channel.allocator.buffer(capacity: input.readableBytes)
+                partialLine.writeBuffer(&input)
             }
-        case .line(let line):
-            line.withUnsafeReadableBytes { bytes in
-                switch state {
-                case .awaitingLogin:
-                    guard Bytes.isValidUTF8(bytes) else { return send(.invalidUTF8) }
-                    logIn(String(decoding: bytes, as: UTF8.self))
-                case .online:
-                    guard Bytes.isValidUTF8(bytes) else { return send(.invalidUTF8) }
-                    handleMessage(line, bytes)
-                case .closing, .closed:
-                    return
-                }
+        } else {
+            partialLine.writeBuffer(&input)
+            frameLines(in: &partialLine, atEndOfInput: false)
+            if partialLine.readableBytes == 0 {
+                partialLine = ByteBuffer()
+            } else {
+                partialLine.discardReadBytes()
             }
         }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
+            frameLines(in: &partialLine, atEndOfInput: true)
+            partialLine = ByteBuffer()
             drainAndClose(notice: nil, reason: "end of input")
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    private func frameLines(in buffer: inout ByteBuffer, atEndOfInput: Bool) {
+        while state == .awaitingLogin || state == .online {
+            guard let event = framer.nextEvent(&buffer, atEndOfInput: atEndOfInput) else { return }
+            switch event {
+            case .overlong:
+                send(.lineTooLong(limit: broker.configuration.maximumLineBytes))
+            case .line(let line):
+                handleLine(line)
+            }
+        }
+        // Closing: whatever else the client sends is read only to be dropped.
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+    }
+
+    private func handleLine(_ line: ByteBuffer) {
+        line.withUnsafeReadableBytes { bytes in
+            guard Bytes.isValidUTF8(bytes) else { return send(.invalidUTF8) }
+            if state == .online {
+                handleMessage(line, bytes)
+            } else {
+                logIn(String(decoding: bytes, as: UTF8.self))
+            }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -142,16 +180,16 @@ final class Connection: ChannelInboundHandler {
     // MARK: Output
 
     /// Queues `bytes` for this client, or cuts the client off if its queue would pass the limit.
-    func enqueue(_ bytes: ByteBuffer) {
+    func enqueue(_ bytes: UnsafeRawBufferPointer) {
         guard state == .online || state == .awaitingLogin else { return }
         let limit = broker.configuration.maximumQueueBytes
-        if outbox.readableBytes + bytesInChannel + bytes.readableBytes > limit {
+        if outbox.readableBytes + bytesInChannel + bytes.count > limit {
             bytesInChannel = currentBytesInChannel()
-            if outbox.readableBytes + bytesInChannel + bytes.readableBytes > limit {
+            if outbox.readableBytes + bytesInChannel + bytes.count > limit {
                 return cutOff()
             }
         }
-        outbox.writeImmutableBuffer(bytes)
+        outbox.writeBytes(bytes)
         if !isOutboxScheduled {
             isOutboxScheduled = true
             broker.scheduleFlush(of: self)
@@ -159,7 +197,8 @@ final class Connection: ChannelInboundHandler {
     }
 
     func send(_ notice: Notice) {
-        enqueue(ByteBuffer(string: notice.line))
+        var line = notice.line
+        line.withUTF8 { enqueue(UnsafeRawBufferPointer($0)) }
     }
 
     func flushOutbox() {
@@ -168,7 +207,7 @@ final class Connection: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(outbox), promise: nil)
         bytesInChannel = currentBytesInChannel()
         // Keep a small outbox's memory for the next round; give back what a burst grew.
-        if outbox.capacity > 64 * 1024 {
+        if outbox.capacity > 4 * 1024 {
             outbox = ByteBuffer()
         } else {
             outbox.clear()

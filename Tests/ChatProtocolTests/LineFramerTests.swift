@@ -3,7 +3,7 @@ import NIOCore
 import Testing
 
 /// Feeds `chunks` through a framer the way reads arrive, then ends the stream.
-private func frame(_ chunks: [[UInt8]], limit: Int = 16) -> [String] {
+private func frame(_ chunks: [[UInt8]], limit: Int = 16, thenEndOfInput: Bool = false) -> [String] {
     var framer = LineFramer(maximumLineBytes: limit)
     var buffer = ByteBuffer()
     var events: [String] = []
@@ -20,6 +20,14 @@ private func frame(_ chunks: [[UInt8]], limit: Int = 16) -> [String] {
     for chunk in chunks {
         buffer.writeBytes(chunk)
         drain()
+    }
+    if thenEndOfInput {
+        while let event = framer.nextEvent(&buffer, atEndOfInput: true) {
+            switch event {
+            case .line(let line): events.append(String(buffer: line))
+            case .overlong: events.append("<overlong>")
+            }
+        }
     }
     return events
 }
@@ -49,6 +57,16 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(
             frame([bytes(String(long.prefix(40))), bytes(String(long.dropFirst(40)) + "\nz\n")]) == [
                 "<overlong>", "z",
+            ])
+    }
+
+    @Test func takesALastLineWithoutNewlineAtEndOfInput() {
+        #expect(frame([bytes("a\nlast\r")], thenEndOfInput: true) == ["a", "last"])
+        #expect(frame([bytes("a\n")], thenEndOfInput: true) == ["a"])
+        #expect(frame([bytes(String(repeating: "q", count: 17))], thenEndOfInput: true) == ["<overlong>"])
+        #expect(
+            frame([bytes(String(repeating: "q", count: 40) + "\nok")], thenEndOfInput: true) == [
+                "<overlong>", "ok",
             ])
     }
 

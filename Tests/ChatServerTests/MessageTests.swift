@@ -126,6 +126,20 @@ import Testing
         }
     }
 
+    @Test func survivesASenderCutOffByItsOwnNoticesMidDelivery() async throws {
+        try await withServer(maximumQueueBytes: 120) { server in
+            let bob = try await loggedIn("bob", port: server.port)
+            let alice = try await LineClient.connect(port: server.port)
+            try await alice.send("alice")
+            try await alice.stopReading()
+            try await alice.send("ghost1, ghost2, ghost3, ghost4, ghost5, alice, bob: hi")
+            #expect(try await bob.readLine() == "from alice: hi")
+            try await waitUntil { try await server.onlineCount() == 1 }
+            let again = try await loggedIn("alice", port: server.port)
+            await again.close()
+        }
+    }
+
     @Test func keepsEachSendersOrderUnderLoad() async throws {
         let clients = 30
         let messages = 300
