@@ -49,6 +49,25 @@ public enum ServerSource {
     case running
     /// A fresh server per scenario: this executable with these arguments.
     case spawn(executable: String, arguments: [String])
+
+    /// One bench run against this server, spawning it first when asked and stopping it after.
+    /// Also says how the spawned server ended, if it ended during the run.
+    public func run(
+        _ configuration: BenchConfiguration,
+        on group: any EventLoopGroup
+    ) throws -> (result: BenchResult, serverExit: String?) {
+        guard case .spawn(let executable, let arguments) = self else {
+            return (try Bench.run(configuration, on: group), nil)
+        }
+        let server = try SpawnedServer(executable: executable, arguments: arguments)
+        defer { server.stop() }
+        var configuration = configuration
+        configuration.host = server.host
+        configuration.port = server.port
+        configuration.serverPID = server.pid
+        let result = try Bench.run(configuration, on: group)
+        return (result, server.exitDescription)
+    }
 }
 
 public enum ScenarioRunner {
@@ -90,21 +109,11 @@ public enum ScenarioRunner {
         on group: any EventLoopGroup,
         progress: (String) -> Void
     ) throws -> BenchResult {
-        var configuration = scenario.configuration(basedOn: base)
-        var spawned: SpawnedServer?
-        if case .spawn(let executable, let arguments) = server {
-            let child = try SpawnedServer(executable: executable, arguments: arguments)
-            spawned = child
-            configuration.host = child.host
-            configuration.port = child.port
-            configuration.serverPID = child.pid
-        }
-        defer { spawned?.stop() }
-        let result = try Bench.run(configuration, on: group)
+        let (result, serverExit) = try server.run(scenario.configuration(basedOn: base), on: group)
         var line =
             "\(scenario.name): \(Report.format(result.deliveriesPerSecond, 0)) deliveries/s, "
             + "lost \(result.lost), out-of-order \(result.outOfOrder)"
-        if let exit = spawned?.exitDescription { line += "; the server exited during the run (\(exit))" }
+        if let serverExit { line += "; the server exited during the run (\(serverExit))" }
         progress(line)
         return result
     }

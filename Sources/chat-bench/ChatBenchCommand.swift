@@ -131,18 +131,9 @@ struct ChatBenchCommand: ParsableCommand {
     }
 
     private func runOnce(on group: MultiThreadedEventLoopGroup) throws -> Bool {
-        var configuration = baseConfiguration()
-        var spawned: SpawnedServer?
-        if case .spawn(let executable, let arguments) = serverSource {
-            let server = try SpawnedServer(executable: executable, arguments: arguments)
-            spawned = server
-            configuration.host = server.host
-            configuration.port = server.port
-            configuration.serverPID = server.pid
-        }
-        defer { spawned?.stop() }
-        let result = try Bench.run(configuration, on: group)
+        let (result, serverExit) = try serverSource.run(baseConfiguration(), on: group)
         writeLine(Report.describe(result))
+        if let serverExit { writeLine("the server exited during the run (\(serverExit))") }
         return result.passed
     }
 
