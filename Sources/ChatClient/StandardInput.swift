@@ -115,13 +115,8 @@ public struct FileLines: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> FramedLine? {
             while true {
-                if let event = framer.nextEvent(&buffer) { return event }
-                if isAtEnd {
-                    guard buffer.readableBytes > 0 else { return nil }
-                    // A last line without `\n` still counts: end it so the framer lets go of it.
-                    buffer.writeInteger(UInt8(ascii: "\n"))
-                    continue
-                }
+                if let event = framer.nextEvent(&buffer, atEndOfInput: isAtEnd) { return event }
+                if isAtEnd { return nil }
                 if Task.isCancelled { return nil }
                 try readChunk()
             }
