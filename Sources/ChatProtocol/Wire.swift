@@ -32,11 +32,6 @@ public enum Wire {
         UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
     }
 
-    /// The exact bytes of a delivery, for code that is not on the hot path.
-    public static func delivery(from sender: String, text: String) -> String {
-        "from \(sender): \(text)\n"
-    }
-
     public static let noticePrefix = "error: "
 }
 
