@@ -99,8 +99,7 @@ public final class ChildProcess: Sendable {
             }
             try await Task.sleep(for: .milliseconds(5))
         }
-        throw TestTimeout(
-            description: "no matching stdout line; stdout: \(stdout.debugDescription) stderr: \(stderr)")
+        throw TestTimeout("no matching stdout line; stdout: \(stdout.debugDescription) stderr: \(stderr)")
     }
 
     /// The exit status (128 + N for a signal N), once the process has ended within `timeout`.
@@ -108,7 +107,7 @@ public final class ChildProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while isRunning {
             if ContinuousClock.now >= deadline {
-                throw TestTimeout(description: "process \(pid) still running; stderr: \(stderr)")
+                throw TestTimeout("process \(pid) still running; stderr: \(stderr)")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -159,7 +158,7 @@ public final class ServerProcess: Sendable {
         )
         let line = try await child.waitForStdoutLine { $0.hasPrefix("listening on ") }
         guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {
-            throw TestTimeout(description: "cannot read a port from \(line.debugDescription)")
+            throw TestTimeout("cannot read a port from \(line.debugDescription)")
         }
         self.port = port
     }

@@ -5,10 +5,6 @@ import NIOPosix
 public struct TestTimeout: Error, CustomStringConvertible {
     public let description: String
 
-    public init(description: String) {
-        self.description = description
-    }
-
     public init(_ description: String) {
         self.description = description
     }
@@ -128,8 +124,7 @@ public final class LineClient: Sendable {
         let pending = state.withLockedValue { $0.pending }
         if !pending.isEmpty {
             throw TestTimeout(
-                description:
-                    "expected silence, got \(String(decoding: pending, as: UTF8.self).debugDescription)")
+                "expected silence, got \(String(decoding: pending, as: UTF8.self).debugDescription)")
         }
     }
 
@@ -183,8 +178,7 @@ public final class LineClient: Sendable {
                 let pending = state.withLockedValue {
                     String(decoding: $0.pending.prefix(200), as: UTF8.self)
                 }
-                throw TestTimeout(
-                    description: "timed out waiting for \(what); unread: \(pending.debugDescription)")
+                throw TestTimeout("timed out waiting for \(what); unread: \(pending.debugDescription)")
             }
             try await Task.sleep(for: .milliseconds(1))
         }

@@ -51,7 +51,7 @@ public final class TmuxSession: Sendable {
     public func cursor() throws -> (x: Int, y: Int) {
         let text = try run(["display-message", "-p", "#{cursor_x} #{cursor_y}"])
         let parts = text.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
-        guard parts.count == 2 else { throw TestTimeout(description: "cannot read the cursor from \(text)") }
+        guard parts.count == 2 else { throw TestTimeout("cannot read the cursor from \(text)") }
         return (parts[0], parts[1])
     }
 
@@ -78,8 +78,7 @@ public final class TmuxSession: Sendable {
             if matches(last) { return last }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw TestTimeout(
-            description: "timed out waiting for \(what); screen:\n" + last.joined(separator: "\n"))
+        throw TestTimeout("timed out waiting for \(what); screen:\n" + last.joined(separator: "\n"))
     }
 
     /// Waits until some row contains `text`.
@@ -100,7 +99,7 @@ public final class TmuxSession: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestTimeout(
-            description: "cursor at \(last), expected (\(x), \(y)); screen:\n"
+            "cursor at \(last), expected (\(x), \(y)); screen:\n"
                 + ((try? screen().joined(separator: "\n")) ?? ""))
     }
 
