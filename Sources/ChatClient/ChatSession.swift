@@ -1,6 +1,7 @@
 import ChatProtocol
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// One connection to a chat server, from connect to close, shared by both front ends: plain
 /// mode feeds it stdin and drains the server at the end; the full screen feeds it what the user
@@ -54,24 +55,57 @@ public enum ChatSession {
         to endpoint: ServerEndpoint,
         group: any EventLoopGroup
     ) async throws -> NIOAsyncChannel<FramedLine, ByteBuffer> {
+        // NIO's connect does not watch for task cancellation; without this, a user who quits
+        // while an unreachable host is being tried would wait out the whole connect timeout.
+        let attempts = ConnectAttempts()
         do {
-            return try await ClientBootstrap(group: group)
-                .connectTimeout(.seconds(10))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .connect(host: endpoint.host, port: endpoint.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let framer = LineFramer(maximumLineBytes: maximumLineBytes)
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(framer, maximumBufferSize: framer.handlerBufferLimit))
-                        // Half-closure: finishing the writer sends end of input but keeps reading.
-                        return try NIOAsyncChannel<FramedLine, ByteBuffer>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(isOutboundHalfClosureEnabled: true)
-                        )
+            return try await withTaskCancellationHandler {
+                try await ClientBootstrap(group: group)
+                    .connectTimeout(.seconds(10))
+                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .connect(host: endpoint.host, port: endpoint.port) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try attempts.register(channel)
+                            let framer = LineFramer(maximumLineBytes: maximumLineBytes)
+                            try channel.pipeline.syncOperations.addHandler(
+                                ByteToMessageHandler(framer, maximumBufferSize: framer.handlerBufferLimit))
+                            // Half-closure: finishing the writer sends end of input but keeps reading.
+                            return try NIOAsyncChannel<FramedLine, ByteBuffer>(
+                                wrappingChannelSynchronously: channel,
+                                configuration: .init(isOutboundHalfClosureEnabled: true)
+                            )
+                        }
                     }
-                }
+            } onCancel: {
+                attempts.cancel()
+            }
         } catch {
+            if attempts.isCancelled { throw CancellationError() }
             throw ClientError.cannotConnect(endpoint, reason: ClientError.reason(error))
         }
+    }
+}
+
+/// The channels a connect has opened so far, so that cancelling the task can close them: closing
+/// a channel is what ends its pending connect.
+private final class ConnectAttempts: Sendable {
+    private let state = Mutex<(channels: [any Channel], isCancelled: Bool)>(([], false))
+
+    var isCancelled: Bool { state.withLock { $0.isCancelled } }
+
+    func register(_ channel: any Channel) throws {
+        let isCancelled = state.withLock { state in
+            if !state.isCancelled { state.channels.append(channel) }
+            return state.isCancelled
+        }
+        if isCancelled { throw CancellationError() }
+    }
+
+    func cancel() {
+        let channels = state.withLock { state in
+            state.isCancelled = true
+            return state.channels
+        }
+        for channel in channels { channel.close(promise: nil) }
     }
 }

@@ -68,8 +68,10 @@ public struct FullScreenClient: Sendable {
                 return .finished(exitStatus: loop.run())
             }
             startedSink.finish()
-            // The end of typed input ends the session, whatever state it is in.
+            // The end of typed input ends a connected session; cancelling also ends one that is
+            // still connecting, so quitting never waits for the network.
             typedLinesSink.finish()
+            group.cancelAll()
             return outcome
         }
     }

@@ -204,6 +204,26 @@ import Testing
         #expect(try await contents(of: status) == "1\n")
     }
 
+    @Test func quittingWhileStillConnectingIsImmediate() async throws {
+        let listener = try UnansweredListener()
+        defer { listener.close() }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let status = directory.appendingPathComponent("status")
+        let tmux = try TmuxSession(
+            command:
+                "sh -c '\(Self.client) --port \(listener.port) --no-timestamps alice; echo $? > \(status.path).tmp && mv \(status.path).tmp \(status.path)'"
+        )
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- connecting to 127.0.0.1:\(listener.port)")
+        // The connect is left unanswered (a full accept queue drops the handshake), so the
+        // client stays in "connecting" for its whole connect timeout of ten seconds.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try tmux.screen()[Self.statusRow].contains("| connecting"))
+        try tmux.press("C-c")
+        #expect(try await contents(of: status, timeout: .seconds(2)) == "0\n")
+    }
+
     @Test func talksToTheTutorialServer() async throws {
         let fixtures = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
@@ -285,6 +305,41 @@ import Testing
             let client = try #require(children.split(separator: " ").first.flatMap { Int32($0) })
             kill(client, SIGTERM)
         }
+    }
+}
+
+/// A TCP listener on loopback that never completes a handshake: its accept queue is filled at
+/// once, after which the kernel drops every new connection attempt, so a connect just waits.
+struct UnansweredListener {
+    let port: Int
+    private var descriptors: [CInt] = []
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        descriptors.append(listener)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                bind(listener, address, length) == 0 && listen(listener, 0) == 0
+                    && getsockname(listener, address, &length) == 0
+            }
+        }
+        guard bound else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        for _ in 0..<3 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            descriptors.append(filler)
+            _ = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) }
+            }
+        }
+    }
+
+    func close() {
+        for descriptor in descriptors { _ = Glibc.close(descriptor) }
     }
 }
 
