@@ -7,8 +7,8 @@ import NIOCore
 /// Every connection lives on the broker's event loop, so the broker is a plain class confined
 /// to that thread: a login, a logout and a delivery are method calls in the order the loop runs
 /// them, which is the total order the protocol promises, with no locks and no hops. Deliveries
-/// are copied into each recipient's outbox and written once per loop iteration, so a recipient
-/// flooded by many senders costs one write, not one per message.
+/// are copied into each recipient's outbox and written once per loop iteration (sooner if the
+/// outboxes fill up), so a recipient flooded by many senders costs one write, not one per message.
 final class Broker {
     let eventLoop: any EventLoop
     let configuration: ChatServerConfiguration
@@ -25,6 +25,8 @@ final class Broker {
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var outboxesToFlush: [Connection] = []
     private var isFlushScheduled = false
+    /// Bytes of deliveries put into outboxes since they were last written.
+    private var bytesSinceFlush = 0
     private(set) var isShuttingDown = false
     /// Scratch space reused by every delivery, so the hot path does not allocate.
     private var formattedDelivery: ByteBuffer
@@ -110,6 +112,7 @@ final class Broker {
             for slot in recipients.onlineSlots {
                 online[slot]?.enqueue(delivery)
             }
+            bytesSinceFlush &+= delivery.count &* recipients.onlineSlots.count
         }
     }
 
@@ -143,8 +146,20 @@ final class Broker {
         eventLoop.assumeIsolatedUnsafeUnchecked().execute { self.flushOutboxes() }
     }
 
+    /// Writes the outboxes before the loop iteration ends if they already hold a lot. With
+    /// thousands of busy clients one iteration reads thousands of sockets; holding every delivery
+    /// until the end of it would stall the recipients meanwhile and pile up memory.
+    func flushIfOutboxesAreFull() {
+        if bytesSinceFlush >= Self.earlyFlushBytes { flushOutboxes() }
+    }
+
+    /// Large enough that a recipient fed by several senders in a row still gets them in one
+    /// write; small enough that the deliveries waiting for a write stay a few hundred KiB.
+    static let earlyFlushBytes = 256 * 1024
+
     private func flushOutboxes() {
         isFlushScheduled = false
+        bytesSinceFlush = 0
         // A flush can close a channel, and closing can schedule more flushes: work on a copy.
         let due = outboxesToFlush
         outboxesToFlush.removeAll(keepingCapacity: true)

@@ -89,6 +89,7 @@ final class Connection: ChannelInboundHandler {
                 partialLine.discardReadBytes()
             }
         }
+        broker.flushIfOutboxesAreFull()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
