@@ -15,7 +15,10 @@ public enum FramedLine: Equatable, Sendable {
 public struct LineFramer: ByteToMessageDecoder {
     public typealias InboundOut = FramedLine
 
-    public let maximumLineBytes: Int
+    /// May change between lines: the server reads a first line (a login) with a smaller limit.
+    public var maximumLineBytes: Int {
+        didSet { precondition(maximumLineBytes > 0 && maximumLineBytes < Int.max / 2, "bad line limit") }
+    }
     /// Inside an overlong line: discard until its `\n`.
     private var isDiscarding = false
     /// How far the current partial line has already been searched for `\n`, so a long line that
@@ -23,7 +26,7 @@ public struct LineFramer: ByteToMessageDecoder {
     private var scannedBytes = 0
 
     public init(maximumLineBytes: Int) {
-        precondition(maximumLineBytes > 0, "a line limit must be positive")
+        precondition(maximumLineBytes > 0 && maximumLineBytes < Int.max / 2, "bad line limit")
         self.maximumLineBytes = maximumLineBytes
     }
 

@@ -1,6 +1,12 @@
 /// The rules for the first line of a connection.
 public enum Login {
     public static let maximumCharacters = 32
+    /// A character may carry any number of combining scalars, so 32 characters alone do not
+    /// bound a login's size; 128 bytes hold 32 characters of four bytes each.
+    public static let maximumBytes = 128
+    /// How much of a first line the server reads before refusing it as too long a login: a
+    /// login plus generous white space around it. Bounds what a client that never logs in costs.
+    public static let maximumLineBytes = 1024
 
     /// Why a login line was refused. The server turns these into notices.
     public enum Refusal: Error, Equatable, Sendable {
@@ -15,6 +21,8 @@ public enum Login {
     public static func validate(_ line: String) -> Result<String, Refusal> {
         let login = trimmed(line)
         if login.isEmpty { return .failure(.empty) }
+        // Before any per-character work, so a huge first line costs next to nothing.
+        if login.utf8.count > maximumBytes { return .failure(.tooLong) }
         if let bad = login.unicodeScalars.first(where: isForbidden) {
             return .failure(.forbiddenCharacter(bad))
         }
@@ -23,10 +31,19 @@ public enum Login {
     }
 
     /// `,` and `:` would make the name impossible to address; white space would be trimmed away
-    /// from recipients; control characters could rewrite other users' screens.
+    /// from recipients; control characters could rewrite other users' screens; invisible format
+    /// characters (zero-width spaces, bidi overrides) would let `al\u{200B}ice` pass for `alice`
+    /// or turn every line it sends around.
     static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {
-        scalar == "," || scalar == ":" || scalar.properties.isWhitespace
-            || scalar.properties.generalCategory == .control
+        scalar == "," || scalar == ":" || scalar.properties.isWhitespace || isInvisible(scalar)
+    }
+
+    /// Characters that show nothing themselves or change how the text around them is shown.
+    public static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .privateUse, .surrogate, .unassigned: return true
+        default: return false
+        }
     }
 
     /// `text` without the white space `Bytes.trimmed` removes.

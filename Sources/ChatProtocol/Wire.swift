@@ -57,10 +57,10 @@ public enum Notice: Equatable, Sendable {
         case .loginRefused(.empty):
             return "empty login; send your name as the first line"
         case .loginRefused(.tooLong):
-            return "login longer than \(Login.maximumCharacters) characters"
+            return "login longer than \(Login.maximumCharacters) characters or \(Login.maximumBytes) bytes"
         case .loginRefused(.forbiddenCharacter(let scalar)):
             return
-                "login may not contain \(Self.describe(scalar)); use no ',', ':', spaces or control characters"
+                "login may not contain \(Self.describe(scalar)); use no ',', ':', spaces, control or invisible characters"
         case .loginTaken(let name):
             return "login \(Self.quoted(name)) is already online"
         case .recipientOffline(let name):
@@ -80,20 +80,27 @@ public enum Notice: Equatable, Sendable {
     public var line: String { Wire.noticePrefix + text + "\n" }
 
     /// A name as it came from a peer, made safe to show: control characters would let one user
-    /// drive another's terminal, and a 64 KiB name would drown the notice.
+    /// drive another's terminal, and a 64 KiB name would drown the notice. Shortened by bytes as
+    /// well as characters, since one character can carry thousands of combining marks.
     static func quoted(_ name: String) -> String {
-        let limit = 40
-        var safe = String(
-            String.UnicodeScalarView(
-                name.unicodeScalars.map { $0.properties.generalCategory == .control ? "\u{FFFD}" : $0 }
-            )
-        )
-        if safe.count > limit { safe = String(safe.prefix(limit)) + "…" }
+        let characterLimit = 40
+        let byteLimit = 160
+        var safe = ""
+        var characters = 0
+        for character in name {
+            let shown = character.unicodeScalars.contains(where: Login.isInvisible) ? "\u{FFFD}" : character
+            if characters == characterLimit || safe.utf8.count + shown.utf8.count > byteLimit {
+                safe += "…"
+                break
+            }
+            safe.append(shown)
+            characters += 1
+        }
         return "'\(safe)'"
     }
 
     static func describe(_ scalar: Unicode.Scalar) -> String {
-        if scalar.properties.generalCategory == .control || scalar.properties.isWhitespace {
+        if Login.isInvisible(scalar) || scalar.properties.isWhitespace {
             return "U+" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4)
         }
         return "'\(scalar)'"

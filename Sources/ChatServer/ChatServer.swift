@@ -83,9 +83,20 @@ public final class ChatServer: Sendable {
         return try await listener.eventLoop.submit { broker.value.onlineCount }.get()
     }
 
+    /// Worded like `strerror`, in lower case to fit mid-sentence: "address already in use", not
+    /// NIO's description of the call that failed.
     private static func reason(_ error: any Error) -> String {
-        if let error = error as? IOError { return error.description }
-        return "\(error)"
+        switch error {
+        case let error as IOError:
+            guard let message = strerror(error.errnoCode) else { return "error \(error.errnoCode)" }
+            let text = String(cString: message)
+            return text.prefix(1).lowercased() + text.dropFirst()
+        case let error as SocketAddressError:
+            if case .unknown = error { return "unknown host" }
+            return "\(error)"
+        default:
+            return "\(error)"
+        }
     }
 }
 
@@ -114,3 +125,9 @@ public struct ChatService: Service {
         logger.info("stopped")
     }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif

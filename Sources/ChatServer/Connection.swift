@@ -50,7 +50,9 @@ final class Connection: ChannelInboundHandler {
     init(broker: Broker, logger: Logger) {
         self.broker = broker
         self.logger = logger
-        self.framer = LineFramer(maximumLineBytes: broker.configuration.maximumLineBytes)
+        // Until it has logged in, a client gets no more room than a login needs.
+        self.framer = LineFramer(
+            maximumLineBytes: min(broker.configuration.maximumLineBytes, Login.maximumLineBytes))
         self.outbox = ByteBuffer()
         self.closePromise = broker.eventLoop.makePromise()
     }
@@ -105,6 +107,8 @@ final class Connection: ChannelInboundHandler {
         while state == .awaitingLogin || state == .online {
             guard let event = framer.nextEvent(&buffer, atEndOfInput: atEndOfInput) else { return }
             switch event {
+            case .overlong where state == .awaitingLogin:
+                refuseLogin(.loginRefused(.tooLong), because: "\(Login.Refusal.tooLong)")
             case .overlong:
                 send(.lineTooLong(limit: broker.configuration.maximumLineBytes))
             case .line(let line):
@@ -150,18 +154,24 @@ final class Connection: ChannelInboundHandler {
     private func logIn(_ line: String) {
         switch Login.validate(line) {
         case .failure(let refusal):
-            logger.notice("login refused", metadata: ["reason": "\(refusal)"])
-            drainAndClose(notice: .loginRefused(refusal), reason: "login refused")
+            refuseLogin(.loginRefused(refusal), because: "\(refusal)")
         case .success(let name):
             let key = ByteBuffer(string: name)
             guard broker.claim(key, for: self) else {
-                logger.notice("login refused", metadata: ["login": "\(name)", "reason": "already online"])
-                return drainAndClose(notice: .loginTaken(name), reason: "login already online")
+                return refuseLogin(.loginTaken(name), because: "already online", login: name)
             }
             login = key
             state = .online
+            framer.maximumLineBytes = broker.configuration.maximumLineBytes
             logger.info("logged in", metadata: ["login": "\(name)"])
         }
+    }
+
+    private func refuseLogin(_ notice: Notice, because reason: String, login: String? = nil) {
+        var metadata: Logger.Metadata = ["reason": "\(reason)"]
+        if let login { metadata["login"] = "\(login)" }
+        logger.notice("login refused", metadata: metadata)
+        drainAndClose(notice: notice, reason: "login refused: \(reason)")
     }
 
     private func handleMessage(_ line: ByteBuffer, _ bytes: UnsafeRawBufferPointer) {
@@ -219,18 +229,16 @@ final class Connection: ChannelInboundHandler {
         (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
     }
 
-    /// The client lets its queue fill: drop what is waiting, try a last notice, close. The kernel
-    /// sends the notice if it still has room, else the client only sees the connection end.
+    /// The client lets its queue fill. It is logged out at once and takes no more deliveries,
+    /// but what was queued for it before still goes out, then the notice, then the end of the
+    /// stream: a client that catches up sees whole lines and learns why it was dropped, where
+    /// closing at once would end its stream in the middle of a line. One that never reads is
+    /// closed after the drain timeout, and its queue stays within the limit meanwhile.
     private func cutOff() {
         logger.notice(
             "cut off",
             metadata: ["reason": "outgoing queue over \(broker.configuration.maximumQueueBytes) bytes"])
-        closeReason = "too slow: outgoing queue full"
-        broker.releaseLogin(of: self)
-        state = .closing
-        outbox = ByteBuffer()
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: Notice.tooSlow.line)), promise: nil)
-        context.close(promise: nil)
+        drainAndClose(notice: .tooSlow, reason: "too slow: outgoing queue full")
     }
 
     /// Frees the login and stops taking input at once, delivers what is already queued (and
@@ -239,7 +247,8 @@ final class Connection: ChannelInboundHandler {
     /// reset can destroy the lines just delivered before the client reads them.
     func drainAndClose(notice: Notice?, reason: String) {
         guard state == .awaitingLogin || state == .online else { return }
-        if let notice { send(notice) }
+        // Past the queue limit if need be: a last notice is small, and it says why.
+        if let notice { outbox.writeString(notice.line) }
         closeReason = reason
         broker.releaseLogin(of: self)
         state = .closing

@@ -34,8 +34,15 @@ struct ChatServerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
-        guard maxLineBytes > 0 else { throw ValidationError("--max-line-bytes must be positive") }
-        guard maxQueueBytes > 0 else { throw ValidationError("--max-queue-bytes must be positive") }
+        // A gibibyte is far beyond any sensible line or queue, and keeps all arithmetic on these
+        // limits clear of overflow.
+        let sizes = 1...(1 << 30)
+        guard sizes.contains(maxLineBytes) else {
+            throw ValidationError("--max-line-bytes must be 1...\(1 << 30)")
+        }
+        guard sizes.contains(maxQueueBytes) else {
+            throw ValidationError("--max-queue-bytes must be 1...\(1 << 30)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError(
                 "--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -69,6 +69,14 @@ private func kind(_ line: String) -> MessageLine {
         #expect(Login.validate(String(repeating: "x", count: 33)) == .failure(.tooLong))
     }
 
+    @Test func boundsTheBytesOfALoginToo() {
+        // One character, 40 KB: a "character" may carry any number of combining marks.
+        #expect(Login.validate("a" + String(repeating: "\u{301}", count: 20_000)) == .failure(.tooLong))
+        #expect(Login.validate(String(repeating: "a\u{301}\u{302}\u{303}", count: 32)) == .failure(.tooLong))
+        #expect(
+            Login.validate(String(repeating: "李", count: 32)) == .success(String(repeating: "李", count: 32)))
+    }
+
     @Test(arguments: [
         ("", Login.Refusal.empty),
         ("   ", .empty),
@@ -78,6 +86,14 @@ private func kind(_ line: String) -> MessageLine {
         ("al\u{1B}ice", .forbiddenCharacter("\u{1B}")),
         ("a\u{7F}", .forbiddenCharacter("\u{7F}")),
         ("a\u{2003}b", .forbiddenCharacter("\u{2003}")),
+        // Invisible: a zero-width space, bidi overrides and isolates, a BOM, a tag, private use.
+        ("al\u{200B}ice", .forbiddenCharacter("\u{200B}")),
+        ("\u{202E}alice", .forbiddenCharacter("\u{202E}")),
+        ("a\u{2066}b", .forbiddenCharacter("\u{2066}")),
+        ("a\u{FEFF}", .forbiddenCharacter("\u{FEFF}")),
+        ("a\u{E0041}", .forbiddenCharacter("\u{E0041}")),
+        ("a\u{E000}", .forbiddenCharacter("\u{E000}")),
+        ("👨\u{200D}💻", .forbiddenCharacter("\u{200D}")),
     ])
     func refuses(_ login: String, _ refusal: Login.Refusal) {
         #expect(Login.validate(login) == .failure(refusal))
@@ -151,5 +167,11 @@ private func kind(_ line: String) -> MessageLine {
         #expect(notice.line.filter { $0 == "\n" }.count == 1 && notice.line.hasSuffix("\n"))
         #expect(!notice.line.contains("\u{1B}"))
         #expect(notice.line.count < 100)
+
+        // Shortened by bytes too, and nothing in it turns the text around.
+        let heavy = Notice.loginTaken("a" + String(repeating: "\u{301}", count: 20_000) + "\u{202E}b")
+        #expect(heavy.line.utf8.count < 300)
+        let bidi = Notice.recipientOffline("\u{202E}evil")
+        #expect(bidi.line == "error: '\u{FFFD}evil' is not online\n")
     }
 }

@@ -19,6 +19,9 @@ import Testing
         ("tab\there", "U+0009"),
         ("esc\u{1B}", "U+001B"),
         (String(repeating: "n", count: 33), "longer than 32"),
+        ("n" + String(repeating: "\u{301}", count: 500), "longer than 32"),
+        ("al\u{200B}ice", "U+200B"),
+        ("\u{202E}alice", "U+202E"),
     ])
     func refusesAnInvalidLoginWithANoticeThenCloses(_ login: String, _ reason: String) async throws {
         try await withServer { server in
@@ -75,6 +78,18 @@ import Testing
                 if round.isMultiple(of: 2) { await client.close() } else { try await client.closeOutput() }
                 try await waitUntil { try await server.onlineCount() == 0 }
             }
+        }
+    }
+
+    /// A client that never logs in holds no more than a login's worth of memory: a first line is
+    /// refused as a login as soon as it is longer than any login could be.
+    @Test func aHugeFirstLineIsRefusedOnceItCannotBeALogin() async throws {
+        try await withServer { server in
+            let client = try await LineClient.connect(port: server.port)
+            try await client.sendRaw(String(repeating: "m", count: 65_000))
+            try await expectNotice(client, containing: "longer than 32")
+            #expect(try await client.readToEnd() == [])
+            #expect(!client.wasReset)
         }
     }
 

@@ -237,7 +237,12 @@ import Testing
             }
             try await waitUntil(timeout: .seconds(20)) { try await server.onlineCount() == 1 }
             try await slow.resumeReading()
-            try await slow.waitUntilClosedByServer(timeout: .seconds(20))
+            // What was queued before the cut-off arrives whole, then the reason, then the end.
+            let rest = try await slow.readToEnd(timeout: .seconds(20))
+            #expect(rest.last == "error: you are not reading fast enough; disconnecting")
+            let delivery = "from fast: " + String(repeating: "z", count: 1000)
+            #expect(rest.dropLast().allSatisfy { $0 == delivery })
+            #expect(!slow.wasReset)
             // Cut off at its queue limit plus what the kernel buffers held, not after the whole flood.
             #expect(slow.receivedByteCount < 8 * 1024 * 1024)
             // The freed login can be taken again, and the sender was never held up.
