@@ -11,6 +11,24 @@ public enum ChatSession {
     /// yet one endless line must not take all memory.
     public static let maximumLineBytes = 1024 * 1024
 
+    /// How a session that did not fail ended.
+    public struct Ending: Equatable, Sendable {
+        /// Which side ended first.
+        public var end: SessionEnd
+        /// The text of the server's last line (without `error: `) if that line was a notice: the
+        /// server's own word on why it closed, as when it refuses a login, shuts down or cuts
+        /// a slow reader off.
+        public var finalNotice: String?
+        /// The last notice the server sent at any point of the session.
+        public var lastNotice: String?
+
+        public init(end: SessionEnd, finalNotice: String?, lastNotice: String?) {
+            self.end = end
+            self.finalNotice = finalNotice
+            self.lastNotice = lastNotice
+        }
+    }
+
     /// Connects, sends `login` first if there is one, then races the server's lines against
     /// `input` (each element one line, without its `\n`) until one side ends.
     ///
@@ -24,11 +42,12 @@ public enum ChatSession {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         onConnected: @Sendable () async -> Void = {},
         onServerLine: @escaping @Sendable (FramedLine) async throws -> Void
-    ) async throws -> SessionEnd where Input.Element == ByteBuffer {
+    ) async throws -> Ending where Input.Element == ByteBuffer {
         let channel = try await connect(to: endpoint, group: group)
         await onConnected()
+        let notices = Mutex<(final: String?, last: String?)>((nil, nil))
         do {
-            return try await channel.executeThenClose { inbound, outbound in
+            let end = try await channel.executeThenClose { inbound, outbound in
                 let newline = ByteBuffer(integer: UInt8(ascii: "\n"))
                 if let login {
                     try await outbound.write(contentsOf: [ByteBuffer(string: login), newline])
@@ -37,11 +56,24 @@ public enum ChatSession {
                     server: inbound,
                     input: input,
                     afterInputEnds: afterInputEnds,
-                    onServerLine: onServerLine,
+                    onServerLine: { framed in
+                        var notice: String?
+                        if case .line(let line) = framed, line.readableBytesView.starts(with: noticePrefix) {
+                            notice = String(
+                                decoding: line.readableBytesView.dropFirst(noticePrefix.count), as: UTF8.self)
+                        }
+                        notices.withLock { notices in
+                            notices.final = notice
+                            if notice != nil { notices.last = notice }
+                        }
+                        try await onServerLine(framed)
+                    },
                     onInputLine: { line in try await outbound.write(contentsOf: [line, newline]) },
                     onInputEnd: { outbound.finish() }
                 )
             }
+            let (final, last) = notices.withLock { $0 }
+            return Ending(end: end, finalNotice: final, lastNotice: last)
         } catch let error as InputFailure {
             throw ClientError.cannotReadInput(reason: ClientError.reason(error.underlying))
         } catch let error as IOError {
@@ -50,6 +82,8 @@ public enum ChatSession {
             throw ClientError.connectionLost(endpoint, reason: ClientError.reason(error))
         }
     }
+
+    private static let noticePrefix = Array(Wire.noticePrefix.utf8)
 
     static func connect(
         to endpoint: ServerEndpoint,

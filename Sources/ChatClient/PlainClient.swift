@@ -4,10 +4,14 @@ import NIOCore
 /// The client for pipes and scripts: stdin lines go to the server as they are, server lines go
 /// to stdout unchanged, one write per line.
 ///
-/// Exit status: 0 when input ended and the server then closed the connection (the drain), or
-/// when the reader of stdout went away; 1 with one line on stderr when the connection could not
-/// be made, broke, or the server closed it while input was still open (a refused login, a
-/// server going away).
+/// Exit status: 1 with one line on stderr when the connection could not be made, broke, the
+/// server closed it while input was still open, or the server sent a notice at any point (a
+/// refused login, an offline recipient, a shutdown); otherwise 0: input ended, the server then
+/// closed the connection (the drain) without a complaint, or the reader of stdout went away.
+///
+/// Counting every notice makes a refused login fail whatever the timing (a short script's input
+/// may end before or after the server refuses it) and tells a script that not everything it
+/// sent was delivered.
 public struct PlainClient: Sendable {
     public var endpoint: ServerEndpoint
     public var login: String?
@@ -21,7 +25,9 @@ public struct PlainClient: Sendable {
     public func run() async -> Int32 {
         let endpoint = self.endpoint
         do {
-            let end = try await StandardInputLines.withLines(maximumLineBytes: ChatSession.maximumLineBytes) {
+            let ending = try await StandardInputLines.withLines(
+                maximumLineBytes: ChatSession.maximumLineBytes
+            ) {
                 lines in
                 try await ChatSession.run(
                     endpoint: endpoint,
@@ -47,12 +53,16 @@ public struct PlainClient: Sendable {
                     }
                 )
             }
-            switch end {
-            case .inputEnded:
-                return 0
-            case .serverClosed:
-                Self.report(ClientError.closedByServer(endpoint).description)
+            switch (ending.end, ending.lastNotice) {
+            case (.serverClosed, _):
+                let closed = ClientError.closedByServer(endpoint).description
+                Self.report(ending.finalNotice.map { "\(closed): \($0)" } ?? closed)
                 return 1
+            case (.inputEnded, let notice?):
+                Self.report("the server reported an error: \(notice)")
+                return 1
+            case (.inputEnded, nil):
+                return 0
             }
         } catch is OutputClosed {
             return 0

@@ -31,6 +31,18 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case closedByServer(ServerEndpoint)
     case cannotReadInput(reason: String)
 
+    /// The reason alone, short enough for a status line that already names the server.
+    public var shortReason: String {
+        switch self {
+        case .cannotConnect(_, let reason), .connectionLost(_, let reason):
+            return reason
+        case .closedByServer:
+            return "server closed the connection"
+        case .cannotReadInput(let reason):
+            return "cannot read input: \(reason)"
+        }
+    }
+
     public var description: String {
         switch self {
         case .cannotConnect(let endpoint, let reason):
@@ -50,15 +62,16 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         switch error {
         case let error as NIOConnectionError:
             if let dnsError = error.dnsAError ?? error.dnsAAAAError {
-                return "cannot resolve host (\(reason(dnsError)))"
+                return reason(dnsError)
             }
             // Every address failed; the last attempt's reason is the one a person can act on.
             guard let last = error.connectionErrors.last else { return "no address to connect to" }
             return reason(last.error)
         case let error as IOError:
             return describe(errno: error.errnoCode)
+        case let error as SocketAddressError.UnknownHost:
+            return resolutionFailure(code: error.errorCode, description: error.errorDescription)
         case let error as SocketAddressError:
-            if case .unknown = error { return "unknown host" }
             return "\(error)"
         case let error as ChannelError:
             switch error {
@@ -69,6 +82,12 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         default:
             return "\(error)"
         }
+    }
+
+    /// Why `getaddrinfo` found no address, from its error code and `gai_strerror`'s text.
+    static func resolutionFailure(code: Int, description: String) -> String {
+        guard CInt(truncatingIfNeeded: code) != EAI_NONAME else { return "unknown host" }
+        return "cannot resolve host: " + description.prefix(1).lowercased() + description.dropFirst()
     }
 
     static func describe(errno code: CInt) -> String {

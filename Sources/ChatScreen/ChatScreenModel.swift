@@ -7,6 +7,9 @@ public enum Key: Equatable, Sendable {
     case control(Character)
     case enter, tab, backspace, delete
     case left, right, home, end, up, down, pageUp, pageDown
+    case controlLeft, controlRight
+    /// On its own, or the first half of Alt and a key: terminals send Alt-B as Escape, B.
+    case escape
 }
 
 /// What the model asks of the loop that runs it.
@@ -20,6 +23,7 @@ public enum ScreenCommand: Equatable, Sendable {
 public enum ConnectionState: Equatable, Sendable {
     case connecting
     case connected
+    /// With a short reason for the status line: "connection refused", not the whole sentence.
     case disconnected(String)
 }
 
@@ -54,6 +58,8 @@ public struct ChatScreenModel: Sendable {
     public private(set) var completion = LoginCompletion()
     public private(set) var scrollback: Scrollback<TranscriptEntry>
     public private(set) var size = (rows: 24, columns: 80)
+    /// Escape was the last key: the next one is taken with Alt, as readline does.
+    private var isEscapePending = false
     /// Seconds since the epoch; a test sets a fixed clock.
     private let clock: @Sendable () -> Int
 
@@ -77,16 +83,18 @@ public struct ChatScreenModel: Sendable {
         size = (rows, columns)
     }
 
-    public mutating func connectionChanged(_ state: ConnectionState) {
+    /// `remark`, when given, is what the scrollback says instead of the state's short form: the
+    /// whole sentence, where the status line has room only for the reason.
+    public mutating func connectionChanged(_ state: ConnectionState, remark: String? = nil) {
         connection = state
         switch state {
         case .connecting:
-            note("connecting to \(options.serverName)")
+            note(remark ?? "connecting to \(options.serverName)")
         case .connected:
-            note("connected to \(options.serverName)")
+            note(remark ?? "connected to \(options.serverName)")
             if let login { note("logging in as \(login)") }
         case .disconnected(let reason):
-            note(reason)
+            note(remark ?? reason)
         }
     }
 
@@ -109,9 +117,27 @@ public struct ChatScreenModel: Sendable {
     /// Applies one key; returns what the loop must do, if anything.
     public mutating func handle(_ key: Key) -> ScreenCommand? {
         if key != .tab { completion.endCycle() }
+        if isEscapePending {
+            isEscapePending = false
+            switch key {
+            case .character("b"), .character("B"):
+                editor.moveWordLeft()
+                return nil
+            case .character("f"), .character("F"):
+                editor.moveWordRight()
+                return nil
+            case .backspace:
+                editor.deleteToWordStart()
+                return nil
+            default:
+                // Alt with a key of no meaning here: the key counts as pressed alone.
+                break
+            }
+        }
         switch key {
+        case .escape:
+            isEscapePending = true
         case .character(let scalar):
-            history.stopBrowsing()
             editor.insert(String(scalar))
             scrollback.scrollToBottom()
         case .enter:
@@ -126,6 +152,10 @@ public struct ChatScreenModel: Sendable {
             editor.moveLeft()
         case .right, .control("f"):
             editor.moveRight()
+        case .controlLeft:
+            editor.moveWordLeft()
+        case .controlRight:
+            editor.moveWordRight()
         case .home, .control("a"):
             editor.moveToStart()
         case .end, .control("e"):
@@ -140,7 +170,7 @@ public struct ChatScreenModel: Sendable {
         case .up, .control("p"):
             if let line = history.previous(current: editor.text) { editor.setText(line) }
         case .down, .control("n"):
-            if let line = history.next() { editor.setText(line) }
+            if let line = history.next(current: editor.text) { editor.setText(line) }
         case .pageUp:
             scrollback.scroll(by: max(1, paneHeight - 1), height: paneHeight, rowCount: rowCount)
         case .pageDown:
@@ -162,9 +192,17 @@ public struct ChatScreenModel: Sendable {
         let line = editor.text
         if line == "/quit" { return .quit }
         guard !line.allSatisfy(\.isWhitespace) else { return nil }
-        if case .disconnected = connection {
-            note("not connected; /quit or Ctrl-C to leave")
+        // A line typed now would wait unseen for a connection that may never come, or go
+        // nowhere: it stays in the input, to be sent with Enter once connected.
+        switch connection {
+        case .connecting:
+            note("not sent: not connected yet")
             return nil
+        case .disconnected:
+            note("not sent: not connected; /quit or Ctrl-C to leave")
+            return nil
+        case .connected:
+            break
         }
         editor.setText("")
         scrollback.scrollToBottom()

@@ -41,6 +41,10 @@ final class CursesTerminal {
                 if let key = Self.key(character: code) { keys.append(key) }
             case Int32(CHAT_KEY_FUNCTION):
                 if let key = Self.key(function: Int32(code)) { keys.append(key) }
+            case Int32(CHAT_KEY_CONTROL_LEFT):
+                keys.append(.controlLeft)
+            case Int32(CHAT_KEY_CONTROL_RIGHT):
+                keys.append(.controlRight)
             default:
                 return keys
             }
@@ -53,6 +57,8 @@ final class CursesTerminal {
         case 10, 13: return .enter
         case 8, 127: return .backspace
         case 1...26: return .control(Character(Unicode.Scalar(code + 96)!))
+        // Alt and a key arrive as Escape, then the key: the model pairs them.
+        case 27: return .escape
         case 0..<32: return nil
         default: return Unicode.Scalar(code).map(Key.character)
         }
@@ -97,12 +103,14 @@ final class CursesTerminal {
     }
 
     /// Attribute bits and colour pair; pairs 1 to 6 are red, green, yellow, blue, magenta, cyan.
-    private static func appearance(of style: Style) -> (attributes: Int32, pair: Int32) {
+    /// Red is the notices' colour, so the sender palette is the other five: a sender's name
+    /// must never look like a notice.
+    static func appearance(of style: Style) -> (attributes: Int32, pair: Int32) {
         let bold = Int32(CHAT_ATTRIBUTE_BOLD)
         switch style {
         case .plain: return (0, 0)
         case .timestamp: return (Int32(CHAT_ATTRIBUTE_DIM), 0)
-        case .sender(let colour): return (bold, Int32(colour % SenderPalette.count + 1))
+        case .sender(let colour): return (bold, Int32(colour % SenderPalette.count + 2))
         case .ownMessage: return (bold, 0)
         case .notice: return (bold, 1)
         case .info: return (0, 6)

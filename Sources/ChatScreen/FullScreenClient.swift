@@ -78,7 +78,7 @@ public struct FullScreenClient: Sendable {
 
     private func runSession(typedLines: AsyncStream<String>, mailbox: Mailbox) async {
         do {
-            let end = try await ChatSession.run(
+            let ending = try await ChatSession.run(
                 endpoint: endpoint,
                 login: login,
                 input: typedLines.map { ByteBuffer(string: $0) },
@@ -91,11 +91,17 @@ public struct FullScreenClient: Sendable {
                     }
                 }
             )
-            if end == .serverClosed {
-                mailbox.post(.ended(ClientError.closedByServer(endpoint).description))
+            if ending.end == .serverClosed {
+                let error = ClientError.closedByServer(endpoint)
+                // A server that says why before it closes (a refused login, a shutdown) gives
+                // the better reason.
+                mailbox.post(
+                    .ended(reason: ending.finalNotice ?? error.shortReason, remark: error.description))
             }
+        } catch let error as ClientError {
+            mailbox.post(.ended(reason: error.shortReason, remark: error.description))
         } catch {
-            mailbox.post(.ended("\(error)"))
+            mailbox.post(.ended(reason: "\(error)", remark: "\(error)"))
         }
     }
 }
@@ -166,7 +172,8 @@ final class Mailbox: Sendable {
         case connected
         case line(String)
         case overlongLine
-        case ended(String)
+        /// The short reason for the status line and the whole sentence for the scrollback.
+        case ended(reason: String, remark: String)
     }
 
     private struct State {
@@ -309,9 +316,9 @@ private final class ScreenLoop {
             model.receive(serverLine: line)
         case .overlongLine:
             model.receiveOverlongLine()
-        case .ended(let reason):
+        case .ended(let reason, let remark):
             exitStatus = 1
-            model.connectionChanged(.disconnected(reason))
+            model.connectionChanged(.disconnected(reason), remark: remark)
         }
     }
 

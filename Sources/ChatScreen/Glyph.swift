@@ -23,15 +23,26 @@ public struct Glyph: Equatable, Sendable {
 
 /// Display widths as the terminal counts them: `wcwidth` from the C library, the same table
 /// curses and the terminal (here: tmux) use, so the cursor lands where the text really ends.
-/// Requires a UTF-8 `LC_CTYPE` (see `TerminalLocale`).
+/// That holds only for what is actually drawn: the few characters terminals disagree on are
+/// left out of the glyphs (see `glyphs(of:)`). Requires a UTF-8 `LC_CTYPE` (see
+/// `TerminalLocale`).
 public enum DisplayWidth {
     /// The glyphs a user-perceived character is drawn as. Usually one; a sequence of several
-    /// spacing characters (a family emoji joined with ZWJ) is drawn cell by cell, as curses and
-    /// the terminal would. Control characters become U+FFFD, so no byte from a peer can move
-    /// the cursor or change the terminal's state.
+    /// spacing characters (a family emoji joined with ZWJ) is drawn cell by cell, each part in
+    /// its own `wcwidth` cells. Control characters become U+FFFD, so no byte from a peer can
+    /// move the cursor or change the terminal's state.
+    ///
+    /// Two invisible characters are never drawn, because terminals disagree on the width of
+    /// what they touch while curses counts `wcwidth`: the zero-width joiner (tmux 3.3 draws
+    /// 👨‍👩‍👧 in 2 cells, a terminal without ZWJ support in 6) and, after a narrow character, the emoji
+    /// presentation selector U+FE0F (some terminals widen ❤️ to 2 cells, others keep 1).
+    /// Without them every terminal draws the parts as `wcwidth` says. The text itself, as sent
+    /// and received, keeps them.
     public static func glyphs(of character: Character) -> [Glyph] {
         var glyphs: [Glyph] = []
         for scalar in character.unicodeScalars {
+            if scalar == zeroWidthJoiner { continue }
+            if scalar == emojiPresentation, glyphs.last?.width ?? 0 < 2 { continue }
             let width = columns(of: scalar)
             if width > 0 {
                 glyphs.append(Glyph([scalar], width: width))
@@ -74,6 +85,9 @@ public enum DisplayWidth {
         }
         return result
     }
+
+    static let zeroWidthJoiner: Unicode.Scalar = "\u{200D}"
+    static let emojiPresentation: Unicode.Scalar = "\u{FE0F}"
 
     /// -1 for characters that must not reach the terminal.
     static func columns(of scalar: Unicode.Scalar) -> Int {

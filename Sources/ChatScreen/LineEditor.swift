@@ -64,6 +64,38 @@ public struct LineEditor: Equatable, Sendable {
         cursor = start
     }
 
+    /// Alt-B, Ctrl-Left: to the start of this word or the one before, as readline's
+    /// backward-word does: a word is letters and digits, so `bob,carol` is two.
+    public mutating func moveWordLeft() {
+        cursor = startOfWord(before: cursor)
+    }
+
+    /// Alt-F, Ctrl-Right: to the end of this word or the next, as readline's forward-word does.
+    public mutating func moveWordRight() {
+        var end = cursor
+        while end < characters.count, !Self.isWordCharacter(characters[end]) { end += 1 }
+        while end < characters.count, Self.isWordCharacter(characters[end]) { end += 1 }
+        cursor = end
+    }
+
+    /// Alt-Backspace: back to where Alt-B would go, as readline's backward-kill-word does.
+    public mutating func deleteToWordStart() {
+        let start = startOfWord(before: cursor)
+        characters.removeSubrange(start..<cursor)
+        cursor = start
+    }
+
+    private func startOfWord(before index: Int) -> Int {
+        var start = index
+        while start > 0, !Self.isWordCharacter(characters[start - 1]) { start -= 1 }
+        while start > 0, Self.isWordCharacter(characters[start - 1]) { start -= 1 }
+        return start
+    }
+
+    private static func isWordCharacter(_ character: Character) -> Bool {
+        character.isLetter || character.isNumber
+    }
+
     /// Replaces the whole line (history recall), cursor at the end.
     public mutating func setText(_ text: String) {
         characters = Array(text)

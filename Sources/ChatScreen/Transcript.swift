@@ -84,9 +84,10 @@ public struct TranscriptEntry: Equatable, Sendable {
 }
 
 /// Every sender keeps one colour for the whole session (and across sessions): the colour comes
-/// from a fixed hash of the login, not from Swift's per-process seeded `Hasher`.
+/// from a fixed hash of the login, not from Swift's per-process seeded `Hasher`. The palette
+/// leaves out red, the colour of the server's notices.
 public enum SenderPalette {
-    public static let count = 6
+    public static let count = 5
 
     public static func colour(for login: String) -> Int {
         var hash: UInt32 = 2_166_136_261

@@ -30,6 +30,58 @@ int chat_wcwidth(unsigned int character) { return wcwidth((wchar_t)character); }
 
 static SCREEN *screen;
 
+// Ctrl-Left and Ctrl-Right have no KEY_* constant. xterm-like terminfo entries list them as the
+// extended capabilities kLFT5 and kRIT5, which ncurses numbers at run time; other entries lack
+// them although the terminal (tmux, any xterm-like one) still sends xterm's sequences. So each
+// known sequence is looked up, and bound to a free code of ours when terminfo did not bind it.
+enum { maximum_key_codes = 4 };
+struct key_codes {
+    int codes[maximum_key_codes];
+    int count;
+};
+static struct key_codes control_left, control_right;
+
+static int unbound_key_code(void) {
+    // Far above KEY_MAX and the few hundred codes ncurses numbers extended capabilities with.
+    for (int code = 0x7000; code < 0x7fff; code++) {
+        if (!has_key(code)) return code;
+    }
+    return -1;
+}
+
+static void learn_key(struct key_codes *keys, const char *sequence) {
+    if (!sequence || sequence == (char *)-1 || keys->count == maximum_key_codes) return;
+    int code = key_defined(sequence);
+    // Negative: the sequence is a prefix of, or conflicts with, another key's; leave it alone.
+    if (code < 0) return;
+    if (code == 0) {
+        code = unbound_key_code();
+        if (code < 0 || define_key(sequence, code) != OK) return;
+    }
+    for (int i = 0; i < keys->count; i++) {
+        if (keys->codes[i] == code) return;
+    }
+    keys->codes[keys->count++] = code;
+}
+
+static int is_key(const struct key_codes *keys, int code) {
+    for (int i = 0; i < keys->count; i++) {
+        if (keys->codes[i] == code) return 1;
+    }
+    return 0;
+}
+
+static void learn_word_movement_keys(void) {
+    control_left.count = 0;
+    control_right.count = 0;
+    learn_key(&control_left, tigetstr("kLFT5"));
+    learn_key(&control_left, "\033[1;5D");
+    learn_key(&control_left, "\033Od");
+    learn_key(&control_right, tigetstr("kRIT5"));
+    learn_key(&control_right, "\033[1;5C");
+    learn_key(&control_right, "\033Oc");
+}
+
 int chat_curses_begin(void) {
     screen = newterm(NULL, stdout, stdin);
     if (!screen) return -1;
@@ -50,9 +102,11 @@ int chat_curses_begin(void) {
     define_key("\033[8~", KEY_END);
     define_key("\033[F", KEY_END);
     define_key("\033OF", KEY_END);
+    learn_word_movement_keys();
     if (has_colors()) {
         start_color();
         use_default_colors();
+        // Pair 1, red, is for the server's notices only; senders get pairs 2 to 6.
         const short colours[] = {COLOR_RED, COLOR_GREEN, COLOR_YELLOW, COLOR_BLUE, COLOR_MAGENTA, COLOR_CYAN};
         for (short i = 0; i < 6; i++) init_pair((short)(i + 1), colours[i], -1);
     }
@@ -74,13 +128,21 @@ void chat_curses_update_size(void) {
     if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_row > 0 && size.ws_col > 0) {
         resize_term(size.ws_row, size.ws_col);
     }
+    // Curses assumes the terminal kept its cells across the resize, but terminals reflow or cut
+    // their lines when the size changes, so what curses thinks is on screen no longer is, and
+    // its minimal update would leave the old layout's text standing. Repaint every cell.
+    clearok(curscr, TRUE);
 }
 
 int chat_curses_read_key(unsigned int *key) {
     wint_t value = 0;
     switch (get_wch(&value)) {
     case OK: *key = (unsigned int)value; return CHAT_KEY_CHARACTER;
-    case KEY_CODE_YES: *key = (unsigned int)value; return CHAT_KEY_FUNCTION;
+    case KEY_CODE_YES:
+        if (is_key(&control_left, (int)value)) return CHAT_KEY_CONTROL_LEFT;
+        if (is_key(&control_right, (int)value)) return CHAT_KEY_CONTROL_RIGHT;
+        *key = (unsigned int)value;
+        return CHAT_KEY_FUNCTION;
     default: return CHAT_KEY_NONE;
     }
 }

@@ -17,7 +17,8 @@ struct ChatClientCommand: AsyncParsableCommand {
             Send 'bob, carol: hello' to talk to bob and carol. On a terminal the client runs full \
             screen; with --plain, or when stdin or stdout is not a terminal, input lines go to the \
             server as they are and server lines are printed as they arrive. In plain mode, end of \
-            input waits for the server to deliver what is left, then exits 0.
+            input waits for the server to deliver what is left, then exits 0, or 1 if the server \
+            sent a notice ('error: ...') during the session.
             """
     )
 

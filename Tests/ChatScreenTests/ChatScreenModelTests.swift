@@ -30,6 +30,101 @@ import Testing
         #expect(frame.cursor == (5, 2))
     }
 
+    @Test func linesAreNotSentBeforeTheConnectionIsUp() {
+        var model = makeModel(columns: 60)
+        type("bob: are you there?", into: &model)
+        #expect(model.handle(.enter) == nil)
+        #expect(model.editor.text == "bob: are you there?")
+        var lines = model.frame().lines
+        #expect(lines[3] == "-- not sent: not connected yet")
+        #expect(!lines.contains { $0.contains("→") })
+        #expect(model.history.entries.isEmpty)
+        model.connectionChanged(.connected)
+        #expect(model.handle(.enter) == .send("bob: are you there?"))
+        lines = model.frame().lines
+        #expect(lines[3] == "→ bob: are you there?")
+        #expect(lines[5] == ">")
+    }
+
+    @Test func withoutALoginTheLoginAlsoWaitsForTheConnection() {
+        var model = makeModel(login: nil)
+        type("alice", into: &model)
+        #expect(model.handle(.enter) == nil)
+        #expect(model.login == nil)
+        #expect(model.frame().lines[5] == "login: alice")
+        model.connectionChanged(.connected)
+        #expect(model.handle(.enter) == .send("alice"))
+        #expect(model.login == "alice")
+    }
+
+    @Test func quitWorksInEveryState() {
+        for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
+            var model = makeModel()
+            model.connectionChanged(state)
+            type("/quit", into: &model)
+            #expect(model.handle(.enter) == .quit)
+        }
+    }
+
+    @Test func statusLineGivesTheShortReasonAndTheScrollbackTheSentence() {
+        var model = makeModel(columns: 80)
+        model.connectionChanged(
+            .disconnected("connection refused"), remark: "cannot connect to 127.0.0.1:1: connection refused")
+        let lines = model.frame().lines
+        #expect(lines[3] == "-- cannot connect to 127.0.0.1:1: connection refused")
+        #expect(lines[4] == " alice | 127.0.0.1:8080 | disconnected: connection refused")
+    }
+
+    @Test func altAndControlArrowsMoveByWords() {
+        var model = makeModel()
+        model.connectionChanged(.connected)
+        type("bob: hello world", into: &model)
+        _ = model.handle(.escape)
+        _ = model.handle(.character("b"))
+        #expect(model.editor.cursor == 11)
+        #expect(model.editor.text == "bob: hello world")
+        _ = model.handle(.controlLeft)
+        #expect(model.editor.cursor == 5)
+        _ = model.handle(.escape)
+        _ = model.handle(.character("f"))
+        #expect(model.editor.cursor == 10)
+        _ = model.handle(.controlRight)
+        #expect(model.editor.cursor == 16)
+        _ = model.handle(.escape)
+        _ = model.handle(.backspace)
+        #expect(model.editor.text == "bob: hello ")
+        // Escape pairs with one key only; after it, keys mean what they always do.
+        _ = model.handle(.escape)
+        _ = model.handle(.character("x"))
+        type("b", into: &model)
+        #expect(model.editor.text == "bob: hello xb")
+    }
+
+    @Test func editsToARecalledLineSurviveUpAndDown() {
+        var model = makeModel()
+        model.connectionChanged(.connected)
+        for line in ["bob: one", "bob: two"] {
+            type(line, into: &model)
+            _ = model.handle(.enter)
+        }
+        type("draft", into: &model)
+        _ = model.handle(.up)
+        _ = model.handle(.backspace)
+        type("o!", into: &model)
+        #expect(model.editor.text == "bob: two!")
+        _ = model.handle(.up)
+        #expect(model.editor.text == "bob: one")
+        _ = model.handle(.down)
+        #expect(model.editor.text == "bob: two!")
+        _ = model.handle(.down)
+        #expect(model.editor.text == "draft")
+        _ = model.handle(.up)
+        #expect(model.handle(.enter) == .send("bob: two!"))
+        _ = model.handle(.up)
+        _ = model.handle(.up)
+        #expect(model.editor.text == "bob: two")
+    }
+
     @Test func withoutALoginTheFirstLineIsTheLogin() {
         var model = makeModel(login: nil)
         model.connectionChanged(.connected)
@@ -79,6 +174,7 @@ import Testing
 
     @Test func historyRecallsSentLines() {
         var model = makeModel()
+        model.connectionChanged(.connected)
         type("bob: one", into: &model)
         _ = model.handle(.enter)
         type("bob: two", into: &model)
@@ -110,13 +206,17 @@ import Testing
 
     @Test func afterDisconnectEnterKeepsTheText() {
         var model = makeModel(columns: 80)
-        model.connectionChanged(.disconnected("server 127.0.0.1:8080 closed the connection"))
+        model.connectionChanged(.connected)
+        model.connectionChanged(
+            .disconnected("server closed the connection"),
+            remark: "server 127.0.0.1:8080 closed the connection")
         type("bob: hi", into: &model)
         #expect(model.handle(.enter) == nil)
         #expect(model.editor.text == "bob: hi")
         let lines = model.frame().lines
-        #expect(lines[3] == "-- not connected; /quit or Ctrl-C to leave")
-        #expect(lines[4].contains("disconnected: server 127.0.0.1:8080 closed"))
+        #expect(lines[2] == "-- server 127.0.0.1:8080 closed the connection")
+        #expect(lines[3] == "-- not sent: not connected; /quit or Ctrl-C to leave")
+        #expect(lines[4] == " alice | 127.0.0.1:8080 | disconnected: server closed the connection")
     }
 
     @Test func resizeRewrapsAndKeepsEverything() {

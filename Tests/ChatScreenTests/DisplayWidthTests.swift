@@ -31,11 +31,31 @@ import Testing
         #expect(glyphs.allSatisfy { $0.width == 1 })
     }
 
-    @Test func zeroWidthJoinedSequenceIsDrawnCellByCell() {
+    @Test func zeroWidthJoinedSequenceIsDrawnAsItsPartsWithoutTheJoiner() {
         let family = Character("👨\u{200D}👩\u{200D}👧")
         let glyphs = DisplayWidth.glyphs(of: family)
-        #expect(glyphs.count == 3)
+        #expect(glyphs == [Glyph(["👨"], width: 2), Glyph(["👩"], width: 2), Glyph(["👧"], width: 2)])
         #expect(DisplayWidth.width(of: family) == 6)
-        #expect(glyphs[0].scalars == ["👨", "\u{200D}"])
+        #expect(DisplayWidth.glyphs(of: Character("👨\u{200D}💻")).map(\.text) == ["👨", "💻"])
+        #expect(DisplayWidth.width(of: Character("👨\u{200D}💻")) == 4)
+    }
+
+    @Test func emojiPresentationSelectorIsNotDrawnAfterANarrowCharacter() {
+        // 🏳️‍🌈 and ❤️‍🔥: a narrow part with U+FE0F, the joiner, a wide part.
+        let rainbowFlag = Character("🏳\u{FE0F}\u{200D}🌈")
+        #expect(DisplayWidth.glyphs(of: rainbowFlag) == [Glyph(["🏳"], width: 1), Glyph(["🌈"], width: 2)])
+        let heartOnFire = Character("❤\u{FE0F}\u{200D}🔥")
+        #expect(DisplayWidth.glyphs(of: heartOnFire) == [Glyph(["❤"], width: 1), Glyph(["🔥"], width: 2)])
+        #expect(DisplayWidth.width(of: "x\(heartOnFire)y") == 5)
+        // After a wide character it changes no width, so it stays.
+        #expect(DisplayWidth.glyphs(of: Character("😀\u{FE0F}")) == [Glyph(["😀", "\u{FE0F}"], width: 2)])
+    }
+
+    @Test func noGlyphEverHoldsAJoiner() {
+        let text = "👨\u{200D}👩\u{200D}👧 🏳\u{FE0F}\u{200D}🌈 👨\u{200D}💻 ❤\u{FE0F}\u{200D}🔥"
+        let glyphs = DisplayWidth.glyphs(of: text)
+        #expect(!glyphs.contains { $0.scalars.contains("\u{200D}") })
+        #expect(glyphs.reduce(0) { $0 + $1.width } == DisplayWidth.width(of: text))
+        #expect(glyphs.map(\.text).joined() == "👨👩👧 🏳🌈 👨💻 ❤🔥")
     }
 }

@@ -1,3 +1,4 @@
+import ChatScreen
 import ChatServer
 import ChatTestSupport
 import Foundation
@@ -153,6 +154,115 @@ import Testing
         await server.shutdown()
     }
 
+    @Test func shrinkingShowsExactlyWhatCtrlLWould() async throws {
+        #expect(utf8LocaleIsReady)
+        let server = try await startTestServer()
+        let tmux = try startScreen(port: server.port)
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+        let texts = (1...6).map { index in
+            String(repeating: "这是一个很长的中文句子", count: 2) + " and long ascii text that wraps \(index)"
+        }
+        for text in texts { try await bob.send("alice: \(text)") }
+        try await tmux.waitForText("wraps 6")
+
+        // The 30-column layout and nothing else: the last 8 rows of the conversation, and the
+        // status line cut to fit (tmux cuts the old one without the "…").
+        let layout = TranscriptLayout(width: 30, showsTimestamps: false)
+        let rows = texts.flatMap { text in
+            layout.rows(for: TranscriptEntry(time: 0, kind: .message(from: "bob", text: text))).map { row in
+                var line = row.text
+                while line.hasSuffix(" ") { line.removeLast() }
+                return line
+            }
+        }
+        try tmux.resize(width: 30, height: 10)
+        let resized = try await tmux.waitForScreen(timeout: .seconds(2), "the 30-column layout") {
+            $0.count == 10 && Array($0[..<8]) == Array(rows.suffix(8))
+                && $0[8].hasPrefix(" alice | 127.0.0.1:")
+                && $0[8].hasSuffix("…")
+        }
+        // Ctrl-L, then a key whose echo shows that both were handled and drawn.
+        try tmux.press("C-l")
+        try tmux.type("x")
+        let repainted = try await tmux.waitForScreen { $0.count == 10 && $0[9] == "> x" }
+        #expect(Array(resized[..<9]) == Array(repainted[..<9]))
+        await bob.close()
+        await server.shutdown()
+    }
+
+    @Test func emojiJoinedWithZWJKeepPromptCursorAndText() async throws {
+        let server = try await startTestServer()
+        let tmux = try startScreen(port: server.port)
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+        let family = "👨\u{200D}👩\u{200D}👧"
+
+        try tmux.type("x\(family)y")
+        // "> " 2, x 1, the family as its three parts 6, y 1.
+        try await tmux.waitForCursor(x: 10, y: Self.inputRow)
+        try tmux.press("Left")
+        try await tmux.waitForCursor(x: 9, y: Self.inputRow)
+        #expect(Self.inputLine(try tmux.screen()) == "> x👨👩👧y")
+        try tmux.press("BSpace")
+        try await tmux.waitForScreen { Self.inputLine($0) == "> xy" }
+        try await tmux.waitForCursor(x: 3, y: Self.inputRow)
+
+        // The wire carries exactly what was typed, joiners and all.
+        try tmux.press("End", "C-u")
+        try tmux.type("bob: \(family) ❤\u{FE0F}\u{200D}🔥")
+        try tmux.press("Enter")
+        #expect(try await bob.readLine() == "from alice: \(family) ❤\u{FE0F}\u{200D}🔥")
+
+        try await bob.send("alice: \(family) 🏳\u{FE0F}\u{200D}🌈 👨\u{200D}💻 ❤\u{FE0F}\u{200D}🔥 end")
+        let screen = try await tmux.waitForText(" end")
+        #expect(Array(screen[20...21]) == ["→ bob: 👨👩👧 ❤🔥", "bob: 👨👩👧 🏳🌈 👨💻 ❤🔥 end"])
+        #expect(screen[Self.statusRow].hasPrefix(" alice | 127.0.0.1:\(server.port) | connected"))
+        #expect(screen[Self.inputRow] == ">")
+        try await tmux.waitForCursor(x: 2, y: Self.inputRow)
+        await bob.close()
+        await server.shutdown()
+    }
+
+    @Test func wordKeysMoveAndDeleteByWords() async throws {
+        let server = try await startTestServer()
+        let tmux = try startScreen(port: server.port)
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        try tmux.type("bob: hello world")
+        try await tmux.waitForCursor(x: 18, y: Self.inputRow)
+        try tmux.press("M-b")
+        try await tmux.waitForCursor(x: 13, y: Self.inputRow)
+        try tmux.press("C-Left")
+        try await tmux.waitForCursor(x: 7, y: Self.inputRow)
+        try tmux.press("M-f")
+        try await tmux.waitForCursor(x: 12, y: Self.inputRow)
+        try tmux.press("C-Right")
+        try await tmux.waitForCursor(x: 18, y: Self.inputRow)
+        try tmux.press("Escape", "b")
+        try await tmux.waitForCursor(x: 13, y: Self.inputRow)
+        try tmux.press("End", "M-BSpace")
+        try await tmux.waitForScreen { Self.inputLine($0) == "> bob: hello" }
+        try await tmux.waitForCursor(x: 13, y: Self.inputRow)
+        await server.shutdown()
+    }
+
+    @Test func refusedLoginShowsTheServersNoticeAsTheReason() async throws {
+        let server = try await startTestServer()
+        let bob = try await connectBob(to: server, online: 1)
+        let tmux = try startScreen(port: server.port, "bob")
+        defer { tmux.kill() }
+        let screen = try await tmux.waitForText("-- server 127.0.0.1:\(server.port) closed the connection")
+        #expect(screen.contains("-!- login 'bob' is already online"))
+        #expect(
+            screen[Self.statusRow]
+                == " bob | 127.0.0.1:\(server.port) | disconnected: login 'bob' is already online")
+        await bob.close()
+        await server.shutdown()
+    }
+
     @Test func floodOfLinesNeverDelaysTypingAndScrollbackStaysBounded() async throws {
         let server = try await startTestServer()
         let tmux = try startScreen(port: server.port, "--scrollback-lines 100 alice")
@@ -198,7 +308,7 @@ import Testing
         defer { tmux.kill() }
         let reason = "cannot connect to 127.0.0.1:\(port): connection refused"
         let screen = try await tmux.waitForText("-- \(reason)")
-        #expect(screen[Self.statusRow].contains("disconnected: cannot connect"))
+        #expect(screen[Self.statusRow] == " alice | 127.0.0.1:\(port) | disconnected: connection refused")
         try tmux.type("/quit")
         try tmux.press("Enter")
         #expect(try await contents(of: status) == "1\n")
@@ -220,6 +330,12 @@ import Testing
         // client stays in "connecting" for its whole connect timeout of ten seconds.
         try await Task.sleep(for: .milliseconds(300))
         #expect(try tmux.screen()[Self.statusRow].contains("| connecting"))
+        // Enter does not pretend to send: the line stays, and a remark says why.
+        try tmux.type("bob: are you there?")
+        try tmux.press("Enter")
+        let screen = try await tmux.waitForText("-- not sent: not connected yet")
+        #expect(screen[Self.inputRow] == "> bob: are you there?")
+        #expect(!screen.contains { $0.contains("→") })
         try tmux.press("C-c")
         #expect(try await contents(of: status, timeout: .seconds(2)) == "0\n")
     }

@@ -10,9 +10,31 @@ import Testing
         #expect(history.previous(current: "draft") == "bob: two")
         #expect(history.previous(current: "bob: two") == "bob: one")
         #expect(history.previous(current: "bob: one") == nil)
-        #expect(history.next() == "bob: two")
-        #expect(history.next() == "draft")
-        #expect(history.next() == nil)
+        #expect(history.next(current: "bob: one") == "bob: two")
+        #expect(history.next(current: "bob: two") == "draft")
+        #expect(history.next(current: "draft") == nil)
+    }
+
+    @Test func editsToRecalledLinesSurviveBrowsingUntilEnter() {
+        var history = InputHistory()
+        history.record("bob: one")
+        history.record("bob: two")
+        #expect(history.previous(current: "draft") == "bob: two")
+        // Edited, then left with Up: the edit comes back with Down.
+        #expect(history.previous(current: "bob: two!") == "bob: one")
+        #expect(history.next(current: "bob: one") == "bob: two!")
+        #expect(history.previous(current: "bob: two!") == "bob: one")
+        #expect(history.next(current: "bob: one?") == "bob: two!")
+        #expect(history.previous(current: "bob: two!") == "bob: one?")
+        #expect(history.next(current: "bob: one?") == "bob: two!")
+        #expect(history.next(current: "bob: two!") == "draft")
+        // Enter ends it: what was sent is recorded, the edits are forgotten.
+        #expect(history.previous(current: "draft") == "bob: two!")
+        history.record("bob: two!")
+        #expect(history.entries == ["bob: one", "bob: two", "bob: two!"])
+        #expect(history.previous(current: "") == "bob: two!")
+        #expect(history.previous(current: "bob: two!") == "bob: two")
+        #expect(history.previous(current: "bob: two") == "bob: one")
     }
 
     @Test func repeatsAreStoredOnceAndTheLimitHolds() {

@@ -62,6 +62,55 @@ import Testing
         #expect(editor.cursor == 0)
     }
 
+    @Test func wordMovementAsInReadline() {
+        var editor = LineEditor("bob, carol: hi there")
+        editor.moveWordLeft()
+        #expect(editor.cursor == 15)
+        editor.moveWordLeft()
+        #expect(editor.cursor == 12)
+        // Punctuation is not part of a word: "carol:" is left at its "c".
+        editor.moveWordLeft()
+        #expect(editor.cursor == 5)
+        editor.moveWordLeft()
+        #expect(editor.cursor == 0)
+        editor.moveWordLeft()
+        #expect(editor.cursor == 0)
+        editor.moveWordRight()
+        #expect(editor.cursor == 3)
+        editor.moveWordRight()
+        #expect(editor.cursor == 10)
+        editor.moveToEnd()
+        editor.moveWordRight()
+        #expect(editor.cursor == 20)
+    }
+
+    @Test func wordMovementCountsWholeCharacters() {
+        var editor = LineEditor("日本語 café 😀 x")
+        editor.moveWordLeft()
+        #expect(editor.cursor == 11)
+        // The emoji is no word: it is skipped like a space.
+        editor.moveWordLeft()
+        #expect(editor.cursor == 4)
+        editor.moveWordLeft()
+        #expect(editor.cursor == 0)
+        editor.moveWordRight()
+        #expect(editor.cursor == 3)
+    }
+
+    @Test func altBackspaceDeletesBackToTheWordStart() {
+        var editor = LineEditor("bob, carol: see you")
+        editor.moveWordLeft()
+        editor.deleteToWordStart()
+        #expect(editor.text == "bob, carol: you")
+        #expect(editor.cursor == 12)
+        editor.deleteToWordStart()
+        #expect(editor.text == "bob, you")
+        editor.moveToEnd()
+        editor.deleteToWordStart()
+        editor.deleteToWordStart()
+        #expect(editor.text == "")
+    }
+
     @Test func cursorColumnCountsDisplayWidth() {
         var editor = LineEditor("你好a")
         #expect(editor.visibleGlyphs(width: 20).cursorColumn == 5)

@@ -47,6 +47,29 @@ import Testing
         #expect(colours.count > 2)
         #expect(colours.allSatisfy { (0..<SenderPalette.count).contains($0) })
     }
+
+    @Test func noSenderLooksLikeANotice() {
+        let notice = CursesTerminal.appearance(of: .notice)
+        // trent and victor are logins the old six-colour palette drew in the notices' red.
+        for login in ["trent", "victor", "alice", "bob", "carol", "dave", "erin", "frank", "grace"] {
+            let sender = CursesTerminal.appearance(of: .sender(SenderPalette.colour(for: login)))
+            #expect(sender.pair != notice.pair, "\(login)")
+        }
+        for colour in 0..<SenderPalette.count {
+            #expect(CursesTerminal.appearance(of: .sender(colour)).pair != notice.pair)
+        }
+        let pairs = Set((0..<SenderPalette.count).map { CursesTerminal.appearance(of: .sender($0)).pair })
+        #expect(pairs.count == SenderPalette.count)
+    }
+}
+
+@Suite struct KeyDecodingTests {
+    @Test func escapeIsAKeyOfItsOwn() {
+        // Alt-B arrives as Escape, then b; the model pairs them.
+        #expect(CursesTerminal.key(character: 27) == .escape)
+        #expect(CursesTerminal.key(character: 127) == .backspace)
+        #expect(CursesTerminal.key(character: UInt32(UInt8(ascii: "b"))) == .character("b"))
+    }
 }
 
 @Suite struct KeptTextTests {

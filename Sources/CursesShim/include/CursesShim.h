@@ -16,6 +16,8 @@ enum {
     CHAT_KEY_NONE = 0,
     CHAT_KEY_CHARACTER = 1,
     CHAT_KEY_FUNCTION = 2,
+    CHAT_KEY_CONTROL_LEFT = 3,
+    CHAT_KEY_CONTROL_RIGHT = 4,
 };
 
 // Signals delivered as events: bits of chat_signals_take().
@@ -40,10 +42,11 @@ void chat_curses_end(void);
 
 int chat_curses_rows(void);
 int chat_curses_columns(void);
-// Takes the terminal's size after SIGWINCH.
+// Takes the terminal's size after SIGWINCH; the next chat_curses_present repaints every cell.
 void chat_curses_update_size(void);
 
-// Reads one key without waiting. CHAT_KEY_FUNCTION puts a KEY_* code in `key`.
+// Reads one key without waiting. CHAT_KEY_FUNCTION puts a KEY_* code in `key`; Ctrl-Left and
+// Ctrl-Right, which have none, come as CHAT_KEY_CONTROL_LEFT and CHAT_KEY_CONTROL_RIGHT.
 int chat_curses_read_key(unsigned int *key);
 
 // Draws one cell (two for a wide character): a spacing character and up to four combining ones.
