@@ -298,33 +298,23 @@ import Testing
         let server = try await startTestServer()
         let port = server.port
         await server.shutdown()
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let status = directory.appendingPathComponent("status")
-        let tmux = try TmuxSession(
-            command:
-                "sh -c '\(Self.client) --port \(port) --no-timestamps alice; echo $? > \(status.path).tmp && mv \(status.path).tmp \(status.path)'"
-        )
-        defer { tmux.kill() }
+        let screen = try ScreenRecordingExit(port: port)
+        defer { screen.close() }
+        let tmux = screen.tmux
         let reason = "cannot connect to 127.0.0.1:\(port): connection refused"
-        let screen = try await tmux.waitForText("-- \(reason)")
-        #expect(screen[Self.statusRow] == " alice | 127.0.0.1:\(port) | disconnected: connection refused")
+        let shown = try await tmux.waitForText("-- \(reason)")
+        #expect(shown[Self.statusRow] == " alice | 127.0.0.1:\(port) | disconnected: connection refused")
         try tmux.type("/quit")
         try tmux.press("Enter")
-        #expect(try await contents(of: status) == "1\n")
+        #expect(try await screen.exitStatus() == "1\n")
     }
 
     @Test func quittingWhileStillConnectingIsImmediate() async throws {
         let listener = try UnansweredListener()
         defer { listener.close() }
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let status = directory.appendingPathComponent("status")
-        let tmux = try TmuxSession(
-            command:
-                "sh -c '\(Self.client) --port \(listener.port) --no-timestamps alice; echo $? > \(status.path).tmp && mv \(status.path).tmp \(status.path)'"
-        )
-        defer { tmux.kill() }
+        let recording = try ScreenRecordingExit(port: listener.port)
+        defer { recording.close() }
+        let tmux = recording.tmux
         try await tmux.waitForText("-- connecting to 127.0.0.1:\(listener.port)")
         // The connect is left unanswered (a full accept queue drops the handshake), so the
         // client stays in "connecting" for its whole connect timeout of ten seconds.
@@ -337,7 +327,7 @@ import Testing
         #expect(screen[Self.inputRow] == "> bob: are you there?")
         #expect(!screen.contains { $0.contains("→") })
         try tmux.press("C-c")
-        #expect(try await contents(of: status, timeout: .seconds(2)) == "0\n")
+        #expect(try await recording.exitStatus(timeout: .seconds(2)) == "0\n")
     }
 
     @Test func talksToTheTutorialServer() async throws {
@@ -456,6 +446,30 @@ struct UnansweredListener {
 
     func close() {
         for descriptor in descriptors { _ = Glibc.close(descriptor) }
+    }
+}
+
+/// The client full screen in tmux, run by a shell that writes its exit status to a file.
+struct ScreenRecordingExit {
+    let tmux: TmuxSession
+    private let directory: URL
+
+    init(port: Int) throws {
+        directory = try temporaryDirectory()
+        let status = directory.appendingPathComponent("status").path
+        tmux = try TmuxSession(
+            command:
+                "sh -c '\(FullScreenTests.client) --port \(port) --no-timestamps alice; echo $? > \(status).tmp && mv \(status).tmp \(status)'"
+        )
+    }
+
+    func exitStatus(timeout: Duration = .seconds(10)) async throws -> String {
+        try await contents(of: directory.appendingPathComponent("status"), timeout: timeout)
+    }
+
+    func close() {
+        tmux.kill()
+        try? FileManager.default.removeItem(at: directory)
     }
 }
 
