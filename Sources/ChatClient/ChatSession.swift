@@ -68,7 +68,15 @@ public enum ChatSession {
                         }
                         try await onServerLine(framed)
                     },
-                    onInputLine: { line in try await outbound.write(contentsOf: [line, newline]) },
+                    onInputLine: { line in
+                        do {
+                            try await outbound.write(contentsOf: [line, newline])
+                        } catch ChannelError.ioOnClosedChannel {
+                            // The server closed the connection as this line was on its way. Its
+                            // stream ends as well and tells how (closed, or reset); the race
+                            // between the two must not turn a refusal into "connection lost".
+                        }
+                    },
                     onInputEnd: { outbound.finish() }
                 )
             }
