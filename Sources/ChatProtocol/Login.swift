@@ -39,9 +39,11 @@ public enum Login {
     }
 
     /// Characters that show nothing themselves or change how the text around them is shown.
+    /// Unassigned code points are not among them: an emoji newer than this program's Unicode
+    /// tables is still a fine name.
     public static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {
-        case .control, .format, .privateUse, .surrogate, .unassigned: return true
+        case .control, .format, .privateUse, .surrogate: return true
         default: return false
         }
     }
