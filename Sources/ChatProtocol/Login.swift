@@ -2,17 +2,33 @@
 public enum Login {
     public static let maximumCharacters = 32
     /// A character may carry any number of combining scalars, so 32 characters alone do not
-    /// bound a login's size; 128 bytes hold 32 characters of four bytes each.
-    public static let maximumBytes = 128
+    /// bound a login's size. 256 bytes hold 32 characters of up to eight bytes each: letters
+    /// with accents, flags, emoji with a skin tone.
+    public static let maximumBytes = 256
     /// How much of a first line the server reads before refusing it as too long a login: a
     /// login plus generous white space around it. Bounds what a client that never logs in costs.
     public static let maximumLineBytes = 1024
 
     /// Why a login line was refused. The server turns these into notices.
-    public enum Refusal: Error, Equatable, Sendable {
+    public enum Refusal: Error, Equatable, Sendable, CustomStringConvertible {
         case empty
         case tooLong
         case forbiddenCharacter(Unicode.Scalar)
+
+        /// For logs: short, and safe to print whatever the character.
+        public var description: String {
+            switch self {
+            case .empty: return "empty"
+            case .tooLong: return "too long"
+            case .forbiddenCharacter(let scalar): return "forbidden character \(Login.codePoint(scalar))"
+            }
+        }
+    }
+
+    /// `U+001B`: how a character that should not be printed as itself is named.
+    public static func codePoint(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// The login a first line asks for: the line trimmed of white space, if it obeys the rules.

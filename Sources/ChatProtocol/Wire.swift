@@ -100,16 +100,8 @@ public enum Notice: Equatable, Sendable {
     }
 
     static func describe(_ scalar: Unicode.Scalar) -> String {
-        if Login.isInvisible(scalar) || scalar.properties.isWhitespace {
-            return "U+" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4)
-        }
+        if Login.isInvisible(scalar) || scalar.properties.isWhitespace { return Login.codePoint(scalar) }
         return "'\(scalar)'"
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: Swift.max(0, width - count)) + self
     }
 }
 

@@ -93,7 +93,9 @@ final class Broker {
             recipients = last
         } else {
             recipients = resolve(list, in: bytes, line: line)
-            sender.lastRecipients = recipients
+            // A list of thousands of names would pin a copy of itself to every connection that
+            // sent one; such lists are rare, so they are looked up each time instead.
+            sender.lastRecipients = listBytes.count <= Self.cachedListBytes ? recipients : nil
         }
         for name in recipients.offlineNames {
             sender.send(.recipientOffline(name))
@@ -152,6 +154,8 @@ final class Broker {
     func flushIfOutboxesAreFull() {
         if bytesSinceFlush >= Self.earlyFlushBytes { flushOutboxes() }
     }
+
+    static let cachedListBytes = 1024
 
     /// Large enough that a recipient fed by several senders in a row still gets them in one
     /// write; small enough that the deliveries waiting for a write stay a few hundred KiB.

@@ -63,7 +63,7 @@ public final class ChatServer: Sendable {
             try? await group.shutdownGracefully()
             throw ChatServerError(
                 description:
-                    "cannot listen on \(configuration.host):\(configuration.port): \(Self.reason(error))"
+                    "cannot listen on \(configuration.host):\(configuration.port): \(describe(error))"
             )
         }
     }
@@ -83,21 +83,6 @@ public final class ChatServer: Sendable {
         return try await listener.eventLoop.submit { broker.value.onlineCount }.get()
     }
 
-    /// Worded like `strerror`, in lower case to fit mid-sentence: "address already in use", not
-    /// NIO's description of the call that failed.
-    private static func reason(_ error: any Error) -> String {
-        switch error {
-        case let error as IOError:
-            guard let message = strerror(error.errnoCode) else { return "error \(error.errnoCode)" }
-            let text = String(cString: message)
-            return text.prefix(1).lowercased() + text.dropFirst()
-        case let error as SocketAddressError:
-            if case .unknown = error { return "unknown host" }
-            return "\(error)"
-        default:
-            return "\(error)"
-        }
-    }
 }
 
 /// The server as a swift-service-lifecycle service: runs until a graceful shutdown (SIGINT or
@@ -131,3 +116,19 @@ public struct ChatService: Service {
 #elseif canImport(Darwin)
     import Darwin
 #endif
+
+/// An error as a person reads it in a log line or a message, worded like `strerror` in lower
+/// case to fit mid-sentence: "address already in use", not NIO's description of the call that
+/// failed.
+func describe(_ error: any Error) -> String {
+    switch error {
+    case let error as IOError:
+        guard let message = strerror(error.errnoCode) else { return "error \(error.errnoCode)" }
+        let text = String(cString: message)
+        return text.prefix(1).lowercased() + text.dropFirst()
+    case is SocketAddressError.UnknownHost:
+        return "unknown host"
+    default:
+        return "\(error)"
+    }
+}

@@ -107,10 +107,11 @@ final class Connection: ChannelInboundHandler {
         while state == .awaitingLogin || state == .online {
             guard let event = framer.nextEvent(&buffer, atEndOfInput: atEndOfInput) else { return }
             switch event {
-            case .overlong where state == .awaitingLogin:
+            case .overlong where state == .awaitingLogin && framer.maximumLineBytes == Login.maximumLineBytes:
+                // Longer than any login can be; the server's own line limit is not reached.
                 refuseLogin(.loginRefused(.tooLong), because: "\(Login.Refusal.tooLong)")
             case .overlong:
-                send(.lineTooLong(limit: broker.configuration.maximumLineBytes))
+                send(.lineTooLong(limit: framer.maximumLineBytes))
             case .line(let line):
                 handleLine(line)
             }
@@ -131,7 +132,7 @@ final class Connection: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        closeNow(reason: "\(error)")
+        closeNow(reason: describe(error))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -139,12 +140,7 @@ final class Connection: ChannelInboundHandler {
         drainDeadline?.cancel()
         broker.unregister(self)
         outbox = ByteBuffer()
-        if let login {
-            logger.info(
-                "disconnected", metadata: ["login": "\(String(buffer: login))", "reason": "\(closeReason)"])
-        } else {
-            logger.info("disconnected", metadata: ["reason": "\(closeReason)"])
-        }
+        logger.info("disconnected", metadata: ["reason": "\(closeReason)"])
         closePromise.succeed(())
         context.fireChannelInactive()
     }
@@ -163,7 +159,9 @@ final class Connection: ChannelInboundHandler {
             login = key
             state = .online
             framer.maximumLineBytes = broker.configuration.maximumLineBytes
-            logger.info("logged in", metadata: ["login": "\(name)"])
+            // From here on every line about this connection says whose it is.
+            logger[metadataKey: "login"] = "\(name)"
+            logger.info("logged in")
         }
     }
 

@@ -76,7 +76,8 @@ struct ChatServerCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: service)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
+                // SIGHUP too: a server started from a terminal that closes should still say goodbye.
+                gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
                 logger: logger
             )
         )

@@ -72,9 +72,12 @@ private func kind(_ line: String) -> MessageLine {
     @Test func boundsTheBytesOfALoginToo() {
         // One character, 40 KB: a "character" may carry any number of combining marks.
         #expect(Login.validate("a" + String(repeating: "\u{301}", count: 20_000)) == .failure(.tooLong))
-        #expect(Login.validate(String(repeating: "a\u{301}\u{302}\u{303}", count: 32)) == .failure(.tooLong))
         #expect(
-            Login.validate(String(repeating: "李", count: 32)) == .success(String(repeating: "李", count: 32)))
+            Login.validate(String(repeating: "a\u{301}\u{302}\u{303}\u{304}", count: 32))
+                == .failure(.tooLong))
+        for login in [String(repeating: "李", count: 32), String(repeating: "🇫🇷", count: 32), "👍🏽"] {
+            #expect(Login.validate(login) == .success(login))
+        }
     }
 
     @Test(arguments: [

@@ -93,6 +93,19 @@ import Testing
         }
     }
 
+    /// Below 1 KiB the server's own line limit is the one a first line meets: the framing rule
+    /// applies (a notice, the connection stays), not a refused login.
+    @Test func aLineLimitBelowALoginsRoomKeepsTheFramingRule() async throws {
+        try await withServer(maximumLineBytes: 8) { server in
+            let client = try await LineClient.connect(port: server.port)
+            try await client.send("bobby12345")
+            try await expectNotice(client, containing: "longer than 8 bytes")
+            try await client.send("bob")
+            try await client.send("bob: hi")
+            #expect(try await client.readLine() == "from bob: hi")
+        }
+    }
+
     @Test func invalidUTF8BeforeLoginIsSkippedWithANotice() async throws {
         try await withServer { server in
             let client = try await LineClient.connect(port: server.port)

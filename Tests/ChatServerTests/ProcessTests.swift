@@ -4,13 +4,14 @@ import Testing
 
 /// The real `chat-server` executable: flags, signals, memory.
 @Suite struct ServerProcessTests {
-    @Test func printsWhereItListensAndStopsOnSIGINT() async throws {
+    @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
+    func printsWhereItListensAndStopsGracefullyOnASignal(_ signal: Int32) async throws {
         let server = try await ServerProcess()
         #expect(server.child.stdout == "listening on 127.0.0.1:\(server.port)\n")
         let alice = try await loggedIn("alice", port: server.port)
-        server.child.signal(SIGINT)
+        server.child.signal(signal)
         #expect(try await server.child.waitForExit(timeout: .seconds(10)) == 0)
-        try await alice.waitUntilClosedByServer()
+        #expect(try await alice.readToEnd() == ["error: server is shutting down"])
     }
 
     @Test func refusesAPortInUseWithOneLineAndStatus1() async throws {
