@@ -1,5 +1,6 @@
 import ChatProtocol
 import NIOCore
+import Synchronization
 
 /// The client for pipes and scripts: stdin lines go to the server as they are, server lines go
 /// to stdout unchanged, one write per line.
@@ -24,6 +25,8 @@ public struct PlainClient: Sendable {
     /// Runs the session and returns the exit status.
     public func run() async -> Int32 {
         let endpoint = self.endpoint
+        // A line that could not be sent at all is as much a failure as one the server refused.
+        let skippedInput = Mutex(false)
         do {
             let ending = try await StandardInputLines.withLines(
                 maximumLineBytes: ChatSession.maximumLineBytes
@@ -34,6 +37,7 @@ public struct PlainClient: Sendable {
                     login: login,
                     input: lines.compactMap { framed -> ByteBuffer? in
                         guard case .line(let line) = framed else {
+                            skippedInput.withLock { $0 = true }
                             Self.report(
                                 "skipped an input line longer than \(ChatSession.maximumLineBytes) bytes")
                             return nil
@@ -62,7 +66,7 @@ public struct PlainClient: Sendable {
                 Self.report("the server reported an error: \(notice)")
                 return 1
             case (.inputEnded, nil):
-                return 0
+                return skippedInput.withLock { $0 } ? 1 : 0
             }
         } catch is OutputClosed {
             return 0

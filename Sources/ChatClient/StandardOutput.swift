@@ -9,6 +9,14 @@ import NIOCore
 /// The reader of our output went away (EPIPE): there is nobody left to tell anything.
 public struct OutputClosed: Error {}
 
+/// Output could not be written for another reason (a full disk, say). Kept apart from the
+/// socket's errors, which a caller reports as a lost connection.
+public struct OutputFailure: Error, CustomStringConvertible {
+    public let errnoCode: CInt
+
+    public var description: String { "cannot write output: \(ClientError.describe(errno: errnoCode))" }
+}
+
 /// Unbuffered writes to stdout or stderr: every line reaches the reader as soon as it is written,
 /// which is what `| grep --line-buffered` and tests waiting for a line need.
 public struct OutputStream: Sendable {
@@ -48,7 +56,7 @@ public struct OutputStream: Sendable {
             case EPIPE:
                 throw OutputClosed()
             default:
-                throw IOError(errnoCode: errno, reason: "write")
+                throw OutputFailure(errnoCode: errno)
             }
         }
     }

@@ -42,7 +42,9 @@ struct ChatClientCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1...65535") }
-        guard scrollbackLines > 0 else { throw ValidationError("--scrollback-lines must be positive") }
+        guard (1...1_000_000).contains(scrollbackLines) else {
+            throw ValidationError("--scrollback-lines must be 1...1000000")
+        }
     }
 
     func run() async throws {
@@ -70,9 +72,9 @@ struct ChatClientCommand: AsyncParsableCommand {
         case .finished(let status):
             return status
         case .terminalUnavailable:
-            let terminal = getenv("TERM").map { String(cString: $0) } ?? "unset"
+            let terminal = getenv("TERM").map { "TERM=" + String(cString: $0) } ?? "TERM is not set"
             try? OutputStream.standardError.writeLine(
-                "chat-client: cannot run full screen on TERM=\(terminal); using plain mode")
+                "chat-client: cannot run full screen (\(terminal)); using plain mode")
             return await plainClient.run()
         }
     }

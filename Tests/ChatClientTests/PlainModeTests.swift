@@ -125,6 +125,57 @@ import Testing
         await server.shutdown()
     }
 
+    /// The client run by a shell, so that its standard descriptors can be redirected or closed.
+    private func startClientInShell(port: Int, login: String, redirections: String) throws -> ChildProcess {
+        try ChildProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            [
+                "-c", "exec \"$0\" --plain --port \(port) \(login) \(redirections)",
+                ChildProcess.executable("chat-client").path,
+            ]
+        )
+    }
+
+    @Test func anOutputErrorIsNotALostConnection() async throws {
+        let server = try await startTestServer()
+        let client = try startClientInShell(port: server.port, login: "ivan", redirections: "> /dev/full")
+        try client.write("ivan: hello\n")
+        #expect(try await client.waitForExit() == 1)
+        #expect(client.stderr == "chat-client: cannot write output: no space left on device\n")
+        await server.shutdown()
+    }
+
+    @Test func closedStandardDescriptorsActAsEmptyInputAndASink() async throws {
+        let server = try await startTestServer()
+        let watcher = try await LineClient.connect(port: server.port)
+        try await watcher.send("judy")
+        try await waitUntilOnline(server, count: 1)
+        // No stdout: what the server sends goes nowhere, and sending still works.
+        let silent = try startClientInShell(port: server.port, login: "kim", redirections: ">&-")
+        try silent.write("judy: from kim\n")
+        #expect(try await watcher.readLine() == "from kim: from kim")
+        try silent.closeStdin()
+        #expect(try await silent.waitForExit() == 0)
+        #expect(silent.stderr == "")
+        // No stdin: nothing to send, so the client logs in, drains and exits at once.
+        let mute = try startClientInShell(port: server.port, login: "lee", redirections: "<&-")
+        #expect(try await mute.waitForExit() == 0)
+        #expect(mute.stderr == "")
+        await watcher.close()
+        await server.shutdown()
+    }
+
+    @Test func anInputLineTooLongToSendIsExitStatusOne() async throws {
+        let server = try await startTestServer()
+        let client = try startClient(port: server.port, ["mona"])
+        try client.write(String(repeating: "x", count: 1024 * 1024 + 10) + "\nmona: after\n")
+        try client.closeStdin()
+        #expect(try await client.waitForExit() == 1)
+        #expect(client.stdout == "from mona: after\n")
+        #expect(client.stderr == "chat-client: skipped an input line longer than 1048576 bytes\n")
+        await server.shutdown()
+    }
+
     @Test func unknownHostIsSaidPlainly() async throws {
         let client = try ChildProcess(
             ChildProcess.executable("chat-client"),
