@@ -8,7 +8,8 @@ public enum Key: Equatable, Sendable {
     case enter, tab, backspace, delete
     case left, right, home, end, up, down, pageUp, pageDown
     case controlLeft, controlRight
-    /// On its own, or the first half of Alt and a key: terminals send Alt-B as Escape, B.
+    /// On its own, or the first half of Alt and a key: terminals send Alt-B as Escape, B. Also
+    /// the start of any escape sequence curses did not recognise, whose characters follow.
     case escape
 }
 
@@ -58,8 +59,9 @@ public struct ChatScreenModel: Sendable {
     public private(set) var completion = LoginCompletion()
     public private(set) var scrollback: Scrollback<TranscriptEntry>
     public private(set) var size = (rows: 24, columns: 80)
-    /// Escape was the last key: the next one is taken with Alt, as readline does.
-    private var isEscapePending = false
+    /// Where the keys after an Escape stand: Alt and a key, or an escape sequence curses did not
+    /// recognise and hands over character by character.
+    private var escape = EscapeState.none
     /// Seconds since the epoch; a test sets a fixed clock.
     private let clock: @Sendable () -> Int
 
@@ -117,8 +119,9 @@ public struct ChatScreenModel: Sendable {
     /// Applies one key; returns what the loop must do, if anything.
     public mutating func handle(_ key: Key) -> ScreenCommand? {
         if key != .tab { completion.endCycle() }
-        if isEscapePending {
-            isEscapePending = false
+        if swallowsEscapeSequence(key) { return nil }
+        if escape == .pending {
+            escape = .none
             switch key {
             case .character("b"), .character("B"):
                 editor.moveWordLeft()
@@ -128,22 +131,33 @@ public struct ChatScreenModel: Sendable {
                 return nil
             case .backspace:
                 editor.deleteToWordStart()
+                scrollback.scrollToBottom()
+                return nil
+            case .character("["):
+                escape = .controlSequence
+                return nil
+            case .character("O"):
+                escape = .singleShift
                 return nil
             default:
                 // Alt with a key of no meaning here: the key counts as pressed alone.
                 break
             }
         }
+        // Editing the input means the user is back in the conversation, as typing does.
+        if Self.editsInput(key) { scrollback.scrollToBottom() }
         switch key {
         case .escape:
-            isEscapePending = true
+            escape = .pending
         case .character(let scalar):
             editor.insert(String(scalar))
-            scrollback.scrollToBottom()
         case .enter:
             return submit()
         case .tab:
-            _ = completion.complete(&editor)
+            // Past the first ':' the user is writing the text, where a Tab is just a character.
+            if !completion.complete(&editor), editor.characters[..<editor.cursor].contains(":") {
+                editor.insert("\t")
+            }
         case .backspace:
             editor.deleteBackward()
         case .delete:
@@ -188,34 +202,98 @@ public struct ChatScreenModel: Sendable {
         return nil
     }
 
+    private enum EscapeState: Equatable, Sendable {
+        case none
+        /// Escape alone so far: Alt and a key, or the start of a sequence.
+        case pending
+        /// After Escape [: parameters and intermediates until the final character.
+        case controlSequence
+        /// After Escape O: one more character.
+        case singleShift
+    }
+
+    /// True when `key` belongs to an escape sequence curses did not decode (Shift-Left on a
+    /// TERM whose terminfo lacks it, say): such a sequence is dropped whole, since what follows
+    /// the Escape would otherwise land in the input as text like `[1;2D`.
+    private mutating func swallowsEscapeSequence(_ key: Key) -> Bool {
+        switch escape {
+        case .none, .pending:
+            return false
+        case .singleShift:
+            escape = .none
+            if case .character = key { return true }
+            return false
+        case .controlSequence:
+            guard case .character(let scalar) = key else {
+                escape = .none
+                return false
+            }
+            switch scalar.value {
+            case 0x20...0x3F:
+                return true
+            case 0x40...0x7E:
+                escape = .none
+                return true
+            default:
+                // Not part of any sequence: the sequence was cut short, the key is a key.
+                escape = .none
+                return false
+            }
+        }
+    }
+
+    private static func editsInput(_ key: Key) -> Bool {
+        switch key {
+        case .character, .tab, .backspace, .delete, .up, .down, .control("u"), .control("k"), .control("w"),
+            .control("p"), .control("n"), .control("d"):
+            return true
+        default:
+            return false
+        }
+    }
+
     private mutating func submit() -> ScreenCommand? {
         let line = editor.text
         if line == "/quit" { return .quit }
         guard !line.allSatisfy(\.isWhitespace) else { return nil }
-        // A line typed now would wait unseen for a connection that may never come, or go
-        // nowhere: it stays in the input, to be sent with Enter once connected.
-        switch connection {
-        case .connecting:
-            note("not sent: not connected yet")
-            return nil
-        case .disconnected:
-            note("not sent: not connected; /quit or Ctrl-C to leave")
-            return nil
-        case .connected:
-            break
+        if login == nil, connection != .connected {
+            guard connection == .connecting else { return notSent(line) }
+            // The login goes first in the queue to the server, which the session starts reading
+            // once it is connected: nothing can overtake it.
+            return logIn(as: line, remark: "will log in as \(Login.trimmed(line)) once connected")
         }
+        guard connection == .connected else { return notSent(line) }
         editor.setText("")
         scrollback.scrollToBottom()
-        guard login != nil else {
-            let name = Login.trimmed(line)
-            login = name
-            note("logging in as \(name)")
-            return .send(line)
-        }
+        guard login != nil else { return logIn(as: line, remark: "logging in as \(Login.trimmed(line))") }
         history.record(line)
         completion.noteRecipients(ofSentLine: line)
         append(.sent(line))
         return .send(line)
+    }
+
+    /// A line entered while there is no connection is not held back to be sent later, unseen:
+    /// it goes to the history, and the input is cleared so the next pasted line is not glued to
+    /// it.
+    private mutating func notSent(_ line: String) -> ScreenCommand? {
+        editor.setText("")
+        history.record(line)
+        scrollback.scrollToBottom()
+        let why = connection == .connecting ? "not connected yet" : "disconnected; /quit leaves"
+        note("not sent (\(why); Up brings it back): \(line)")
+        return nil
+    }
+
+    /// The transcript shows the login trimmed, so the server gets it trimmed too: the
+    /// tutorial's server would register `carol ` with its space.
+    private mutating func logIn(as line: String, remark: String) -> ScreenCommand? {
+        let name = Login.trimmed(line)
+        guard !name.isEmpty else { return nil }
+        editor.setText("")
+        scrollback.scrollToBottom()
+        login = name
+        note(remark)
+        return .send(name)
     }
 
     private mutating func append(_ kind: TranscriptEntry.Kind) {
@@ -233,25 +311,32 @@ public struct ChatScreenModel: Sendable {
 
     // MARK: Drawing
 
-    /// What the terminal should show: `size.rows` rows and where the cursor goes.
+    /// What the terminal should show: `size.rows` rows, none wider than `size.columns`, and
+    /// where the cursor goes.
     public mutating func frame() -> Frame {
-        let (rows, columns) = size
+        let (rows, columns) = (max(0, size.rows), max(0, size.columns))
         guard rows >= Self.minimumSize.rows, columns >= Self.minimumSize.columns else {
-            let message = StyledRow(String("terminal too small".prefix(max(0, columns))), .plain)
-            return Frame(rows: [message] + Array(repeating: [], count: max(0, rows - 1)), cursor: (0, 0))
+            guard rows > 0 else { return Frame(rows: [], cursor: (0, 0)) }
+            let message = Self.tooSmallMessages.first { $0.count <= columns } ?? ""
+            return Frame(
+                rows: [StyledRow(message, .plain)] + Array(repeating: [], count: rows - 1), cursor: (0, 0))
         }
         let layout = self.layout
         var pane = scrollback.visibleRows(height: paneHeight, rows: layout.rows(for:))
         // Short history sits at the bottom, next to the input, as in any chat window.
-        pane.insert(contentsOf: Array(repeating: [], count: paneHeight - pane.count), at: 0)
+        pane.insert(contentsOf: Array(repeating: [], count: max(0, paneHeight - pane.count)), at: 0)
         let prompt = StyledRow(login == nil ? "login: " : "> ", .prompt)
         let input = editor.visibleGlyphs(width: columns - prompt.width)
         let inputRow = prompt + input.glyphs.map { StyledGlyph($0, .plain) }
         return Frame(
             rows: pane + [statusLine(width: columns), inputRow],
-            cursor: (rows - 1, prompt.width + input.cursorColumn)
+            cursor: (rows - 1, min(columns - 1, prompt.width + input.cursorColumn))
         )
     }
+
+    /// Longest first; the first that fits is shown, so a narrow terminal still reads a whole
+    /// phrase rather than "terminal t".
+    private static let tooSmallMessages = ["terminal too small", "too small", "small", "…"]
 
     private func statusLine(width: Int) -> StyledRow {
         let state: String
@@ -260,30 +345,38 @@ public struct ChatScreenModel: Sendable {
         case .connected: state = "connected"
         case .disconnected(let reason): state = "disconnected: " + reason
         }
-        let left = " \(login ?? "(no login yet)") | \(options.serverName) | \(state) "
-        var right = ""
+        let left = StyledRow(" \(login ?? "(no login yet)") | \(options.serverName) | \(state) ", .statusBar)
+        var right: StyledRow = []
         if !scrollback.isAtBottom {
             let below = scrollback.entriesBelow
-            right = below > 0 ? " more below: \(below) lines " : " more below "
+            let hints =
+                below > 0
+                ? [" more below: \(below) lines ", " \(below) more below ", " \(below) below "]
+                : [" more below "]
+            // The scroll hint matters more than the end of a long disconnect reason, but the
+            // login should keep some room: the longest hint that leaves it that much is shown.
+            let room = width - min(left.width, 10)
+            right = StyledRow(hints.first { $0.count <= room } ?? hints[hints.count - 1], .statusBar)
+            right = Self.truncated(right, to: width)
         }
-        var row = StyledRow(left, .statusBar)
-        let rightRow = StyledRow(right, .statusBar)
-        // The scroll hint matters more than the end of a long disconnect reason.
-        row = Self.truncated(row, to: max(0, width - rightRow.width))
-        row += Array(repeating: StyledGlyph(.space, .statusBar), count: width - row.width - rightRow.width)
-        return row + rightRow
+        let row = Self.truncated(left, to: width - right.width)
+        let padding = Array(
+            repeating: StyledGlyph(.space, .statusBar), count: max(0, width - row.width - right.width))
+        return row + padding + right
     }
 
+    /// `row` cut to at most `width` columns, with "…" where it was cut.
     private static func truncated(_ row: StyledRow, to width: Int) -> StyledRow {
         guard row.width > width else { return row }
+        guard width > 0 else { return [] }
         var result: StyledRow = []
         var used = 0
         for glyph in row {
-            if used + glyph.glyph.width > max(0, width - 1) { break }
+            if used + glyph.glyph.width > width - 1 { break }
             result.append(glyph)
             used += glyph.glyph.width
         }
-        return width > 0 ? result + StyledRow("…", row.first?.style ?? .plain) : result
+        return result + StyledRow("…", row.first?.style ?? .plain)
     }
 }
 

@@ -103,8 +103,8 @@ final class CursesTerminal {
     }
 
     /// Attribute bits and colour pair; pairs 1 to 6 are red, green, yellow, blue, magenta, cyan.
-    /// Red is the notices' colour, so the sender palette is the other five: a sender's name
-    /// must never look like a notice.
+    /// Red is the notices' colour and cyan the remarks', so the sender palette is the four in
+    /// between: a sender's name must never look like either.
     static func appearance(of style: Style) -> (attributes: Int32, pair: Int32) {
         let bold = Int32(CHAT_ATTRIBUTE_BOLD)
         switch style {

@@ -195,7 +195,8 @@ final class Mailbox: Sendable {
     func post(_ event: Event) {
         let mustWake = state.withLock { state in
             state.events.append(event)
-            if state.events.count > capacity + 1024 {
+            // Subtracting keeps this from overflowing for any capacity up to Int.max.
+            if state.events.count - 1024 > capacity {
                 let excess = state.events.count - capacity
                 let kept = state.events[..<excess].filter {
                     if case .line = $0 { return false }

@@ -14,8 +14,10 @@ public struct LoginCompletion: Equatable, Sendable {
         var matches: [String]
         var index: Int
         var suffix: String
-        /// The editor as the last completion left it: any other state means the user moved on.
-        var editor: LineEditor
+        /// The text and cursor as the last completion left them: anything else means the user
+        /// moved on. Not the whole editor: drawing scrolls it sideways, which is no edit.
+        var text: [Character]
+        var cursor: Int
     }
 
     public init(limit: Int = 500) {
@@ -49,11 +51,12 @@ public struct LoginCompletion: Equatable, Sendable {
 
     /// Completes in `editor`; false when there is nothing to complete.
     public mutating func complete(_ editor: inout LineEditor) -> Bool {
-        if var cycle, cycle.editor == editor, cycle.matches.count > 1 {
+        if var cycle, cycle.text == editor.characters, cycle.cursor == editor.cursor, cycle.matches.count > 1
+        {
             let shown = cycle.matches[cycle.index].count + cycle.suffix.count
             cycle.index = (cycle.index + 1) % cycle.matches.count
             editor.replace(cycle.start..<cycle.start + shown, with: cycle.matches[cycle.index] + cycle.suffix)
-            cycle.editor = editor
+            (cycle.text, cycle.cursor) = (editor.characters, editor.cursor)
             self.cycle = cycle
             return true
         }
@@ -76,7 +79,9 @@ public struct LoginCompletion: Equatable, Sendable {
         // The last name of a list with no text yet gets the ": " that starts the message.
         let suffix = end == characters.count && !characters.contains(":") ? ": " : ""
         editor.replace(start..<end, with: first + suffix)
-        cycle = Cycle(start: start, matches: matches, index: 0, suffix: suffix, editor: editor)
+        cycle = Cycle(
+            start: start, matches: matches, index: 0, suffix: suffix, text: editor.characters,
+            cursor: editor.cursor)
         return true
     }
 }

@@ -85,9 +85,10 @@ public struct TranscriptEntry: Equatable, Sendable {
 
 /// Every sender keeps one colour for the whole session (and across sessions): the colour comes
 /// from a fixed hash of the login, not from Swift's per-process seeded `Hasher`. The palette
-/// leaves out red, the colour of the server's notices.
+/// leaves out red and cyan, the colours of the server's notices and of the client's remarks, so
+/// a name never looks like either.
 public enum SenderPalette {
-    public static let count = 5
+    public static let count = 4
 
     public static func colour(for login: String) -> Int {
         var hash: UInt32 = 2_166_136_261
@@ -132,24 +133,35 @@ public struct TranscriptLayout: Sendable {
         return Self.wrap(glyphs, width: width, indent: indent)
     }
 
-    /// Breaks `glyphs` into rows at most `width` columns wide, after the last space that fits
-    /// where there is one, else between any two glyphs; a word too long for any row is cut, not
-    /// moved, and a wide glyph never straddles two rows.
+    /// Breaks `glyphs` into rows at most `width` columns wide, at the last break opportunity
+    /// that fits where there is one, else between any two glyphs; a word too long for any row is
+    /// cut, not moved, and a wide glyph never straddles two rows. Breaks are allowed after a
+    /// space and between two wide characters: Chinese or Japanese text has no spaces, and may be
+    /// broken between any two of its characters.
     public static func wrap(_ glyphs: [StyledGlyph], width: Int, indent: Int = 0) -> [StyledRow] {
         guard width > 0 else { return [] }
         let indent = indent * 2 < width ? indent : 0
         let isSpace = { (glyph: StyledGlyph) in glyph.glyph.scalars == [" "] }
+        /// Whether a row may end just before `glyphs[index]`.
+        let breaksBefore = { (index: Int) in
+            index > 0
+                && (isSpace(glyphs[index - 1])
+                    || (glyphs[index - 1].glyph.width > 1 && glyphs[index].glyph.width > 1))
+        }
         var rows: [StyledRow] = []
         var row: StyledRow = []
         var used = 0
-        /// Where the current row may be broken: just after its last space.
+        /// Where the current row may be broken: its length at its last break opportunity.
         var breakIndex: Int?
         for (index, glyph) in glyphs.enumerated() {
             let contentStart = rows.isEmpty ? 0 : indent
+            if breaksBefore(index) { breakIndex = row.count }
             if used + glyph.glyph.width > width && row.count > contentStart {
                 var carried: StyledRow = []
                 if let breakIndex, breakIndex > contentStart, breakIndex < row.count {
-                    let wordEnd = glyphs[index...].firstIndex(where: isSpace) ?? glyphs.endIndex
+                    let wordEnd =
+                        glyphs.indices[index...].first { isSpace(glyphs[$0]) || breaksBefore($0) }
+                        ?? glyphs.endIndex
                     let wordWidth =
                         StyledRow(row[breakIndex...]).width + StyledRow(glyphs[index..<wordEnd]).width
                     if indent + wordWidth <= width {
@@ -164,7 +176,6 @@ public struct TranscriptLayout: Sendable {
             }
             row.append(glyph)
             used += glyph.glyph.width
-            if isSpace(glyph) { breakIndex = row.count }
         }
         rows.append(row)
         return rows

@@ -86,6 +86,14 @@ int chat_curses_begin(void) {
     screen = newterm(NULL, stdout, stdin);
     if (!screen) return -1;
     set_term(screen);
+    // A terminal that cannot put the cursor on a given cell (TERM=dumb, a printing terminal)
+    // gets every frame as a stream of garbled text; plain mode serves it better. Checked
+    // before anything is drawn, so giving up leaves the terminal as it was.
+    const char *cursor_address = tigetstr("cup");
+    if (!cursor_address || cursor_address == (char *)-1 || tigetflag("hc") > 0 || tigetflag("gn") > 0) {
+        chat_curses_end();
+        return -1;
+    }
     raw();
     noecho();
     nonl();
@@ -106,7 +114,8 @@ int chat_curses_begin(void) {
     if (has_colors()) {
         start_color();
         use_default_colors();
-        // Pair 1, red, is for the server's notices only; senders get pairs 2 to 6.
+        // Pair 1, red, is for the server's notices only and pair 6, cyan, for the client's
+        // remarks; senders get pairs 2 to 5.
         const short colours[] = {COLOR_RED, COLOR_GREEN, COLOR_YELLOW, COLOR_BLUE, COLOR_MAGENTA, COLOR_CYAN};
         for (short i = 0; i < 6; i++) init_pair((short)(i + 1), colours[i], -1);
     }

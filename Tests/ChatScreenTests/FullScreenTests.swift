@@ -320,12 +320,15 @@ import Testing
         // client stays in "connecting" for its whole connect timeout of ten seconds.
         try await Task.sleep(for: .milliseconds(300))
         #expect(try tmux.screen()[Self.statusRow].contains("| connecting"))
-        // Enter does not pretend to send: the line stays, and a remark says why.
-        try tmux.type("bob: are you there?")
-        try tmux.press("Enter")
-        let screen = try await tmux.waitForText("-- not sent: not connected yet")
-        #expect(screen[Self.inputRow] == "> bob: are you there?")
+        // Enter does not pretend to send: a remark says so, and pasted lines stay apart.
+        try tmux.type("bob: are you there?\rbob: hello?\r")
+        let screen = try await tmux.waitForText("): bob: hello?")
+        #expect(screen.contains("-- not sent (not connected yet; Up brings it back): bob: are you there?"))
+        #expect(screen.contains("-- not sent (not connected yet; Up brings it back): bob: hello?"))
+        #expect(screen[Self.inputRow] == ">")
         #expect(!screen.contains { $0.contains("→") })
+        try tmux.press("Up")
+        try await tmux.waitForScreen { Self.inputLine($0) == "> bob: hello?" }
         try tmux.press("C-c")
         #expect(try await recording.exitStatus(timeout: .seconds(2)) == "0\n")
     }
@@ -344,7 +347,8 @@ import Testing
         defer { tmux.kill() }
         try await tmux.waitForText("-- connected to")
         try await tmux.waitForScreen { Self.inputLine($0) == "login:" }
-        try tmux.type("alice")
+        // The tutorial's server keeps a login as it comes; the client sends it trimmed.
+        try tmux.type("alice ")
         try tmux.press("Enter")
         try await tmux.waitForText("-- logging in as alice")
         try tmux.type("alice: hello me")
@@ -354,6 +358,64 @@ import Testing
             $0.contains("alice: hello me") && $0.contains("→ alice: hello me")
         }
         #expect(screen[Self.statusRow].hasPrefix(" alice | 127.0.0.1:\(port) | connected"))
+    }
+}
+
+/// Terminals other than the 80 × 24 xterm of `FullScreenTests`.
+@Suite(.serialized) struct OtherTerminalTests {
+    @Test func smallTerminalScrollsAndSaysWhenItIsTooSmall() async throws {
+        let server = try await startTestServer()
+        let tmux = try TmuxSession(
+            command: "\(FullScreenTests.client) --port \(server.port) --no-timestamps alice", width: 20,
+            height: 8)
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as")
+        let bob = try await LineClient.connect(port: server.port)
+        try await bob.send("bob")
+        try await bob.send("bob: ready")
+        #expect(try await bob.readLine() == "from bob: ready")
+        try await bob.sendRaw((1...12).map { "alice: line \($0)\n" }.joined())
+        try await tmux.waitForText("bob: line 12")
+        // The scroll hint is wider than the status line: it is shortened, not a crash.
+        try tmux.press("PPage")
+        let screen = try await tmux.waitForScreen { $0.count == 8 && $0[6].hasSuffix(" below") }
+        #expect(screen[6] == " alice | 1… 5 below")
+        try tmux.resize(width: 10, height: 8)
+        try await tmux.waitForScreen { $0.first == "too small" }
+        #expect(tmux.isRunning)
+        await bob.close()
+        await server.shutdown()
+    }
+
+    @Test func unknownEscapeSequencesInsertNothing() async throws {
+        let server = try await startTestServer()
+        // screen's terminfo lacks xterm's modified arrow keys, so curses passes them on raw.
+        let tmux = try TmuxSession(
+            command: "\(FullScreenTests.client) --port \(server.port) --no-timestamps alice", term: "screen")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        try tmux.type("ab")
+        try tmux.press("S-Left", "M-Left", "S-Right", "C-Up", "M-b")
+        try tmux.type("c")
+        try await tmux.waitForScreen { $0.count == 24 && $0[23] == "> cab" }
+        await server.shutdown()
+    }
+
+    @Test func aTerminalThatCannotMoveTheCursorGetsPlainMode() async throws {
+        let server = try await startTestServer()
+        let tmux = try TmuxSession(
+            command: "\(FullScreenTests.client) --port \(server.port) alice", term: "dumb")
+        defer { tmux.kill() }
+        try await tmux.waitForText("chat-client: cannot run full screen (TERM=dumb); using plain mode")
+        let bob = try await LineClient.connect(port: server.port)
+        try await bob.send("bob")
+        try await bob.send("bob: ready")
+        #expect(try await bob.readLine() == "from bob: ready")
+        try tmux.type("bob: plain\r")
+        #expect(try await bob.readLine() == "from alice: plain")
+        #expect(try !tmux.screen().contains { $0.contains("| connected") })
+        await bob.close()
+        await server.shutdown()
     }
 }
 

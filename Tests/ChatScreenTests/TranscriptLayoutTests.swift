@@ -24,6 +24,27 @@ import Testing
         #expect(rows.allSatisfy { $0.width <= 4 })
     }
 
+    @Test func textWithoutSpacesBreaksBetweenWideCharacters() {
+        // The name stays on its row, with as much of the message as fits after it.
+        let text = "00:52 bob: " + String(repeating: "好", count: 15)
+        #expect(
+            wrap(text, width: 30) == [
+                "00:52 bob: " + String(repeating: "好", count: 9), String(repeating: "好", count: 6),
+            ])
+        #expect(
+            wrap(text, width: 40, indent: 6) == [
+                "00:52 bob: " + String(repeating: "好", count: 14), "      好",
+            ])
+        // A latin word next to them still moves whole when it fits on the next row.
+        #expect(wrap("你好你好ab cdefgh", width: 12) == ["你好你好ab ", "cdefgh"])
+        #expect(wrap("你好你好abcdef", width: 10) == ["你好你", "好abcdef"])
+    }
+
+    @Test func aWordLongerThanARowIsBrokenNotMoved() {
+        #expect(wrap("bob: abcdefghijklmnop", width: 10) == ["bob: abcde", "fghijklmno", "p"])
+        #expect(wrap("bob: abcdefghij", width: 10) == ["bob: ", "abcdefghij"])
+    }
+
     @Test func continuationRowsAreIndented() {
         #expect(wrap("12:00 aaaa bbbb cccc", width: 12, indent: 3) == ["12:00 aaaa ", "   bbbb cccc"])
     }
@@ -60,6 +81,13 @@ import Testing
         }
         let pairs = Set((0..<SenderPalette.count).map { CursesTerminal.appearance(of: .sender($0)).pair })
         #expect(pairs.count == SenderPalette.count)
+    }
+
+    @Test func noSenderLooksLikeARemark() {
+        let remark = CursesTerminal.appearance(of: .info)
+        for colour in 0..<SenderPalette.count {
+            #expect(CursesTerminal.appearance(of: .sender(colour)).pair != remark.pair, "\(colour)")
+        }
     }
 }
 

@@ -35,7 +35,8 @@ int chat_locale_prepare_utf8(void);
 // Columns the terminal gives `character`: wcwidth(3), -1 for non-printable.
 int chat_wcwidth(unsigned int character);
 
-// Starts curses on stdin/stdout. Returns 0, or -1 when the terminal cannot be used (unknown TERM).
+// Starts curses on stdin/stdout. Returns 0, or -1 when the terminal cannot be used: an unknown
+// TERM, or one that cannot address the cursor (TERM=dumb).
 int chat_curses_begin(void);
 // Restores the terminal exactly as it was before chat_curses_begin. Safe to call twice.
 void chat_curses_end(void);
