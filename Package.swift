@@ -86,6 +86,8 @@ let package = Package(
             name: "ChatBench",
             dependencies: [
                 "ChatProtocol",
+                // For the client's wording of connection errors.
+                "ChatClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -94,6 +96,7 @@ let package = Package(
             name: "chat-bench",
             dependencies: [
                 "ChatBench",
+                "ChatClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

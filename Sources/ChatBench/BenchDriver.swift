@@ -1,3 +1,4 @@
+import ChatClient
 import ChatProtocol
 import NIOCore
 import NIOPosix
@@ -138,7 +139,8 @@ final class BenchDriver {
                     self.fail(
                         BenchError(
                             description:
-                                "cannot connect to \(self.configuration.host):\(self.configuration.port): \(error)"
+                                "cannot connect to \(self.configuration.host):\(self.configuration.port): "
+                                + ClientError.reason(error)
                         ))
                 }
             }

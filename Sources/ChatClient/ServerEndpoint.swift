@@ -58,7 +58,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// A short reason for `error`, worded like `strerror` but in lower case to fit mid-sentence:
     /// "connection refused", not a dump of NIO's error structure.
-    static func reason(_ error: any Error) -> String {
+    public static func reason(_ error: any Error) -> String {
         switch error {
         case let error as NIOConnectionError:
             if let dnsError = error.dnsAError ?? error.dnsAAAAError {

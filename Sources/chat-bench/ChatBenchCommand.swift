@@ -1,12 +1,7 @@
 import ArgumentParser
 import ChatBench
+import ChatClient
 import NIOPosix
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 @main
 struct ChatBenchCommand: ParsableCommand {
@@ -124,7 +119,7 @@ struct ChatBenchCommand: ParsableCommand {
         do {
             passed = scenarios ? try runScenarios(on: group) : try runOnce(on: group)
         } catch {
-            writeLine("chat-bench: \(error)")
+            try? OutputStream.standardError.writeLine("chat-bench: \(error)")
             throw ExitCode(2)
         }
         if !passed { throw ExitCode.failure }
@@ -163,10 +158,5 @@ struct ChatBenchCommand: ParsableCommand {
 
 /// Unbuffered, so that progress lines reach a pipe (tee, a test) as they happen, not at exit.
 private func writeLine(_ text: String) {
-    var bytes = Array((text + "\n").utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
-        if written <= 0 { return }
-        bytes = bytes.dropFirst(written)
-    }
+    try? OutputStream.standardOutput.writeLine(text)
 }

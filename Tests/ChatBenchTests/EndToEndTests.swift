@@ -36,6 +36,16 @@ import Testing
         #expect((number(after: "server", in: output.components(separatedBy: "cpu:").last ?? "") ?? -1) >= 0)
     }
 
+    @Test func noServerIsOneLineAndStatus2() async throws {
+        let server = try await ServerProcess()
+        let port = server.port
+        server.child.signal(SIGTERM)
+        _ = try await server.child.waitForExit()
+        let bench = try ChildProcess(ChildProcess.executable("chat-bench"), ["--port", "\(port)"])
+        #expect(try await bench.waitForExit() == 2)
+        #expect(bench.stderr == "chat-bench: cannot connect to 127.0.0.1:\(port): connection refused\n")
+    }
+
     @Test func scenariosSpawnTheirOwnServerAndPrintOneTable() async throws {
         let bench = try ChildProcess(
             ChildProcess.executable("chat-bench"),
