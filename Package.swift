@@ -3,6 +3,7 @@ import PackageDescription
 
 // Data flows protocol → server, protocol → client → screen and bench; the executables are thin
 // shells.
+//
 // The server's state lives on one event loop thread and is never accessed overlapping; the
 // runtime's dynamic exclusivity checks on it cost about a third of the server's time per message
 // (measured with chat-bench). Debug builds, which the tests use, keep the checks.
