@@ -99,9 +99,15 @@ public enum Notice: Equatable, Sendable {
         return "'\(safe)'"
     }
 
+    /// The common cases in words; anything else that cannot be shown as itself by its code point.
     static func describe(_ scalar: Unicode.Scalar) -> String {
-        if Login.isInvisible(scalar) || scalar.properties.isWhitespace { return Login.codePoint(scalar) }
-        return "'\(scalar)'"
+        switch scalar {
+        case " ": return "a space"
+        case "\t": return "a tab"
+        default:
+            if Login.isInvisible(scalar) || scalar.properties.isWhitespace { return Login.codePoint(scalar) }
+            return "'\(scalar)'"
+        }
     }
 }
 
