@@ -57,13 +57,13 @@ public final class ChatServer: Sendable {
         do {
             let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
             let server = ChatServer(group: group, listener: listener, broker: broker)
-            logger.info("listening", metadata: ["address": "\(configuration.host):\(server.port)"])
+            logger.info("listening", metadata: ["address": "\(hostAndPort(configuration.host, server.port))"])
             return server
         } catch {
             try? await group.shutdownGracefully()
             throw ChatServerError(
                 description:
-                    "cannot listen on \(configuration.host):\(configuration.port): \(describe(error))"
+                    "cannot listen on \(hostAndPort(configuration.host, configuration.port)): \(describe(error))"
             )
         }
     }
@@ -87,10 +87,13 @@ public final class ChatServer: Sendable {
 
 /// The server as a swift-service-lifecycle service: runs until a graceful shutdown (SIGINT or
 /// SIGTERM, as the service group is configured) or cancellation, then shuts down cleanly.
-public struct ChatService: Service {
+public struct ChatService: Service, CustomStringConvertible {
     let configuration: ChatServerConfiguration
     let logger: Logger
     let onListening: @Sendable (SocketAddress) -> Void
+
+    /// What service-lifecycle's debug lines show: not a dump of the fields.
+    public var description: String { "ChatService(\(hostAndPort(configuration.host, configuration.port)))" }
 
     public init(
         configuration: ChatServerConfiguration,
@@ -131,4 +134,9 @@ func describe(_ error: any Error) -> String {
     default:
         return "\(error)"
     }
+}
+
+/// `host:port`, with an IPv6 host in brackets so that the port after the last `:` is unambiguous.
+public func hostAndPort(_ host: String, _ port: Int) -> String {
+    host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
 }

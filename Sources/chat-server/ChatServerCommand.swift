@@ -70,7 +70,8 @@ struct ChatServerCommand: AsyncParsableCommand {
             onListening: { address in
                 // Scripts wait for this exact line before they connect.
                 writeLine(
-                    "listening on \(address.ipAddress ?? host):\(address.port ?? port)", to: STDOUT_FILENO)
+                    "listening on \(hostAndPort(address.ipAddress ?? host, address.port ?? port))",
+                    to: STDOUT_FILENO)
             }
         )
         let group = ServiceGroup(
