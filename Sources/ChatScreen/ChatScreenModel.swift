@@ -19,6 +19,9 @@ public enum ScreenCommand: Equatable, Sendable {
     case quit
     /// Ctrl-L: repaint every cell, for when something else wrote over the screen.
     case repaint
+    /// Open a new connection and send what is entered from now on over it; the model is already
+    /// back to `connecting`.
+    case reconnect
 }
 
 public enum ConnectionState: Equatable, Sendable {
@@ -62,6 +65,15 @@ public struct ChatScreenModel: Sendable {
     /// Where the keys after an Escape stand: Alt and a key, or an escape sequence curses did not
     /// recognise and hands over character by character.
     private var escape = EscapeState.none
+    /// What this connection has heard so far, to tell a refused login from any other close: the
+    /// server answers a login it refuses with one notice and closes, and says nothing to one it
+    /// accepts.
+    private var serverLinesThisConnection = 0
+    private var lastServerLineWasNotice = false
+    /// When the login went out on this connection, while it is the last line that did: a notice
+    /// after a message may answer the message, and one that comes long after the login (the
+    /// server shutting down while the user sat idle) did not refuse it.
+    private var loginSentAt: Int?
     /// Seconds since the epoch; a test sets a fixed clock.
     private let clock: @Sendable () -> Int
 
@@ -93,6 +105,10 @@ public struct ChatScreenModel: Sendable {
         case .connecting:
             note(remark ?? "connecting to \(options.serverName)")
         case .connected:
+            serverLinesThisConnection = 0
+            lastServerLineWasNotice = false
+            // A login given or typed before this goes out first, as the session starts.
+            loginSentAt = login == nil ? nil : clock()
             note(remark ?? "connected to \(options.serverName)")
             if let login { note("logging in as \(login)") }
         case .disconnected(let reason):
@@ -100,12 +116,42 @@ public struct ChatScreenModel: Sendable {
         }
     }
 
+    /// A server answers a login within moments; a close later than this is about something else.
+    static let loginAnswerSeconds = 5
+
+    /// The server closed the connection: `reason` is its last notice or the short reason,
+    /// `remark` the whole sentence. Returns `.reconnect` when the close refused a login the user
+    /// typed, so that the user need only type another: each reconnect waits for a new login, so
+    /// this never loops on its own.
+    public mutating func serverClosed(reason: String, remark: String) -> ScreenCommand? {
+        let refusedLogin =
+            login != nil && serverLinesThisConnection == 1 && lastServerLineWasNotice
+            && loginSentAt.map { clock() - $0 <= Self.loginAnswerSeconds } == true
+        guard refusedLogin else {
+            connectionChanged(.disconnected(reason), remark: remark)
+            return nil
+        }
+        // The refused name is not the user's: the status line and the prompt stop saying so.
+        login = nil
+        connection = .disconnected(reason)
+        guard options.login == nil else {
+            note("login refused; restart with another login")
+            return nil
+        }
+        note("login refused; enter another login")
+        connectionChanged(.connecting)
+        return .reconnect
+    }
+
     public mutating func receive(serverLine line: String) {
+        serverLinesThisConnection += 1
+        lastServerLineWasNotice = false
         switch ServerLine.parse(line) {
         case .message(let sender, let text):
             completion.noteLogin(sender)
             append(.message(from: sender, text: text))
         case .notice(let text):
+            lastServerLineWasNotice = true
             append(.notice(text))
         case .other(let text):
             append(.other(text))
@@ -113,6 +159,8 @@ public struct ChatScreenModel: Sendable {
     }
 
     public mutating func receiveOverlongLine() {
+        serverLinesThisConnection += 1
+        lastServerLineWasNotice = false
         append(.notice("skipped a line from the server longer than the client's limit"))
     }
 
@@ -255,17 +303,30 @@ public struct ChatScreenModel: Sendable {
     private mutating func submit() -> ScreenCommand? {
         let line = editor.text
         if line == "/quit" { return .quit }
-        guard !line.allSatisfy(\.isWhitespace) else { return nil }
+        guard !line.allSatisfy(\.isWhitespace) else {
+            // Nothing to send, but the Enter was seen: an input that looks empty yet holds
+            // spaces would otherwise trip up the next line typed into it.
+            editor.setText("")
+            return nil
+        }
         if login == nil, connection != .connected {
             guard connection == .connecting else { return notSent(line) }
             // The login goes first in the queue to the server, which the session starts reading
             // once it is connected: nothing can overtake it.
-            return logIn(as: line, remark: "will log in as \(Login.trimmed(line)) once connected")
+            return logIn(as: line)
         }
         guard connection == .connected else { return notSent(line) }
+        guard login != nil else { return logIn(as: line) }
+        // The server would only answer a malformed line with a notice, and the line would be
+        // gone from the input; here it stays to be fixed.
+        if let problem = Self.messageProblem(line) {
+            scrollback.scrollToBottom()
+            note("not sent: " + problem)
+            return nil
+        }
         editor.setText("")
         scrollback.scrollToBottom()
-        guard login != nil else { return logIn(as: line, remark: "logging in as \(Login.trimmed(line))") }
+        loginSentAt = nil
         history.record(line)
         completion.noteRecipients(ofSentLine: line)
         append(.sent(line))
@@ -285,15 +346,53 @@ public struct ChatScreenModel: Sendable {
     }
 
     /// The transcript shows the login trimmed, so the server gets it trimmed too: the
-    /// tutorial's server would register `carol ` with its space.
-    private mutating func logIn(as line: String, remark: String) -> ScreenCommand? {
-        let name = Login.trimmed(line)
-        guard !name.isEmpty else { return nil }
-        editor.setText("")
+    /// tutorial's server would register `carol ` with its space. A login the contract's rules
+    /// refuse is not sent, even to the tutorial's server, which has no rules: our server would
+    /// close the connection over it, and the user would lose the input to a typo.
+    private mutating func logIn(as line: String) -> ScreenCommand? {
         scrollback.scrollToBottom()
+        let name: String
+        switch Login.validate(line) {
+        case .success(let valid):
+            name = valid
+        case .failure(let refusal):
+            note(Self.explain(refusal))
+            return nil
+        }
+        editor.setText("")
         login = name
-        note(remark)
+        if connection == .connected {
+            loginSentAt = clock()
+            note("logging in as \(name)")
+        } else {
+            note("will log in as \(name) once connected")
+        }
         return .send(name)
+    }
+
+    private static func explain(_ refusal: Login.Refusal) -> String {
+        switch refusal {
+        case .empty:
+            return "a login may not be empty"
+        case .tooLong:
+            return "a login may have at most \(Login.maximumCharacters) characters"
+        case .forbiddenCharacter(let scalar)
+        where scalar == "," || scalar == ":" || scalar.properties.isWhitespace:
+            return "a login may not contain spaces, ',' or ':'"
+        case .forbiddenCharacter(let scalar):
+            // The character cannot be seen, so its code point is the only way to point at it.
+            return "a login may not contain invisible or control characters (\(Login.codePoint(scalar)))"
+        }
+    }
+
+    /// Why the server would not deliver `line`, or nil if it would.
+    private static func messageProblem(_ line: String) -> String? {
+        switch Array(line.utf8).withUnsafeBytes({ MessageLine.parse($0) }) {
+        case .blank, .missingColon, .noRecipients:
+            return "write 'name: text' or 'name1, name2: text'"
+        case .message(_, let text):
+            return text.isEmpty ? "the message is empty" : nil
+        }
     }
 
     private mutating func append(_ kind: TranscriptEntry.Kind) {
@@ -340,12 +439,15 @@ public struct ChatScreenModel: Sendable {
 
     private func statusLine(width: Int) -> StyledRow {
         let state: String
+        var noLogin = "(no login yet)"
         switch connection {
         case .connecting: state = "connecting"
         case .connected: state = "connected"
-        case .disconnected(let reason): state = "disconnected: " + reason
+        case .disconnected(let reason):
+            state = "disconnected: " + reason
+            noLogin = "(no login)"
         }
-        let left = StyledRow(" \(login ?? "(no login yet)") | \(options.serverName) | \(state) ", .statusBar)
+        let left = StyledRow(" \(login ?? noLogin) | \(options.serverName) | \(state) ", .statusBar)
         var right: StyledRow = []
         if !scrollback.isAtBottom {
             let below = scrollback.entriesBelow

@@ -12,8 +12,8 @@ import Synchronization
 
 /// The full-screen client: a UI loop on a thread of its own, the only thread that touches curses,
 /// and the network session on Swift concurrency. Lines the user enters reach the session through
-/// an `AsyncStream`; what the session hears reaches the UI through a `Mailbox` that wakes the
-/// loop's `poll`.
+/// an `AsyncStream`, a new one per session; what the session hears reaches the UI through a
+/// `Mailbox` that wakes the loop's `poll`.
 public struct FullScreenClient: Sendable {
     public var endpoint: ServerEndpoint
     public var login: String?
@@ -39,8 +39,10 @@ public struct FullScreenClient: Sendable {
         guard let wake = WakePipe() else { return .terminalUnavailable }
         defer { wake.close() }
         let mailbox = Mailbox(wake: wake, capacity: scrollbackLines)
-        let (typedLines, typedLinesSink) = AsyncStream.makeStream(of: String.self)
-        let (started, startedSink) = AsyncStream.makeStream(of: Void.self)
+        let typedLines = TypedLines()
+        // One element per session to run, in turn: the first once the screen is up, another
+        // after a refused login.
+        let (sessions, sessionsSink) = AsyncStream.makeStream(of: AsyncStream<String>.self)
         let options = ChatScreenModel.Options(
             serverName: endpoint.description,
             login: login,
@@ -51,31 +53,37 @@ public struct FullScreenClient: Sendable {
             group.addTask {
                 // Connect only once the screen is up: an unusable terminal falls back to plain
                 // mode, which makes its own connection.
-                var startedIterator = started.makeAsyncIterator()
-                guard await startedIterator.next() != nil else { return }
-                await runSession(typedLines: typedLines, mailbox: mailbox)
+                for await lines in sessions {
+                    await runSession(typedLines: lines, mailbox: mailbox)
+                }
             }
             let outcome = await onOwnThread { () -> Outcome in
                 guard let terminal = CursesTerminal.open() else { return .terminalUnavailable }
-                startedSink.yield()
+                // A session's stream ends for good once the session stops reading it, so each
+                // session gets a fresh one, and lines typed after the swap go to the new one.
+                let startSession = { _ = sessionsSink.yield(typedLines.replace()) }
+                startSession()
                 let loop = ScreenLoop(
                     terminal: terminal,
                     model: ChatScreenModel(options: options, clock: { Int(time(nil)) }),
                     mailbox: mailbox,
                     wake: wake,
-                    send: { typedLinesSink.yield($0) }
+                    send: { typedLines.send($0) },
+                    reconnect: startSession
                 )
                 return .finished(exitStatus: loop.run())
             }
-            startedSink.finish()
+            sessionsSink.finish()
             // The end of typed input ends a connected session; cancelling also ends one that is
             // still connecting, so quitting never waits for the network.
-            typedLinesSink.finish()
+            typedLines.finish()
             group.cancelAll()
             return outcome
         }
     }
 
+    /// A later session only follows a refused typed login, so `login`, from the command line, is
+    /// nil for it.
     private func runSession(typedLines: AsyncStream<String>, mailbox: Mailbox) async {
         do {
             let ending = try await ChatSession.run(
@@ -96,13 +104,39 @@ public struct FullScreenClient: Sendable {
                 // A server that says why before it closes (a refused login, a shutdown) gives
                 // the better reason.
                 mailbox.post(
-                    .ended(reason: ending.finalNotice ?? error.shortReason, remark: error.description))
+                    .closedByServer(
+                        reason: ending.finalNotice ?? error.shortReason, remark: error.description))
             }
         } catch let error as ClientError {
             mailbox.post(.ended(reason: error.shortReason, remark: error.description))
         } catch {
             mailbox.post(.ended(reason: "\(error)", remark: "\(error)"))
         }
+    }
+}
+
+/// Where the UI sends the lines the user enters: the current session's stream. The UI thread
+/// sends and swaps; the task that runs `FullScreenClient` finishes it once the UI is done.
+final class TypedLines: Sendable {
+    private let sink = Mutex<AsyncStream<String>.Continuation?>(nil)
+
+    func send(_ line: String) {
+        _ = sink.withLock { $0?.yield(line) }
+    }
+
+    /// A new stream for the next session; the old one is finished.
+    func replace() -> AsyncStream<String> {
+        let (lines, newSink) = AsyncStream.makeStream(of: String.self)
+        let old = sink.withLock { sink in
+            defer { sink = newSink }
+            return sink
+        }
+        old?.finish()
+        return lines
+    }
+
+    func finish() {
+        sink.withLock { $0 }?.finish()
     }
 }
 
@@ -174,6 +208,8 @@ final class Mailbox: Sendable {
         case overlongLine
         /// The short reason for the status line and the whole sentence for the scrollback.
         case ended(reason: String, remark: String)
+        /// The connection ended because the server closed it, perhaps to refuse the login.
+        case closedByServer(reason: String, remark: String)
     }
 
     private struct State {
@@ -231,6 +267,7 @@ private final class ScreenLoop {
     let mailbox: Mailbox
     let wake: WakePipe
     let send: (String) -> Void
+    let reconnect: () -> Void
     /// 1 once the connection has failed or ended: the user quits a session that did not work.
     var exitStatus: Int32 = 0
 
@@ -239,13 +276,15 @@ private final class ScreenLoop {
         model: ChatScreenModel,
         mailbox: Mailbox,
         wake: WakePipe,
-        send: @escaping (String) -> Void
+        send: @escaping (String) -> Void,
+        reconnect: @escaping () -> Void
     ) {
         self.terminal = terminal
         self.model = model
         self.mailbox = mailbox
         self.wake = wake
         self.send = send
+        self.reconnect = reconnect
     }
 
     /// Runs until the user quits or a signal says to stop; returns the exit status. The terminal
@@ -270,6 +309,7 @@ private final class ScreenLoop {
                     case .send(let line): send(line)
                     case .quit: return exitStatus
                     case .repaint: terminal.repaint()
+                    case .reconnect: reconnect()
                     case nil: break
                     }
                 }
@@ -320,6 +360,12 @@ private final class ScreenLoop {
         case .ended(let reason, let remark):
             exitStatus = 1
             model.connectionChanged(.disconnected(reason), remark: remark)
+        case .closedByServer(let reason, let remark):
+            if model.serverClosed(reason: reason, remark: remark) == .reconnect {
+                reconnect()
+            } else {
+                exitStatus = 1
+            }
         }
     }
 

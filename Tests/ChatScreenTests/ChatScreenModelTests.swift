@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 
 @testable import ChatScreen
@@ -417,6 +418,202 @@ import Testing
             for key in sequence { _ = model.handle(key) }
             #expect(model.scrollback.isAtBottom, "\(sequence)")
         }
+    }
+    // MARK: Lines checked before they are sent
+
+    @Test(arguments: [
+        ("al ice", "-- a login may not contain spaces, ',' or ':'"),
+        ("al,ice", "-- a login may not contain spaces, ',' or ':'"),
+        ("alice:", "-- a login may not contain spaces, ',' or ':'"),
+        ("al\u{200B}ice", "-- a login may not contain invisible or control characters (U+200B)"),
+        (String(repeating: "n", count: 33), "-- a login may have at most 32 characters"),
+    ])
+    func anInvalidLoginIsNotSentAndStaysForFixing(login: String, remark: String) {
+        for connected in [false, true] {
+            var model = makeModel(login: nil, columns: 80)
+            if connected { model.connectionChanged(.connected) }
+            type(login, into: &model)
+            #expect(model.handle(.enter) == nil)
+            #expect(model.login == nil)
+            #expect(model.editor.text == login)
+            let lines = model.frame().lines
+            #expect(lines[3] == remark)
+            #expect(lines[5].hasPrefix("login: "))
+            // Fixed in place, it goes.
+            _ = model.handle(.home)
+            _ = model.handle(.control("k"))
+            type("alice", into: &model)
+            #expect(model.handle(.enter) == .send("alice"))
+        }
+    }
+
+    @Test(arguments: ["hello bob", ": hi", " , : hi", ",:"])
+    func aMessageWithoutRecipientsIsNotSentAndStaysForFixing(line: String) {
+        var model = makeModel(columns: 80)
+        model.connectionChanged(.connected)
+        type(line, into: &model)
+        #expect(model.handle(.enter) == nil)
+        #expect(model.editor.text == line)
+        let lines = model.frame().lines
+        #expect(lines[3] == "-- not sent: write 'name: text' or 'name1, name2: text'")
+        #expect(!lines.contains { $0.hasPrefix("→") })
+        #expect(model.history.entries.isEmpty)
+    }
+
+    @Test(arguments: ["bob:", "bob:   ", "bob, carol: \t "])
+    func anEmptyMessageIsNotSent(line: String) {
+        var model = makeModel(columns: 80)
+        model.connectionChanged(.connected)
+        type(line, into: &model)
+        #expect(model.handle(.enter) == nil)
+        #expect(model.editor.text == line)
+        #expect(model.frame().lines[3] == "-- not sent: the message is empty")
+    }
+
+    @Test func quitIsACommandNotAMessage() {
+        var model = makeModel()
+        model.connectionChanged(.connected)
+        type("/quit", into: &model)
+        #expect(model.handle(.enter) == .quit)
+    }
+
+    @Test func enterOnWhiteSpaceClearsTheInput() {
+        for login: String? in [nil, "alice"] {
+            for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
+                var model = makeModel(login: login)
+                model.connectionChanged(state)
+                let before = model.frame().lines
+                type("  \t ", into: &model)
+                #expect(model.handle(.enter) == nil)
+                #expect(model.editor.text == "")
+                #expect(model.frame().lines == before, "\(state)")
+            }
+        }
+    }
+    // MARK: A refused login
+
+    @Test func aRefusedTypedLoginIsClearedAndAskedForAgainOnANewConnection() {
+        var model = makeModel(login: nil, rows: 10, columns: 80)
+        model.connectionChanged(.connected)
+        type("bob", into: &model)
+        #expect(model.handle(.enter) == .send("bob"))
+        model.receive(serverLine: "error: login 'bob' is already online")
+        let command = model.serverClosed(
+            reason: "login 'bob' is already online", remark: "server 127.0.0.1:8080 closed the connection")
+        #expect(command == .reconnect)
+        #expect(model.login == nil)
+        #expect(model.connection == .connecting)
+        var lines = model.frame().lines
+        #expect(
+            Array(lines[4...7]) == [
+                "-- logging in as bob",
+                "-!- login 'bob' is already online",
+                "-- login refused; enter another login",
+                "-- connecting to 127.0.0.1:8080",
+            ])
+        #expect(lines[8] == " (no login yet) | 127.0.0.1:8080 | connecting")
+        #expect(lines[9] == "login:")
+
+        model.connectionChanged(.connected)
+        type("carol", into: &model)
+        #expect(model.handle(.enter) == .send("carol"))
+        type("bob: hi", into: &model)
+        #expect(model.handle(.enter) == .send("bob: hi"))
+        lines = model.frame().lines
+        #expect(lines[8].hasPrefix(" carol | 127.0.0.1:8080 | connected"))
+
+        // Once a message went out after the login, a lone notice may answer that instead.
+        model.receive(serverLine: "error: 'dave' is not online")
+        #expect(model.serverClosed(reason: "server is shutting down", remark: "closed") == nil)
+        #expect(model.login == "carol")
+    }
+
+    @Test func aLoginTypedWhileConnectingAndRefusedIsAskedForAgain() {
+        var model = makeModel(login: nil, columns: 80)
+        type("bob", into: &model)
+        #expect(model.handle(.enter) == .send("bob"))
+        model.connectionChanged(.connected)
+        model.receive(serverLine: "error: login 'bob' is already online")
+        #expect(model.serverClosed(reason: "login 'bob' is already online", remark: "closed") == .reconnect)
+        #expect(model.frame().lines[5] == "login:")
+    }
+
+    @Test func aRefusedLoginArgumentSaysToRestartAndDoesNotReconnect() {
+        var model = makeModel(login: "bob", columns: 80)
+        model.connectionChanged(.connected)
+        model.receive(serverLine: "error: login 'bob' is already online")
+        let command = model.serverClosed(
+            reason: "login 'bob' is already online", remark: "server 127.0.0.1:8080 closed the connection")
+        #expect(command == nil)
+        let lines = model.frame().lines
+        #expect(
+            Array(lines[2...3]) == [
+                "-!- login 'bob' is already online", "-- login refused; restart with another login",
+            ])
+        #expect(lines[4] == " (no login) | 127.0.0.1:8080 | disconnected: login 'bob' is already online")
+        type("carol", into: &model)
+        #expect(model.handle(.enter) == nil)
+    }
+
+    /// Only a close that answers the login is a refusal; every other close ends the session as
+    /// before, with no new connection.
+    @Test func otherClosesDoNotReconnect() {
+        let now = Mutex(0)
+        let closes: [(name: String, login: String?, events: (inout ChatScreenModel) -> Void)] = [
+            ("a message before the notice", "alice", { $0.receive(serverLine: "from bob: hi") }),
+            (
+                "two notices", "alice",
+                {
+                    $0.receive(serverLine: "error: 'zed' is not online")
+                    $0.receive(serverLine: "error: server is shutting down")
+                }
+            ),
+            ("no notice", "alice", { _ in }),
+            ("an overlong line", "alice", { $0.receiveOverlongLine() }),
+            (
+                "a notice long after the login", "alice",
+                { model in
+                    now.withLock { $0 += ChatScreenModel.loginAnswerSeconds + 1 }
+                    model.receive(serverLine: "error: server is shutting down")
+                }
+            ),
+            // No login went out: the notice cannot be about one.
+            ("a notice before any login", nil, { $0.receive(serverLine: "error: server is shutting down") }),
+        ]
+        for close in closes {
+            now.withLock { $0 = 0 }
+            var model = ChatScreenModel(
+                options: .init(serverName: "127.0.0.1:8080", login: nil, showsTimestamps: false),
+                clock: { now.withLock { $0 } })
+            model.resize(rows: 6, columns: 80)
+            model.connectionChanged(.connected)
+            if let login = close.login {
+                type(login, into: &model)
+                _ = model.handle(.enter)
+            }
+            close.events(&model)
+            #expect(model.serverClosed(reason: "why", remark: "server closed") == nil, "\(close.name)")
+            #expect(model.connection == .disconnected("why"), "\(close.name)")
+            #expect(model.login == close.login, "\(close.name)")
+            #expect(model.frame().lines[3] == "-- server closed", "\(close.name)")
+        }
+    }
+
+    @Test func aReconnectThatCannotConnectEndsThere() {
+        var model = makeModel(login: nil, columns: 80)
+        model.connectionChanged(.connected)
+        type("bob", into: &model)
+        _ = model.handle(.enter)
+        model.receive(serverLine: "error: login 'bob' is already online")
+        #expect(model.serverClosed(reason: "login 'bob' is already online", remark: "closed") == .reconnect)
+        model.connectionChanged(
+            .disconnected("connection refused"),
+            remark: "cannot connect to 127.0.0.1:8080: connection refused")
+        type("carol", into: &model)
+        #expect(model.handle(.enter) == nil)
+        let lines = model.frame().lines
+        #expect(lines[3] == "-- not sent (disconnected; /quit leaves; Up brings it back): carol")
+        #expect(lines[4] == " (no login) | 127.0.0.1:8080 | disconnected: connection refused")
     }
 }
 

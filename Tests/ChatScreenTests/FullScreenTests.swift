@@ -249,16 +249,56 @@ import Testing
         await server.shutdown()
     }
 
-    @Test func refusedLoginShowsTheServersNoticeAsTheReason() async throws {
+    @Test func refusedLoginArgumentSaysToRestartAndIsNotShownAsTheUsers() async throws {
         let server = try await startTestServer()
         let bob = try await connectBob(to: server, online: 1)
         let tmux = try startScreen(port: server.port, "bob")
         defer { tmux.kill() }
-        let screen = try await tmux.waitForText("-- server 127.0.0.1:\(server.port) closed the connection")
-        #expect(screen.contains("-!- login 'bob' is already online"))
+        let screen = try await tmux.waitForText("-- login refused; restart with another login")
+        let notice = try #require(screen.firstIndex(of: "-!- login 'bob' is already online"))
+        #expect(screen[notice + 1] == "-- login refused; restart with another login")
         #expect(
             screen[Self.statusRow]
-                == " bob | 127.0.0.1:\(server.port) | disconnected: login 'bob' is already online")
+                == " (no login) | 127.0.0.1:\(server.port) | disconnected: login 'bob' is already online")
+        // No second connection: the server still has bob alone.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await server.onlineCount() == 1)
+        #expect(try tmux.screen().filter { $0.hasPrefix("-- connected to") }.count == 1)
+        await bob.close()
+        await server.shutdown()
+    }
+
+    @Test func refusedTypedLoginAsksForAnotherOnANewConnection() async throws {
+        let server = try await startTestServer()
+        let bob = try await connectBob(to: server, online: 1)
+        let tmux = try startScreen(port: server.port, "")
+        defer { tmux.kill() }
+        try await tmux.waitForScreen {
+            Self.inputLine($0) == "login:" && $0.contains { $0.hasPrefix("-- connected") }
+        }
+        try tmux.type("bob\r")
+        var screen = try await tmux.waitForScreen {
+            Self.inputLine($0) == "login:" && $0[Self.statusRow].hasSuffix("| connected")
+                && $0.contains("-- login refused; enter another login")
+        }
+        let notice = try #require(screen.firstIndex(of: "-!- login 'bob' is already online"))
+        #expect(screen[notice + 1] == "-- login refused; enter another login")
+        #expect(screen[Self.statusRow] == " (no login yet) | 127.0.0.1:\(server.port) | connected")
+
+        // The new connection takes the next login, and lines both ways.
+        try tmux.type("carol\r")
+        try await tmux.waitForText("-- logging in as carol")
+        let deadline = ContinuousClock.now + .seconds(2)
+        while try await server.onlineCount() < 2 {
+            guard ContinuousClock.now < deadline else { throw TestTimeout("carol not online") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await bob.send("carol: welcome")
+        try await tmux.waitForText("bob: welcome")
+        try tmux.type("bob: thanks\r")
+        #expect(try await bob.readLine() == "from carol: thanks")
+        screen = try await tmux.waitForText("→ bob: thanks")
+        #expect(screen[Self.statusRow].hasPrefix(" carol | 127.0.0.1:\(server.port) | connected"))
         await bob.close()
         await server.shutdown()
     }
