@@ -107,6 +107,8 @@ let package = Package(
             name: "ChatTestSupport",
             dependencies: [
                 "ChatServer",
+                // Starts child processes the way chat-bench starts a server.
+                "ChatBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

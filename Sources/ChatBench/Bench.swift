@@ -70,15 +70,23 @@ public enum Bench {
             let driver = driver.value
             let checker = driver.checker
             var result = measured
+            let senders = driver.clients.prefix(configuration.clients)
             result.expected = checker.expected
             result.received = checker.received
-            result.lost = checker.lost
+            result.lost = checker.lost { senders[$0].sent }
+            result.notSent = senders.reduce(0) { $0 + configuration.messages - $1.sent }
             result.surplus = checker.surplus
             result.outOfOrder = checker.outOfOrder
             result.corrupt = checker.corrupt
             result.notices = checker.notices
             result.samples = checker.samples
             result.stalled = driver.stalled
+            // The server's exit says more than the connections it took with it.
+            if result.serverExited, let pid = configuration.serverPID {
+                result.endReason = "the server (pid \(pid)) exited"
+            } else {
+                result.endReason = driver.endReason
+            }
             result.runSeconds = Double(driver.lastDeliveryTime &- driver.startTime) / 1e9
             result.latencyP50 = Double(checker.latency.percentile(0.5)) / 1e9
             result.latencyP99 = Double(checker.latency.percentile(0.99)) / 1e9

@@ -45,26 +45,79 @@ public struct BenchConfiguration: Sendable {
         return Swift.max(16, perSender)
     }
 
+    /// The fastest `rate` accepted: far beyond what one bench thread sends, and low enough that
+    /// the pacing arithmetic stays exact.
+    public static let maximumRate = 1_000_000.0
+    public static let maximumStallTimeoutSeconds = 3600.0
+    /// The checker keeps each pair's next sequence number and count in 32 bits.
+    public static let maximumMessages = Int(Int32.max)
+    /// chat-server's default `--max-line-bytes`: a longer message line is discarded with a
+    /// notice, so such a run could only fail.
+    public static let maximumLineBytes = 65_536
+    /// Senders times names in their lines (recipients plus slow readers). The checker keeps 8
+    /// bytes per (sender, recipient) pair and each sender keeps its line prefix, so this bounds
+    /// the bench's own memory for them at about 400 MiB.
+    public static let maximumPairs = 1 << 24
+    /// One fill writes a whole window in one buffer; this bounds that buffer.
+    public static let maximumWindowBytes = 64 << 20
+
+    /// The longest message line any sender writes, without its newline: every recipient's and
+    /// slow reader's login, commas between them, `: ` and the body. Assumes the widest index.
+    public var longestLineBytes: Int {
+        func digits(_ value: Int) -> Int { String(Swift.max(0, value)).count }
+        let senderName = 2 + tag.utf8.count + digits(clients - 1)
+        let slowName = 3 + tag.utf8.count + digits(slowReaders - 1)
+        let names = recipients * (senderName + 1) + slowReaders * (slowName + 1)
+        return names + 1 + payloadBytes
+    }
+
     public func validate() throws {
         func fail(_ text: String) throws -> Never { throw BenchError(description: text) }
+        if !(1...65535).contains(port) { try fail("--port must be between 1 and 65535") }
         if clients < 1 { try fail("--clients must be at least 1") }
         if clients > MessageFormat.maximumSenders {
             try fail("--clients is at most \(MessageFormat.maximumSenders)")
         }
-        if messages < 0 || messages >= MessageFormat.maximumSequence {
-            try fail("--messages is out of range")
+        if messages < 0 || messages > Self.maximumMessages {
+            try fail("--messages must be between 0 and \(Self.maximumMessages)")
         }
-        if payloadBytes < MessageFormat.headerBytes {
-            try fail("--payload-bytes must be at least \(MessageFormat.headerBytes) (the checked header)")
+        if payloadBytes < MessageFormat.headerBytes || payloadBytes > Self.maximumLineBytes {
+            try fail(
+                "--payload-bytes must be between \(MessageFormat.headerBytes) (the checked header) and "
+                    + "\(Self.maximumLineBytes) (chat-server's longest line)")
         }
         if recipients < 0 || (recipients >= clients && clients > 1) {
             try fail("--recipients must be between 0 and clients - 1")
         }
         if messages > 0 && recipients == 0 { try fail("messages need --recipients") }
         if clients == 1 && recipients > 0 { try fail("one client has no one else to send to") }
-        if let rate, !(rate > 0) { try fail("--rate must be positive") }
-        if let window, window < 1 { try fail("--window must be positive") }
-        if slowReaders < 0 { try fail("--slow-readers must not be negative") }
+        if slowReaders < 0 || slowReaders > Self.maximumLineBytes {
+            try fail("--slow-readers must be between 0 and \(Self.maximumLineBytes)")
+        }
+        if clients * (recipients + slowReaders) > Self.maximumPairs {
+            try fail(
+                "--clients × (--recipients + --slow-readers) is at most \(Self.maximumPairs) "
+                    + "(the checker's and the senders' memory)")
+        }
+        if messages > 0 && longestLineBytes > Self.maximumLineBytes {
+            try fail(
+                "a message line (recipient names, ': ', body) would be up to \(longestLineBytes) bytes; "
+                    + "chat-server takes at most \(Self.maximumLineBytes): lower --payload-bytes, "
+                    + "--recipients or --slow-readers")
+        }
+        if let rate, !(rate > 0 && rate <= Self.maximumRate) {
+            try fail("--rate must be above 0 and at most \(Int(Self.maximumRate)) messages per second")
+        }
+        if let window {
+            let largest = Self.maximumWindowBytes / (longestLineBytes + 1)
+            if window < 1 || window > largest {
+                try fail("--window must be between 1 and \(largest) (64 MiB of message lines at this size)")
+            }
+        }
+        if !(stallTimeoutSeconds > 0 && stallTimeoutSeconds <= Self.maximumStallTimeoutSeconds) {
+            try fail(
+                "--stall-timeout must be above 0 and at most \(Int(Self.maximumStallTimeoutSeconds)) seconds")
+        }
     }
 }
 
@@ -81,7 +134,11 @@ public struct BenchResult: Sendable {
     public var configuration: BenchConfiguration
     public var expected = 0
     public var received = 0
+    /// Deliveries of messages that were sent but never arrived.
     public var lost = 0
+    /// Messages the run ended before sending (after a stall, or when the server went away):
+    /// their deliveries are neither received nor lost.
+    public var notSent = 0
     public var outOfOrder = 0
     public var corrupt = 0
     /// Deliveries beyond what a pair should see (duplicates).
@@ -112,6 +169,10 @@ public struct BenchResult: Sendable {
     public var slowReadersCutOff = 0
     /// The server process was gone when the run ended.
     public var serverExited = false
+    /// How a spawned server ended (`status 1`, `signal 9`), when it ended during the run.
+    public var serverExit: String?
+    /// Why the run ended before every delivery arrived, when it did not stall.
+    public var endReason: String?
 
     public init(configuration: BenchConfiguration) {
         self.configuration = configuration
@@ -120,7 +181,10 @@ public struct BenchResult: Sendable {
     public var deliveriesPerSecond: Double { runSeconds > 0 ? Double(received) / runSeconds : 0 }
 
     /// Every delivery arrived, once, in order and intact.
-    public var passed: Bool { lost == 0 && outOfOrder == 0 && corrupt == 0 && surplus == 0 && !serverExited }
+    public var passed: Bool {
+        lost == 0 && notSent == 0 && outOfOrder == 0 && corrupt == 0 && surplus == 0 && !serverExited
+            && endReason == nil
+    }
 
     /// Server memory per connection above the baseline, in KiB.
     public var idleKiBPerConnection: Double? {

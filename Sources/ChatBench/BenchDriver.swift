@@ -46,6 +46,10 @@ final class BenchDriver {
     private var isRunning = false
     private var isClosed = false
     private(set) var stalled = false
+    /// Why the run ended before everything arrived, if not a stall.
+    private(set) var endReason: String?
+    /// Ring clients whose connection the server closed.
+    private var closedByServer = 0
     private(set) var startTime: UInt64 = 0
     var lastDeliveryTime: UInt64 { Swift.max(checker.lastDeliveryTime, startTime) }
     let expectedDeliveries: Int
@@ -218,7 +222,10 @@ final class BenchDriver {
         guard isRunning, let rate = configuration.rate else { return }
         let total = configuration.clients * configuration.messages
         let elapsed = Double(now() &- startTime) / 1e9
-        let due = Swift.min(total, Int(elapsed * rate * Double(configuration.clients)) + 1)
+        // Compared as a Double before converting: late in a long run at a high rate the product
+        // exceeds what an Int holds.
+        let dueNow = (elapsed * rate * Double(configuration.clients)).rounded(.down) + 1
+        let due = dueNow < Double(total) ? Int(dueNow) : total
         let time = now()
         while paceCursor < due {
             let client = clients[paceCursor % configuration.clients]
@@ -230,6 +237,13 @@ final class BenchDriver {
         paced.removeAll(keepingCapacity: true)
         guard paceCursor < total else { return }
         paceTask = loop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: .milliseconds(1)) { self.paceTick() }
+    }
+
+    /// Ends the run at once: nothing more can arrive.
+    private func end(because reason: String) {
+        guard isRunning else { return }
+        endReason = reason
+        finish()
     }
 
     private func finish() {
@@ -260,10 +274,21 @@ final class BenchDriver {
 
     private func watch() {
         sampleServerMemory()
+        if let probe, !probe.isAlive {
+            let reason = "the server (pid \(probe.pid)) exited"
+            if loginPromise != nil { return fail(BenchError(description: reason + " during login")) }
+            if isRunning { return end(because: reason) }
+        }
         let mark = loggedInCount &+ checker.received &+ checker.notices &+ paceCursor
         let time = now()
         if mark != lastProgressMark {
             lastProgressMark = mark
+            lastProgressTime = time
+        } else if isRunning && isPaced
+            && paceCursor * Swift.max(1, configuration.recipients) <= checker.received
+        {
+            // Everything sent has arrived and the next message is not due yet: a slow rate
+            // waiting for its clock is not a stall.
             lastProgressTime = time
         } else if Double(time &- lastProgressTime) / 1e9 > configuration.stallTimeoutSeconds {
             if loginPromise != nil {
@@ -318,6 +343,13 @@ final class BenchDriver {
     func clientClosed(_ client: BenchClient) {
         if loginPromise != nil, !client.isLoggedIn {
             fail(BenchError(description: "the server closed \(client.loginText) before it logged in"))
+        }
+        // Slow readers are meant to be cut off; without any ring client nothing more can arrive,
+        // and waiting for the stall timeout would only delay the report.
+        guard client.wasClosedByServer, !client.isSlow else { return }
+        closedByServer += 1
+        if closedByServer == configuration.clients {
+            end(because: "the server closed every connection mid-run")
         }
     }
 }

@@ -132,6 +132,21 @@ public final class DeliveryChecker {
         return total
     }
 
+    /// Deliveries that were due but never arrived: for each (sender, recipient) pair, the
+    /// messages `sent(sender)` says the sender sent, less those the recipient received. Messages
+    /// never sent are not lost; `lost` is this with every message sent.
+    public func lost(sent: (Int) -> Int) -> Int {
+        var total = 0
+        for recipient in 0..<clients {
+            for distance in 1..<recipients + 1 {
+                let sender = (recipient - distance + clients) % clients
+                let pair = recipient * recipients + distance - 1
+                total += Swift.max(0, Swift.min(sent(sender), messages) - Int(pairCount[pair]))
+            }
+        }
+        return total
+    }
+
     /// Deliveries beyond the `messages` a pair should see: a duplicated message.
     public var surplus: Int {
         var total = 0

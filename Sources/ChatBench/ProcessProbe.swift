@@ -67,7 +67,17 @@ public struct ProcessProbe: Sendable {
         return Double(busy) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    public var isAlive: Bool { kill(pid, 0) == 0 }
+    /// True while the process runs. A zombie (exited, not yet reaped by its parent, as a server
+    /// the bench spawned is until the bench reaps it) still answers `kill(pid, 0)`, so /proc
+    /// decides where it can be read.
+    public var isAlive: Bool {
+        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = Self.readFile("/proc/\(pid)/stat"),
+            let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count
+        else { return true }
+        let state = stat[close + 2]
+        return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X")
+    }
 
     static func readFile(_ path: String) -> [UInt8]? {
         let descriptor = open(path, O_RDONLY)

@@ -3,25 +3,44 @@
 public enum Report {
     public static func describe(_ result: BenchResult) -> String {
         let configuration = result.configuration
-        let rate = configuration.rate.map { "\(format($0, 0)) msg/s per client" } ?? "unlimited rate"
+        let connections = configuration.clients + configuration.slowReaders
+        var run =
+            "run: \(count(configuration.clients, "client")) x \(count(configuration.messages, "message")) x "
+            + "\(count(configuration.recipients, "recipient")), \(configuration.payloadBytes)-byte bodies"
+        // Rate and window only shape sending; without messages they mean nothing.
+        if configuration.messages > 0 {
+            if let rate = configuration.rate {
+                run += ", \(exact(rate)) msg/s per client"
+            } else {
+                run += ", unlimited rate, window \(configuration.effectiveWindow)"
+            }
+        }
+        if configuration.slowReaders > 0 { run += ", \(count(configuration.slowReaders, "slow reader"))" }
+        let arrived = result.received > 0
         var lines = [
-            "run: \(configuration.clients) clients x \(configuration.messages) messages x "
-                + "\(configuration.recipients) recipients, \(configuration.payloadBytes)-byte bodies, \(rate), "
-                + "window \(configuration.rate == nil ? String(configuration.effectiveWindow) : "off")"
-                + (configuration.slowReaders > 0 ? ", \(configuration.slowReaders) slow readers" : ""),
-            "login: \(configuration.clients + configuration.slowReaders) clients in \(format(result.loginSeconds, 3)) s",
+            run,
+            "login: \(count(connections, "client")) in \(format(result.loginSeconds, 3)) s",
             "deliveries: expected \(result.expected), received \(result.received), lost \(result.lost), "
                 + "out-of-order \(result.outOfOrder), corrupt \(result.corrupt), duplicate \(result.surplus), "
                 + "notices \(result.notices)" + (result.stalled ? " (stalled)" : ""),
+        ]
+        if result.notSent > 0 {
+            lines.append(
+                "not sent: \(count(result.notSent, "message")) "
+                    + "(\(result.notSent * configuration.recipients) deliveries, neither received nor lost)")
+        }
+        lines += [
             "throughput: \(format(result.deliveriesPerSecond, 0)) deliveries/s over \(format(result.runSeconds, 3)) s",
-            "latency: p50 \(milliseconds(result.latencyP50)) ms, p99 \(milliseconds(result.latencyP99)) ms, "
-                + "max \(milliseconds(result.latencyMax)) ms",
+            arrived
+                ? "latency: p50 \(milliseconds(result.latencyP50)) ms, p99 \(milliseconds(result.latencyP99)) ms, "
+                    + "max \(milliseconds(result.latencyMax)) ms"
+                : "latency: p50 -, p99 -, max -",
         ]
         if configuration.serverPID != nil {
             var memory =
                 "server rss: baseline \(kib(result.serverBaselineKiB)) KiB, idle \(kib(result.serverIdleKiB)) KiB, "
             memory += "peak \(kib(result.serverPeakKiB)) KiB"
-            if let perConnection = result.idleKiBPerConnection {
+            if connections >= perConnectionMinimum, let perConnection = result.idleKiBPerConnection {
                 memory += ", \(format(perConnection, 2)) KiB per idle connection"
             }
             lines.append(memory)
@@ -38,7 +57,7 @@ public enum Report {
                 "slow readers: \(result.slowReadersCutOff) of \(configuration.slowReaders) cut off by the server"
             )
         }
-        if result.serverExited { lines.append("server: exited during the run") }
+        if let endReason = result.endReason { lines.append("run ended: \(endReason)") }
         // With slow readers, notices that they are offline are expected; otherwise show a few.
         if !result.passed || (result.notices > 0 && configuration.slowReaders == 0) {
             for sample in result.samples { lines.append("sample: \(sample)") }
@@ -56,12 +75,17 @@ public enum Report {
         for (name, result) in rows {
             let configuration = result.configuration
             var notes: [String] = []
-            if let rate = configuration.rate { notes.append("\(format(rate, 0)) msg/s each") }
+            if let rate = configuration.rate { notes.append("\(exact(rate)) msg/s each") }
             if configuration.slowReaders > 0 {
                 notes.append("\(result.slowReadersCutOff)/\(configuration.slowReaders) slow cut off")
             }
-            if result.serverExited { notes.append("server exited") }
+            if result.serverExited || result.serverExit != nil {
+                notes.append("server exited")
+            } else if result.endReason != nil {
+                notes.append("connections closed")
+            }
             if result.stalled { notes.append("stalled") }
+            if result.notSent > 0 { notes.append("not sent \(result.notSent)") }
             if result.corrupt + result.surplus > 0 {
                 notes.append("corrupt \(result.corrupt + result.surplus)")
             }
@@ -76,13 +100,12 @@ public enum Report {
                 configuration.messages == 0 ? "-" : format(result.deliveriesPerSecond, 0),
                 "\(result.lost)",
                 "\(result.outOfOrder)",
-                configuration.messages == 0 ? "-" : milliseconds(result.latencyP50),
-                configuration.messages == 0 ? "-" : milliseconds(result.latencyP99),
-                configuration.messages == 0 ? "-" : milliseconds(result.latencyMax),
+                result.received == 0 ? "-" : milliseconds(result.latencyP50),
+                result.received == 0 ? "-" : milliseconds(result.latencyP99),
+                result.received == 0 ? "-" : milliseconds(result.latencyMax),
                 mib(result.serverIdleKiB),
                 mib(result.serverPeakKiB),
-                // Per-connection memory only means something with many connections.
-                configuration.clients + configuration.slowReaders >= 1000
+                configuration.clients + configuration.slowReaders >= perConnectionMinimum
                     ? result.idleKiBPerConnection.map { format($0, 2) } ?? "-" : "-",
                 cpu,
                 notes.joined(separator: ", "),
@@ -111,6 +134,20 @@ public enum Report {
         guard decimals > 0 else { return sign + "\(whole)" }
         let digits = String(fraction)
         return sign + "\(whole)." + String(repeating: "0", count: decimals - digits.count) + digits
+    }
+
+    /// Per-connection memory only means something with many connections: with a few, the
+    /// server's own growth between the two samples dominates.
+    static let perConnectionMinimum = 1000
+
+    /// `rate` as given: `0.5`, not rounded to `1`; whole numbers without `.0`.
+    static func exact(_ rate: Double) -> String {
+        rate == rate.rounded() && abs(rate) < 1e15 ? String(Int(rate)) : "\(rate)"
+    }
+
+    /// `1 client`, `2 clients`.
+    static func count(_ number: Int, _ noun: String) -> String {
+        "\(number) \(noun)\(number == 1 ? "" : "s")"
     }
 
     static func milliseconds(_ seconds: Double) -> String { format(seconds * 1000, 3) }

@@ -49,26 +49,33 @@ public struct Scenario: Sendable {
 public enum ServerSource {
     /// One server the user started; memory figures then accumulate across scenarios.
     case running
-    /// A fresh server per scenario: this executable with these arguments.
-    case spawn(executable: String, arguments: [String])
+    /// A fresh server per scenario: this executable (a path, or a name looked up in PATH) with
+    /// these arguments, given this long to print its `listening on` line.
+    case spawn(executable: String, arguments: [String], startTimeoutSeconds: Double)
 
     /// One bench run against this server, spawning it first when asked and stopping it after.
-    /// Also says how the spawned server ended, if it ended during the run.
-    public func run(
-        _ configuration: BenchConfiguration,
-        on group: any EventLoopGroup
-    ) throws -> (result: BenchResult, serverExit: String?) {
-        guard case .spawn(let executable, let arguments) = self else {
-            return (try Bench.run(configuration, on: group), nil)
+    /// A spawned server that ended during the run is in the result's `serverExit`.
+    public func run(_ configuration: BenchConfiguration, on group: any EventLoopGroup) throws -> BenchResult {
+        guard case .spawn(let executable, let arguments, let startTimeout) = self else {
+            return try Bench.run(configuration, on: group)
         }
-        let server = try SpawnedServer(executable: executable, arguments: arguments)
+        let server = try SpawnedServer(
+            executable: executable, arguments: arguments, timeoutSeconds: startTimeout)
         defer { server.stop() }
         var configuration = configuration
         configuration.host = server.host
         configuration.port = server.port
         configuration.serverPID = server.pid
-        let result = try Bench.run(configuration, on: group)
-        return (result, server.exitDescription)
+        var result = try Bench.run(configuration, on: group)
+        // A server that dies closes its connections a moment before it can be reaped; a run cut
+        // short may be seeing that moment.
+        let exit = result.endReason == nil ? server.exitDescription : server.waitForExit(seconds: 1)
+        if let exit {
+            result.serverExited = true
+            result.serverExit = exit
+            result.endReason = "the server exited (\(exit))"
+        }
+        return result
     }
 }
 
@@ -111,11 +118,12 @@ public enum ScenarioRunner {
         on group: any EventLoopGroup,
         progress: (String) -> Void
     ) throws -> BenchResult {
-        let (result, serverExit) = try server.run(scenario.configuration(basedOn: base), on: group)
+        let result = try server.run(scenario.configuration(basedOn: base), on: group)
         var line =
             "\(scenario.name): \(Report.format(result.deliveriesPerSecond, 0)) deliveries/s, "
             + "lost \(result.lost), out-of-order \(result.outOfOrder)"
-        if let serverExit { line += "; the server exited during the run (\(serverExit))" }
+        if result.notSent > 0 { line += ", not sent \(result.notSent)" }
+        if let endReason = result.endReason { line += "; \(endReason)" }
         progress(line)
         return result
     }

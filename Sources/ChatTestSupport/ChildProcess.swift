@@ -1,3 +1,4 @@
+import ChatBench
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -35,10 +36,14 @@ public final class ChildProcess: Sendable {
         )
         let output = NIOLockedValueBox((stdout: [UInt8](), stderr: [UInt8]()))
         Thread.detachNewThread {
-            CleanSpawn.readToEnd(child.stdout) { chunk in output.withLockedValue { $0.stdout += chunk } }
+            ChildProcessSupport.readToEnd(child.stdout) { chunk in
+                output.withLockedValue { $0.stdout += chunk }
+            }
         }
         Thread.detachNewThread {
-            CleanSpawn.readToEnd(child.stderr!) { chunk in output.withLockedValue { $0.stderr += chunk } }
+            ChildProcessSupport.readToEnd(child.stderr!) { chunk in
+                output.withLockedValue { $0.stderr += chunk }
+            }
         }
         self.pid = child.pid
         self.stdinDescriptor = NIOLockedValueBox(child.stdin)

@@ -1,3 +1,4 @@
+import ChatBench
 import Foundation
 
 /// A child started with no signal blocked, default signal actions, and no descriptor but its
@@ -60,16 +61,8 @@ struct CleanSpawn {
         }
         Self.closeInheritedDescriptors(&actions)
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        var attributes = ChildProcessSupport.shellSignalState()
         defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
@@ -89,20 +82,6 @@ struct CleanSpawn {
         self.stdin = parentStdin
         self.stdout = output.read
         self.stderr = parentStderr
-    }
-
-    /// Reads `descriptor` to its end and closes it.
-    static func readToEnd(_ descriptor: CInt, onChunk: ([UInt8]) -> Void) {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = read(descriptor, &chunk, chunk.count)
-            if count > 0 {
-                onChunk(Array(chunk[..<count]))
-            } else if count == 0 || errno != EINTR {
-                break
-            }
-        }
-        close(descriptor)
     }
 
     /// The exit status as a shell reports it: the code, or 128 plus the signal that ended it.
@@ -132,7 +111,7 @@ struct CleanSpawn {
 func runToCompletion(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     let child = try CleanSpawn(path, arguments, stdinPipe: false, mergeStderr: true)
     var bytes: [UInt8] = []
-    CleanSpawn.readToEnd(child.stdout) { bytes += $0 }
+    ChildProcessSupport.readToEnd(child.stdout) { bytes += $0 }
     var status: Int32 = 0
     while waitpid(child.pid, &status, 0) < 0 && errno == EINTR {}
     return (CleanSpawn.exitStatus(status), String(decoding: bytes, as: UTF8.self))

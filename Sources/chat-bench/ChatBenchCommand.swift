@@ -12,92 +12,178 @@ struct ChatBenchCommand: ParsableCommand {
             N clients log in, each messages itself to prove it is registered, and all wait at a \
             barrier. Then client i sends M messages of P bytes to clients i+1 ... i+K. Every \
             delivery is checked for sender, order and content. Exit status: 0 when every delivery \
-            arrived once, in order and intact; 1 when one did not; 2 when the run could not be done \
-            (no server, a login refused).
+            arrived once, in order and intact; 1 when one did not (or was never sent); 2 when the \
+            run could not be done (no server, a login refused); 64 for a bad or contradictory flag.
             """
     )
 
-    @Option(help: "Server address.")
-    var host = "127.0.0.1"
+    @Option(help: "Server address (default: 127.0.0.1).")
+    var host: String?
 
-    @Option(help: "Server port.")
-    var port = 8080
+    @Option(help: "Server port, 1 to 65535 (default: 8080).")
+    var port: Int?
 
-    @Option(help: "Clients in the ring.")
-    var clients = 100
+    @Option(help: "Clients in the ring (default: 100).")
+    var clients: Int?
 
-    @Option(help: "Messages each client sends.")
-    var messages = 2000
+    @Option(
+        help: "Messages each client sends, at most \(BenchConfiguration.maximumMessages) (default: 2000).")
+    var messages: Int?
 
-    @Option(help: "Body size in bytes (at least \(MessageFormat.headerBytes)).")
-    var payloadBytes = 32
+    @Option(
+        help: """
+            Body size in bytes, \(MessageFormat.headerBytes) to \(BenchConfiguration.maximumLineBytes); the \
+            whole message line must fit in \(BenchConfiguration.maximumLineBytes) (default: 32).
+            """)
+    var payloadBytes: Int?
 
-    @Option(help: "Each client sends to its next K clients in the ring.")
-    var recipients = 1
+    @Option(help: "Each client sends to its next K clients in the ring (default: 1).")
+    var recipients: Int?
 
-    @Option(help: "Messages per second per client; default: as fast as the window allows.")
+    @Option(
+        help: """
+            Messages per second per client, above 0 and at most \(Int(BenchConfiguration.maximumRate)); \
+            default: as fast as the window allows.
+            """)
     var rate: Double?
 
-    @Option(help: "Messages a client may have out that not all its recipients have received yet.")
+    @Option(
+        help: """
+            Messages a client may have out that not all its recipients have received yet \
+            (default: about 64 KiB per recipient; not with --rate).
+            """)
     var window: Int?
 
-    @Option(help: "Clients that log in and never read; every message is addressed to them too.")
-    var slowReaders = 0
+    @Option(help: "Clients that log in and never read; every message is addressed to them too (default: 0).")
+    var slowReaders: Int?
 
-    @Option(help: "The server's pid, to report its memory and CPU time.")
+    @Option(help: "The server's pid, to report its memory and CPU time and notice it exiting.")
     var serverPid: Int32?
 
-    @Option(help: "Seconds without progress after which a run ends and what is missing counts as lost.")
+    @Option(
+        help: """
+            Seconds without progress after which a run ends, above 0 and at most \
+            \(Int(BenchConfiguration.maximumStallTimeoutSeconds)); what was sent and did not arrive is lost.
+            """)
     var stallTimeout = 10.0
 
-    @Flag(help: "Run the standard scenarios and print one table.")
+    @Flag(
+        help: """
+            Run the standard scenarios and print one table. Each sets its own clients, messages, \
+            recipients, body size, rate and slow readers.
+            """)
     var scenarios = false
 
     @Option(help: "With --scenarios: only these scenarios (comma-separated names).")
     var only: String?
 
-    @Option(help: "With --scenarios: run each this many times and report the median run.")
-    var repeats = 1
+    @Option(help: "With --scenarios: run each this many times and report the median run (default: 1).")
+    var repeats: Int?
 
     @Option(
         help: ArgumentHelp(
-            "Start this server executable for each scenario (or for the single run) and stop it after.",
-            discussion:
-                "It must print 'listening on HOST:PORT' on stdout; --host, --port and --server-pid are then taken from it."
+            "Start this server (a path, or a name looked up in PATH) for each scenario (or for the single run) and stop it after.",
+            discussion: """
+                It must print 'listening on HOST:PORT' on stdout within --spawn-timeout seconds; the \
+                host, port and pid come from it. It is stopped with SIGTERM, and SIGKILL if it has \
+                not exited 10 seconds later (1 second if it never said it listens).
+                """
         )
     )
     var spawnServer: String?
 
     @Option(
         parsing: .unconditionalSingleValue,
-        help: "An argument for the spawned server (repeat it); default: --port 0 --log-level warning."
+        help: """
+            An argument for the spawned server (repeat it). Given once, it replaces all the defaults \
+            (--port 0 --log-level warning): include --port 0 yourself.
+            """
     )
     var spawnArg: [String] = []
+
+    @Option(help: "With --spawn-server: seconds to wait for its 'listening on' line (default: 30).")
+    var spawnTimeout: Double?
 
     func validate() throws {
         if serverPid != nil && spawnServer != nil {
             throw ValidationError("--server-pid and --spawn-server exclude each other")
         }
-        if only != nil && !scenarios { throw ValidationError("--only goes with --scenarios") }
-        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+        if scenarios {
+            // Each scenario overrides these; accepting them would suggest they shaped the table.
+            let ignored: [(String, Bool)] = [
+                ("--clients", clients != nil), ("--messages", messages != nil),
+                ("--payload-bytes", payloadBytes != nil), ("--recipients", recipients != nil),
+                ("--rate", rate != nil), ("--slow-readers", slowReaders != nil),
+            ]
+            if let (flag, _) = ignored.first(where: \.1) {
+                throw ValidationError("\(flag) has no effect with --scenarios (each scenario sets its own)")
+            }
+        } else {
+            if only != nil { throw ValidationError("--only goes with --scenarios") }
+            if repeats != nil { throw ValidationError("--repeats goes with --scenarios") }
+        }
+        if spawnServer != nil {
+            if host != nil || port != nil {
+                throw ValidationError(
+                    "--\(host != nil ? "host" : "port") has no effect with --spawn-server "
+                        + "(the server's 'listening on' line gives it)")
+            }
+        } else {
+            if !spawnArg.isEmpty { throw ValidationError("--spawn-arg goes with --spawn-server") }
+            if spawnTimeout != nil { throw ValidationError("--spawn-timeout goes with --spawn-server") }
+        }
+        if rate != nil && window != nil {
+            throw ValidationError("--window has no effect with --rate (paced clients send on the clock)")
+        }
+        if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+        if let spawnTimeout, !(spawnTimeout > 0 && spawnTimeout <= 3600) {
+            throw ValidationError("--spawn-timeout must be above 0 and at most 3600 seconds")
+        }
+        if let serverPid {
+            // kill(0, 0) and kill(-1, 0) succeed: they address a process group, not a process.
+            if serverPid < 1 { throw ValidationError("--server-pid must be a positive pid") }
+            if !ProcessProbe(pid: serverPid).isAlive {
+                throw ValidationError("--server-pid \(serverPid): no such process")
+            }
+        }
+        let chosen = try chosenScenarios()
         do {
-            try baseConfiguration().validate()
+            if scenarios {
+                for scenario in chosen { try scenario.configuration(basedOn: baseConfiguration()).validate() }
+            } else {
+                try baseConfiguration().validate()
+            }
         } catch let error as BenchError {
             throw ValidationError(error.description)
         }
     }
 
+    /// The scenarios `--only` names, in the standard order; all of them without it.
+    func chosenScenarios() throws -> [Scenario] {
+        guard let only else { return Scenario.standard }
+        let names = Set(only.split(separator: ",").map { String($0) })
+        if names.isEmpty { throw ValidationError("--only names no scenario") }
+        let known = Scenario.standard.map(\.name)
+        let unknown = names.subtracting(known)
+        if !unknown.isEmpty {
+            throw ValidationError(
+                "unknown scenario \(unknown.sorted().joined(separator: ", ")); known: "
+                    + known.joined(separator: ", "))
+        }
+        return Scenario.standard.filter { names.contains($0.name) }
+    }
+
     func baseConfiguration() -> BenchConfiguration {
         var configuration = BenchConfiguration()
-        configuration.host = host
-        configuration.port = port
-        configuration.clients = clients
-        configuration.messages = messages
-        configuration.payloadBytes = payloadBytes
-        configuration.recipients = recipients
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        if let clients { configuration.clients = clients }
+        if let messages { configuration.messages = messages }
+        if let payloadBytes { configuration.payloadBytes = payloadBytes }
+        if let recipients { configuration.recipients = recipients }
         configuration.rate = rate
         configuration.window = window
-        configuration.slowReaders = slowReaders
+        if let slowReaders { configuration.slowReaders = slowReaders }
         configuration.serverPID = serverPid
         configuration.stallTimeoutSeconds = stallTimeout
         return configuration
@@ -107,7 +193,8 @@ struct ChatBenchCommand: ParsableCommand {
         guard let spawnServer else { return .running }
         return .spawn(
             executable: spawnServer,
-            arguments: spawnArg.isEmpty ? ["--port", "0", "--log-level", "warning"] : spawnArg)
+            arguments: spawnArg.isEmpty ? ["--port", "0", "--log-level", "warning"] : spawnArg,
+            startTimeoutSeconds: spawnTimeout ?? SpawnedServer.defaultStartTimeoutSeconds)
     }
 
     func run() throws {
@@ -126,31 +213,20 @@ struct ChatBenchCommand: ParsableCommand {
     }
 
     private func runOnce(on group: MultiThreadedEventLoopGroup) throws -> Bool {
-        let (result, serverExit) = try serverSource.run(baseConfiguration(), on: group)
+        let result = try serverSource.run(baseConfiguration(), on: group)
         writeLine(Report.describe(result))
-        if let serverExit { writeLine("the server exited during the run (\(serverExit))") }
         return result.passed
     }
 
     private func runScenarios(on group: MultiThreadedEventLoopGroup) throws -> Bool {
-        var chosen = Scenario.standard
-        if let only {
-            let names = Set(only.split(separator: ",").map { String($0) })
-            let unknown = names.subtracting(chosen.map(\.name))
-            if !unknown.isEmpty {
-                throw BenchError(
-                    description:
-                        "unknown scenario \(unknown.sorted().joined(separator: ", ")); known: "
-                        + chosen.map(\.name).joined(separator: ", "))
-            }
-            chosen = chosen.filter { names.contains($0.name) }
-        }
         let rows = try ScenarioRunner.run(
-            chosen, base: baseConfiguration(), server: serverSource, repeats: repeats, on: group,
-            progress: { writeLine($0) })
+            try chosenScenarios(), base: baseConfiguration(), server: serverSource, repeats: repeats ?? 1,
+            on: group, progress: { writeLine($0) })
         writeLine("")
         writeLine(Report.table(rows))
-        if repeats > 1 { writeLine("each row is the median of \(repeats) runs, each against a fresh server") }
+        if let repeats, repeats > 1 {
+            writeLine("each row is the median of \(repeats) runs, each against a fresh server")
+        }
         writeLine(ScenarioRunner.summary(rows))
         return rows.allSatisfy(\.result.passed)
     }

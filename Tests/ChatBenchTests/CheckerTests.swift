@@ -60,6 +60,18 @@ import Testing
         #expect(checker.outOfOrder == 0)
     }
 
+    /// A message its sender never sent is not lost: the run ended before it was due.
+    @Test func onlyWhatWasSentCanBeLost() {
+        let checker = makeChecker()
+        // Sender 0 sent its first two messages; recipient 1 got both, recipient 2 only the first.
+        check(checker, delivery(from: 0, sequence: 0), to: 1)
+        check(checker, delivery(from: 0, sequence: 1), to: 1)
+        check(checker, delivery(from: 0, sequence: 0), to: 2)
+        #expect(checker.lost(sent: { $0 == 0 ? 2 : 0 }) == 1)
+        #expect(checker.lost(sent: { _ in 3 }) == checker.lost)
+        #expect(checker.lost == 24 - 3)
+    }
+
     @Test func detectsAReorderedMessage() {
         let checker = makeChecker()
         for sequence in [0, 2, 1] {

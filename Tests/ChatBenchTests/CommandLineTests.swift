@@ -1,0 +1,223 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// The executable's flags, exit statuses and messages, and how it treats a server that fails
+/// to start or dies mid-run.
+@Suite struct CommandLineTests {
+    func bench(_ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess(ChildProcess.executable("chat-bench"), arguments)
+    }
+
+    /// Each of these once crashed, hung, passed without running anything, or was ignored.
+    @Test(arguments: [
+        (["--rate", "inf"], "--rate must be above 0 and at most 1000000 messages per second"),
+        (["--rate", "1e30"], "--rate must be above 0 and at most 1000000 messages per second"),
+        (["--rate", "nan"], "--rate must be above 0 and at most 1000000 messages per second"),
+        (["--messages", "3000000000"], "--messages must be between 0 and 2147483647"),
+        (
+            ["--payload-bytes", "100000000000"],
+            "--payload-bytes must be between 25 (the checked header) and 65536 (chat-server's longest line)"
+        ),
+        (
+            ["--payload-bytes", "65000", "--recipients", "99"],
+            "a message line (recipient names, ': ', body) would be up to 65892 bytes; chat-server takes "
+                + "at most 65536: lower --payload-bytes, --recipients or --slow-readers"
+        ),
+        (
+            ["--clients", "1000000", "--recipients", "999"],
+            "--clients × (--recipients + --slow-readers) is at most 16777216 (the checker's and the senders' memory)"
+        ),
+        (["--stall-timeout", "nan"], "--stall-timeout must be above 0 and at most 3600 seconds"),
+        (["--stall-timeout", "inf"], "--stall-timeout must be above 0 and at most 3600 seconds"),
+        (["--stall-timeout", "0"], "--stall-timeout must be above 0 and at most 3600 seconds"),
+        (["--stall-timeout=-1"], "--stall-timeout must be above 0 and at most 3600 seconds"),
+        (["--scenarios", "--only", ""], "--only names no scenario"),
+        (["--scenarios", "--only", ","], "--only names no scenario"),
+        (
+            ["--scenarios", "--only", "nope,100x2000x1"],
+            "unknown scenario nope; known: 100x2000x1, 100x2000x10, 2000x50x2, latency-100k/s, idle-5000, "
+                + "10000-clients, slow-reader, flat-100, flat-1000, flat-10000"
+        ),
+        (
+            ["--scenarios", "--clients", "1"],
+            "--clients has no effect with --scenarios (each scenario sets its own)"
+        ),
+        (
+            ["--scenarios", "--rate", "5"],
+            "--rate has no effect with --scenarios (each scenario sets its own)"
+        ),
+        (
+            ["--scenarios", "--recipients", "2"],
+            "--recipients has no effect with --scenarios (each scenario sets its own)"
+        ),
+        (["--repeats", "3"], "--repeats goes with --scenarios"),
+        (["--spawn-arg", "--port"], "--spawn-arg goes with --spawn-server"),
+        (
+            ["--rate", "10", "--window", "4"],
+            "--window has no effect with --rate (paced clients send on the clock)"
+        ),
+        (
+            ["--spawn-server", "/bin/true", "--port", "9"],
+            "--port has no effect with --spawn-server (the server's 'listening on' line gives it)"
+        ),
+        (["--server-pid", "0"], "--server-pid must be a positive pid"),
+        (["--server-pid=-1"], "--server-pid must be a positive pid"),
+        (["--server-pid", "2147483647"], "--server-pid 2147483647: no such process"),
+        (["--port", "70000"], "--port must be between 1 and 65535"),
+        (["--port", "0"], "--port must be between 1 and 65535"),
+    ])
+    func aBadOrContradictoryFlagIsStatus64(arguments: [String], message: String) async throws {
+        let bench = try bench(arguments)
+        let status = try await bench.waitForExit(timeout: .seconds(5))
+        #expect(status == 64, "\(bench.stdout)\n\(bench.stderr)")
+        #expect(bench.stderr.split(separator: "\n").first.map(String.init) == "Error: \(message)")
+        #expect(bench.stdout.isEmpty)
+    }
+
+    @Test func helpGivesEveryExitStatusAndWhatSpawnArgReplaces() async throws {
+        let bench = try bench(["--help"])
+        #expect(try await bench.waitForExit(timeout: .seconds(5)) == 0)
+        let help = bench.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("64 for a bad or contradictory flag"), "\(help)")
+        #expect(
+            help.contains(
+                "it replaces all the defaults (--port 0 --log-level warning): include --port 0 yourself"))
+        #expect(help.contains("within --spawn-timeout seconds"))
+    }
+
+    @Test(arguments: [
+        (["/nonexistent"], "cannot start /nonexistent: no such file"),
+        (["no-such-server-anywhere"], "cannot start no-such-server-anywhere: not found in PATH"),
+        (["/etc/passwd"], "cannot start /etc/passwd: permission denied (not an executable file?)"),
+        (
+            ["sh", "--spawn-arg", "-c", "--spawn-arg", "echo starting >&2; echo 'port taken' >&2; exit 3"],
+            "sh exited before listening (status 3): port taken"
+        ),
+        (
+            ["sh", "--spawn-arg", "-c", "--spawn-arg", "kill -9 $$"],
+            "sh exited before listening (signal 9)"
+        ),
+        (
+            ["sh", "--spawn-arg", "-c", "--spawn-arg", "echo listening on somewhere; sleep 5"],
+            "sh printed a 'listening on' line without HOST:PORT: \"listening on somewhere\""
+        ),
+    ])
+    func aServerThatCannotStartIsOneLineAndStatus2(spawn: [String], message: String) async throws {
+        let bench = try bench(["--spawn-server"] + spawn)
+        #expect(try await bench.waitForExit(timeout: .seconds(3)) == 2, "\(bench.stdout)\n\(bench.stderr)")
+        #expect(bench.stderr.hasSuffix("chat-bench: \(message)\n"), "\(bench.stderr)")
+    }
+
+    /// A program that never says it listens and ignores SIGTERM: SIGKILL ends it and the bench
+    /// reaps it before exiting.
+    @Test func aServerThatNeverListensIsKilledAndReaped() async throws {
+        let pidFile = FileManager.default.temporaryDirectory
+            .appendingPathComponent("chat-bench-\(UUID().uuidString).pid").path
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let bench = try bench([
+            "--spawn-timeout", "0.3", "--spawn-server", "sh", "--spawn-arg", "-c",
+            "--spawn-arg", "trap '' TERM; echo $$ > \(pidFile); exec sleep 30",
+        ])
+        #expect(try await bench.waitForExit(timeout: .seconds(3)) == 2)
+        #expect(bench.stderr == "chat-bench: sh printed no 'listening on' line within 0.3 s\n")
+        let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).filter(\.isNumber)))
+        #expect(kill(pid, 0) == -1 && errno == ESRCH, "process \(pid) is still there")
+    }
+
+    /// Waits until the server at `pid` has `clients` connections besides its listening socket,
+    /// then a little longer for their logins: the kill must come in the message phase.
+    func waitForClients(_ clients: Int, of pid: Int32) async throws {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < deadline {
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            let sockets = descriptors.filter {
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)"))?
+                    .hasPrefix("socket:") == true
+            }
+            if sockets.count > clients { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+    }
+
+    /// The parts of a single-run report, by key.
+    func report(_ output: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for line in output.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = String(line[line.index(colon, offsetBy: 2)...])
+        }
+        return fields
+    }
+
+    func number(_ name: String, in text: String) -> Int? {
+        guard let range = text.range(of: name + " ") else { return nil }
+        return Int(text[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// A run whose server dies ends at once, not after the stall timeout, and tells apart what
+    /// was lost from what was never sent.
+    @Test func aServerKilledMidRunEndsTheRunAtOnce() async throws {
+        let server = try await ServerProcess()
+        let bench = try bench([
+            "--port", "\(server.port)", "--server-pid", "\(server.child.pid)", "--clients", "5",
+            "--messages", "1000", "--rate", "100", "--stall-timeout", "60",
+        ])
+        try await waitForClients(5, of: server.child.pid)
+        server.child.signal(SIGKILL)
+        let killed = ContinuousClock.now
+        #expect(try await bench.waitForExit(timeout: .seconds(3)) == 1, "\(bench.stderr)")
+        #expect(ContinuousClock.now - killed < .seconds(1))
+        let output = bench.stdout
+        let fields = report(output)
+        let deliveries = try #require(fields["deliveries"], "\(output)")
+        let received = try #require(number("received", in: deliveries))
+        let lost = try #require(number("lost", in: deliveries))
+        let notSent = try #require(fields["not sent"].flatMap { Int($0.prefix { $0.isNumber }) }, "\(output)")
+        #expect(received + lost + notSent == 5000)
+        #expect(notSent > 3000 && lost < 100, "\(output)")
+        let ended = try #require(fields["run ended"], "\(output)")
+        #expect(
+            ended == "the server (pid \(server.child.pid)) exited"
+                || ended == "the server closed every connection mid-run")
+        #expect(output.hasSuffix("result: FAIL\n"))
+    }
+
+    /// The same with a server the bench spawned: it knows how it ended.
+    @Test func aSpawnedServerKilledMidRunIsNamedWithItsSignal() async throws {
+        let bench = try bench([
+            "--spawn-server", ChildProcess.executable("chat-server").path, "--clients", "5",
+            "--messages", "1000", "--rate", "100", "--stall-timeout", "60",
+        ])
+        var server: Int32?
+        while server == nil, bench.isRunning {
+            let children = try? String(
+                contentsOfFile: "/proc/\(bench.pid)/task/\(bench.pid)/children", encoding: .utf8)
+            server = children?.split(separator: " ").first.flatMap { Int32($0) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let pid = try #require(server, "\(bench.stderr)")
+        try await waitForClients(5, of: pid)
+        kill(pid, SIGKILL)
+        #expect(try await bench.waitForExit(timeout: .seconds(3)) == 1, "\(bench.stderr)")
+        let output = bench.stdout
+        #expect(report(output)["run ended"] == "the server exited (signal 9)", "\(output)")
+        #expect(output.hasSuffix("result: FAIL\n"))
+    }
+
+    /// At half a message per second, the wait for the next one is not a stall.
+    @Test func aSlowRateIsNotAStall() async throws {
+        let bench = try bench([
+            "--spawn-server", ChildProcess.executable("chat-server").path, "--clients", "2",
+            "--messages", "1", "--rate", "0.5", "--stall-timeout", "0.3",
+        ])
+        #expect(try await bench.waitForExit(timeout: .seconds(5)) == 0, "\(bench.stdout)\n\(bench.stderr)")
+        let output = bench.stdout
+        #expect(
+            output.hasPrefix(
+                "run: 2 clients x 1 message x 1 recipient, 32-byte bodies, 0.5 msg/s per client\n"))
+        #expect(output.contains("lost 0"))
+        #expect(output.hasSuffix("result: PASS\n"))
+    }
+}
