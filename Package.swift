@@ -78,6 +78,7 @@ let package = Package(
         .executableTarget(
             name: "chat-client",
             dependencies: [
+                "ChatProtocol",
                 "ChatClient",
                 "ChatScreen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChatClient
+import ChatProtocol
 import ChatScreen
 
 #if canImport(Glibc)
@@ -45,7 +46,15 @@ struct ChatClientCommand: AsyncParsableCommand {
         guard (1...1_000_000).contains(scrollbackLines) else {
             throw ValidationError("--scrollback-lines must be 1...1000000")
         }
+        // Caught here rather than by the server: a login that breaks the rules would cost the
+        // connection, and the tutorial's server, which has no rules, would register it as it is.
+        if let login, case .failure(let refusal) = Login.validate(login) {
+            throw ValidationError("\(Notice.loginRefused(refusal).text) (LOGIN is \(login.debugDescription))")
+        }
     }
+
+    /// The login as it goes to the server: trimmed, as the server would trim it.
+    private var trimmedLogin: String? { login.map(Login.trimmed) }
 
     func run() async throws {
         let endpoint = ServerEndpoint(host: host, port: port)
@@ -54,7 +63,7 @@ struct ChatClientCommand: AsyncParsableCommand {
     }
 
     private func runChosenMode(endpoint: ServerEndpoint) async -> Int32 {
-        let plainClient = PlainClient(endpoint: endpoint, login: login)
+        let plainClient = PlainClient(endpoint: endpoint, login: trimmedLogin)
         guard !plain, isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             return await plainClient.run()
         }
@@ -64,7 +73,7 @@ struct ChatClientCommand: AsyncParsableCommand {
         }
         let screen = FullScreenClient(
             endpoint: endpoint,
-            login: login,
+            login: trimmedLogin,
             showsTimestamps: timestamps,
             scrollbackLines: scrollbackLines
         )

@@ -176,6 +176,15 @@ import Testing
         await server.shutdown()
     }
 
+    @Test func theLoginArgumentIsCheckedBeforeAnyConnection() async throws {
+        let server = try await startTestServer()
+        let invalid = try startClient(port: server.port, ["al ice"])
+        #expect(try await invalid.waitForExit() == 64)
+        #expect(invalid.stderr.hasPrefix("Error: login may not contain a space;"), "\(invalid.stderr)")
+        #expect(try await server.onlineCount() == 0)
+        await server.shutdown()
+    }
+
     @Test func unknownHostIsSaidPlainly() async throws {
         let client = try ChildProcess(
             ChildProcess.executable("chat-client"),
@@ -260,6 +269,18 @@ import Testing
             throw TestTimeout("no port in \(line)")
         }
         return (server, port)
+    }
+
+    /// The tutorial's server keeps a login as it comes, spaces and all: the client trims it, as
+    /// ours would, so that others can reach it by its name.
+    @Test func theLoginArgumentIsTrimmedForTheTutorialServerToo() async throws {
+        let (server, port) = try await startTutorialServer()
+        defer { server.terminate() }
+        let hal = try ChildProcess(ChildProcess.executable("chat-client"), [" hal ", "--port", "\(port)"])
+        try hal.write("hal: hi\n")
+        try await hal.waitForStdoutLine { $0 == "from hal: hi" }
+        try hal.closeStdin()
+        #expect(try await hal.waitForExit() == 0)
     }
 
     @Test func chatsAndDrainsAgainstTheTutorialServer() async throws {
