@@ -66,14 +66,12 @@ public struct ChatScreenModel: Sendable {
     /// recognise and hands over character by character.
     private var escape = EscapeState.none
     /// What this connection has heard so far, to tell a refused login from any other close: the
-    /// server answers a login it refuses with one notice and closes, and says nothing to one it
-    /// accepts.
-    private var serverLinesThisConnection = 0
-    private var lastServerLineWasNotice = false
-    /// When the login went out on this connection, while it is the last line that did: a notice
-    /// after a message may answer the message, and one that comes long after the login (the
-    /// server shutting down while the user sat idle) did not refuse it.
-    private var loginSentAt: Int?
+    /// server answers a login it refuses with a notice about the login and closes, says nothing
+    /// to one it accepts, and closes for other reasons (shutting down, a reader too slow) with
+    /// other notices, at any moment. Neither the time nor the lines sent since the login tell
+    /// these apart: a paste sends messages right behind the login.
+    private var loginNoticesThisConnection = 0
+    private var otherServerLinesThisConnection = 0
     /// Seconds since the epoch; a test sets a fixed clock.
     private let clock: @Sendable () -> Int
 
@@ -100,34 +98,38 @@ public struct ChatScreenModel: Sendable {
     /// `remark`, when given, is what the scrollback says instead of the state's short form: the
     /// whole sentence, where the status line has room only for the reason.
     public mutating func connectionChanged(_ state: ConnectionState, remark: String? = nil) {
+        let previous = connection
         connection = state
         switch state {
         case .connecting:
             note(remark ?? "connecting to \(options.serverName)")
         case .connected:
-            serverLinesThisConnection = 0
-            lastServerLineWasNotice = false
-            // A login given or typed before this goes out first, as the session starts.
-            loginSentAt = login == nil ? nil : clock()
+            loginNoticesThisConnection = 0
+            otherServerLinesThisConnection = 0
             note(remark ?? "connected to \(options.serverName)")
+            // A login given or typed before this goes out first, as the session starts.
             if let login { note("logging in as \(login)") }
         case .disconnected(let reason):
+            // A login typed while connecting never reached a server, so it is nobody's login; one
+            // given as LOGIN stays, as the name this run was for.
+            if previous == .connecting, options.login == nil { login = nil }
             note(remark ?? reason)
         }
     }
 
-    /// A server answers a login within moments; a close later than this is about something else.
-    static let loginAnswerSeconds = 5
+    /// Whether the connection is gone with no other coming: only a refused typed login connects
+    /// again, and it never leaves the model disconnected.
+    private var isDead: Bool {
+        if case .disconnected = connection { return true }
+        return false
+    }
 
     /// The server closed the connection: `reason` is its last notice or the short reason,
     /// `remark` the whole sentence. Returns `.reconnect` when the close refused a login the user
     /// typed, so that the user need only type another: each reconnect waits for a new login, so
     /// this never loops on its own.
     public mutating func serverClosed(reason: String, remark: String) -> ScreenCommand? {
-        let refusedLogin =
-            login != nil && serverLinesThisConnection == 1 && lastServerLineWasNotice
-            && loginSentAt.map { clock() - $0 <= Self.loginAnswerSeconds } == true
-        guard refusedLogin else {
+        guard let refused = login, loginNoticesThisConnection > 0, otherServerLinesThisConnection == 0 else {
             connectionChanged(.disconnected(reason), remark: remark)
             return nil
         }
@@ -138,29 +140,40 @@ public struct ChatScreenModel: Sendable {
             note("login refused; restart with another login")
             return nil
         }
-        note("login refused; enter another login")
+        // As with a line refused before it went: the name is there to fix at the next prompt.
+        history.record(refused)
+        note("login refused; enter another login (Up brings it back)")
         connectionChanged(.connecting)
         return .reconnect
     }
 
     public mutating func receive(serverLine line: String) {
-        serverLinesThisConnection += 1
-        lastServerLineWasNotice = false
         switch ServerLine.parse(line) {
         case .message(let sender, let text):
+            otherServerLinesThisConnection += 1
             completion.noteLogin(sender)
             append(.message(from: sender, text: text))
         case .notice(let text):
-            lastServerLineWasNotice = true
+            if Self.isAboutTheLogin(notice: text) {
+                loginNoticesThisConnection += 1
+            } else {
+                otherServerLinesThisConnection += 1
+            }
             append(.notice(text))
         case .other(let text):
+            otherServerLinesThisConnection += 1
             append(.other(text))
         }
     }
 
+    /// Our server's notices that refuse a login (`Notice.loginRefused`, `Notice.loginTaken`)
+    /// start so; no other of its notices does. `'login' is not online` names a recipient.
+    static func isAboutTheLogin(notice text: String) -> Bool {
+        text.hasPrefix("login ") || text.hasPrefix("empty login")
+    }
+
     public mutating func receiveOverlongLine() {
-        serverLinesThisConnection += 1
-        lastServerLineWasNotice = false
+        otherServerLinesThisConnection += 1
         append(.notice("skipped a line from the server longer than the client's limit"))
     }
 
@@ -302,72 +315,75 @@ public struct ChatScreenModel: Sendable {
 
     private mutating func submit() -> ScreenCommand? {
         let line = editor.text
-        if line == "/quit" { return .quit }
-        guard !line.allSatisfy(\.isWhitespace) else {
+        let trimmed = Self.trimmed(line)
+        if trimmed == "/quit" { return .quit }
+        if trimmed.hasPrefix("/") {
+            return refuse(line, remark: "unknown command \(trimmed); /quit leaves")
+        }
+        guard !trimmed.isEmpty else {
             // Nothing to send, but the Enter was seen: an input that looks empty yet holds
             // spaces would otherwise trip up the next line typed into it.
             editor.setText("")
             return nil
         }
-        if login == nil, connection != .connected {
-            guard connection == .connecting else { return notSent(line) }
-            // The login goes first in the queue to the server, which the session starts reading
-            // once it is connected: nothing can overtake it.
-            return logIn(as: line)
-        }
-        guard connection == .connected else { return notSent(line) }
+        if isDead { return refuse(line, remark: "not sent: disconnected; /quit leaves") }
+        // The login goes first in the queue to the server, which the session starts reading once
+        // it is connected: nothing can overtake it.
         guard login != nil else { return logIn(as: line) }
-        // The server would only answer a malformed line with a notice, and the line would be
-        // gone from the input; here it stays to be fixed.
-        if let problem = Self.messageProblem(line) {
-            scrollback.scrollToBottom()
-            note("not sent: " + problem)
-            return nil
-        }
+        guard connection == .connected else { return notSent(line, because: "not connected yet") }
+        // The server would only answer a malformed line with a notice.
+        if let problem = Self.messageProblem(line) { return notSent(line, because: problem) }
         editor.setText("")
         scrollback.scrollToBottom()
-        loginSentAt = nil
         history.record(line)
         completion.noteRecipients(ofSentLine: line)
         append(.sent(line))
         return .send(line)
     }
 
-    /// A line entered while there is no connection is not held back to be sent later, unseen:
-    /// it goes to the history, and the input is cleared so the next pasted line is not glued to
-    /// it.
-    private mutating func notSent(_ line: String) -> ScreenCommand? {
+    /// A line that does not go is not held back to be sent later, unseen, nor left in the input,
+    /// where the next pasted line would be glued to it: it goes to the history, to be fixed or
+    /// sent from there, and the input is cleared. Its names teach completion nothing: a name
+    /// in a line that never went may be a typo.
+    private mutating func refuse(_ line: String, remark: String) -> ScreenCommand? {
         editor.setText("")
         history.record(line)
         scrollback.scrollToBottom()
-        let why = connection == .connecting ? "not connected yet" : "disconnected; /quit leaves"
-        note("not sent (\(why); Up brings it back): \(line)")
+        note(remark)
         return nil
+    }
+
+    private mutating func notSent(_ line: String, because why: String) -> ScreenCommand? {
+        refuse(line, remark: "not sent (\(why); Up brings it back): \(line)")
     }
 
     /// The transcript shows the login trimmed, so the server gets it trimmed too: the
     /// tutorial's server would register `carol ` with its space. A login the contract's rules
     /// refuse is not sent, even to the tutorial's server, which has no rules: our server would
-    /// close the connection over it, and the user would lose the input to a typo.
+    /// close the connection over it.
     private mutating func logIn(as line: String) -> ScreenCommand? {
-        scrollback.scrollToBottom()
         let name: String
         switch Login.validate(line) {
         case .success(let valid):
             name = valid
         case .failure(let refusal):
-            note(Self.explain(refusal))
-            return nil
+            return notSent(line, because: Self.explain(refusal))
         }
         editor.setText("")
+        scrollback.scrollToBottom()
         login = name
         if connection == .connected {
-            loginSentAt = clock()
             note("logging in as \(name)")
         } else {
             note("will log in as \(name) once connected")
         }
         return .send(name)
+    }
+
+    private static func trimmed(_ line: String) -> Substring {
+        let start = line.drop(while: \.isWhitespace)
+        guard let last = start.lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return start[...last]
     }
 
     private static func explain(_ refusal: Login.Refusal) -> String {
@@ -388,10 +404,12 @@ public struct ChatScreenModel: Sendable {
     /// Why the server would not deliver `line`, or nil if it would.
     private static func messageProblem(_ line: String) -> String? {
         switch Array(line.utf8).withUnsafeBytes({ MessageLine.parse($0) }) {
-        case .blank, .missingColon, .noRecipients:
-            return "write 'name: text' or 'name1, name2: text'"
+        case .blank, .missingColon:
+            return "no ':'"
+        case .noRecipients:
+            return "no name before ':'"
         case .message(_, let text):
-            return text.isEmpty ? "the message is empty" : nil
+            return text.isEmpty ? "no text after ':'" : nil
         }
     }
 
@@ -424,7 +442,8 @@ public struct ChatScreenModel: Sendable {
         var pane = scrollback.visibleRows(height: paneHeight, rows: layout.rows(for:))
         // Short history sits at the bottom, next to the input, as in any chat window.
         pane.insert(contentsOf: Array(repeating: [], count: max(0, paneHeight - pane.count)), at: 0)
-        let prompt = StyledRow(login == nil ? "login: " : "> ", .prompt)
+        // A dead session takes no login: asking for one would promise a connection to use it.
+        let prompt = StyledRow(login == nil && !isDead ? "login: " : "> ", .prompt)
         let input = editor.visibleGlyphs(width: columns - prompt.width)
         let inputRow = prompt + input.glyphs.map { StyledGlyph($0, .plain) }
         return Frame(

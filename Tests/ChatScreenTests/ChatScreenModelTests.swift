@@ -1,4 +1,4 @@
-import Synchronization
+import ChatProtocol
 import Testing
 
 @testable import ChatScreen
@@ -81,19 +81,44 @@ import Testing
     @Test func withoutALoginAfterDisconnectNothingIsSent() {
         var model = makeModel(login: nil, columns: 80)
         model.connectionChanged(.disconnected("connection refused"))
+        #expect(model.frame().lines[5] == ">")
         type("alice", into: &model)
         #expect(model.handle(.enter) == nil)
         #expect(model.login == nil)
-        #expect(
-            model.frame().lines[3] == "-- not sent (disconnected; /quit leaves; Up brings it back): alice")
+        #expect(model.editor.text == "")
+        let lines = model.frame().lines
+        #expect(lines[3] == "-- not sent: disconnected; /quit leaves")
+        #expect(lines[5] == ">")
     }
 
     @Test func quitWorksInEveryState() {
-        for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
-            var model = makeModel()
-            model.connectionChanged(state)
-            type("/quit", into: &model)
-            #expect(model.handle(.enter) == .quit)
+        for login: String? in [nil, "alice"] {
+            for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
+                for line in ["/quit", " /quit", "/quit\t ", "\u{3000}/quit "] {
+                    var model = makeModel(login: login)
+                    model.connectionChanged(state)
+                    type(line, into: &model)
+                    #expect(model.handle(.enter) == .quit, "\(state) \(line.debugDescription)")
+                }
+            }
+        }
+    }
+
+    @Test func otherCommandsAreUnknownAndNotSent() {
+        for login: String? in [nil, "alice"] {
+            for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
+                for (line, command) in [("/help", "/help"), (" /quit now ", "/quit now"), ("/", "/")] {
+                    var model = makeModel(login: login, columns: 80)
+                    model.connectionChanged(state)
+                    type(line, into: &model)
+                    #expect(model.handle(.enter) == nil)
+                    #expect(model.editor.text == "")
+                    #expect(model.login == login)
+                    #expect(model.frame().lines[3] == "-- unknown command \(command); /quit leaves")
+                    _ = model.handle(.up)
+                    #expect(model.editor.text == line)
+                }
+            }
         }
     }
 
@@ -247,10 +272,77 @@ import Testing
         #expect(model.editor.text == "")
         let lines = model.frame().lines
         #expect(lines[2] == "-- server 127.0.0.1:8080 closed the connection")
-        #expect(lines[3] == "-- not sent (disconnected; /quit leaves; Up brings it back): bob: hi")
+        #expect(lines[3] == "-- not sent: disconnected; /quit leaves")
         #expect(lines[4] == " alice | 127.0.0.1:8080 | disconnected: server closed the connection")
-        _ = model.handle(.up)
-        #expect(model.editor.text == "bob: hi")
+        #expect(lines[5] == ">")
+    }
+
+    /// Every way a session ends for good: no `login:` prompt, and no remark that promises Up
+    /// could still get a line through.
+    @Test func aDeadSessionAsksForNothing() {
+        let ends: [(name: String, login: String?, end: (inout ChatScreenModel) -> Void)] = [
+            ("a failed connect", nil, { $0.connectionChanged(.disconnected("connection refused")) }),
+            (
+                "a refused LOGIN argument", "bob",
+                { model in
+                    model.connectionChanged(.connected)
+                    model.receive(serverLine: "error: login 'bob' is already online")
+                    _ = model.serverClosed(reason: "login 'bob' is already online", remark: "closed")
+                }
+            ),
+            (
+                "a shutdown", nil,
+                { model in
+                    model.connectionChanged(.connected)
+                    model.receive(serverLine: "error: server is shutting down")
+                    _ = model.serverClosed(reason: "server is shutting down", remark: "closed")
+                }
+            ),
+            (
+                "a failed reconnect", nil,
+                { model in
+                    model.connectionChanged(.connected)
+                    _ = model.handle(.character("b"))
+                    _ = model.handle(.enter)
+                    model.receive(serverLine: "error: login 'b' is already online")
+                    _ = model.serverClosed(reason: "login 'b' is already online", remark: "closed")
+                    model.connectionChanged(.disconnected("connection refused"))
+                }
+            ),
+        ]
+        for end in ends {
+            var model = makeModel(login: end.login, columns: 80)
+            end.end(&model)
+            #expect(model.frame().lines[5] == ">", "\(end.name)")
+            type("carol", into: &model)
+            #expect(model.handle(.enter) == nil, "\(end.name)")
+            #expect(model.editor.text == "", "\(end.name)")
+            let lines = model.frame().lines
+            #expect(lines[3] == "-- not sent: disconnected; /quit leaves", "\(end.name)")
+            #expect(lines[4].hasPrefix(" (no login) | 127.0.0.1:8080 | disconnected: "), "\(end.name)")
+            #expect(lines[5] == ">", "\(end.name)")
+        }
+    }
+
+    @Test func aLoginTypedWhileConnectingIsNotShownAsTheUsersWhenTheConnectFails() {
+        var model = makeModel(login: nil, columns: 80)
+        type("carol", into: &model)
+        #expect(model.handle(.enter) == .send("carol"))
+        #expect(model.frame().lines[4] == " carol | 127.0.0.1:8080 | connecting")
+        model.connectionChanged(
+            .disconnected("connection refused"),
+            remark: "cannot connect to 127.0.0.1:8080: connection refused")
+        #expect(model.login == nil)
+        #expect(model.frame().lines[4] == " (no login) | 127.0.0.1:8080 | disconnected: connection refused")
+    }
+
+    @Test func aLoginThatReachedTheServerStaysShownWhenTheConnectionIsLost() {
+        var model = makeModel(login: nil, columns: 80)
+        type("carol", into: &model)
+        _ = model.handle(.enter)
+        model.connectionChanged(.connected)
+        model.connectionChanged(.disconnected("connection reset"))
+        #expect(model.frame().lines[4] == " carol | 127.0.0.1:8080 | disconnected: connection reset")
     }
 
     @Test func resizeRewrapsAndKeepsEverything() {
@@ -422,52 +514,90 @@ import Testing
     // MARK: Lines checked before they are sent
 
     @Test(arguments: [
-        ("al ice", "-- a login may not contain spaces, ',' or ':'"),
-        ("al,ice", "-- a login may not contain spaces, ',' or ':'"),
-        ("alice:", "-- a login may not contain spaces, ',' or ':'"),
-        ("al\u{200B}ice", "-- a login may not contain invisible or control characters (U+200B)"),
-        (String(repeating: "n", count: 33), "-- a login may have at most 32 characters"),
+        ("al ice", "a login may not contain spaces, ',' or ':'"),
+        ("al,ice", "a login may not contain spaces, ',' or ':'"),
+        ("alice:", "a login may not contain spaces, ',' or ':'"),
+        ("al\u{200B}ice", "a login may not contain invisible or control characters (U+200B)"),
+        (String(repeating: "n", count: 33), "a login may have at most 32 characters"),
     ])
-    func anInvalidLoginIsNotSentAndStaysForFixing(login: String, remark: String) {
+    func anInvalidLoginIsNotSentAndUpBringsItBack(login: String, reason: String) {
         for connected in [false, true] {
-            var model = makeModel(login: nil, columns: 80)
+            var model = makeModel(login: nil, columns: 120)
             if connected { model.connectionChanged(.connected) }
             type(login, into: &model)
             #expect(model.handle(.enter) == nil)
             #expect(model.login == nil)
-            #expect(model.editor.text == login)
+            #expect(model.editor.text == "")
             let lines = model.frame().lines
-            #expect(lines[3] == remark)
-            #expect(lines[5].hasPrefix("login: "))
-            // Fixed in place, it goes.
-            _ = model.handle(.home)
-            _ = model.handle(.control("k"))
+            // A zero-width space takes no cell, so the frame has nothing to show for it.
+            #expect(
+                lines[3] == "-- not sent (\(reason); Up brings it back): "
+                    + login.replacing("\u{200B}", with: ""))
+            #expect(lines[5] == "login:")
+            // Fixed from the history, it goes.
+            _ = model.handle(.up)
+            #expect(model.editor.text == login)
+            _ = model.handle(.control("u"))
             type("alice", into: &model)
             #expect(model.handle(.enter) == .send("alice"))
         }
     }
 
-    @Test(arguments: ["hello bob", ": hi", " , : hi", ",:"])
-    func aMessageWithoutRecipientsIsNotSentAndStaysForFixing(line: String) {
+    @Test(arguments: [
+        ("hello bob", "no ':'"), (": hi", "no name before ':'"), (" , : hi", "no name before ':'"),
+        (",:", "no name before ':'"), ("bob:", "no text after ':'"), ("bob:   ", "no text after ':'"),
+        ("bob, carol: \t ", "no text after ':'"),
+    ])
+    func aMalformedMessageIsNotSentAndUpBringsItBack(line: String, reason: String) {
         var model = makeModel(columns: 80)
         model.connectionChanged(.connected)
         type(line, into: &model)
         #expect(model.handle(.enter) == nil)
-        #expect(model.editor.text == line)
+        #expect(model.editor.text == "")
         let lines = model.frame().lines
-        #expect(lines[3] == "-- not sent: write 'name: text' or 'name1, name2: text'")
+        // The frame drops trailing blanks, as `tmux capture-pane` does.
+        var shown = line
+        while shown.last?.isWhitespace == true { shown.removeLast() }
+        #expect(lines[3] == "-- not sent (\(reason); Up brings it back): \(shown)")
         #expect(!lines.contains { $0.hasPrefix("→") })
-        #expect(model.history.entries.isEmpty)
+        _ = model.handle(.up)
+        #expect(model.editor.text == line)
     }
 
-    @Test(arguments: ["bob:", "bob:   ", "bob, carol: \t "])
-    func anEmptyMessageIsNotSent(line: String) {
+    /// A paste: each line ends in Enter. A line refused here must not run into the next.
+    @Test func aLineAfterARefusedOneIsNotGluedToIt() {
         var model = makeModel(columns: 80)
         model.connectionChanged(.connected)
-        type(line, into: &model)
+        type("carol hi there", into: &model)
         #expect(model.handle(.enter) == nil)
-        #expect(model.editor.text == line)
-        #expect(model.frame().lines[3] == "-- not sent: the message is empty")
+        type("carol: second line", into: &model)
+        #expect(model.handle(.enter) == .send("carol: second line"))
+        let lines = model.frame().lines
+        #expect(
+            Array(lines[2...3]) == [
+                "-- not sent (no ':'; Up brings it back): carol hi there", "→ carol: second line",
+            ])
+        #expect(model.completion.knownLogins == ["carol"])
+        _ = model.handle(.up)
+        _ = model.handle(.up)
+        #expect(model.editor.text == "carol hi there")
+    }
+
+    @Test func completionLearnsNoNameFromALineThatWasNotSent() {
+        var model = makeModel(login: nil, columns: 80)
+        for line in ["bob", "carol: not yet", "/dave: hi"] {
+            type(line, into: &model)
+            _ = model.handle(.enter)
+        }
+        model.connectionChanged(.connected)
+        for line in ["erin hi", "frank:", "/gina: hi"] {
+            type(line, into: &model)
+            #expect(model.handle(.enter) == nil)
+        }
+        model.connectionChanged(.disconnected("connection reset"))
+        type("hank: gone", into: &model)
+        #expect(model.handle(.enter) == nil)
+        #expect(model.completion.knownLogins.isEmpty)
     }
 
     @Test func quitIsACommandNotAMessage() {
@@ -508,11 +638,14 @@ import Testing
             Array(lines[4...7]) == [
                 "-- logging in as bob",
                 "-!- login 'bob' is already online",
-                "-- login refused; enter another login",
+                "-- login refused; enter another login (Up brings it back)",
                 "-- connecting to 127.0.0.1:8080",
             ])
         #expect(lines[8] == " (no login yet) | 127.0.0.1:8080 | connecting")
         #expect(lines[9] == "login:")
+        _ = model.handle(.up)
+        #expect(model.editor.text == "bob")
+        _ = model.handle(.control("u"))
 
         model.connectionChanged(.connected)
         type("carol", into: &model)
@@ -522,8 +655,8 @@ import Testing
         lines = model.frame().lines
         #expect(lines[8].hasPrefix(" carol | 127.0.0.1:8080 | connected"))
 
-        // Once a message went out after the login, a lone notice may answer that instead.
-        model.receive(serverLine: "error: 'dave' is not online")
+        // A notice that answers a message is no refusal, whatever the name in it.
+        model.receive(serverLine: "error: 'login' is not online")
         #expect(model.serverClosed(reason: "server is shutting down", remark: "closed") == nil)
         #expect(model.login == "carol")
     }
@@ -555,12 +688,45 @@ import Testing
         #expect(model.handle(.enter) == nil)
     }
 
+    /// A paste sends messages right behind the login; the refusal still counts as one.
+    @Test func aRefusalAfterMessagesWentOutIsStillARefusal() {
+        var model = makeModel(login: nil, columns: 80)
+        model.connectionChanged(.connected)
+        type("bob", into: &model)
+        #expect(model.handle(.enter) == .send("bob"))
+        type("bob: one", into: &model)
+        #expect(model.handle(.enter) == .send("bob: one"))
+        model.receive(serverLine: "error: login 'bob' is already online")
+        #expect(model.serverClosed(reason: "login 'bob' is already online", remark: "closed") == .reconnect)
+        #expect(model.login == nil)
+    }
+
+    /// The texts our server refuses a login with, and every other notice it sends.
+    @Test func loginNoticesAreToldFromTheOthers() {
+        let refusals: [Notice] = [
+            .loginRefused(.empty), .loginRefused(.tooLong), .loginRefused(.forbiddenCharacter(" ")),
+            .loginRefused(.forbiddenCharacter("\u{200B}")), .loginTaken("bob"),
+        ]
+        let others: [Notice] = [
+            .lineTooLong(limit: 10), .invalidUTF8, .recipientOffline("login"), .recipientOffline("bob"),
+            .missingColon, .noRecipients, .tooSlow, .shuttingDown,
+        ]
+        for notice in refusals { #expect(ChatScreenModel.isAboutTheLogin(notice: notice.text), "\(notice)") }
+        for notice in others { #expect(!ChatScreenModel.isAboutTheLogin(notice: notice.text), "\(notice)") }
+    }
+
     /// Only a close that answers the login is a refusal; every other close ends the session as
-    /// before, with no new connection.
+    /// before, with no new connection, however soon after the login it comes.
     @Test func otherClosesDoNotReconnect() {
-        let now = Mutex(0)
         let closes: [(name: String, login: String?, events: (inout ChatScreenModel) -> Void)] = [
             ("a message before the notice", "alice", { $0.receive(serverLine: "from bob: hi") }),
+            (
+                "a message after a login notice", "alice",
+                {
+                    $0.receive(serverLine: "error: login 'alice' is already online")
+                    $0.receive(serverLine: "from bob: hi")
+                }
+            ),
             (
                 "two notices", "alice",
                 {
@@ -570,22 +736,20 @@ import Testing
             ),
             ("no notice", "alice", { _ in }),
             ("an overlong line", "alice", { $0.receiveOverlongLine() }),
+            ("a shutdown", "alice", { $0.receive(serverLine: "error: server is shutting down") }),
             (
-                "a notice long after the login", "alice",
-                { model in
-                    now.withLock { $0 += ChatScreenModel.loginAnswerSeconds + 1 }
-                    model.receive(serverLine: "error: server is shutting down")
-                }
+                "a slow reader cut off", "alice",
+                { $0.receive(serverLine: "error: you are not reading fast enough; disconnecting") }
             ),
+            ("a recipient named login", "alice", { $0.receive(serverLine: "error: 'login' is not online") }),
             // No login went out: the notice cannot be about one.
-            ("a notice before any login", nil, { $0.receive(serverLine: "error: server is shutting down") }),
+            (
+                "a notice before any login", nil,
+                { $0.receive(serverLine: "error: login 'x' is already online") }
+            ),
         ]
         for close in closes {
-            now.withLock { $0 = 0 }
-            var model = ChatScreenModel(
-                options: .init(serverName: "127.0.0.1:8080", login: nil, showsTimestamps: false),
-                clock: { now.withLock { $0 } })
-            model.resize(rows: 6, columns: 80)
+            var model = makeModel(login: nil, columns: 80)
             model.connectionChanged(.connected)
             if let login = close.login {
                 type(login, into: &model)
@@ -612,8 +776,9 @@ import Testing
         type("carol", into: &model)
         #expect(model.handle(.enter) == nil)
         let lines = model.frame().lines
-        #expect(lines[3] == "-- not sent (disconnected; /quit leaves; Up brings it back): carol")
+        #expect(lines[3] == "-- not sent: disconnected; /quit leaves")
         #expect(lines[4] == " (no login) | 127.0.0.1:8080 | disconnected: connection refused")
+        #expect(lines[5] == ">")
     }
 }
 

@@ -277,15 +277,19 @@ import Testing
             Self.inputLine($0) == "login:" && $0.contains { $0.hasPrefix("-- connected") }
         }
         try tmux.type("bob\r")
+        let refused = "-- login refused; enter another login (Up brings it back)"
         var screen = try await tmux.waitForScreen {
             Self.inputLine($0) == "login:" && $0[Self.statusRow].hasSuffix("| connected")
-                && $0.contains("-- login refused; enter another login")
+                && $0.contains(refused)
         }
         let notice = try #require(screen.firstIndex(of: "-!- login 'bob' is already online"))
-        #expect(screen[notice + 1] == "-- login refused; enter another login")
+        #expect(screen[notice + 1] == refused)
         #expect(screen[Self.statusRow] == " (no login yet) | 127.0.0.1:\(server.port) | connected")
+        try tmux.press("Up")
+        try await tmux.waitForScreen { Self.inputLine($0) == "login: bob" }
 
         // The new connection takes the next login, and lines both ways.
+        try tmux.press("C-u")
         try tmux.type("carol\r")
         try await tmux.waitForText("-- logging in as carol")
         let deadline = ContinuousClock.now + .seconds(2)
