@@ -26,7 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
-        // The wire contract: framing, login rules, line parsing, formatting. No sockets.
+        // The wire contract: framing, login rules, line parsing, formatting; and the wording of
+        // addresses and system errors that every program shares. No sockets.
         .target(
             name: "ChatProtocol",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -47,6 +48,7 @@ let package = Package(
         .executableTarget(
             name: "chat-server",
             dependencies: [
+                "ChatProtocol",
                 "ChatServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import ChatProtocol
 import Foundation
 import Synchronization
 
@@ -188,10 +189,12 @@ public final class SpawnedServer {
         defer { posix_spawn_file_actions_destroy(&actions) }
         var stdoutEnds: [CInt] = [-1, -1]
         var stderrEnds: [CInt] = [-1, -1]
-        guard pipe(&stdoutEnds) == 0 else { throw BenchError(description: "pipe: \(errorText(errno))") }
+        guard pipe(&stdoutEnds) == 0 else {
+            throw BenchError(description: "pipe: \(Wording.reason(errno: errno))")
+        }
         guard pipe(&stderrEnds) == 0 else {
             for descriptor in stdoutEnds { close(descriptor) }
-            throw BenchError(description: "pipe: \(errorText(errno))")
+            throw BenchError(description: "pipe: \(Wording.reason(errno: errno))")
         }
         // Close-on-exec, so that a second server started later does not hold this one's pipes;
         // dup2 clears it on the child's copies.
@@ -219,16 +222,11 @@ public final class SpawnedServer {
                 case ENOENT: isPath ? "no such file" : "not found in PATH"
                 case EACCES: "permission denied (not an executable file?)"
                 case ENOEXEC: "not an executable format"
-                default: errorText(spawned)
+                default: Wording.reason(errno: spawned)
                 }
             throw BenchError(description: "cannot start \(executable): \(reason)")
         }
         return (pid, stdoutEnds[0], stderrEnds[0])
-    }
-
-    private static func errorText(_ code: Int32) -> String {
-        let text = String(cString: strerror(code))
-        return text.prefix(1).lowercased() + text.dropFirst()
     }
 
 }

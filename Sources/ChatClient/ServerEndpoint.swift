@@ -1,3 +1,4 @@
+import ChatProtocol
 import NIOCore
 import NIOPosix
 
@@ -17,9 +18,7 @@ public struct ServerEndpoint: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
-    public var description: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-    }
+    public var description: String { Wording.address(host: host, port: port) }
 }
 
 /// Why a session could not start or did not end the normal way. Each description is one line
@@ -56,43 +55,13 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// A short reason for `error`, worded like `strerror` but in lower case to fit mid-sentence:
-    /// "connection refused", not a dump of NIO's error structure.
+    /// A short reason for `error` (see `Wording.reason`); a failed connect gives the reason of
+    /// the attempt a person can act on.
     public static func reason(_ error: any Error) -> String {
-        switch error {
-        case let error as NIOConnectionError:
-            if let dnsError = error.dnsAError ?? error.dnsAAAAError {
-                return reason(dnsError)
-            }
-            // Every address failed; the last attempt's reason is the one a person can act on.
-            guard let last = error.connectionErrors.last else { return "no address to connect to" }
-            return reason(last.error)
-        case let error as IOError:
-            return describe(errno: error.errnoCode)
-        case let error as SocketAddressError.UnknownHost:
-            return resolutionFailure(code: error.errorCode, description: error.errorDescription)
-        case let error as SocketAddressError:
-            return "\(error)"
-        case let error as ChannelError:
-            switch error {
-            case .connectTimeout: return "timed out"
-            case .ioOnClosedChannel, .alreadyClosed, .outputClosed: return "connection closed"
-            default: return "\(error)"
-            }
-        default:
-            return "\(error)"
-        }
-    }
-
-    /// Why `getaddrinfo` found no address, from its error code and `gai_strerror`'s text.
-    static func resolutionFailure(code: Int, description: String) -> String {
-        guard CInt(truncatingIfNeeded: code) != EAI_NONAME else { return "unknown host" }
-        return "cannot resolve host: " + description.prefix(1).lowercased() + description.dropFirst()
-    }
-
-    static func describe(errno code: CInt) -> String {
-        guard let message = strerror(code) else { return "error \(code)" }
-        let text = String(cString: message)
-        return text.prefix(1).lowercased() + text.dropFirst()
+        guard let error = error as? NIOConnectionError else { return Wording.reason(error) }
+        if let dnsError = error.dnsAError ?? error.dnsAAAAError { return Wording.reason(dnsError) }
+        // Every address failed; the last attempt's reason is the one a person can act on.
+        guard let last = error.connectionErrors.last else { return "no address to connect to" }
+        return Wording.reason(last.error)
     }
 }

@@ -1,3 +1,4 @@
+import ChatProtocol
 import NIOCore
 
 #if canImport(Glibc)
@@ -14,7 +15,7 @@ public struct OutputClosed: Error {}
 public struct OutputFailure: Error, CustomStringConvertible {
     public let errnoCode: CInt
 
-    public var description: String { "cannot write output: \(ClientError.describe(errno: errnoCode))" }
+    public var description: String { "cannot write output: \(Wording.reason(errno: errnoCode))" }
 }
 
 /// Unbuffered writes to stdout or stderr: every line reaches the reader as soon as it is written,

@@ -315,7 +315,8 @@ public struct ChatScreenModel: Sendable {
 
     private mutating func submit() -> ScreenCommand? {
         let line = editor.text
-        let trimmed = Self.trimmed(line)
+        // Trimmed as the server trims a login, so a command is recognised whatever surrounds it.
+        let trimmed = Login.trimmed(line)
         if trimmed == "/quit" { return .quit }
         if trimmed.hasPrefix("/") {
             return refuse(line, remark: "unknown command \(trimmed); /quit leaves")
@@ -378,12 +379,6 @@ public struct ChatScreenModel: Sendable {
             note("will log in as \(name) once connected")
         }
         return .send(name)
-    }
-
-    private static func trimmed(_ line: String) -> Substring {
-        let start = line.drop(while: \.isWhitespace)
-        guard let last = start.lastIndex(where: { !$0.isWhitespace }) else { return "" }
-        return start[...last]
     }
 
     private static func explain(_ refusal: Login.Refusal) -> String {

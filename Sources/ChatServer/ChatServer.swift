@@ -57,13 +57,15 @@ public final class ChatServer: Sendable {
         do {
             let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
             let server = ChatServer(group: group, listener: listener, broker: broker)
-            logger.info("listening", metadata: ["address": "\(hostAndPort(configuration.host, server.port))"])
+            logger.info(
+                "listening",
+                metadata: ["address": "\(Wording.address(host: configuration.host, port: server.port))"])
             return server
         } catch {
             try? await group.shutdownGracefully()
             throw ChatServerError(
                 description:
-                    "cannot listen on \(hostAndPort(configuration.host, configuration.port)): \(describe(error))"
+                    "cannot listen on \(Wording.address(host: configuration.host, port: configuration.port)): \(Wording.reason(error))"
             )
         }
     }
@@ -93,7 +95,9 @@ public struct ChatService: Service, CustomStringConvertible {
     let onListening: @Sendable (SocketAddress) -> Void
 
     /// What service-lifecycle's debug lines show: not a dump of the fields.
-    public var description: String { "ChatService(\(hostAndPort(configuration.host, configuration.port)))" }
+    public var description: String {
+        "ChatService(\(Wording.address(host: configuration.host, port: configuration.port)))"
+    }
 
     public init(
         configuration: ChatServerConfiguration,
@@ -112,31 +116,4 @@ public struct ChatService: Service, CustomStringConvertible {
         await server.shutdown()
         logger.info("stopped")
     }
-}
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// An error as a person reads it in a log line or a message, worded like `strerror` in lower
-/// case to fit mid-sentence: "address already in use", not NIO's description of the call that
-/// failed.
-func describe(_ error: any Error) -> String {
-    switch error {
-    case let error as IOError:
-        guard let message = strerror(error.errnoCode) else { return "error \(error.errnoCode)" }
-        let text = String(cString: message)
-        return text.prefix(1).lowercased() + text.dropFirst()
-    case is SocketAddressError.UnknownHost:
-        return "unknown host"
-    default:
-        return "\(error)"
-    }
-}
-
-/// `host:port`, with an IPv6 host in brackets so that the port after the last `:` is unambiguous.
-public func hostAndPort(_ host: String, _ port: Int) -> String {
-    host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
 }

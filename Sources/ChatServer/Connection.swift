@@ -132,7 +132,7 @@ final class Connection: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        closeNow(reason: describe(error))
+        closeNow(reason: Wording.reason(error))
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatProtocol
 import ChatServer
 import Logging
 import NIOCore
@@ -70,7 +71,7 @@ struct ChatServerCommand: AsyncParsableCommand {
             onListening: { address in
                 // Scripts wait for this exact line before they connect.
                 writeLine(
-                    "listening on \(hostAndPort(address.ipAddress ?? host, address.port ?? port))",
+                    "listening on \(Wording.address(host: address.ipAddress ?? host, port: address.port ?? port))",
                     to: STDOUT_FILENO)
             }
         )

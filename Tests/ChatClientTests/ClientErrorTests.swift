@@ -1,3 +1,4 @@
+import ChatProtocol
 import Testing
 
 @testable import ChatClient
@@ -9,7 +10,7 @@ import Testing
 @Suite struct ClientErrorTests {
     @Test func anUnknownHostIsSaidInTwoWords() {
         #expect(
-            ClientError.resolutionFailure(code: Int(EAI_NONAME), description: "Name or service not known")
+            Wording.resolutionFailure(code: Int(EAI_NONAME), description: "Name or service not known")
                 == "unknown host")
         let endpoint = ServerEndpoint(host: "no.such.host.invalid", port: 1)
         #expect(
@@ -19,7 +20,7 @@ import Testing
 
     @Test func otherResolverFailuresKeepTheResolversWords() {
         #expect(
-            ClientError.resolutionFailure(
+            Wording.resolutionFailure(
                 code: Int(EAI_AGAIN), description: "Temporary failure in name resolution")
                 == "cannot resolve host: temporary failure in name resolution")
     }

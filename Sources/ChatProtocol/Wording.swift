@@ -1,0 +1,51 @@
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Addresses and system errors as the server, the client and the bench put them into words, so
+/// that all three say the same thing the same way.
+public enum Wording {
+    /// `host:port`, with an IPv6 host in brackets so that the port after the last `:` is
+    /// unambiguous.
+    public static func address(host: String, port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// A short reason for `error`, worded like `strerror` but in lower case to fit mid-sentence:
+    /// "connection refused", not a dump of NIO's error structure.
+    public static func reason(_ error: any Error) -> String {
+        switch error {
+        case let error as IOError:
+            return reason(errno: error.errnoCode)
+        case let error as SocketAddressError.UnknownHost:
+            return resolutionFailure(code: error.errorCode, description: error.errorDescription)
+        case let error as ChannelError:
+            switch error {
+            case .connectTimeout: return "timed out"
+            case .ioOnClosedChannel, .alreadyClosed, .outputClosed: return "connection closed"
+            default: return "\(error)"
+            }
+        default:
+            return "\(error)"
+        }
+    }
+
+    public static func reason(errno code: CInt) -> String {
+        guard let message = strerror(code) else { return "error \(code)" }
+        return lowercasingFirst(String(cString: message))
+    }
+
+    /// Why `getaddrinfo` found no address, from its error code and `gai_strerror`'s text.
+    public static func resolutionFailure(code: Int, description: String) -> String {
+        guard CInt(truncatingIfNeeded: code) != EAI_NONAME else { return "unknown host" }
+        return "cannot resolve host: " + lowercasingFirst(description)
+    }
+
+    private static func lowercasingFirst(_ text: String) -> String {
+        text.prefix(1).lowercased() + text.dropFirst()
+    }
+}
