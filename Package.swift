@@ -33,6 +33,15 @@ let package = Package(
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: hotPathSettings
         ),
+        // What the three executables share on their command lines: the server address flags, the
+        // log level as an argument, the version.
+        .target(
+            name: "ChatCommandLine",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The broker and the connections, on SwiftNIO.
         .target(
             name: "ChatServer",
@@ -48,6 +57,7 @@ let package = Package(
         .executableTarget(
             name: "chat-server",
             dependencies: [
+                "ChatCommandLine",
                 "ChatProtocol",
                 "ChatServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -80,6 +90,7 @@ let package = Package(
         .executableTarget(
             name: "chat-client",
             dependencies: [
+                "ChatCommandLine",
                 "ChatProtocol",
                 "ChatClient",
                 "ChatScreen",
@@ -101,6 +112,7 @@ let package = Package(
             name: "chat-bench",
             dependencies: [
                 "ChatBench",
+                "ChatCommandLine",
                 "ChatClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChatClient
+import ChatCommandLine
 import ChatProtocol
 import ChatScreen
 
@@ -20,17 +21,15 @@ struct ChatClientCommand: AsyncParsableCommand {
             server as they are and server lines are printed as they arrive. In plain mode, end of \
             input waits for the server to deliver what is left, then exits 0, or 1 if the server \
             sent a notice ('error: ...') during the session.
-            """
+            """,
+        version: AChatVersion.current
     )
 
     @Argument(help: "Your login, sent as the first line. Without it, the first line you enter is the login.")
     var login: String?
 
-    @Option(help: "Server address.")
-    var host = "127.0.0.1"
-
-    @Option(help: "Server port.")
-    var port = 8080
+    @OptionGroup(title: "Server")
+    var address: ServerAddressOptions
 
     @Flag(help: "Plain line mode, even on a terminal.")
     var plain = false
@@ -42,7 +41,7 @@ struct ChatClientCommand: AsyncParsableCommand {
     var scrollbackLines = 10_000
 
     func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1...65535") }
+        try address.validatePort(in: 1...65535)
         guard (1...1_000_000).contains(scrollbackLines) else {
             throw ValidationError("--scrollback-lines must be 1...1000000")
         }
@@ -57,7 +56,7 @@ struct ChatClientCommand: AsyncParsableCommand {
     private var trimmedLogin: String? { login.map(Login.trimmed) }
 
     func run() async throws {
-        let endpoint = ServerEndpoint(host: host, port: port)
+        let endpoint = ServerEndpoint(host: address.resolvedHost, port: address.resolvedPort)
         let status = await runChosenMode(endpoint: endpoint)
         if status != 0 { throw ExitCode(status) }
     }

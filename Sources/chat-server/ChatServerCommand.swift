@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatCommandLine
 import ChatProtocol
 import ChatServer
 import Logging
@@ -15,14 +16,13 @@ import ServiceLifecycle
 struct ChatServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-server",
-        abstract: "The a-chat server: send your login as the first line, then 'bob, carol: hello'."
+        abstract: "The a-chat server: send your login as the first line, then 'bob, carol: hello'.",
+        discussion: "It listens on --host and --port; --port 0 picks a free port.",
+        version: AChatVersion.current
     )
 
-    @Option(help: "Address to listen on.")
-    var host = "127.0.0.1"
-
-    @Option(help: "Port to listen on; 0 picks a free one.")
-    var port = 8080
+    @OptionGroup(title: "Address")
+    var address: ServerAddressOptions
 
     @Option(help: "Longest line accepted, in bytes; longer lines get a notice and are discarded.")
     var maxLineBytes = 64 * 1024
@@ -30,11 +30,11 @@ struct ChatServerCommand: AsyncParsableCommand {
     @Option(help: "Bytes that may wait for one slow reader before it is disconnected.")
     var maxQueueBytes = 1024 * 1024
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @Option(help: "Least severe log lines written to stderr.")
+    var logLevel = Logger.Level.info
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        try address.validatePort(in: 0...65535)
         // A gibibyte is far beyond any sensible line or queue, and keeps all arithmetic on these
         // limits clear of overflow.
         let sizes = 1...(1 << 30)
@@ -44,17 +44,12 @@ struct ChatServerCommand: AsyncParsableCommand {
         guard sizes.contains(maxQueueBytes) else {
             throw ValidationError("--max-queue-bytes must be 1...\(1 << 30)")
         }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError(
-                "--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in
+        LoggingSystem.bootstrap { [logLevel] label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            handler.logLevel = logLevel
             return handler
         }
         let logger = Logger(label: "a-chat.server")
@@ -62,8 +57,8 @@ struct ChatServerCommand: AsyncParsableCommand {
 
         let service = ChatService(
             configuration: ChatServerConfiguration(
-                host: host,
-                port: port,
+                host: address.resolvedHost,
+                port: address.resolvedPort,
                 maximumLineBytes: maxLineBytes,
                 maximumQueueBytes: maxQueueBytes
             ),
@@ -71,7 +66,7 @@ struct ChatServerCommand: AsyncParsableCommand {
             onListening: { address in
                 // Scripts wait for this exact line before they connect.
                 writeLine(
-                    "listening on \(Wording.address(host: address.ipAddress ?? host, port: address.port ?? port))",
+                    "listening on \(Wording.address(host: address.ipAddress ?? "?", port: address.port ?? 0))",
                     to: STDOUT_FILENO)
             }
         )
