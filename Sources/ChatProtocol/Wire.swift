@@ -46,6 +46,10 @@ public enum Notice: Equatable, Sendable {
     case missingColon
     case noRecipients
     case tooSlow
+    /// Cut off for taking nothing from a full queue for the stall timeout (in words).
+    case stalled(String)
+    /// No login line within the login timeout (in words).
+    case loginTimedOut(String)
     case shuttingDown
 
     public var text: String {
@@ -71,6 +75,10 @@ public enum Notice: Equatable, Sendable {
             return "no recipient before ':'; write 'name1, name2: text'"
         case .tooSlow:
             return "you are not reading fast enough; disconnecting"
+        case .stalled(let timeout):
+            return "you read nothing for \(timeout) while messages waited for you; disconnecting"
+        case .loginTimedOut(let timeout):
+            return "no login within \(timeout); disconnecting"
         case .shuttingDown:
             return "server is shutting down"
         }

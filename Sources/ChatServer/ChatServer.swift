@@ -48,6 +48,11 @@ public final class ChatServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Flow control reads congestion off the channel's writability.
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(low: configuration.lowWaterQueueBytes, high: configuration.softQueueBytes)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -83,6 +88,14 @@ public final class ChatServer: Sendable {
     public func onlineCount() async throws -> Int {
         let broker = self.broker
         return try await listener.eventLoop.submit { broker.value.onlineCount }.get()
+    }
+
+    /// How many connections flow control holds back right now.
+    public func pausedSenderCount() async throws -> Int {
+        let broker = self.broker
+        return try await listener.eventLoop.submit {
+            broker.value.connections.values.count { $0.lifecycle.isInputPaused }
+        }.get()
     }
 
 }
