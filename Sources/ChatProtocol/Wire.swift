@@ -51,6 +51,10 @@ public enum Notice: Equatable, Sendable {
     /// No login line within the login timeout (in words).
     case loginTimedOut(String)
     case shuttingDown
+    /// Over the server's connection cap.
+    case serverFull
+    /// Over the per-address connection cap (the cap).
+    case tooManyFromAddress(Int)
 
     public var text: String {
         switch self {
@@ -81,6 +85,10 @@ public enum Notice: Equatable, Sendable {
             return "no login within \(timeout); disconnecting"
         case .shuttingDown:
             return "server is shutting down"
+        case .serverFull:
+            return "server is full; try again later"
+        case .tooManyFromAddress(let cap):
+            return "more than \(cap) connections from your address; try again later"
         }
     }
 

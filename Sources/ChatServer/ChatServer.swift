@@ -43,8 +43,16 @@ public final class ChatServer: Sendable {
             NIOLoopBound(
                 Broker(eventLoop: loop, configuration: configuration, logger: logger), eventLoop: loop)
         }.get()
+        let admission = Admission(
+            maximumConnections: configuration.maximumConnections,
+            maximumPerAddress: configuration.maximumConnectionsPerAddress)
         let bootstrap = ServerBootstrap(group: loop)
             .serverChannelOption(.backlog, value: 4096)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(logger: logger))
+                }
+            }
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -56,7 +64,7 @@ public final class ChatServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        Connection(broker: broker.value, logger: logger))
+                        Connection(broker: broker.value, admission: admission, logger: logger))
                 }
             }
         do {

@@ -22,6 +22,11 @@ public struct ChatServerConfiguration: Sendable {
     public var queueBudgetBytes: Int
     /// How long a connection may take to send its login.
     public var loginTimeout: TimeAmount
+    /// Connections served at once; one more gets a notice and is closed. Keep it below the
+    /// descriptor limit, so that refusing still has a descriptor to do it with.
+    public var maximumConnections: Int
+    /// Connections served at once from one address; nil for no such cap.
+    public var maximumConnectionsPerAddress: Int?
     /// How long a graceful shutdown waits for connections to take what is queued for them.
     public var shutdownGracePeriod: TimeAmount
     /// How long a client that ended its input, or was refused, has to take what is queued for it.
@@ -37,6 +42,8 @@ public struct ChatServerConfiguration: Sendable {
         stallTimeout: TimeAmount = .seconds(10),
         queueBudgetBytes: Int = 128 * 1024 * 1024,
         loginTimeout: TimeAmount = .seconds(30),
+        maximumConnections: Int = .max,
+        maximumConnectionsPerAddress: Int? = nil,
         shutdownGracePeriod: TimeAmount = .seconds(3),
         drainTimeout: TimeAmount = .seconds(30)
     ) {
@@ -49,6 +56,8 @@ public struct ChatServerConfiguration: Sendable {
         self.stallTimeout = stallTimeout
         self.queueBudgetBytes = queueBudgetBytes
         self.loginTimeout = loginTimeout
+        self.maximumConnections = maximumConnections
+        self.maximumConnectionsPerAddress = maximumConnectionsPerAddress
         self.shutdownGracePeriod = shutdownGracePeriod
         self.drainTimeout = drainTimeout
     }

@@ -18,6 +18,11 @@ final class Connection: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     let broker: Broker
+    private let admission: Admission
+    /// The peer's IP address, for the per-address cap and the logs.
+    private var peerAddress: String?
+    /// Counted by `admission`, so to be counted out when the channel closes.
+    private var isAdmitted = false
     var logger: Logger
     /// Cleared when the channel closes, so nothing the connection left behind (a stale waiter
     /// entry, a late callback) keeps the pipeline alive.
@@ -61,14 +66,16 @@ final class Connection: ChannelInboundHandler {
     /// Listed in the budget's recipients that hold senders back.
     var isHoldingBackForBudget = false
 
+    private lazy var drainTimeout = broker.configuration.drainTimeout
     private var loginTimer: Scheduled<Void>?
     private var drainTimer: Scheduled<Void>?
     private let closePromise: EventLoopPromise<Void>
 
     var closeFuture: EventLoopFuture<Void> { closePromise.futureResult }
 
-    init(broker: Broker, logger: Logger) {
+    init(broker: Broker, admission: Admission, logger: Logger) {
         self.broker = broker
+        self.admission = admission
         self.logger = logger
         // Until it has logged in, a client gets no more room than a login needs.
         self.framer = LineFramer(
@@ -84,13 +91,23 @@ final class Connection: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        logger[metadataKey: "peer"] =
-            "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
+        peerAddress = context.remoteAddress?.ipAddress
+        logger[metadataKey: "peer"] = "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
         broker.register(self)
         logger.info("connected")
-        perform(lifecycle.activated(serverIsShuttingDown: broker.isShuttingDown))
+        var refusal: (Notice, reason: String)?
+        isAdmitted = true
+        if case .refused(let notice, let reason) = admission.admit(from: peerAddress) {
+            logger.notice("refused", metadata: ["reason": "\(reason)"])
+            refusal = (notice, reason)
+            // It gets its notice, and little time to take it: others are waiting for the room.
+            drainTimeout = min(drainTimeout, Self.refusalDrainTimeout)
+        }
+        perform(lifecycle.activated(serverIsShuttingDown: broker.isShuttingDown, refusal: refusal))
         context.fireChannelActive()
     }
+
+    static let refusalDrainTimeout = TimeAmount.seconds(1)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var input = unwrapInboundIn(data)
@@ -340,7 +357,7 @@ final class Connection: ChannelInboundHandler {
         // Past the queue limit if need be: a last notice is small, and it says why.
         if let notice { outbox.writeString(notice.line) }
         // Armed before the write, whose completion may close the channel at once.
-        let timeout = broker.configuration.drainTimeout
+        let timeout = drainTimeout
         drainTimer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
             self.perform(self.lifecycle.drainTimerFired(after: Wording.duration(timeout)))
         }
@@ -362,6 +379,8 @@ final class Connection: ChannelInboundHandler {
         drainTimer = nil
         stopStallMonitor()
         broker.unregister(self)
+        if isAdmitted { admission.leave(from: peerAddress) }
+        isAdmitted = false
         leaveFlowControl()
         heldLine = nil
         pendingInput = ByteBuffer()

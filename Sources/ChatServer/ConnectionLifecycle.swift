@@ -53,10 +53,12 @@ struct ConnectionLifecycle {
     /// True while lines from the client are taken.
     var takesInput: Bool { state == .awaitingLogin || state == .online }
 
-    mutating func activated(serverIsShuttingDown: Bool) -> Action {
+    /// `refusal` is set when the server will not take the connection (over a connection cap).
+    mutating func activated(serverIsShuttingDown: Bool, refusal: (Notice, reason: String)? = nil) -> Action {
         guard state == .awaitingLogin else { return .none }
         // Accepted just as the listener closed: it gets the same goodbye as everyone else.
         if serverIsShuttingDown { return startDrain(.shuttingDown, reason: "server shutdown") }
+        if let (notice, reason) = refusal { return startDrain(notice, reason: "refused: \(reason)") }
         return .armLoginTimer
     }
 

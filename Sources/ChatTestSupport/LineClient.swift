@@ -46,10 +46,15 @@ public final class LineClient: Sendable {
         port: Int,
         host: String = "127.0.0.1",
         receiveBufferBytes: Int? = nil,
-        readBytesPerSecond: Int? = nil
+        readBytesPerSecond: Int? = nil,
+        sourceAddress: String? = nil
     ) async throws -> LineClient {
         let state = NIOLockedValueBox(ReceiveState())
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let sourceAddress {
+            // Any address in 127.0.0.0/8 is this machine: a second "peer" for per-address caps.
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: sourceAddress, port: 0))
+        }
         if let receiveBufferBytes {
             bootstrap = bootstrap.channelOption(
                 .socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))

@@ -44,10 +44,10 @@ struct ChatServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "a-chat.server")
-        raiseOpenFileLimit()
+        let descriptorLimit = raiseOpenFileLimit()
 
         var configuration = ChatServerConfiguration(host: address.resolvedHost, port: address.resolvedPort)
-        connections.apply(to: &configuration)
+        connections.apply(to: &configuration, descriptorLimit: descriptorLimit)
         flowControl.apply(to: &configuration)
         let service = ChatService(
             configuration: configuration,
@@ -77,12 +77,16 @@ struct ChatServerCommand: AsyncParsableCommand {
     }
 
     /// Each connection is a file descriptor; the usual soft limit of 1024 would cap the server
-    /// far below what it can carry.
-    private func raiseOpenFileLimit() {
+    /// far below what it can carry. Returns the soft limit in force.
+    private func raiseOpenFileLimit() -> Int {
         var limit = rlimit()
-        guard getrlimit(openFilesResource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(openFilesResource, &limit)
+        guard getrlimit(openFilesResource, &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(openFilesResource, &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
     }
 }
 
