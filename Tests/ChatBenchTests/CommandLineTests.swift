@@ -69,7 +69,7 @@ import Testing
     ])
     func aBadOrContradictoryFlagIsStatus64(arguments: [String], message: String) async throws {
         let bench = try bench(arguments)
-        let status = try await bench.waitForExit(timeout: .seconds(5))
+        let status = try await bench.waitForExit(timeout: .seconds(30))
         #expect(status == 64, "\(bench.stdout)\n\(bench.stderr)")
         #expect(bench.stderr.split(separator: "\n").first.map(String.init) == "Error: \(message)")
         #expect(bench.stdout.isEmpty)
@@ -77,7 +77,7 @@ import Testing
 
     @Test func helpGivesEveryExitStatusAndWhatSpawnArgReplaces() async throws {
         let bench = try bench(["--help"])
-        #expect(try await bench.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(try await bench.waitForExit(timeout: .seconds(30)) == 0)
         let help = bench.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(help.contains("64 for a bad or contradictory flag"), "\(help)")
         #expect(
@@ -105,7 +105,7 @@ import Testing
     ])
     func aServerThatCannotStartIsOneLineAndStatus2(spawn: [String], message: String) async throws {
         let bench = try bench(["--spawn-server"] + spawn)
-        #expect(try await bench.waitForExit(timeout: .seconds(3)) == 2, "\(bench.stdout)\n\(bench.stderr)")
+        #expect(try await bench.waitForExit(timeout: .seconds(30)) == 2, "\(bench.stdout)\n\(bench.stderr)")
         #expect(bench.stderr.hasSuffix("chat-bench: \(message)\n"), "\(bench.stderr)")
     }
 
@@ -119,26 +119,31 @@ import Testing
             "--spawn-timeout", "0.3", "--spawn-server", "sh", "--spawn-arg", "-c",
             "--spawn-arg", "trap '' TERM; echo $$ > \(pidFile); exec sleep 30",
         ])
-        #expect(try await bench.waitForExit(timeout: .seconds(3)) == 2)
+        // 0.3 s, then 1 s between SIGTERM and SIGKILL; the 10 s a server that did listen gets
+        // would overrun this.
+        #expect(try await bench.waitForExit(timeout: .seconds(8)) == 2)
         #expect(bench.stderr == "chat-bench: sh printed no 'listening on' line within 0.3 s\n")
         let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).filter(\.isNumber)))
         #expect(kill(pid, 0) == -1 && errno == ESRCH, "process \(pid) is still there")
     }
 
-    /// Waits until the server at `pid` has `clients` connections besides its listening socket,
-    /// then a little longer for their logins: the kill must come in the message phase.
-    func waitForClients(_ clients: Int, of pid: Int32) async throws {
-        let deadline = ContinuousClock.now + .seconds(2)
-        while ContinuousClock.now < deadline {
-            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
-            let sockets = descriptors.filter {
-                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)"))?
-                    .hasPrefix("socket:") == true
-            }
-            if sockets.count > clients { break }
+    /// Waits until `bench` is in its message phase: it has written more than its
+    /// logins (about 25 bytes a client) and 4 KiB of message lines beside, as the kernel counts
+    /// its writes in /proc/PID/io. An event, not a guess at how long logging in takes.
+    func waitForMessages(from bench: ChildProcess) async throws {
+        while true {
+            let io = (try? String(contentsOfFile: "/proc/\(bench.pid)/io", encoding: .utf8)) ?? ""
+            let written = io.split(separator: "\n").first { $0.hasPrefix("wchar:") }
+                .flatMap { Int($0.dropFirst("wchar:".count).trimmingCharacters(in: .whitespaces)) }
+            if let written, written > 4096 { return }
+            guard bench.isRunning else { throw BenchExited(output: bench.stdout + bench.stderr) }
             try await Task.sleep(for: .milliseconds(5))
         }
-        try await Task.sleep(for: .milliseconds(300))
+    }
+
+    struct BenchExited: Error, CustomStringConvertible {
+        let output: String
+        var description: String { "the bench exited before its message phase: \(output)" }
     }
 
     /// The parts of a single-run report, by key.
@@ -157,26 +162,27 @@ import Testing
     }
 
     /// A run whose server dies ends at once, not after the stall timeout, and tells apart what
-    /// was lost from what was never sent.
+    /// was lost from what was never sent. The stall timeout is far beyond how long the test
+    /// waits, so only noticing the server's death can end the run in time; the report must say
+    /// that it did, not that the run stalled.
     @Test func aServerKilledMidRunEndsTheRunAtOnce() async throws {
         let server = try await ServerProcess()
         let bench = try bench([
             "--port", "\(server.port)", "--server-pid", "\(server.child.pid)", "--clients", "5",
-            "--messages", "1000", "--rate", "100", "--stall-timeout", "60",
+            "--messages", "1000", "--rate", "100", "--stall-timeout", "3600",
         ])
-        try await waitForClients(5, of: server.child.pid)
+        try await waitForMessages(from: bench)
         server.child.signal(SIGKILL)
-        let killed = ContinuousClock.now
-        #expect(try await bench.waitForExit(timeout: .seconds(3)) == 1, "\(bench.stderr)")
-        #expect(ContinuousClock.now - killed < .seconds(1))
+        #expect(try await bench.waitForExit(timeout: .seconds(60)) == 1, "\(bench.stderr)")
         let output = bench.stdout
         let fields = report(output)
         let deliveries = try #require(fields["deliveries"], "\(output)")
+        #expect(!deliveries.contains("stalled"), "\(output)")
         let received = try #require(number("received", in: deliveries))
         let lost = try #require(number("lost", in: deliveries))
         let notSent = try #require(fields["not sent"].flatMap { Int($0.prefix { $0.isNumber }) }, "\(output)")
         #expect(received + lost + notSent == 5000)
-        #expect(notSent > 3000 && lost < 100, "\(output)")
+        #expect(notSent > 0 && lost < 100, "\(output)")
         let ended = try #require(fields["run ended"], "\(output)")
         #expect(
             ended == "the server (pid \(server.child.pid)) exited"
@@ -188,7 +194,7 @@ import Testing
     @Test func aSpawnedServerKilledMidRunIsNamedWithItsSignal() async throws {
         let bench = try bench([
             "--spawn-server", ChildProcess.executable("chat-server").path, "--clients", "5",
-            "--messages", "1000", "--rate", "100", "--stall-timeout", "60",
+            "--messages", "1000", "--rate", "100", "--stall-timeout", "3600",
         ])
         var server: Int32?
         while server == nil, bench.isRunning {
@@ -198,11 +204,12 @@ import Testing
             try await Task.sleep(for: .milliseconds(5))
         }
         let pid = try #require(server, "\(bench.stderr)")
-        try await waitForClients(5, of: pid)
+        try await waitForMessages(from: bench)
         kill(pid, SIGKILL)
-        #expect(try await bench.waitForExit(timeout: .seconds(3)) == 1, "\(bench.stderr)")
+        #expect(try await bench.waitForExit(timeout: .seconds(60)) == 1, "\(bench.stderr)")
         let output = bench.stdout
         #expect(report(output)["run ended"] == "the server exited (signal 9)", "\(output)")
+        #expect(!output.contains("(stalled)"), "\(output)")
         #expect(output.hasSuffix("result: FAIL\n"))
     }
 
@@ -212,7 +219,7 @@ import Testing
             "--spawn-server", ChildProcess.executable("chat-server").path, "--clients", "2",
             "--messages", "1", "--rate", "0.5", "--stall-timeout", "0.3",
         ])
-        #expect(try await bench.waitForExit(timeout: .seconds(5)) == 0, "\(bench.stdout)\n\(bench.stderr)")
+        #expect(try await bench.waitForExit(timeout: .seconds(30)) == 0, "\(bench.stdout)\n\(bench.stderr)")
         let output = bench.stdout
         #expect(
             output.hasPrefix(
