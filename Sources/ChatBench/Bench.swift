@@ -1,5 +1,7 @@
+import ChatProtocol
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -27,8 +29,19 @@ public enum Bench {
         }
         result.serverBaselineKiB = probe?.memory()?.residentKiB
 
+        // Resolved once, not per connect: 10,000 clients would otherwise each look the host up.
+        let address: SocketAddress
+        do {
+            address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: configuration.port)
+        } catch {
+            throw BenchError(
+                description:
+                    "cannot connect to \(Wording.address(host: configuration.host, port: configuration.port)): "
+                    + Wording.reason(error))
+        }
         let driver = try loop.submit {
-            NIOLoopBound(BenchDriver(loop: loop, configuration: configuration), eventLoop: loop)
+            NIOLoopBound(
+                BenchDriver(loop: loop, address: address, configuration: configuration), eventLoop: loop)
         }
         .wait()
         defer {
@@ -93,18 +106,5 @@ public enum Bench {
             result.latencyMax = Double(checker.latency.maximum) / 1e9
             return result
         }.wait()
-    }
-
-    /// Each client is a file descriptor; 10,000 of them need more than the usual soft limit.
-    public static func raiseOpenFileLimit() {
-        var limit = rlimit()
-        #if canImport(Glibc)
-            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        #else
-            let resource = RLIMIT_NOFILE
-        #endif
-        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(resource, &limit)
     }
 }

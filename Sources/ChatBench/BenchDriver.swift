@@ -1,7 +1,7 @@
-import ChatClient
 import ChatProtocol
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -30,6 +30,7 @@ final class BenchDriver {
     /// The ring's clients first, then the slow readers.
     private(set) var clients: [BenchClient] = []
     private let bootstrap: ClientBootstrap
+    private let address: SocketAddress
     private let probe: ProcessProbe?
     /// Times in message bodies count from here, so they fit the body's 12 hex digits.
     let epoch = monotonicNanoseconds()
@@ -68,8 +69,9 @@ final class BenchDriver {
     private var lastProgressMark = -1
     private var lastProgressTime: UInt64 = 0
 
-    init(loop: any EventLoop, configuration: BenchConfiguration) {
+    init(loop: any EventLoop, address: SocketAddress, configuration: BenchConfiguration) {
         self.loop = loop
+        self.address = address
         self.configuration = configuration
         self.format = MessageFormat(bodyBytes: configuration.payloadBytes)
         let names = ClientNames(tag: configuration.tag)
@@ -127,7 +129,7 @@ final class BenchDriver {
         guard nextToConnect < clients.count else { return }
         let client = clients[nextToConnect]
         nextToConnect += 1
-        bootstrap.connect(host: configuration.host, port: configuration.port)
+        bootstrap.connect(to: address)
             .assumeIsolatedUnsafeUnchecked()
             .whenComplete { result in
                 switch result {
@@ -143,8 +145,10 @@ final class BenchDriver {
                     self.fail(
                         BenchError(
                             description:
-                                "cannot connect to \(self.configuration.host):\(self.configuration.port): "
-                                + ClientError.reason(error)
+                                "cannot connect to "
+                                + Wording.address(
+                                    host: self.configuration.host, port: self.configuration.port)
+                                + ": " + Wording.reason(error)
                         ))
                 }
             }

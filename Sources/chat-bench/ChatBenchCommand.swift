@@ -1,7 +1,8 @@
 import ArgumentParser
 import ChatBench
-import ChatClient
 import NIOPosix
+import SystemPackage
+import SystemSupport
 
 @main
 struct ChatBenchCommand: ParsableCommand {
@@ -198,7 +199,8 @@ struct ChatBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        Bench.raiseOpenFileLimit()
+        // Each client is a file descriptor; 10,000 of them need more than the usual soft limit.
+        OpenFileLimit.raiseToHardLimit()
         // One thread: see BenchDriver for why.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
@@ -206,7 +208,7 @@ struct ChatBenchCommand: ParsableCommand {
         do {
             passed = scenarios ? try runScenarios(on: group) : try runOnce(on: group)
         } catch {
-            try? OutputStream.standardError.writeLine("chat-bench: \(error)")
+            try? FileDescriptor.standardError.writeLine("chat-bench: \(error)")
             throw ExitCode(2)
         }
         if !passed { throw ExitCode.failure }
@@ -234,5 +236,5 @@ struct ChatBenchCommand: ParsableCommand {
 
 /// Unbuffered, so that progress lines reach a pipe (tee, a test) as they happen, not at exit.
 private func writeLine(_ text: String) {
-    try? OutputStream.standardOutput.writeLine(text)
+    try? FileDescriptor.standardOutput.writeLine(text)
 }
