@@ -160,7 +160,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatBenchTests",
-            dependencies: ["ChatBench", "ChatTestSupport", "chat-bench"]
+            dependencies: ["ChatBench", "ChatCommandLine", "ChatTestSupport", "chat-bench"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -93,12 +93,13 @@ public enum Bench {
             result.corrupt = checker.corrupt
             result.notices = checker.notices
             result.samples = checker.samples
-            result.stalled = driver.stalled
+            if case .finished(let end) = driver.lifecycle.phase {
+                result.stalled = end == .stalled
+                if case .serverGone(let reason) = end { result.endReason = reason }
+            }
             // The server's exit says more than the connections it took with it.
             if result.serverExited, let pid = configuration.serverPID {
                 result.endReason = "the server (pid \(pid)) exited"
-            } else {
-                result.endReason = driver.endReason
             }
             result.runSeconds = Double(driver.lastDeliveryTime &- driver.startTime) / 1e9
             result.latencyP50 = Double(checker.latency.percentile(0.5)) / 1e9

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChatBench
+import ChatCommandLine
 import NIOPosix
 import SystemPackage
 import SystemSupport
@@ -15,14 +16,12 @@ struct ChatBenchCommand: ParsableCommand {
             delivery is checked for sender, order and content. Exit status: 0 when every delivery \
             arrived once, in order and intact; 1 when one did not (or was never sent); 2 when the \
             run could not be done (no server, a login refused); 64 for a bad or contradictory flag.
-            """
+            """,
+        version: AChatVersion.current
     )
 
-    @Option(help: "Server address (default: 127.0.0.1).")
-    var host: String?
-
-    @Option(help: "Server port, 1 to 65535 (default: 8080).")
-    var port: Int?
+    @OptionGroup(title: "Server")
+    var address: ServerAddressOptions
 
     @Option(help: "Clients in the ring (default: 100).")
     var clients: Int?
@@ -106,6 +105,7 @@ struct ChatBenchCommand: ParsableCommand {
     var spawnTimeout: Double?
 
     func validate() throws {
+        try address.validatePort(in: 1...65535)
         if serverPid != nil && spawnServer != nil {
             throw ValidationError("--server-pid and --spawn-server exclude each other")
         }
@@ -124,9 +124,9 @@ struct ChatBenchCommand: ParsableCommand {
             if repeats != nil { throw ValidationError("--repeats goes with --scenarios") }
         }
         if spawnServer != nil {
-            if host != nil || port != nil {
+            if address.host != nil || address.port != nil {
                 throw ValidationError(
-                    "--\(host != nil ? "host" : "port") has no effect with --spawn-server "
+                    "--\(address.host != nil ? "host" : "port") has no effect with --spawn-server "
                         + "(the server's 'listening on' line gives it)")
             }
         } else {
@@ -176,8 +176,8 @@ struct ChatBenchCommand: ParsableCommand {
 
     func baseConfiguration() -> BenchConfiguration {
         var configuration = BenchConfiguration()
-        if let host { configuration.host = host }
-        if let port { configuration.port = port }
+        configuration.host = address.resolvedHost
+        configuration.port = address.resolvedPort
         if let clients { configuration.clients = clients }
         if let messages { configuration.messages = messages }
         if let payloadBytes { configuration.payloadBytes = payloadBytes }

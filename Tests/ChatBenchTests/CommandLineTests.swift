@@ -1,3 +1,4 @@
+import ChatCommandLine
 import ChatTestSupport
 import Foundation
 import Testing
@@ -64,8 +65,8 @@ import Testing
         (["--server-pid", "0"], "--server-pid must be a positive pid"),
         (["--server-pid=-1"], "--server-pid must be a positive pid"),
         (["--server-pid", "2147483647"], "--server-pid 2147483647: no such process"),
-        (["--port", "70000"], "--port must be between 1 and 65535"),
-        (["--port", "0"], "--port must be between 1 and 65535"),
+        (["--port", "70000"], "--port must be 1...65535"),
+        (["--port", "0"], "--port must be 1...65535"),
     ])
     func aBadOrContradictoryFlagIsStatus64(arguments: [String], message: String) async throws {
         let bench = try bench(arguments)
@@ -84,6 +85,12 @@ import Testing
             help.contains(
                 "it replaces all the defaults (--port 0 --log-level warning): include --port 0 yourself"))
         #expect(help.contains("within --spawn-timeout seconds"))
+    }
+
+    @Test func versionIsTheProjects() async throws {
+        let bench = try bench(["--version"])
+        #expect(try await bench.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(bench.stdout == "\(AChatVersion.current)\n")
     }
 
     @Test(arguments: [
