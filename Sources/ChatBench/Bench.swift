@@ -83,7 +83,7 @@ public enum Bench {
             let driver = driver.value
             let checker = driver.checker
             var result = measured
-            let senders = driver.clients.prefix(configuration.clients)
+            let senders = driver.clients.prefix(configuration.sendingClients)
             result.expected = checker.expected
             result.received = checker.received
             result.lost = checker.lost { senders[$0].sent }
@@ -93,6 +93,10 @@ public enum Bench {
             result.corrupt = checker.corrupt
             result.notices = checker.notices
             result.samples = checker.samples
+            if checker.tracksCompletion && checker.completion.count > 0 {
+                result.completionP50 = Double(checker.completion.percentile(0.5)) / 1e9
+                result.completionP99 = Double(checker.completion.percentile(0.99)) / 1e9
+            }
             if case .finished(let end) = driver.lifecycle.phase {
                 result.stalled = end == .stalled
                 if case .serverGone(let reason) = end { result.endReason = reason }
@@ -100,6 +104,10 @@ public enum Bench {
             // The server's exit says more than the connections it took with it.
             if result.serverExited, let pid = configuration.serverPID {
                 result.endReason = "the server (pid \(pid)) exited"
+            }
+            // When the server went away every connection closed with it; nobody was cut off.
+            if !result.serverExited && result.endReason == nil {
+                result.cutOff = driver.lifecycle.closedByServer
             }
             result.runSeconds = Double(driver.lastDeliveryTime &- driver.startTime) / 1e9
             result.latencyP50 = Double(checker.latency.percentile(0.5)) / 1e9

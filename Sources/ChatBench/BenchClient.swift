@@ -23,6 +23,10 @@ final class BenchClient: ChannelInboundHandler {
     private(set) var wasClosedByServer = false
     private var isClosing = false
 
+    /// Set while the run reads at a limited rate.
+    private var throttle: ReadThrottle?
+    private var throttleWait: Scheduled<Void>?
+
     private(set) var sent = 0
     /// The messages that came due in this pacing tick.
     private(set) var pacedBatch: ByteBuffer?
@@ -49,6 +53,7 @@ final class BenchClient: ChannelInboundHandler {
         var buffer = unwrapInboundIn(data)
         if isSlow && isLoggedIn { return }
         let time = driver.now()
+        throttle?.spend(buffer.readableBytes, now: time)
         if var pending = carry, pending.readableBytes > 0 {
             carry = nil
             pending.writeBuffer(&buffer)
@@ -60,7 +65,21 @@ final class BenchClient: ChannelInboundHandler {
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard throttle != nil, throttleWait == nil else { return }
+        let pause = throttle!.pause(now: driver.now())
+        guard pause > 0 else { return context.read() }
+        throttleWait = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(
+            in: .nanoseconds(Int64(pause))
+        ) {
+            self.throttleWait = nil
+            self.context?.read()
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        throttleWait?.cancel()
+        throttleWait = nil
         if !isClosing { wasClosedByServer = true }
         self.context = nil
         driver.clientClosed(self)
@@ -113,6 +132,16 @@ final class BenchClient: ChannelInboundHandler {
         try? context?.channel.syncOptions?.setOption(.autoRead, value: false)
     }
 
+    /// From now on reads at most `bytesPerSecond`: one read at a time (a single read(2) of at
+    /// most NIO's buffer size), each only once the bucket allows it.
+    func throttle(to bytesPerSecond: Double) {
+        guard let context else { return }
+        try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+        try? context.channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
+        throttle = ReadThrottle(bytesPerSecond: bytesPerSecond, now: driver.now())
+        context.read()
+    }
+
     func resumeReading() {
         try? context?.channel.syncOptions?.setOption(.autoRead, value: true)
         context?.read()
@@ -120,16 +149,25 @@ final class BenchClient: ChannelInboundHandler {
 
     // MARK: Sending
 
-    /// Sends as many messages as the window allows, in one write.
+    /// Sends as many messages as the window allows, in one flush.
     func fill() {
         guard let context, sent < driver.configuration.messages else { return }
         let recipients = Swift.max(1, driver.configuration.recipients)
         let room = (driver.windowDeliveries - driver.checker.inFlight[index]) / recipients
-        let count = Swift.min(room, driver.configuration.messages - sent)
+        var count = Swift.min(room, driver.configuration.messages - sent)
         guard count > 0 else { return }
-        var batch = context.channel.allocator.buffer(capacity: count * lineBytes)
-        append(count, to: &batch, time: driver.now())
-        context.writeAndFlush(wrapOutboundOut(batch), promise: nil)
+        let time = driver.now()
+        // A flood goes out in buffers of about a mebibyte; NIO queues what the kernel does not
+        // take yet. A window is smaller than that and stays one write.
+        let perBuffer = Swift.max(1, (1 << 20) / lineBytes)
+        while count > 0 {
+            let piece = Swift.min(count, perBuffer)
+            var batch = context.channel.allocator.buffer(capacity: piece * lineBytes)
+            append(piece, to: &batch, time: time)
+            context.write(wrapOutboundOut(batch), promise: nil)
+            count -= piece
+        }
+        context.flush()
     }
 
     /// Adds one message to this pacing tick's batch.

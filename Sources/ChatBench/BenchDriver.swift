@@ -46,6 +46,9 @@ final class BenchDriver {
     let windowDeliveries: Int
     let refillLevel: Int
     let expectedDeliveries: Int
+    /// What can still arrive: the expected deliveries less those owed to clients the server
+    /// closed mid-run.
+    private var deliveryTarget: Int
     /// Paced clients send on the clock, never because their window drained.
     let isPaced: Bool
     private(set) var startTime: UInt64 = 0
@@ -67,6 +70,7 @@ final class BenchDriver {
         let names = ClientNames(tag: configuration.tag)
         self.checker = DeliveryChecker(
             clients: configuration.clients,
+            senders: configuration.sendingClients,
             recipients: configuration.recipients,
             messages: configuration.messages,
             format: format,
@@ -74,6 +78,7 @@ final class BenchDriver {
         )
         self.probe = configuration.serverPID.map(ProcessProbe.init(pid:))
         self.expectedDeliveries = checker.expected
+        self.deliveryTarget = checker.expected
         self.isPaced = configuration.rate != nil
         let recipients = Swift.max(1, configuration.recipients)
         self.windowDeliveries = configuration.effectiveWindow * recipients
@@ -92,7 +97,7 @@ final class BenchDriver {
             var recipientList = (1...Swift.max(1, configuration.recipients)).map {
                 names.sender((index + $0) % configuration.clients)
             }
-            if configuration.recipients == 0 { recipientList = [] }
+            if configuration.recipients == 0 || index >= configuration.sendingClients { recipientList = [] }
             recipientList += slowLogins
             let prefix = Array((recipientList.joined(separator: ",") + ": ").utf8)
             clients.append(
@@ -123,10 +128,13 @@ final class BenchDriver {
             loginPromise?.fail(BenchError(description: reason))
             loginPromise = nil
         case .startSending:
+            if let rate = configuration.readerRate {
+                for client in clients where !client.isSlow { client.throttle(to: rate) }
+            }
             if configuration.rate != nil {
                 paceTick()
             } else {
-                for client in clients where !client.isSlow { client.fill() }
+                for client in clients.prefix(configuration.sendingClients) { client.fill() }
             }
         case .runEnded:
             stopTimers()
@@ -191,7 +199,7 @@ final class BenchDriver {
     /// in-flight count). A sender that fills its window has more than `refillLevel` in flight,
     /// so reaching exactly that level is the one moment to wake it.
     func delivered(from sender: Int) {
-        if checker.inFlight[sender] == refillLevel && !isPaced {
+        if checker.inFlight[sender] == refillLevel && !isPaced && !configuration.floods {
             refills.append(sender)
             if !isRefillScheduled {
                 isRefillScheduled = true
@@ -200,7 +208,7 @@ final class BenchDriver {
                 loop.assumeIsolatedUnsafeUnchecked().execute { self.runRefills() }
             }
         }
-        if checker.received >= expectedDeliveries { perform(lifecycle.allArrived()) }
+        if checker.received >= deliveryTarget { perform(lifecycle.allArrived()) }
     }
 
     private func runRefills() {
@@ -215,15 +223,16 @@ final class BenchDriver {
     /// instead of sending in bursts. Every tick sends what has come due, one write per client.
     private func paceTick() {
         guard lifecycle.isRunning, let rate = configuration.rate else { return }
-        let total = configuration.clients * configuration.messages
+        let senders = configuration.sendingClients
+        let total = senders * configuration.messages
         let elapsed = Double(now() &- startTime) / 1e9
         // Compared as a Double before converting: late in a long run at a high rate the product
         // exceeds what an Int holds.
-        let dueNow = (elapsed * rate * Double(configuration.clients)).rounded(.down) + 1
+        let dueNow = (elapsed * rate * Double(senders)).rounded(.down) + 1
         let due = dueNow < Double(total) ? Int(dueNow) : total
         let time = now()
         while paceCursor < due {
-            let client = clients[paceCursor % configuration.clients]
+            let client = clients[paceCursor % senders]
             if client.pacedBatch == nil { paced.append(client) }
             client.appendMessage(time: time)
             paceCursor += 1
@@ -294,10 +303,14 @@ final class BenchDriver {
         return EventLoopFuture.andAllComplete(closed, on: loop)
     }
 
+    /// A client the server closed mid-run will get nothing more: the run ends once everyone
+    /// else has all of theirs.
     func clientClosed(_ client: BenchClient) {
         guard client.wasClosedByServer else { return }
+        if lifecycle.isRunning && !client.isSlow { deliveryTarget -= checker.owed(to: client.index) }
         perform(
             lifecycle.closedByServer(
                 client.loginText, wasLoggedIn: client.isLoggedIn, isSlowReader: client.isSlow))
+        if lifecycle.isRunning && checker.received >= deliveryTarget { perform(lifecycle.allArrived()) }
     }
 }

@@ -9,6 +9,9 @@ public struct Scenario: Sendable {
     public var payloadBytes = 32
     public var rate: Double?
     public var slowReaders = 0
+    public var senders: Int?
+    public var floods = false
+    public var readerRate: Double?
 
     public static let standard: [Scenario] = [
         // Throughput against the reference figures.
@@ -30,6 +33,11 @@ public struct Scenario: Sendable {
         Scenario(name: "flat-100", clients: 100, messages: 20_000, recipients: 2),
         Scenario(name: "flat-1000", clients: 1000, messages: 2000, recipients: 2),
         Scenario(name: "flat-10000", clients: 10_000, messages: 200, recipients: 2),
+        // One sender floods 30,000 lines of 1 KB, without a window, at one reader that reads
+        // 6 MB/s: the server must slow the sender down, not cut the reader off.
+        Scenario(
+            name: "flood-throttled", clients: 2, messages: 30_000, recipients: 1, payloadBytes: 1024,
+            senders: 1, floods: true, readerRate: 6_000_000),
     ]
 
     public func configuration(basedOn base: BenchConfiguration) -> BenchConfiguration {
@@ -40,6 +48,9 @@ public struct Scenario: Sendable {
         configuration.payloadBytes = payloadBytes
         configuration.rate = rate
         configuration.slowReaders = slowReaders
+        configuration.senders = senders
+        configuration.floods = floods
+        configuration.readerRate = readerRate
         configuration.tag = ClientNames.freshTag()
         return configuration
     }
@@ -121,7 +132,8 @@ public enum ScenarioRunner {
         let result = try server.run(scenario.configuration(basedOn: base), on: group)
         var line =
             "\(scenario.name): \(Report.format(result.deliveriesPerSecond, 0)) deliveries/s, "
-            + "lost \(result.lost), out-of-order \(result.outOfOrder)"
+            + "lost \(result.lost), "
+            + (result.cutOff > 0 ? "cut off \(result.cutOff), " : "") + "out-of-order \(result.outOfOrder)"
         if result.notSent > 0 { line += ", not sent \(result.notSent)" }
         if let endReason = result.endReason { line += "; \(endReason)" }
         progress(line)

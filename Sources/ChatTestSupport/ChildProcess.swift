@@ -9,7 +9,7 @@ public final class ChildProcess: Sendable {
     private let process: SpawnedProcess
     public var pid: Int32 { process.pid }
     private let stdinDescriptor: NIOLockedValueBox<CInt?>
-    private let output: NIOLockedValueBox<(stdout: [UInt8], stderr: [UInt8])>
+    private let output: NIOLockedValueBox<(stdout: [UInt8], stderr: [UInt8], ended: Int)>
 
     /// The directory holding the package's built products: the test bundle sits beside them.
     public static var productsDirectory: URL {
@@ -29,18 +29,20 @@ public final class ChildProcess: Sendable {
     ) throws {
         let process = try SpawnedProcess(
             executable.path, arguments, environment: environment, input: .pipe, errorOutput: .pipe)
-        let output = NIOLockedValueBox((stdout: [UInt8](), stderr: [UInt8]()))
+        let output = NIOLockedValueBox((stdout: [UInt8](), stderr: [UInt8](), ended: 0))
         let stdout = process.standardOutput
         Thread.detachNewThread {
             FileDescriptor(rawValue: stdout).readToEndAndClose { chunk in
                 output.withLockedValue { $0.stdout += chunk }
             }
+            output.withLockedValue { $0.ended += 1 }
         }
         let stderr = process.standardError!
         Thread.detachNewThread {
             FileDescriptor(rawValue: stderr).readToEndAndClose { chunk in
                 output.withLockedValue { $0.stderr += chunk }
             }
+            output.withLockedValue { $0.ended += 1 }
         }
         self.process = process
         self.stdinDescriptor = NIOLockedValueBox(process.standardInput)
@@ -105,8 +107,12 @@ public final class ChildProcess: Sendable {
             }
             try await Task.sleep(for: .milliseconds(5))
         }
-        // Let the readers collect what the process wrote last.
-        try await Task.sleep(for: .milliseconds(50))
+        // The readers have what it wrote last once both pipes are at their end; a grandchild
+        // that inherited them may hold them open, so this wait is bounded.
+        let readers = ContinuousClock.now + .seconds(5)
+        while output.withLockedValue({ $0.ended }) < 2 && ContinuousClock.now < readers {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         return process.exitIfEnded!.shellStatus
     }
 

@@ -54,6 +54,23 @@ struct ChatBenchCommand: ParsableCommand {
             """)
     var window: Int?
 
+    @Option(help: "Only the first N clients send; all of them receive (default: all send).")
+    var senders: Int?
+
+    @Flag(
+        help: """
+            Send without a window: every sender writes all its messages at once, as a client that \
+            waits for no one would (not with --rate or --window).
+            """)
+    var flood = false
+
+    @Option(
+        help: """
+            Bytes per second each client reads at most; it stops reading from its socket until a \
+            token bucket allows more, so the server sees a slow reader (default: as fast as it can).
+            """)
+    var readerRate: Double?
+
     @Option(help: "Clients that log in and never read; every message is addressed to them too (default: 0).")
     var slowReaders: Int?
 
@@ -115,6 +132,7 @@ struct ChatBenchCommand: ParsableCommand {
                 ("--clients", clients != nil), ("--messages", messages != nil),
                 ("--payload-bytes", payloadBytes != nil), ("--recipients", recipients != nil),
                 ("--rate", rate != nil), ("--slow-readers", slowReaders != nil),
+                ("--senders", senders != nil), ("--flood", flood), ("--reader-rate", readerRate != nil),
             ]
             if let (flag, _) = ignored.first(where: \.1) {
                 throw ValidationError("\(flag) has no effect with --scenarios (each scenario sets its own)")
@@ -135,6 +153,10 @@ struct ChatBenchCommand: ParsableCommand {
         }
         if rate != nil && window != nil {
             throw ValidationError("--window has no effect with --rate (paced clients send on the clock)")
+        }
+        if flood && (rate != nil || window != nil) {
+            throw ValidationError(
+                "--flood sends without a window or a rate: not with --\(rate != nil ? "rate" : "window")")
         }
         if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
         if let spawnTimeout, !(spawnTimeout > 0 && spawnTimeout <= 3600) {
@@ -185,6 +207,9 @@ struct ChatBenchCommand: ParsableCommand {
         configuration.rate = rate
         configuration.window = window
         if let slowReaders { configuration.slowReaders = slowReaders }
+        configuration.senders = senders
+        configuration.floods = flood
+        configuration.readerRate = readerRate
         configuration.serverPID = serverPid
         configuration.stallTimeoutSeconds = stallTimeout
         return configuration

@@ -38,7 +38,7 @@ import Testing
         (
             ["--scenarios", "--only", "nope,100x2000x1"],
             "unknown scenario nope; known: 100x2000x1, 100x2000x10, 2000x50x2, latency-100k/s, idle-5000, "
-                + "10000-clients, slow-reader, flat-100, flat-1000, flat-10000"
+                + "10000-clients, slow-reader, flat-100, flat-1000, flat-10000, flood-throttled"
         ),
         (
             ["--scenarios", "--clients", "1"],
@@ -62,6 +62,24 @@ import Testing
             ["--spawn-server", "/bin/true", "--port", "9"],
             "--port has no effect with --spawn-server (the server's 'listening on' line gives it)"
         ),
+        (["--flood", "--rate", "5"], "--flood sends without a window or a rate: not with --rate"),
+        (["--flood", "--window", "5"], "--flood sends without a window or a rate: not with --window"),
+        (["--senders", "0"], "--senders must be between 1 and --clients"),
+        (["--clients", "3", "--senders", "4"], "--senders must be between 1 and --clients"),
+        (
+            ["--reader-rate", "0"],
+            "--reader-rate must be at least 1 and at most 1000000000000 bytes per second"
+        ),
+        (
+            ["--reader-rate", "nan"],
+            "--reader-rate must be at least 1 and at most 1000000000000 bytes per second"
+        ),
+        (
+            ["--flood", "--messages", "2000000", "--payload-bytes", "1000"],
+            "--flood would hold 192832 MiB of message lines; at most 1024 MiB: lower --messages, --payload-bytes "
+                + "or --senders"
+        ),
+        (["--scenarios", "--flood"], "--flood has no effect with --scenarios (each scenario sets its own)"),
         (["--server-pid", "0"], "--server-pid must be a positive pid"),
         (["--server-pid=-1"], "--server-pid must be a positive pid"),
         (["--server-pid", "2147483647"], "--server-pid 2147483647: no such process"),

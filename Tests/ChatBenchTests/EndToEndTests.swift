@@ -104,6 +104,58 @@ import Testing
         #expect(result.notices > 0)
     }
 
+    /// A throttled reader takes what it is sent no faster than its rate: 400 kB at 400 kB/s
+    /// cannot arrive in much under a second, however fast the machine (the first burst of 8 kB
+    /// is free).
+    @Test func aThrottledReaderKeepsToItsRate() async throws {
+        let server = try await startTestServer()
+        var configuration = BenchConfiguration()
+        configuration.port = server.port
+        configuration.clients = 2
+        configuration.senders = 1
+        configuration.messages = 400
+        configuration.payloadBytes = 1000
+        configuration.floods = true
+        configuration.readerRate = 400_000
+        let result = try await offThePool { [configuration, group] in try Bench.run(configuration, on: group)
+        }
+        await server.shutdown()
+        #expect(result.passed, "\(Report.describe(result))")
+        #expect(result.received == 400)
+        #expect(result.runSeconds >= 0.95, "\(Report.describe(result))")
+        #expect(Report.describe(result).contains("flood (no window), each reading at most 400000 B/s"))
+    }
+
+    /// A reader that reads next to nothing, flooded without a window: the server cuts it off
+    /// (today at once for its queue, with flow control after its stall timeout). The bench says
+    /// so apart from the loss, and ends the run when nothing more can arrive, not at its own
+    /// stall timeout.
+    @Test func aReaderTheServerCutsOffIsReportedApartFromTheLoss() async throws {
+        let bench = try ChildProcess(
+            ChildProcess.executable("chat-bench"),
+            [
+                "--spawn-server", ChildProcess.executable("chat-server").path,
+                "--spawn-arg", "--port", "--spawn-arg", "0", "--spawn-arg", "--max-queue-bytes",
+                "--spawn-arg", "65536", "--clients", "2", "--senders", "1", "--messages", "4000",
+                "--payload-bytes", "1024", "--flood", "--reader-rate", "1", "--stall-timeout", "3600",
+            ])
+        #expect(try await bench.waitForExit(timeout: .seconds(120)) == 1, "\(bench.stderr)")
+        let output = bench.stdout
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(
+            lines.contains(
+                "cut off: 1 of 2 clients closed by the server mid-run (what they were sent and never got is lost)"
+            ),
+            "\(output)")
+        let deliveries = try #require(lines.first { $0.hasPrefix("deliveries:") }, "\(output)")
+        #expect(!deliveries.contains("stalled"))
+        let received = try #require(number(after: "received", in: deliveries))
+        let lost = try #require(number(after: "lost", in: deliveries))
+        #expect(lost > 0 && received + lost == 4000, "\(output)")
+        #expect(!output.contains("run ended:"), "\(output)")
+        #expect(output.hasSuffix("result: FAIL\n"))
+    }
+
     let group = MultiThreadedEventLoopGroup.singleton
 
     /// Bench.run blocks; it gets a thread of its own rather than one of the concurrency pool's.
