@@ -22,26 +22,24 @@ public enum Bench {
     {
         try configuration.validate()
         let loop = group.next()
-        let probe = configuration.serverPID.map(ProcessProbe.init(pid:))
+        let probes = ServerProbes(pids: configuration.serverPIDs)
         var result = BenchResult(configuration: configuration)
-        if let probe, !probe.isAlive {
-            throw BenchError(description: "no process with pid \(probe.pid)")
+        if let exited = probes.exited {
+            throw BenchError(description: "no process with pid \(exited)")
         }
-        result.serverBaselineKiB = probe?.memory()?.residentKiB
+        result.serverBaselineKiB = probes.memory()?.residentKiB
 
         // Resolved once, not per connect: 10,000 clients would otherwise each look the host up.
-        let address: SocketAddress
-        do {
-            address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: configuration.port)
-        } catch {
-            throw BenchError(
-                description:
-                    "cannot connect to \(Wording.address(host: configuration.host, port: configuration.port)): "
-                    + Wording.reason(error))
+        let addresses = try configuration.servers.map { server in
+            do {
+                return try SocketAddress.makeAddressResolvingHost(server.host, port: server.port)
+            } catch {
+                throw BenchError(description: "cannot connect to \(server): " + Wording.reason(error))
+            }
         }
         let driver = try loop.submit {
             NIOLoopBound(
-                BenchDriver(loop: loop, address: address, configuration: configuration), eventLoop: loop)
+                BenchDriver(loop: loop, addresses: addresses, configuration: configuration), eventLoop: loop)
         }
         .wait()
         defer {
@@ -51,14 +49,14 @@ public enum Bench {
         let loginStart = monotonicNanoseconds()
         try loop.flatSubmit { driver.value.connectAll() }.wait()
         result.loginSeconds = Double(monotonicNanoseconds() - loginStart) / 1e9
-        result.serverIdleKiB = probe?.memory()?.residentKiB
+        result.serverIdleKiB = probes.memory()?.residentKiB
 
         let benchCPUStart = ProcessProbe.selfCPUSeconds()
-        let serverCPUStart = probe?.cpuSeconds()
+        let serverCPUStart = probes.cpuSeconds()
         let machineStart = ProcessProbe.machineBusySeconds()
         try loop.flatSubmit { driver.value.run() }.wait()
         result.benchCPUSeconds = ProcessProbe.selfCPUSeconds() - benchCPUStart
-        if let serverCPUStart, let end = probe?.cpuSeconds() {
+        if let serverCPUStart, let end = probes.cpuSeconds() {
             result.serverCPUSeconds = end - serverCPUStart
         }
         if let machineStart, let machineEnd = ProcessProbe.machineBusySeconds() {
@@ -69,9 +67,9 @@ public enum Bench {
         result.slowReadersCutOff = try loop.flatSubmit { driver.value.drainSlowReaders() }.wait()
 
         let peakSample = try loop.submit { driver.value.peakSampleKiB }.wait()
-        if let probe {
+        if !probes.isEmpty {
             // A process that has exited (or is a zombie) has no memory lines left in /proc.
-            if let memory = probe.memory() {
+            if let memory = probes.memory() {
                 result.serverPeakKiB = Swift.max(memory.peakKiB, peakSample)
             } else {
                 result.serverExited = true
@@ -102,7 +100,7 @@ public enum Bench {
                 if case .serverGone(let reason) = end { result.endReason = reason }
             }
             // The server's exit says more than the connections it took with it.
-            if result.serverExited, let pid = configuration.serverPID {
+            if result.serverExited, let pid = probes.exited {
                 result.endReason = "the server (pid \(pid)) exited"
             }
             // When the server went away every connection closed with it; nobody was cut off.

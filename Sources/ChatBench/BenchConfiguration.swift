@@ -1,7 +1,8 @@
 /// What one benchmark run does.
 public struct BenchConfiguration: Sendable {
-    public var host = "127.0.0.1"
-    public var port = 8080
+    /// Client `i` (the slow readers counting on after the ring) connects to server
+    /// `i mod servers.count`.
+    public var servers = [ServerAddress(host: "127.0.0.1", port: 8080)]
     /// Clients that receive; they form the ring.
     public var clients = 100
     /// How many of them (the first ones) send; nil: all of them.
@@ -24,8 +25,8 @@ public struct BenchConfiguration: Sendable {
     public var floods = false
     /// Bytes per second each client reads at most (a token bucket); nil reads as fast as it can.
     public var readerRate: Double?
-    /// The server's pid, to read its memory and CPU time.
-    public var serverPID: Int32?
+    /// The servers' pids, to read their memory and CPU time (added up) and see them exit.
+    public var serverPIDs: [Int32] = []
     /// A run that makes no progress for this long ends, and what is missing counts as lost.
     public var stallTimeoutSeconds = 10.0
     /// Connections being opened or logging in at once: enough to log in thousands of clients
@@ -46,6 +47,22 @@ public struct BenchConfiguration: Sendable {
     }
 
     public var sendingClients: Int { senders ?? clients }
+
+    /// The share of deliveries whose sender and recipient are on different servers (client `i`
+    /// on server `i mod servers`); nil with one server or nothing to deliver.
+    public var crossServerShare: Double? {
+        let nodes = servers.count
+        guard nodes > 1, recipients > 0, sendingClients > 0 else { return nil }
+        // Counted pair by pair (at most `maximumPairs`): where the ring wraps, a client count
+        // that is not a multiple of the servers breaks any shortcut.
+        var crossing = 0
+        for sender in 0..<sendingClients {
+            for distance in 1...recipients where sender % nodes != (sender + distance) % clients % nodes {
+                crossing += 1
+            }
+        }
+        return Double(crossing) / Double(sendingClients * recipients)
+    }
 
     /// The window in messages per client.
     public var effectiveWindow: Int {
@@ -87,7 +104,7 @@ public struct BenchConfiguration: Sendable {
 
     public func validate() throws {
         func fail(_ text: String) throws -> Never { throw BenchError(description: text) }
-        if !(1...65535).contains(port) { try fail("--port must be between 1 and 65535") }
+        if servers.isEmpty { try fail("no server to connect to") }
         if clients < 1 { try fail("--clients must be at least 1") }
         if clients > MessageFormat.maximumSenders {
             try fail("--clients is at most \(MessageFormat.maximumSenders)")

@@ -31,8 +31,9 @@ final class BenchDriver {
     /// The ring's clients first, then the slow readers.
     private(set) var clients: [BenchClient] = []
     private let bootstrap: ClientBootstrap
-    private let address: SocketAddress
-    private let probe: ProcessProbe?
+    /// Where each client connects: client `i` to `addresses[i % addresses.count]`.
+    private let addresses: [SocketAddress]
+    private let probes: ServerProbes
     /// Times in message bodies count from here, so they fit the body's 12 hex digits.
     let epoch = monotonicNanoseconds()
 
@@ -62,9 +63,9 @@ final class BenchDriver {
     private var paceTask: Scheduled<Void>?
     private var paced: [BenchClient] = []
 
-    init(loop: any EventLoop, address: SocketAddress, configuration: BenchConfiguration) {
+    init(loop: any EventLoop, addresses: [SocketAddress], configuration: BenchConfiguration) {
         self.loop = loop
-        self.address = address
+        self.addresses = addresses
         self.configuration = configuration
         self.format = MessageFormat(bodyBytes: configuration.payloadBytes)
         let names = ClientNames(tag: configuration.tag)
@@ -76,7 +77,7 @@ final class BenchDriver {
             format: format,
             names: names
         )
-        self.probe = configuration.serverPID.map(ProcessProbe.init(pid:))
+        self.probes = ServerProbes(pids: configuration.serverPIDs)
         self.expectedDeliveries = checker.expected
         self.deliveryTarget = checker.expected
         self.isPaced = configuration.rate != nil
@@ -156,7 +157,8 @@ final class BenchDriver {
     }
 
     private func connect(_ client: BenchClient) {
-        bootstrap.connect(to: address)
+        let server = client.index % addresses.count
+        bootstrap.connect(to: addresses[server])
             .assumeIsolatedUnsafeUnchecked()
             .whenComplete { result in
                 switch result {
@@ -168,9 +170,10 @@ final class BenchDriver {
                         self.perform(self.lifecycle.failed("cannot set up a connection: \(error)"))
                     }
                 case .failure(let error):
-                    let server = Wording.address(host: self.configuration.host, port: self.configuration.port)
+                    let address = self.configuration.servers[server]
                     self.perform(
-                        self.lifecycle.connectFailed("cannot connect to \(server): " + Wording.reason(error)))
+                        self.lifecycle.connectFailed("cannot connect to \(address): " + Wording.reason(error))
+                    )
                 }
             }
     }
@@ -261,7 +264,7 @@ final class BenchDriver {
     /// Samples the server's memory and lets the lifecycle see whether the phase still moves.
     private func watch() {
         sampleServerMemory()
-        let serverGone = probe.flatMap { $0.isAlive ? nil : "the server (pid \($0.pid)) exited" }
+        let serverGone = probes.exited.map { "the server (pid \($0)) exited" }
         let mark = lifecycle.loggedIn &+ checker.received &+ checker.notices &+ paceCursor
         // Everything sent has arrived and the next message is not due yet.
         let waitingForClock =
@@ -272,7 +275,7 @@ final class BenchDriver {
     }
 
     func sampleServerMemory() {
-        if let resident = probe?.memory()?.residentKiB { peakSampleKiB = Swift.max(peakSampleKiB, resident) }
+        if let resident = probes.memory()?.residentKiB { peakSampleKiB = Swift.max(peakSampleKiB, resident) }
     }
 
     // MARK: After the run

@@ -26,8 +26,17 @@ public enum Report {
         }
         if configuration.slowReaders > 0 { run += ", \(count(configuration.slowReaders, "slow reader"))" }
         let arrived = result.received > 0
-        var lines = [
-            run,
+        var lines = [run]
+        if configuration.servers.count > 1 {
+            var servers =
+                "servers: \(configuration.servers.count) (client i connects to server i mod "
+                + "\(configuration.servers.count))"
+            if let share = configuration.crossServerShare {
+                servers += ", \(format(share * 100, 0))% of deliveries cross servers"
+            }
+            lines.append(servers)
+        }
+        lines += [
             "login: \(count(connections, "client")) in \(format(result.loginSeconds, 3)) s",
             "deliveries: expected \(result.expected), received \(result.received), lost \(result.lost), "
                 + "out-of-order \(result.outOfOrder), corrupt \(result.corrupt), duplicate \(result.surplus), "
@@ -50,7 +59,7 @@ public enum Report {
                 "every recipient: p50 \(milliseconds(p50)) ms, p99 \(milliseconds(p99)) ms "
                     + "(from sending a message until its last recipient had it)")
         }
-        if configuration.serverPID != nil {
+        if !configuration.serverPIDs.isEmpty {
             var memory =
                 "server rss: baseline \(kib(result.serverBaselineKiB)) KiB, idle \(kib(result.serverIdleKiB)) KiB, "
             memory += "peak \(kib(result.serverPeakKiB)) KiB"

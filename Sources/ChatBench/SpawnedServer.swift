@@ -7,8 +7,7 @@ import SystemSupport
 /// figures then belong to that scenario alone. It must print `listening on HOST:PORT` on
 /// stdout once it accepts connections, as chat-server and the tutorial port do.
 public final class SpawnedServer: Sendable {
-    public let host: String
-    public let port: Int
+    public let address: ServerAddress
     public var pid: Int32 { process.pid }
     private let process: SpawnedProcess
     private let output: Output
@@ -52,8 +51,7 @@ public final class SpawnedServer: Sendable {
                     "\(executable) printed a 'listening on' line without HOST:PORT: \(line.debugDescription)"
             )
         }
-        self.host = address.host
-        self.port = address.port
+        self.address = address
     }
 
     /// How the process ended (`status 1`, `signal 9`), or nil while it runs.
@@ -138,27 +136,5 @@ public final class SpawnedServer: Sendable {
         }
         guard let line, !line.isEmpty else { return "" }
         return ": " + String(line.prefix(300))
-    }
-}
-
-/// `HOST:PORT` as a server prints it after `listening on `.
-struct ServerAddress: Equatable {
-    var host: String
-    var port: Int
-
-    /// `listening on 127.0.0.1:PORT`; nil without a port.
-    init?(listeningLine line: String) {
-        self.init(String(line.dropFirst("listening on ".count)))
-    }
-
-    /// `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`: an IPv6 host has colons of its own, so
-    /// the port is after the last one, and the brackets around it go.
-    init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), colon > text.startIndex,
-            let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
-        else { return nil }
-        let host = text[..<colon]
-        self.host = String(host.hasPrefix("[") && host.hasSuffix("]") ? host.dropFirst().dropLast() : host)
-        self.port = port
     }
 }

@@ -20,62 +20,11 @@ struct ChatBenchCommand: ParsableCommand {
         version: AChatVersion.current
     )
 
-    @OptionGroup(title: "Server")
-    var address: ServerAddressOptions
+    @OptionGroup(title: "Servers")
+    var server: ServerOptions
 
-    @Option(help: "Clients in the ring (default: 100).")
-    var clients: Int?
-
-    @Option(
-        help: "Messages each client sends, at most \(BenchConfiguration.maximumMessages) (default: 2000).")
-    var messages: Int?
-
-    @Option(
-        help: """
-            Body size in bytes, \(MessageFormat.headerBytes) to \(BenchConfiguration.maximumLineBytes); the \
-            whole message line must fit in \(BenchConfiguration.maximumLineBytes) (default: 32).
-            """)
-    var payloadBytes: Int?
-
-    @Option(help: "Each client sends to its next K clients in the ring (default: 1).")
-    var recipients: Int?
-
-    @Option(
-        help: """
-            Messages per second per client, above 0 and at most \(Int(BenchConfiguration.maximumRate)); \
-            default: as fast as the window allows.
-            """)
-    var rate: Double?
-
-    @Option(
-        help: """
-            Messages a client may have out that not all its recipients have received yet \
-            (default: about 64 KiB per recipient; not with --rate).
-            """)
-    var window: Int?
-
-    @Option(help: "Only the first N clients send; all of them receive (default: all send).")
-    var senders: Int?
-
-    @Flag(
-        help: """
-            Send without a window: every sender writes all its messages at once, as a client that \
-            waits for no one would (not with --rate or --window).
-            """)
-    var flood = false
-
-    @Option(
-        help: """
-            Bytes per second each client reads at most; it stops reading from its socket until a \
-            token bucket allows more, so the server sees a slow reader (default: as fast as it can).
-            """)
-    var readerRate: Double?
-
-    @Option(help: "Clients that log in and never read; every message is addressed to them too (default: 0).")
-    var slowReaders: Int?
-
-    @Option(help: "The server's pid, to report its memory and CPU time and notice it exiting.")
-    var serverPid: Int32?
+    @OptionGroup(title: "Load")
+    var load: LoadOptions
 
     @Option(
         help: """
@@ -97,79 +46,29 @@ struct ChatBenchCommand: ParsableCommand {
     @Option(help: "With --scenarios: run each this many times and report the median run (default: 1).")
     var repeats: Int?
 
-    @Option(
-        help: ArgumentHelp(
-            "Start this server (a path, or a name looked up in PATH) for each scenario (or for the single run) and stop it after.",
-            discussion: """
-                It must print 'listening on HOST:PORT' on stdout within --spawn-timeout seconds; the \
-                host, port and pid come from it. It is stopped with SIGTERM, and SIGKILL if it has \
-                not exited 10 seconds later (1 second if it never said it listens).
-                """
-        )
-    )
-    var spawnServer: String?
-
-    @Option(
-        parsing: .unconditionalSingleValue,
-        help: """
-            An argument for the spawned server (repeat it). Given once, it replaces all the defaults \
-            (--port 0 --log-level warning): include --port 0 yourself.
-            """
-    )
-    var spawnArg: [String] = []
-
-    @Option(help: "With --spawn-server: seconds to wait for its 'listening on' line (default: 30).")
-    var spawnTimeout: Double?
-
     func validate() throws {
-        try address.validatePort(in: 1...65535)
-        if serverPid != nil && spawnServer != nil {
-            throw ValidationError("--server-pid and --spawn-server exclude each other")
-        }
         if scenarios {
-            // Each scenario overrides these; accepting them would suggest they shaped the table.
-            let ignored: [(String, Bool)] = [
-                ("--clients", clients != nil), ("--messages", messages != nil),
-                ("--payload-bytes", payloadBytes != nil), ("--recipients", recipients != nil),
-                ("--rate", rate != nil), ("--slow-readers", slowReaders != nil),
-                ("--senders", senders != nil), ("--flood", flood), ("--reader-rate", readerRate != nil),
-            ]
-            if let (flag, _) = ignored.first(where: \.1) {
+            // Each scenario sets these; accepting them would suggest they shaped the table.
+            if let flag = load.flagScenariosSet {
                 throw ValidationError("\(flag) has no effect with --scenarios (each scenario sets its own)")
             }
         } else {
             if only != nil { throw ValidationError("--only goes with --scenarios") }
             if repeats != nil { throw ValidationError("--repeats goes with --scenarios") }
         }
-        if spawnServer != nil {
-            if address.host != nil || address.port != nil {
-                throw ValidationError(
-                    "--\(address.host != nil ? "host" : "port") has no effect with --spawn-server "
-                        + "(the server's 'listening on' line gives it)")
-            }
-        } else {
-            if !spawnArg.isEmpty { throw ValidationError("--spawn-arg goes with --spawn-server") }
-            if spawnTimeout != nil { throw ValidationError("--spawn-timeout goes with --spawn-server") }
-        }
-        if rate != nil && window != nil {
-            throw ValidationError("--window has no effect with --rate (paced clients send on the clock)")
-        }
-        if flood && (rate != nil || window != nil) {
-            throw ValidationError(
-                "--flood sends without a window or a rate: not with --\(rate != nil ? "rate" : "window")")
-        }
         if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
-        if let spawnTimeout, !(spawnTimeout > 0 && spawnTimeout <= 3600) {
-            throw ValidationError("--spawn-timeout must be above 0 and at most 3600 seconds")
-        }
-        if let serverPid {
-            // kill(0, 0) and kill(-1, 0) succeed: they address a process group, not a process.
-            if serverPid < 1 { throw ValidationError("--server-pid must be a positive pid") }
-            if !ProcessProbe(pid: serverPid).isAlive {
-                throw ValidationError("--server-pid \(serverPid): no such process")
-            }
-        }
         let chosen = try chosenScenarios()
+        if server.clusterUrl != nil && !chosen.contains(where: \.isCluster) {
+            throw ValidationError(
+                "--cluster-url goes with the cluster scenarios (--scenarios --only cluster)")
+        }
+        if let nodes = chosen.compactMap(\.nodes).max(), server.spawnServer == nil,
+            server.source.count < nodes
+        {
+            throw ValidationError(
+                "the cluster scenarios need \(nodes) servers: give --server \(nodes) times, or use --spawn-server"
+            )
+        }
         do {
             if scenarios {
                 for scenario in chosen { try scenario.configuration(basedOn: baseConfiguration()).validate() }
@@ -181,46 +80,26 @@ struct ChatBenchCommand: ParsableCommand {
         }
     }
 
-    /// The scenarios `--only` names, in the standard order; all of them without it.
+    /// The scenarios `--only` names, in the table's order; the standard ones without it.
     func chosenScenarios() throws -> [Scenario] {
-        guard let only else { return Scenario.standard }
+        guard scenarios, let only else { return Scenario.standard }
         let names = Set(only.split(separator: ",").map { String($0) })
         if names.isEmpty { throw ValidationError("--only names no scenario") }
-        let known = Scenario.standard.map(\.name)
+        let known = Scenario.all.map(\.name)
         let unknown = names.subtracting(known)
         if !unknown.isEmpty {
             throw ValidationError(
                 "unknown scenario \(unknown.sorted().joined(separator: ", ")); known: "
                     + known.joined(separator: ", "))
         }
-        return Scenario.standard.filter { names.contains($0.name) }
+        return Scenario.all.filter { names.contains($0.name) }
     }
 
     func baseConfiguration() -> BenchConfiguration {
         var configuration = BenchConfiguration()
-        configuration.host = address.resolvedHost
-        configuration.port = address.resolvedPort
-        if let clients { configuration.clients = clients }
-        if let messages { configuration.messages = messages }
-        if let payloadBytes { configuration.payloadBytes = payloadBytes }
-        if let recipients { configuration.recipients = recipients }
-        configuration.rate = rate
-        configuration.window = window
-        if let slowReaders { configuration.slowReaders = slowReaders }
-        configuration.senders = senders
-        configuration.floods = flood
-        configuration.readerRate = readerRate
-        configuration.serverPID = serverPid
+        load.apply(to: &configuration)
         configuration.stallTimeoutSeconds = stallTimeout
         return configuration
-    }
-
-    var serverSource: ServerSource {
-        guard let spawnServer else { return .running }
-        return .spawn(
-            executable: spawnServer,
-            arguments: spawnArg.isEmpty ? ["--port", "0", "--log-level", "warning"] : spawnArg,
-            startTimeoutSeconds: spawnTimeout ?? SpawnedServer.defaultStartTimeoutSeconds)
     }
 
     func run() throws {
@@ -240,15 +119,15 @@ struct ChatBenchCommand: ParsableCommand {
     }
 
     private func runOnce(on group: MultiThreadedEventLoopGroup) throws -> Bool {
-        let result = try serverSource.run(baseConfiguration(), on: group)
+        let result = try server.source.run(baseConfiguration(), on: group)
         writeLine(Report.describe(result))
         return result.passed
     }
 
     private func runScenarios(on group: MultiThreadedEventLoopGroup) throws -> Bool {
         let rows = try ScenarioRunner.run(
-            try chosenScenarios(), base: baseConfiguration(), server: serverSource, repeats: repeats ?? 1,
-            on: group, progress: { writeLine($0) })
+            try chosenScenarios(), base: baseConfiguration(), server: server.source, repeats: repeats ?? 1,
+            clusterArguments: server.clusterArguments, on: group, progress: { writeLine($0) })
         writeLine("")
         writeLine(Report.table(rows))
         if let repeats, repeats > 1 {

@@ -38,7 +38,8 @@ import Testing
         (
             ["--scenarios", "--only", "nope,100x2000x1"],
             "unknown scenario nope; known: 100x2000x1, 100x2000x10, 2000x50x2, latency-100k/s, idle-5000, "
-                + "10000-clients, slow-reader, flat-100, flat-1000, flat-10000, flood-throttled"
+                + "10000-clients, slow-reader, flat-100, flat-1000, flat-10000, flood-throttled, group-1000, "
+                + "cluster, cluster-10k/s"
         ),
         (
             ["--scenarios", "--clients", "1"],
@@ -80,6 +81,26 @@ import Testing
                 + "or --senders"
         ),
         (["--scenarios", "--flood"], "--flood has no effect with --scenarios (each scenario sets its own)"),
+        (
+            ["--server", "127.0.0.1:1", "--port", "2"],
+            "--server and --port exclude each other (give every server as --server HOST:PORT)"
+        ),
+        (["--server", "localhost"], "--server localhost: not HOST:PORT with a port of 1 to 65535"),
+        (
+            ["--spawn-server", "/bin/true", "--server", "127.0.0.1:1"],
+            "--server has no effect with --spawn-server (the server's 'listening on' line gives it)"
+        ),
+        (["--spawn-count", "2"], "--spawn-count goes with --spawn-server"),
+        (["--spawn-server", "/bin/true", "--spawn-count", "0"], "--spawn-count must be between 1 and 64"),
+        (
+            ["--scenarios", "--only", "cluster"],
+            "the cluster scenarios need 2 servers: give --server 2 times, or use --spawn-server"
+        ),
+        (
+            ["--spawn-server", "/bin/true", "--cluster-url", "postgres://x"],
+            "--cluster-url goes with the cluster scenarios (--scenarios --only cluster)"
+        ),
+        (["--cluster-url", "postgres://x"], "--cluster-url goes with --spawn-server"),
         (["--server-pid", "0"], "--server-pid must be a positive pid"),
         (["--server-pid=-1"], "--server-pid must be a positive pid"),
         (["--server-pid", "2147483647"], "--server-pid 2147483647: no such process"),
