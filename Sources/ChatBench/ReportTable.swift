@@ -55,12 +55,18 @@ extension Report {
                 notes.joined(separator: ", "),
             ])
         }
-        let widths = header.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
+        return align(cells)
+    }
+
+    /// Cells in columns: names and notes (the first and last column) read left to right,
+    /// numbers line up on the right.
+    static func align(_ cells: [[String]]) -> String {
+        let columns = cells.first?.count ?? 0
+        let widths = (0..<columns).map { column in cells.map { $0[column].count }.max() ?? 0 }
         return cells.map { row in
             row.indices.map { column in
                 let cell = row[column]
                 let pad = String(repeating: " ", count: widths[column] - cell.count)
-                // Names and notes read left to right; numbers line up on the right.
                 return column == 0 || column == row.count - 1 ? cell + pad : pad + cell
             }.joined(separator: "  ").trimmingTrailingSpaces()
         }.joined(separator: "\n")

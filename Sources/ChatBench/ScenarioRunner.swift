@@ -21,7 +21,7 @@ public enum ScenarioRunner {
                 results.append(
                     try runOnce(
                         scenario, base: base, server: server, clusterArguments: clusterArguments, on: group,
-                        progress: progress))
+                        progress: { progress("\(scenario.name): " + $0) }))
             }
             results.sort {
                 scenario.messages == 0
@@ -33,6 +33,39 @@ public enum ScenarioRunner {
             rows.append((scenario.name, chosen))
         }
         return rows
+    }
+
+    /// One scenario's runs against two servers, A and B.
+    public struct Comparison: Sendable {
+        public var name: String
+        public var a: [BenchResult] = []
+        public var b: [BenchResult] = []
+    }
+
+    /// Runs each scenario `repeats` times against A and as often against B, alternating A, B,
+    /// A, B, so that whatever else the machine does at the time falls on both alike.
+    public static func compare(
+        _ scenarios: [Scenario],
+        base: BenchConfiguration,
+        a: ServerSource,
+        b: ServerSource,
+        repeats: Int = 1,
+        clusterArguments: [String] = [],
+        on group: any EventLoopGroup,
+        progress: (String) -> Void
+    ) throws -> [Comparison] {
+        try scenarios.map { scenario in
+            var row = Comparison(name: scenario.name)
+            for _ in 0..<Swift.max(1, repeats) {
+                for (label, server) in [("A", a), ("B", b)] {
+                    let result = try runOnce(
+                        scenario, base: base, server: server, clusterArguments: clusterArguments, on: group,
+                        progress: { progress("\(scenario.name) \(label): " + $0) })
+                    if label == "A" { row.a.append(result) } else { row.b.append(result) }
+                }
+            }
+            return row
+        }
     }
 
     private static func runOnce(
@@ -47,7 +80,7 @@ public enum ScenarioRunner {
             scenario.configuration(basedOn: base), nodes: scenario.nodes,
             extraArguments: scenario.isCluster ? clusterArguments : [], on: group)
         var line =
-            "\(scenario.name): \(Report.format(result.deliveriesPerSecond, 0)) deliveries/s, "
+            "\(Report.format(result.deliveriesPerSecond, 0)) deliveries/s, "
             + "lost \(result.lost), "
             + (result.cutOff > 0 ? "cut off \(result.cutOff), " : "") + "out-of-order \(result.outOfOrder)"
         if result.notSent > 0 { line += ", not sent \(result.notSent)" }

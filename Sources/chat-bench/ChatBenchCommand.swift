@@ -54,6 +54,9 @@ struct ChatBenchCommand: ParsableCommand {
             }
         } else {
             if only != nil { throw ValidationError("--only goes with --scenarios") }
+            if server.compareSpawnServer != nil {
+                throw ValidationError("--compare-spawn-server goes with --scenarios")
+            }
             if repeats != nil { throw ValidationError("--repeats goes with --scenarios") }
         }
         if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
@@ -125,6 +128,7 @@ struct ChatBenchCommand: ParsableCommand {
     }
 
     private func runScenarios(on group: MultiThreadedEventLoopGroup) throws -> Bool {
+        if let compared = server.comparedSource { return try compareScenarios(with: compared, on: group) }
         let rows = try ScenarioRunner.run(
             try chosenScenarios(), base: baseConfiguration(), server: server.source, repeats: repeats ?? 1,
             clusterArguments: server.clusterArguments, on: group, progress: { writeLine($0) })
@@ -135,6 +139,35 @@ struct ChatBenchCommand: ParsableCommand {
         }
         writeLine(ScenarioRunner.summary(rows))
         return rows.allSatisfy(\.result.passed)
+    }
+
+    /// The table against two servers, A (--spawn-server) and B (--compare-spawn-server). The
+    /// result and exit status are A's; B's failures are noted.
+    private func compareScenarios(with compared: ServerSource, on group: MultiThreadedEventLoopGroup) throws
+        -> Bool
+    {
+        for (label, source) in [("A", server.source), ("B", compared)] {
+            if case .spawn(let command, let count) = source {
+                let instances = count > 1 ? " (\(count) instances)" : ""
+                writeLine(
+                    "\(label): " + ([command.executable] + command.arguments).joined(separator: " ")
+                        + instances)
+            }
+        }
+        let repeats = repeats ?? 1
+        let rows = try ScenarioRunner.compare(
+            try chosenScenarios(), base: baseConfiguration(), a: server.source, b: compared, repeats: repeats,
+            clusterArguments: server.clusterArguments, on: group, progress: { writeLine($0) })
+        writeLine("")
+        writeLine(Report.comparisonTable(rows))
+        writeLine(
+            "each figure is the median of \(repeats) run\(repeats == 1 ? "" : "s") against each server, "
+                + "run A, B, A, B, ...; A/B above 1: A has more of it")
+        let failedB = rows.filter { $0.b.contains { !$0.passed } }.map(\.name)
+        if !failedB.isEmpty { writeLine("B failed in: \(failedB.joined(separator: ", "))") }
+        let failedA = rows.filter { $0.a.contains { !$0.passed } }.map(\.name)
+        writeLine(failedA.isEmpty ? "result: PASS" : "result: FAIL (\(failedA.joined(separator: ", ")))")
+        return failedA.isEmpty
     }
 }
 

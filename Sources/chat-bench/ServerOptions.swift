@@ -60,6 +60,24 @@ struct ServerOptions: ParsableArguments {
             """)
     var clusterUrl: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "With --scenarios and --spawn-server: run the table against this server too (B, beside A from --spawn-server).",
+            discussion: """
+                Each scenario runs A, B, A, B, ... (--repeats times each); each figure is the median over \
+                a server's runs, with the ratio A/B. It is started as --spawn-server is, with \
+                --compare-spawn-arg, --spawn-count and --spawn-timeout.
+                """))
+    var compareSpawnServer: String?
+
+    @Option(
+        parsing: .unconditionalSingleValue,
+        help: """
+            An argument for the compared server (repeat it). Given once, it replaces all the defaults \
+            (--port 0 --log-level warning).
+            """)
+    var compareSpawnArg: [String] = []
+
     static let maximumServers = 64
     static let defaultSpawnArguments = ["--port", "0", "--log-level", "warning"]
 
@@ -90,6 +108,13 @@ struct ServerOptions: ParsableArguments {
             if spawnTimeout != nil { throw ValidationError("--spawn-timeout goes with --spawn-server") }
             if spawnCount != nil { throw ValidationError("--spawn-count goes with --spawn-server") }
             if clusterUrl != nil { throw ValidationError("--cluster-url goes with --spawn-server") }
+            if compareSpawnServer != nil {
+                throw ValidationError(
+                    "--compare-spawn-server goes with --spawn-server (A is spawned as B is)")
+            }
+        }
+        if compareSpawnServer == nil && !compareSpawnArg.isEmpty {
+            throw ValidationError("--compare-spawn-arg goes with --compare-spawn-server")
         }
         if let spawnTimeout, !(spawnTimeout > 0 && spawnTimeout <= 3600) {
             throw ValidationError("--spawn-timeout must be above 0 and at most 3600 seconds")
@@ -118,6 +143,16 @@ struct ServerOptions: ParsableArguments {
         let command = SpawnCommand(
             executable: spawnServer,
             arguments: spawnArg.isEmpty ? Self.defaultSpawnArguments : spawnArg,
+            startTimeoutSeconds: spawnTimeout ?? SpawnedServer.defaultStartTimeoutSeconds)
+        return .spawn(command, count: spawnCount ?? 1)
+    }
+
+    /// The server to compare with (B), when there is one.
+    var comparedSource: ServerSource? {
+        guard let compareSpawnServer else { return nil }
+        let command = SpawnCommand(
+            executable: compareSpawnServer,
+            arguments: compareSpawnArg.isEmpty ? Self.defaultSpawnArguments : compareSpawnArg,
             startTimeoutSeconds: spawnTimeout ?? SpawnedServer.defaultStartTimeoutSeconds)
         return .spawn(command, count: spawnCount ?? 1)
     }

@@ -101,6 +101,15 @@ import Testing
             "--cluster-url goes with the cluster scenarios (--scenarios --only cluster)"
         ),
         (["--cluster-url", "postgres://x"], "--cluster-url goes with --spawn-server"),
+        (
+            ["--spawn-server", "/bin/true", "--compare-spawn-server", "/bin/true"],
+            "--compare-spawn-server goes with --scenarios"
+        ),
+        (
+            ["--scenarios", "--compare-spawn-server", "/bin/true"],
+            "--compare-spawn-server goes with --spawn-server (A is spawned as B is)"
+        ),
+        (["--compare-spawn-arg", "0"], "--compare-spawn-arg goes with --compare-spawn-server"),
         (["--server-pid", "0"], "--server-pid must be a positive pid"),
         (["--server-pid=-1"], "--server-pid must be a positive pid"),
         (["--server-pid", "2147483647"], "--server-pid 2147483647: no such process"),
