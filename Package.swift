@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // The wire contract: framing, login rules, line parsing, formatting; and the wording of
@@ -116,6 +117,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .executableTarget(
@@ -160,7 +162,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatBenchTests",
-            dependencies: ["ChatBench", "ChatCommandLine", "ChatTestSupport", "chat-bench"]
+            dependencies: [
+                "ChatBench", "ChatCommandLine", "ChatTestSupport", "chat-bench",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -37,9 +37,11 @@ public enum Bench {
                 throw BenchError(description: "cannot connect to \(server): " + Wording.reason(error))
             }
         }
+        let tls = try configuration.tlsCAFile.map(BenchTLS.init(trustedCAFile:))
         let driver = try loop.submit {
             NIOLoopBound(
-                BenchDriver(loop: loop, addresses: addresses, configuration: configuration), eventLoop: loop)
+                BenchDriver(loop: loop, addresses: addresses, tls: tls, configuration: configuration),
+                eventLoop: loop)
         }
         .wait()
         defer {

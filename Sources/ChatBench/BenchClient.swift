@@ -86,6 +86,7 @@ final class BenchClient: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        driver.errorCaught(self, error)
         context.close(promise: nil)
     }
 

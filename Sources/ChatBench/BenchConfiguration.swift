@@ -25,6 +25,8 @@ public struct BenchConfiguration: Sendable {
     public var floods = false
     /// Bytes per second each client reads at most (a token bucket); nil reads as fast as it can.
     public var readerRate: Double?
+    /// Connect with TLS, trusting the CA certificate in this PEM file.
+    public var tlsCAFile: String?
     /// The servers' pids, to read their memory and CPU time (added up) and see them exit.
     public var serverPIDs: [Int32] = []
     /// A run that makes no progress for this long ends, and what is missing counts as lost.

@@ -34,6 +34,7 @@ final class BenchDriver {
     /// Where each client connects: client `i` to `addresses[i % addresses.count]`.
     private let addresses: [SocketAddress]
     private let probes: ServerProbes
+    private let tls: BenchTLS?
     /// Times in message bodies count from here, so they fit the body's 12 hex digits.
     let epoch = monotonicNanoseconds()
 
@@ -63,9 +64,10 @@ final class BenchDriver {
     private var paceTask: Scheduled<Void>?
     private var paced: [BenchClient] = []
 
-    init(loop: any EventLoop, addresses: [SocketAddress], configuration: BenchConfiguration) {
+    init(loop: any EventLoop, addresses: [SocketAddress], tls: BenchTLS?, configuration: BenchConfiguration) {
         self.loop = loop
         self.addresses = addresses
+        self.tls = tls
         self.configuration = configuration
         self.format = MessageFormat(bodyBytes: configuration.payloadBytes)
         let names = ClientNames(tag: configuration.tag)
@@ -165,6 +167,10 @@ final class BenchDriver {
                 case .success(let channel):
                     if self.lifecycle.connected() == .closeChannel { return channel.close(promise: nil) }
                     do {
+                        if let tls = self.tls {
+                            let host = self.configuration.servers[server].host
+                            try channel.pipeline.syncOperations.addHandler(try tls.handler(for: host))
+                        }
                         try channel.pipeline.syncOperations.addHandler(client)
                     } catch {
                         self.perform(self.lifecycle.failed("cannot set up a connection: \(error)"))
@@ -180,6 +186,13 @@ final class BenchDriver {
 
     func loggedIn(_ client: BenchClient) {
         perform(lifecycle.loggedIn(now: now()))
+    }
+
+    /// A connection failed on its own (a TLS handshake, a reset): the client closes it.
+    func errorCaught(_ client: BenchClient, _ error: any Error) {
+        let server = configuration.servers[client.index % addresses.count]
+        guard let reason = BenchTLS.reason(error, server: server) else { return }
+        perform(lifecycle.failed(reason))
     }
 
     func loginRefused(_ client: BenchClient, answer: String) {

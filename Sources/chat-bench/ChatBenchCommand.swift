@@ -101,6 +101,7 @@ struct ChatBenchCommand: ParsableCommand {
     func baseConfiguration() -> BenchConfiguration {
         var configuration = BenchConfiguration()
         load.apply(to: &configuration)
+        configuration.tlsCAFile = server.tlsCA
         configuration.stallTimeoutSeconds = stallTimeout
         return configuration
     }

@@ -78,6 +78,14 @@ struct ServerOptions: ParsableArguments {
             """)
     var compareSpawnArg: [String] = []
 
+    @Option(
+        name: .customLong("tls-ca"),
+        help: """
+            Connect with TLS, trusting the CA certificate in this PEM file; the server's certificate \
+            must name the host (or IP address) the bench connects to.
+            """)
+    var tlsCA: String?
+
     static let maximumServers = 64
     static let defaultSpawnArguments = ["--port", "0", "--log-level", "warning"]
 
