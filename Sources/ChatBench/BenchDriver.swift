@@ -185,7 +185,7 @@ final class BenchDriver {
     }
 
     func loggedIn(_ client: BenchClient) {
-        perform(lifecycle.loggedIn(now: now()))
+        perform(lifecycle.clientLoggedIn())
     }
 
     /// A connection failed on its own (a TLS handshake, a reset): the client closes it.

@@ -66,8 +66,8 @@ struct RunLifecycle {
         return connectMore(Swift.min(concurrency, connections))
     }
 
-    /// A connection came up; false when it should be closed instead of used.
-    mutating func connected() -> Action {
+    /// A connection came up: `.closeChannel` if the run has closed meanwhile.
+    func connected() -> Action {
         phase == .closed ? .closeChannel : .none
     }
 
@@ -76,7 +76,7 @@ struct RunLifecycle {
     }
 
     /// A client saw its own hello: it is surely registered.
-    mutating func loggedIn(now: UInt64) -> Action {
+    mutating func clientLoggedIn() -> Action {
         guard phase == .loggingIn else { return .none }
         loggedIn += 1
         if loggedIn == connections {

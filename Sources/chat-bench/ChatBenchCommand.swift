@@ -12,10 +12,11 @@ struct ChatBenchCommand: ParsableCommand {
         abstract: "Load an a-chat server with many clients and check every delivery.",
         discussion: """
             N clients log in, each messages itself to prove it is registered, and all wait at a \
-            barrier. Then client i sends M messages of P bytes to clients i+1 ... i+K. Every \
-            delivery is checked for sender, order and content. Exit status: 0 when every delivery \
-            arrived once, in order and intact; 1 when one did not (or was never sent); 2 when the \
-            run could not be done (no server, a login refused); 64 for a bad or contradictory flag.
+            barrier. Then client i sends M messages of P bytes to clients i+1 ... i+K (client i on \
+            server i mod S). Every delivery is checked for sender, order and content. Exit status: \
+            0 when every delivery arrived once, in order and intact; 1 when one did not (or was \
+            never sent, or the server cut a client off); 2 when the run could not be done (no \
+            server, a login refused); 64 for a bad or contradictory flag. See docs/benchmark.md.
             """,
         version: AChatVersion.current
     )
@@ -35,8 +36,8 @@ struct ChatBenchCommand: ParsableCommand {
 
     @Flag(
         help: """
-            Run the standard scenarios and print one table. Each sets its own clients, messages, \
-            recipients, body size, rate and slow readers.
+            Run the standard scenarios and print one table. Each sets its own clients, senders, \
+            messages, recipients, body size, rate, flood, reader rate and slow readers.
             """)
     var scenarios = false
 

@@ -51,7 +51,7 @@ import Testing
             ChildProcess.executable("chat-bench"),
             [
                 "--spawn-server", ChildProcess.executable("chat-server").path, "--spawn-count", "2",
-                "--clients", "4", "--recipients", "2", "--messages", "10", "--stall-timeout", "1",
+                "--clients", "4", "--recipients", "2", "--messages", "10", "--stall-timeout", "5",
             ])
         #expect(try await bench.waitForExit(timeout: .seconds(60)) == 1, "\(bench.stderr)")
         let output = bench.stdout
@@ -74,7 +74,7 @@ import Testing
             [
                 "--server", "127.0.0.1:\(first.port)", "--server", "127.0.0.1:\(second.port)",
                 "--server-pid", "\(first.child.pid)", "--server-pid", "\(second.child.pid)",
-                "--clients", "4", "--recipients", "2", "--messages", "10", "--stall-timeout", "1",
+                "--clients", "4", "--recipients", "2", "--messages", "10", "--stall-timeout", "5",
             ])
         #expect(try await bench.waitForExit(timeout: .seconds(60)) == 1, "\(bench.stderr)")
         let output = bench.stdout
@@ -93,7 +93,7 @@ import Testing
         let bench = try ChildProcess(
             ChildProcess.executable("chat-bench"),
             [
-                "--scenarios", "--only", "cluster", "--stall-timeout", "1",
+                "--scenarios", "--only", "cluster", "--stall-timeout", "5",
                 "--spawn-server", "sh", "--spawn-arg", "-c",
                 "--spawn-arg", "echo \"$@\" >> \(notes); exec \(server) --port 0 --log-level warning",
                 "--spawn-arg", "node", "--cluster-url", "postgres://u:p@127.0.0.1:1/chat",

@@ -15,7 +15,7 @@ import Testing
     func running() -> RunLifecycle {
         var machine = lifecycle(concurrency: 5)
         _ = machine.startLogin(now: 0)
-        for _ in 0..<5 { _ = machine.loggedIn(now: 0) }
+        for _ in 0..<5 { _ = machine.clientLoggedIn() }
         #expect(machine.startRun(now: 0, expectedDeliveries: 10) == .startSending)
         return machine
     }
@@ -24,15 +24,15 @@ import Testing
         var machine = lifecycle()
         #expect(machine.startLogin(now: 0) == .connect(0..<2))
         #expect(machine.startLogin(now: 0) == .none)
-        #expect(machine.loggedIn(now: 1) == .connect(2..<3))
-        #expect(machine.loggedIn(now: 1) == .connect(3..<4))
-        #expect(machine.loggedIn(now: 1) == .connect(4..<5))
-        #expect(machine.loggedIn(now: 1) == .none)
+        #expect(machine.clientLoggedIn() == .connect(2..<3))
+        #expect(machine.clientLoggedIn() == .connect(3..<4))
+        #expect(machine.clientLoggedIn() == .connect(4..<5))
+        #expect(machine.clientLoggedIn() == .none)
         #expect(machine.phase == .loggingIn)
-        #expect(machine.loggedIn(now: 1) == .loginSucceeded)
+        #expect(machine.clientLoggedIn() == .loginSucceeded)
         #expect(machine.phase == .loggedIn)
         // Nobody sends before the run starts, and a late login changes nothing.
-        #expect(machine.loggedIn(now: 1) == .none)
+        #expect(machine.clientLoggedIn() == .none)
         #expect(machine.startRun(now: 2, expectedDeliveries: 8) == .startSending)
         #expect(machine.phase == .running)
     }
@@ -40,7 +40,7 @@ import Testing
     @Test func aRunWithNothingToDeliverEndsAsItStarts() {
         var machine = lifecycle(connections: 1, ring: 1)
         _ = machine.startLogin(now: 0)
-        _ = machine.loggedIn(now: 0)
+        _ = machine.clientLoggedIn()
         #expect(machine.startRun(now: 0, expectedDeliveries: 0) == .runEnded(.allArrived))
         #expect(machine.phase == .finished(.allArrived))
     }
@@ -61,7 +61,7 @@ import Testing
             }
         #expect(action == .loginFailed(message))
         #expect(machine.phase == .failed)
-        #expect(machine.loggedIn(now: 1) == .none)
+        #expect(machine.clientLoggedIn() == .none)
         #expect(machine.connectFailed("again") == .none)
         #expect(machine.startRun(now: 1, expectedDeliveries: 1) == .none)
         #expect(!machine.isWatched)
@@ -70,7 +70,7 @@ import Testing
     @Test func aLoginThatStopsMovingStallsAfterTheTimeout() {
         var machine = lifecycle()
         _ = machine.startLogin(now: 0)
-        _ = machine.loggedIn(now: 0)
+        _ = machine.clientLoggedIn()
         #expect(machine.tick(now: 1 * second, mark: 1, serverGone: nil, waitingForClock: false) == .none)
         #expect(machine.tick(now: 11 * second, mark: 1, serverGone: nil, waitingForClock: false) == .none)
         #expect(
