@@ -68,6 +68,8 @@ let package = Package(
             dependencies: [
                 "ChatCommandLine",
                 "ChatProtocol",
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 "ChatServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -150,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatServerTests",
-            dependencies: ["ChatServer", "ChatTestSupport", "chat-server"]
+            dependencies: ["ChatServer", "ChatTestSupport", "SystemSupport", "chat-server"]
         ),
         .testTarget(
             name: "ChatClientTests",

@@ -132,7 +132,13 @@ final class BenchDriver {
             loginPromise = nil
         case .startSending:
             if let rate = configuration.readerRate {
-                for client in clients where !client.isSlow { client.throttle(to: rate) }
+                // The readers throttle themselves; a client that only sends reads its notices at
+                // once, so that it learns as soon as a reader is gone.
+                let onlySending =
+                    configuration.sendingClients < clients.count ? configuration.sendingClients : 0
+                for client in clients.dropFirst(onlySending) where !client.isSlow {
+                    client.throttle(to: rate)
+                }
             }
             if configuration.rate != nil {
                 paceTick()

@@ -62,7 +62,8 @@ final class Broker {
         self.configuration = configuration
         self.logger = logger
         self.formattedDelivery = ByteBufferAllocator().buffer(capacity: 256)
-        self.budget = QueueBudget(serverLimit: configuration.queueBudgetBytes, loops: configuration.eventLoops)
+        self.budget = QueueBudget(
+            serverLimit: configuration.queueBudgetBytes, loops: configuration.eventLoops)
     }
 
     /// Connects the brokers of all loops to each other.

@@ -56,7 +56,8 @@ public final class ChatServer: Sendable {
         for broker in brokers {
             try await broker.eventLoop.submit { [brokers] in broker.value.meet(brokers) }.get()
         }
-        let brokerOfLoop = Dictionary(uniqueKeysWithValues: brokers.map { (ObjectIdentifier($0.eventLoop), $0) })
+        let brokerOfLoop = Dictionary(
+            uniqueKeysWithValues: brokers.map { (ObjectIdentifier($0.eventLoop), $0) })
         let admission = Admission(
             maximumConnections: configuration.maximumConnections,
             maximumPerAddress: configuration.maximumConnectionsPerAddress)

@@ -2,6 +2,12 @@ import ChatProtocol
 import Logging
 import NIOCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// One client: reads its lines and is the only writer to its socket. What happens when is decided
 /// by `ConnectionLifecycle`; this class carries the decisions out on the channel.
 ///
@@ -92,7 +98,8 @@ final class Connection: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         peerAddress = context.remoteAddress?.ipAddress
-        logger[metadataKey: "peer"] = "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
+        logger[metadataKey: "peer"] =
+            "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
         broker.register(self)
         logger.info("connected")
         var refusal: (Notice, reason: String)?
@@ -256,7 +263,13 @@ final class Connection: ChannelInboundHandler {
         if !fromAnotherLoop && outbox.readableBytes + bytesInChannel + bytes.count > limit {
             bytesInChannel = currentBytesInChannel()
             if outbox.readableBytes + bytesInChannel + bytes.count > limit {
-                logger.notice("cut off", metadata: ["reason": "outgoing queue over \(limit) bytes", "DEBUG": "outbox=\(outbox.readableBytes) channel=\(bytesInChannel) congested=\(isCongested) count=\(broker.congestedCount) writable=\(context?.channel.isWritable as Any) adding=\(bytes.count)"])
+                logger.notice(
+                    "cut off",
+                    metadata: [
+                        "reason": "outgoing queue over \(limit) bytes",
+                        "DEBUG":
+                            "outbox=\(outbox.readableBytes) channel=\(bytesInChannel) congested=\(isCongested) count=\(broker.congestedCount) writable=\(context?.channel.isWritable as Any) adding=\(bytes.count)",
+                    ])
                 return perform(lifecycle.cutOff(.tooSlow, reason: "too slow: outgoing queue full"))
             }
         }
@@ -335,6 +348,10 @@ final class Connection: ChannelInboundHandler {
         case .endOutput:
             context?.close(mode: .output, promise: nil)
         case .close:
+            context?.close(promise: nil)
+        case .abandon:
+            // On the loop, so the option is set before the close.
+            _ = (context?.channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
             context?.close(promise: nil)
         case .release:
             release()

@@ -39,6 +39,10 @@ struct ConnectionLifecycle {
         case endOutput
         /// Close the channel at once.
         case close
+        /// Close the channel at once and throw away what the kernel still holds for the client
+        /// (a reset): it had its time to take it, and an orphaned socket would keep holding the
+        /// bytes, perhaps megabytes, until the kernel gives up on it.
+        case abandon
         /// The channel is gone: release everything the connection holds.
         case release
     }
@@ -132,7 +136,7 @@ struct ConnectionLifecycle {
     mutating func drainTimerFired(after timeout: String) -> Action {
         guard state == .draining else { return .none }
         closeReason += ", then did not finish within \(timeout)"
-        return .close
+        return .abandon
     }
 
     mutating func failed(reason: String) -> Action {

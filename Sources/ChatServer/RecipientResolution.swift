@@ -36,7 +36,6 @@ struct ResolvedRecipients {
             && self.list.withUnsafeBytes { memcmp($0.baseAddress!, list.baseAddress!, list.count) == 0 }
     }
 
-
     /// Looks up each distinct name in `list` (a range of `bytes`, which `line` holds) in
     /// `directory`, from the point of view of a sender on loop `loop`.
     static func resolve(

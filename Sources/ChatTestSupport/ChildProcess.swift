@@ -105,7 +105,9 @@ public final class ChildProcess: Sendable {
     ) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let line = output().split(separator: "\n").map(String.init).first(where: matches) { return line }
+            if let line = output().split(separator: "\n").map(String.init).first(where: matches) {
+                return line
+            }
             try await Task.sleep(for: .milliseconds(5))
         }
         throw TestTimeout("no matching \(name) line; stdout: \(stdout.debugDescription) stderr: \(stderr)")

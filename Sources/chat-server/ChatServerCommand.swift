@@ -5,12 +5,8 @@ import ChatServer
 import Logging
 import NIOCore
 import ServiceLifecycle
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import SystemPackage
+import SystemSupport
 
 @main
 struct ChatServerCommand: AsyncParsableCommand {
@@ -24,6 +20,12 @@ struct ChatServerCommand: AsyncParsableCommand {
     @OptionGroup(title: "Address")
     var address: ServerAddressOptions
 
+    @Option(
+        help:
+            "Event loops (threads) the connections are spread over (default: one per core, here \(System.coreCount))."
+    )
+    var eventLoops: Int?
+
     @OptionGroup(title: "Connections")
     var connections: ConnectionOptions
 
@@ -35,6 +37,9 @@ struct ChatServerCommand: AsyncParsableCommand {
 
     func validate() throws {
         try address.validatePort(in: 0...65535)
+        if let eventLoops, !(1...1024).contains(eventLoops) {
+            throw ValidationError("--event-loops must be 1...1024")
+        }
     }
 
     func run() async throws {
@@ -44,9 +49,11 @@ struct ChatServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "a-chat.server")
-        let descriptorLimit = raiseOpenFileLimit()
+        let descriptorLimit = OpenFileLimit.raiseToHardLimit() ?? 1024
 
-        var configuration = ChatServerConfiguration(host: address.resolvedHost, port: address.resolvedPort)
+        var configuration = ChatServerConfiguration(
+            eventLoops: eventLoops ?? System.coreCount, host: address.resolvedHost, port: address.resolvedPort
+        )
         connections.apply(to: &configuration, descriptorLimit: descriptorLimit)
         flowControl.apply(to: &configuration)
         let service = ChatService(
@@ -54,9 +61,9 @@ struct ChatServerCommand: AsyncParsableCommand {
             logger: logger,
             onListening: { address in
                 // Scripts wait for this exact line before they connect.
-                writeLine(
-                    "listening on \(Wording.address(host: address.ipAddress ?? "?", port: address.port ?? 0))",
-                    to: STDOUT_FILENO)
+                try? FileDescriptor.standardOutput.writeLine(
+                    "listening on \(Wording.address(host: address.ipAddress ?? "?", port: address.port ?? 0))"
+                )
             }
         )
         let group = ServiceGroup(
@@ -71,37 +78,8 @@ struct ChatServerCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             // One line, not a stack dump: the usual cause is a port already in use.
-            writeLine("chat-server: \(error)", to: STDERR_FILENO)
+            try? FileDescriptor.standardError.writeLine("chat-server: \(error)")
             throw ExitCode.failure
         }
     }
-
-    /// Each connection is a file descriptor; the usual soft limit of 1024 would cap the server
-    /// far below what it can carry. Returns the soft limit in force.
-    private func raiseOpenFileLimit() -> Int {
-        var limit = rlimit()
-        guard getrlimit(openFilesResource, &limit) == 0 else { return 1024 }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(openFilesResource, &raised) == 0 { limit = raised }
-        }
-        return Int(clamping: limit.rlim_cur)
-    }
 }
-
-/// Unbuffered, so that a script reading a pipe sees the line at once.
-private func writeLine(_ text: String, to descriptor: Int32) {
-    var bytes = Array((text + "\n").utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        if written <= 0 { return }
-        bytes = bytes.dropFirst(written)
-    }
-}
-
-#if canImport(Glibc)
-    private let openFilesResource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-#else
-    private let openFilesResource = RLIMIT_NOFILE
-#endif

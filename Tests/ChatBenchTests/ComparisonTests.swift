@@ -73,12 +73,12 @@ import Testing
                 "--scenarios", "--only", "idle-5000", "--spawn-server", server, "--compare-spawn-server",
                 server,
                 "--compare-spawn-arg", "--port", "--compare-spawn-arg", "0", "--compare-spawn-arg",
-                "--max-queue-bytes", "--compare-spawn-arg", "65536",
+                "--soft-queue-bytes", "--compare-spawn-arg", "65536",
             ])
         #expect(try await bench.waitForExit(timeout: .seconds(120)) == 0, "\(bench.stdout)\n\(bench.stderr)")
         let lines = bench.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "A: \(server) --port 0 --log-level warning")
-        #expect(lines.dropFirst().first == "B: \(server) --port 0 --max-queue-bytes 65536")
+        #expect(lines.dropFirst().first == "B: \(server) --port 0 --soft-queue-bytes 65536")
         let row = try #require(lines.last { $0.hasPrefix("idle-5000 ") }, "\(lines)")
         #expect(row.hasSuffix("0/1  0/1"), "\(row)")
         #expect(lines.last == "result: PASS")

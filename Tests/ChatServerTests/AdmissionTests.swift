@@ -1,6 +1,7 @@
 import ChatServer
 import ChatTestSupport
 import Foundation
+import SystemSupport
 import Testing
 
 /// The connection caps and what happens when descriptors run out.
@@ -21,7 +22,8 @@ import Testing
     }
 
     @Test func theCapPerAddressCountsOnlyThatAddress() async throws {
-        try await withServer(configure: { $0.maximumConnectionsPerAddress = 3 }) { server in
+        try await withServer(configuration: .forTests.with { $0.maximumConnectionsPerAddress = 3 }) {
+            server in
             var held: [LineClient] = []
             for index in 0..<3 { held.append(try await loggedIn("u\(index)", port: server.port)) }
             let fourth = try await LineClient.connect(port: server.port)
@@ -41,7 +43,8 @@ import Testing
     @Test func outOfDescriptorsTheServerBacksOffInsteadOfSpinningAndRecovers() async throws {
         // A descriptor limit the cap does not know about: accept itself fails.
         let prlimit = URL(fileURLWithPath: "/usr/bin/prlimit")
-        try #require(FileManager.default.isExecutableFile(atPath: prlimit.path), "prlimit (util-linux) is missing")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: prlimit.path), "prlimit (util-linux) is missing")
         let child = try ChildProcess(
             prlimit,
             [
@@ -54,9 +57,10 @@ import Testing
         for _ in 0..<150 { flood.append(try await LineClient.connect(port: port)) }
         // The listener keeps failing for lack of descriptors; meanwhile it must stay nearly idle.
         try await child.waitForStderrLine { $0.contains("cannot accept connections") }
-        let before = cpuSeconds(of: child.pid)
+        let probe = ProcessProbe(pid: child.pid)
+        let before = try #require(probe.cpuSeconds())
         try await Task.sleep(for: .seconds(2))
-        let spent = cpuSeconds(of: child.pid) - before
+        let spent = try #require(probe.cpuSeconds()) - before
         #expect(spent < 0.5, "the server spent \(spent) s of CPU in 2 s while out of descriptors")
         // Room again: the waiting connections are taken, and newcomers get in.
         for client in flood { await client.close() }
@@ -79,15 +83,4 @@ func eventuallyLoggedIn(_ name: String, port: Int) async throws -> LineClient {
         guard ContinuousClock.now < deadline else { throw TestTimeout("\(name) never got in") }
         try await Task.sleep(for: .milliseconds(50))
     }
-}
-
-/// User plus system CPU time of a process, from /proc.
-private func cpuSeconds(of pid: Int32) -> Double {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-        let end = stat.lastIndex(of: ")")
-    else { return 0 }
-    let fields = stat[stat.index(after: end)...].split(separator: " ")
-    // After the command name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
-    let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
-    return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
 }

@@ -79,7 +79,7 @@ import Testing
         var life = ConnectionLifecycle()
         _ = life.activated(serverIsShuttingDown: false)
         _ = life.shutdown()
-        #expect(act(&life) { $0.drainTimerFired(after: "3 seconds") } == .close)
+        #expect(act(&life) { $0.drainTimerFired(after: "3 seconds") } == .abandon)
         #expect(life.closeReason == "server shutdown, then did not finish within 3 seconds")
         #expect(act(&life) { $0.channelClosed() } == .release)
         #expect(act(&life) { $0.drainTimerFired(after: "3 seconds") } == .none)

@@ -10,14 +10,19 @@ import Testing
 @Suite struct DeadlockTests {
     let stallTimeout = TimeAmount.seconds(2)
     /// Short limits, so a few hundred lines fill a queue.
-    func configure(_ configuration: inout ChatServerConfiguration) {
-        configuration.softQueueBytes = 64 * 1024
-        configuration.lowWaterQueueBytes = 32 * 1024
-        configuration.stallTimeout = stallTimeout
+    var configuration: ChatServerConfiguration {
+        .forTests.with {
+            $0.softQueueBytes = 64 * 1024
+            $0.lowWaterQueueBytes = 32 * 1024
+            $0.stallTimeout = stallTimeout
+        }
     }
 
+    /// For tests about something other than stalls: nobody is cut off for taking nothing.
+    var patient: ChatServerConfiguration { configuration.with { $0.stallTimeout = .seconds(600) } }
+
     @Test func aClientFloodingItselfWithoutReadingIsCutOffAtTheStallTimeout() async throws {
-        try await withServer(configure: configure) { server in
+        try await withServer(configuration: configuration) { server in
             let loner = try await loggedIn("loner", port: server.port, receiveBufferBytes: 16 * 1024)
             let other = try await loggedIn("other", port: server.port)
             try await loner.stopReading()
@@ -34,7 +39,7 @@ import Testing
     }
 
     @Test func twoClientsFloodingEachOtherWithoutReadingDoNotHoldEachOtherForever() async throws {
-        try await withServer(configure: configure) { server in
+        try await withServer(configuration: configuration) { server in
             let alice = try await loggedIn("alice", port: server.port, receiveBufferBytes: 16 * 1024)
             let bob = try await loggedIn("bob", port: server.port, receiveBufferBytes: 16 * 1024)
             let carol = try await loggedIn("carol", port: server.port)
@@ -53,7 +58,7 @@ import Testing
     }
 
     @Test func aChainOfWaitsUnwindsFromItsStuckEnd() async throws {
-        try await withServer(configure: configure) { server in
+        try await withServer(configuration: configuration) { server in
             // a floods b, b floods c; b and c never read; a reads.
             let a = try await loggedIn("a", port: server.port)
             let b = try await loggedIn("b", port: server.port, receiveBufferBytes: 16 * 1024)
@@ -79,11 +84,7 @@ import Testing
 
     @Test func aSenderWaitingOnARecipientThatLeavesGoesOn() async throws {
         // The recipient leaves, rather than being cut off: no stall timeout here.
-        let patient: (inout ChatServerConfiguration) -> Void = {
-            configure(&$0)
-            $0.stallTimeout = .seconds(600)
-        }
-        try await withServer(configure: patient) { server in
+        try await withServer(configuration: patient) { server in
             let sender = try await loggedIn("sender", port: server.port)
             let leaver = try await loggedIn("leaver", port: server.port, receiveBufferBytes: 16 * 1024)
             try await leaver.stopReading()
@@ -104,11 +105,7 @@ import Testing
 
     @Test func endOfInputWhileHeldBackStillDeliversEverything() async throws {
         // The reader takes nothing until the sender has ended its input: no stall timeout here.
-        let patient: (inout ChatServerConfiguration) -> Void = {
-            configure(&$0)
-            $0.stallTimeout = .seconds(600)
-        }
-        try await withServer(logLevel: .notice, configure: patient) { server in
+        try await withServer(configuration: patient, logLevel: .notice) { server in
             let reader = try await loggedIn("reader", port: server.port, receiveBufferBytes: 16 * 1024)
             let sender = try await loggedIn("sender", port: server.port)
             try await reader.stopReading()
@@ -128,7 +125,7 @@ import Testing
     }
 
     @Test func aStalledReaderHeldItsSenderAndIsCutOffInOrder() async throws {
-        try await withServer(configure: configure) { server in
+        try await withServer(configuration: configuration) { server in
             let slow = try await loggedIn("slow", port: server.port, receiveBufferBytes: 16 * 1024)
             let fast = try await loggedIn("fast", port: server.port)
             try await slow.stopReading()
@@ -140,7 +137,8 @@ import Testing
             // What was queued before the cut-off arrives whole and in order, then the reason.
             let rest = try await slow.readToEnd(timeout: .seconds(20))
             #expect(
-                rest.last == "error: you read nothing for 2 seconds while messages waited for you; disconnecting"
+                rest.last
+                    == "error: you read nothing for 2 seconds while messages waited for you; disconnecting"
             )
             for (sequence, line) in rest.dropLast().enumerated() {
                 try #require(line == "from fast: \(flood.text(sequence))")

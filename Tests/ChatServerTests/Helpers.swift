@@ -10,16 +10,25 @@ func withServer(
     maximumQueueBytes: Int = 1024 * 1024,
     drainTimeout: TimeAmount = .seconds(30),
     logLevel: Logger.Level = .warning,
-    configure: (inout ChatServerConfiguration) -> Void = { _ in },
     _ body: (ChatServer) async throws -> Void
 ) async throws {
-    let server = try await startTestServer(
-        maximumLineBytes: maximumLineBytes,
-        maximumQueueBytes: maximumQueueBytes,
-        drainTimeout: drainTimeout,
+    try await withServer(
+        configuration: .forTests.with {
+            $0.maximumLineBytes = maximumLineBytes
+            $0.maximumQueueBytes = maximumQueueBytes
+            $0.drainTimeout = drainTimeout
+        },
         logLevel: logLevel,
-        configure: configure
-    )
+        body)
+}
+
+/// Runs `body` against a fresh in-process server set up as `configuration` says.
+func withServer(
+    configuration: ChatServerConfiguration,
+    logLevel: Logger.Level = .warning,
+    _ body: (ChatServer) async throws -> Void
+) async throws {
+    let server = try await startTestServer(configuration: configuration, logLevel: logLevel)
     do {
         try await body(server)
     } catch {

@@ -136,7 +136,8 @@ func waitUntil(
 
 @Suite struct LoginTimeoutTests {
     @Test func aConnectionThatNeverLogsInGetsANoticeAndIsClosed() async throws {
-        try await withServer(configure: { $0.loginTimeout = .milliseconds(300) }) { server in
+        try await withServer(configuration: .forTests.with { $0.loginTimeout = .milliseconds(300) }) {
+            server in
             let silent = try await LineClient.connect(port: server.port)
             try await expectNotice(silent, containing: "no login within 300 ms")
             #expect(try await silent.readToEnd() == [])
@@ -145,7 +146,7 @@ func waitUntil(
     }
 
     @Test func aLoggedInClientIsNeverTimedOutForBeingIdle() async throws {
-        try await withServer(configure: { $0.loginTimeout = .seconds(5) }) { server in
+        try await withServer(configuration: .forTests.with { $0.loginTimeout = .seconds(5) }) { server in
             let alice = try await loggedIn("alice", port: server.port)
             try await alice.expectSilence(for: .seconds(6))
             try await expectStillServed(alice, as: "alice")
