@@ -4,6 +4,7 @@ import CursesShim
 /// closed on one thread, the UI loop's; it is deliberately not Sendable.
 final class CursesTerminal {
     private var isOpen = true
+    private var decoder = KeyDecoder()
 
     /// Takes over the terminal; nil when curses cannot drive it (an unknown or dumb TERM).
     static func open() -> CursesTerminal? {
@@ -36,48 +37,15 @@ final class CursesTerminal {
         var keys: [Key] = []
         var code: UInt32 = 0
         while true {
+            let input: TerminalInput
             switch Int32(chat_curses_read_key(&code)) {
-            case Int32(CHAT_KEY_CHARACTER):
-                if let key = Self.key(character: code) { keys.append(key) }
-            case Int32(CHAT_KEY_FUNCTION):
-                if let key = Self.key(function: Int32(code)) { keys.append(key) }
-            case Int32(CHAT_KEY_CONTROL_LEFT):
-                keys.append(.controlLeft)
-            case Int32(CHAT_KEY_CONTROL_RIGHT):
-                keys.append(.controlRight)
-            default:
-                return keys
+            case Int32(CHAT_KEY_CHARACTER): input = .character(code)
+            case Int32(CHAT_KEY_FUNCTION): input = .function(Int32(code))
+            case Int32(CHAT_KEY_CONTROL_LEFT): input = .controlLeft
+            case Int32(CHAT_KEY_CONTROL_RIGHT): input = .controlRight
+            default: return keys
             }
-        }
-    }
-
-    static func key(character code: UInt32) -> Key? {
-        switch code {
-        case 9: return .tab
-        case 10, 13: return .enter
-        case 8, 127: return .backspace
-        case 1...26: return .control(Character(Unicode.Scalar(code + 96)!))
-        // Alt and a key arrive as Escape, then the key: the model pairs them.
-        case 27: return .escape
-        case 0..<32: return nil
-        default: return Unicode.Scalar(code).map(Key.character)
-        }
-    }
-
-    static func key(function code: Int32) -> Key? {
-        switch code {
-        case KEY_LEFT: return .left
-        case KEY_RIGHT: return .right
-        case KEY_UP: return .up
-        case KEY_DOWN: return .down
-        case KEY_HOME: return .home
-        case KEY_END: return .end
-        case KEY_PPAGE: return .pageUp
-        case KEY_NPAGE: return .pageDown
-        case KEY_BACKSPACE: return .backspace
-        case KEY_DC: return .delete
-        case KEY_ENTER: return .enter
-        default: return nil
+            if let key = decoder.decode(input) { keys.append(key) }
         }
     }
 

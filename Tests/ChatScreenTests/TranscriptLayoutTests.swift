@@ -91,15 +91,6 @@ import Testing
     }
 }
 
-@Suite struct KeyDecodingTests {
-    @Test func escapeIsAKeyOfItsOwn() {
-        // Alt-B arrives as Escape, then b; the model pairs them.
-        #expect(CursesTerminal.key(character: 27) == .escape)
-        #expect(CursesTerminal.key(character: 127) == .backspace)
-        #expect(CursesTerminal.key(character: UInt32(UInt8(ascii: "b"))) == .character("b"))
-    }
-}
-
 @Suite struct KeptTextTests {
     @Test func shortLinesAreKeptWhole() {
         #expect(TranscriptEntry.keptText(of: ByteBuffer(string: "from bob: hi")) == "from bob: hi")
