@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // The wire contract: framing, login rules, line parsing, formatting; and the wording of
@@ -71,13 +72,15 @@ let package = Package(
             providers: [.apt(["libncurses-dev"])]
         ),
         .target(name: "CursesShim", dependencies: ["CNcursesw"]),
-        // The client's connection and the select loop that races socket lines against input lines.
+        // The client's connection and the select loop that races socket lines against input lines;
+        // the connection's lifecycle; plain mode.
         .target(
             name: "ChatClient",
             dependencies: [
                 "ChatProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),
         // The full-screen front end: editing, wrapping and scrollback models, drawn with curses.

@@ -1,8 +1,6 @@
 import ChatClient
 import ChatProtocol
-import CursesShim
 import NIOCore
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -11,65 +9,94 @@ import Synchronization
 #endif
 
 /// The full-screen client: a UI loop on a thread of its own, the only thread that touches curses,
-/// and the network session on Swift concurrency. Lines the user enters reach the session through
-/// an `AsyncStream`, a new one per session; what the session hears reaches the UI through a
-/// `Mailbox` that wakes the loop's `poll`.
+/// and the network sessions on Swift concurrency, one at a time, each started when the model
+/// says so. Lines the user enters reach the session through an `AsyncStream`, a new one per
+/// session; what the session hears reaches the UI through a `Mailbox` that wakes the loop's
+/// `poll`.
 public struct FullScreenClient: Sendable {
-    public var endpoint: ServerEndpoint
-    public var login: String?
-    public var showsTimestamps: Bool
-    public var scrollbackLines: Int
+    public struct Configuration: Sendable {
+        public var endpoint: ServerEndpoint
+        public var login: String?
+        public var showsTimestamps: Bool
+        public var scrollbackLines: Int
+        public var reconnect: ReconnectPolicy
+        public var rings: Bool
+        /// Scroll with the mouse wheel (the terminal then selects text with Shift held).
+        public var usesMouse: Bool
+        public var log: ConversationLog?
 
-    public init(endpoint: ServerEndpoint, login: String?, showsTimestamps: Bool, scrollbackLines: Int) {
-        self.endpoint = endpoint
-        self.login = login
-        self.showsTimestamps = showsTimestamps
-        self.scrollbackLines = scrollbackLines
+        public init(
+            endpoint: ServerEndpoint, login: String?, showsTimestamps: Bool, scrollbackLines: Int,
+            reconnect: ReconnectPolicy, rings: Bool, usesMouse: Bool, log: ConversationLog?
+        ) {
+            self.endpoint = endpoint
+            self.login = login
+            self.showsTimestamps = showsTimestamps
+            self.scrollbackLines = scrollbackLines
+            self.reconnect = reconnect
+            self.rings = rings
+            self.usesMouse = usesMouse
+            self.log = log
+        }
+    }
+
+    public var configuration: Configuration
+
+    public init(_ configuration: Configuration) {
+        self.configuration = configuration
     }
 
     public enum Outcome: Equatable, Sendable {
-        /// The user quit (exit status 0), after the connection failed (1), or a signal ended it
-        /// (128 + its number).
+        /// The user quit: 0 while the connection worked, 1 while it did not; or a signal ended
+        /// it (128 + its number).
         case finished(exitStatus: Int32)
         /// Curses cannot drive this terminal; nothing was shown and no connection was made.
         case terminalUnavailable
     }
 
+    /// A session to run: the lines the user enters on it, and the login that goes first.
+    private struct Session: Sendable {
+        var lines: AsyncStream<String>
+        var login: String?
+    }
+
     public func run() async -> Outcome {
         guard let wake = WakePipe() else { return .terminalUnavailable }
         defer { wake.close() }
-        let mailbox = Mailbox(wake: wake, capacity: scrollbackLines)
+        let configuration = self.configuration
+        let mailbox = Mailbox(wake: wake, capacity: configuration.scrollbackLines)
         let typedLines = TypedLines()
-        // One element per session to run, in turn: the first once the screen is up, another
-        // after a refused login.
-        let (sessions, sessionsSink) = AsyncStream.makeStream(of: AsyncStream<String>.self)
+        let (sessions, sessionsSink) = AsyncStream.makeStream(of: Session.self)
         let options = ChatScreenModel.Options(
-            serverName: endpoint.description,
-            login: login,
-            showsTimestamps: showsTimestamps,
-            scrollbackLines: scrollbackLines
+            serverName: configuration.endpoint.description,
+            login: configuration.login,
+            showsTimestamps: configuration.showsTimestamps,
+            scrollbackLines: configuration.scrollbackLines,
+            reconnect: configuration.reconnect,
+            rings: configuration.rings,
+            keepsNewEntries: configuration.log != nil
         )
         return await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Connect only once the screen is up: an unusable terminal falls back to plain
                 // mode, which makes its own connection.
-                for await lines in sessions {
-                    await runSession(typedLines: lines, mailbox: mailbox)
+                for await session in sessions {
+                    await runSession(session, mailbox: mailbox)
                 }
             }
             let outcome = await onOwnThread { () -> Outcome in
                 guard let terminal = CursesTerminal.open() else { return .terminalUnavailable }
-                // A session's stream ends for good once the session stops reading it, so each
-                // session gets a fresh one, and lines typed after the swap go to the new one.
-                let startSession = { _ = sessionsSink.yield(typedLines.replace()) }
-                startSession()
+                if configuration.usesMouse { terminal.enableWheel() }
                 let loop = ScreenLoop(
                     terminal: terminal,
                     model: ChatScreenModel(options: options, clock: { Int(time(nil)) }),
                     mailbox: mailbox,
                     wake: wake,
+                    log: configuration.log,
                     send: { typedLines.send($0) },
-                    reconnect: startSession
+                    // A session's stream ends for good once the session stops reading it, so each
+                    // session gets a fresh one, and lines typed after the swap go to the new one.
+                    connect: { sessionsSink.yield(Session(lines: typedLines.replace(), login: $0)) }
                 )
                 return .finished(exitStatus: loop.run())
             }
@@ -82,14 +109,13 @@ public struct FullScreenClient: Sendable {
         }
     }
 
-    /// A later session only follows a refused typed login, so `login`, from the command line, is
-    /// nil for it.
-    private func runSession(typedLines: AsyncStream<String>, mailbox: Mailbox) async {
+    private func runSession(_ session: Session, mailbox: Mailbox) async {
+        let endpoint = configuration.endpoint
         do {
             let ending = try await ChatSession.run(
                 endpoint: endpoint,
-                login: login,
-                input: typedLines.map { ByteBuffer(string: $0) },
+                login: session.login,
+                input: session.lines.map { ByteBuffer(string: $0) },
                 afterInputEnds: .stop,
                 onConnected: { mailbox.post(.connected) },
                 onServerLine: { framed in
@@ -104,13 +130,16 @@ public struct FullScreenClient: Sendable {
                 // A server that says why before it closes (a refused login, a shutdown) gives
                 // the better reason.
                 mailbox.post(
-                    .closedByServer(
-                        reason: ending.finalNotice ?? error.shortReason, remark: error.description))
+                    .ended(
+                        .closedByServer(
+                            reason: ending.finalNotice ?? error.shortReason, remark: error.description)))
             }
+        } catch is CancellationError {
+            // The user quit while connecting.
         } catch let error as ClientError {
-            mailbox.post(.ended(reason: error.shortReason, remark: error.description))
+            mailbox.post(.ended(.failed(reason: error.shortReason, remark: error.description)))
         } catch {
-            mailbox.post(.ended(reason: "\(error)", remark: "\(error)"))
+            mailbox.post(.ended(.failed(reason: "\(error)", remark: "\(error)")))
         }
     }
 }

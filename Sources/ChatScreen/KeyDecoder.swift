@@ -8,6 +8,10 @@ public enum Key: Equatable, Sendable {
     case enter, tab, backspace, delete
     case left, right, home, end, up, down, pageUp, pageDown
     case controlLeft, controlRight
+    /// The mouse wheel, where the terminal reports it.
+    case wheelUp, wheelDown
+    /// The terminal window gained or lost the focus, where the terminal reports it.
+    case focusIn, focusOut
     /// Alt and a key: terminals send Escape, then the key.
     indirect case alt(Key)
 }
@@ -20,6 +24,8 @@ public enum TerminalInput: Equatable, Sendable {
     case function(Int32)
     /// Ctrl-Left and Ctrl-Right, which curses has no codes for (see CursesShim).
     case controlLeft, controlRight
+    /// The wheel, which curses reports as a mouse event.
+    case wheelUp, wheelDown
 }
 
 /// Turns what curses reads into keys. Curses decodes the escape sequences its terminfo entry
@@ -34,8 +40,9 @@ public struct KeyDecoder: Equatable, Sendable {
         case none
         /// Escape alone so far: Alt and a key, or the start of a sequence.
         case pending
-        /// After Escape [: parameters and intermediates until the final character.
-        case controlSequence
+        /// After Escape [: parameters and intermediates until the final character; `isBare` while
+        /// there are none.
+        case controlSequence(isBare: Bool)
         /// After Escape O: one more character.
         case singleShift
     }
@@ -59,7 +66,7 @@ public struct KeyDecoder: Equatable, Sendable {
                 // Escape twice: still waiting for the key that goes with it.
                 return nil
             case .character("["):
-                escape = .controlSequence
+                escape = .controlSequence(isBare: true)
                 return nil
             case .character("O"):
                 escape = .singleShift
@@ -72,16 +79,20 @@ public struct KeyDecoder: Equatable, Sendable {
             escape = .none
             if case .character = key { return nil }
             return key
-        case .controlSequence:
+        case .controlSequence(let isBare):
             guard case .character(let scalar) = key else {
                 escape = .none
                 return key
             }
             switch scalar.value {
             case 0x20...0x3F:
+                escape = .controlSequence(isBare: false)
                 return nil
             case 0x40...0x7E:
                 escape = .none
+                // Focus reports (xterm's mode 1004), which curses knows no key for.
+                if isBare && scalar == "I" { return .focusIn }
+                if isBare && scalar == "O" { return .focusOut }
                 return nil
             default:
                 // Not part of any sequence: the sequence was cut short, the key is a key.
@@ -99,6 +110,8 @@ public struct KeyDecoder: Equatable, Sendable {
         case .function(let code): return key(function: code)
         case .controlLeft: return .controlLeft
         case .controlRight: return .controlRight
+        case .wheelUp: return .wheelUp
+        case .wheelDown: return .wheelDown
         }
     }
 

@@ -6,10 +6,7 @@ final class Mailbox: Sendable {
         case connected
         case line(String)
         case overlongLine
-        /// The short reason for the status line and the whole sentence for the scrollback.
-        case ended(reason: String, remark: String)
-        /// The connection ended because the server closed it, perhaps to refuse the login.
-        case closedByServer(reason: String, remark: String)
+        case ended(SessionReport)
     }
 
     private struct State {

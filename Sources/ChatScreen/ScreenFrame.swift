@@ -32,16 +32,9 @@ extension ChatScreenModel {
     private static let tooSmallMessages = ["terminal too small", "too small", "small", "…"]
 
     private func statusLine(width: Int) -> StyledRow {
-        let state: String
-        var noLogin = "(no login yet)"
-        switch connection {
-        case .connecting: state = "connecting"
-        case .connected: state = "connected"
-        case .disconnected(let reason):
-            state = "disconnected: " + reason
-            noLogin = "(no login)"
-        }
-        let left = StyledRow(" \(login ?? noLogin) | \(options.serverName) | \(state) ", .statusBar)
+        let noLogin = isDead ? "(no login)" : "(no login yet)"
+        let left = StyledRow(
+            " \(login ?? noLogin) | \(options.serverName) | \(connectionStatus) ", .statusBar)
         var right: StyledRow = []
         if !scrollback.isAtBottom {
             let below = scrollback.entriesBelow

@@ -40,10 +40,35 @@ struct ChatClientCommand: AsyncParsableCommand {
     @Option(help: "Lines the full screen keeps for scrolling back.")
     var scrollbackLines = 10_000
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Connect again after the connection is lost (default: on in full screen, off in plain mode).")
+    var reconnect: Bool?
+
+    @Option(
+        help: ArgumentHelp(
+            "Seconds before the first reconnect; doubled after each failed attempt, up to 30.",
+            valueName: "seconds"))
+    var reconnectDelay = 1.0
+
+    @Option(help: ArgumentHelp("Append every line of the conversation to this file.", valueName: "file"))
+    var log: String?
+
+    @Flag(inversion: .prefixedNo, help: "Ring the bell for a message you cannot see yet (full screen).")
+    var bell = true
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Scroll with the mouse wheel; select text with Shift held (full screen).")
+    var mouse = true
+
     func validate() throws {
         try address.validatePort(in: 1...65535)
         guard (1...1_000_000).contains(scrollbackLines) else {
             throw ValidationError("--scrollback-lines must be 1...1000000")
+        }
+        guard reconnectDelay >= 0.01, reconnectDelay <= 30 else {
+            throw ValidationError("--reconnect-delay must be 0.01...30 seconds")
         }
         // Caught here rather than by the server: a login that breaks the rules would cost the
         // connection, and the tutorial's server, which has no rules, would register it as it is.
@@ -57,12 +82,27 @@ struct ChatClientCommand: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = ServerEndpoint(host: address.resolvedHost, port: address.resolvedPort)
-        let status = await runChosenMode(endpoint: endpoint)
+        var conversationLog: ConversationLog?
+        if let log {
+            do {
+                conversationLog = try ConversationLog(path: log)
+            } catch {
+                try? OutputStream.standardError.writeLine("chat-client: \(error)")
+                throw ExitCode(1)
+            }
+        }
+        defer { conversationLog?.close() }
+        let status = await runChosenMode(endpoint: endpoint, log: conversationLog)
         if status != 0 { throw ExitCode(status) }
     }
 
-    private func runChosenMode(endpoint: ServerEndpoint) async -> Int32 {
-        let plainClient = PlainClient(endpoint: endpoint, login: trimmedLogin)
+    private func policy(reconnectsByDefault: Bool) -> ReconnectPolicy {
+        ReconnectPolicy(isEnabled: reconnect ?? reconnectsByDefault, baseDelay: .seconds(reconnectDelay))
+    }
+
+    private func runChosenMode(endpoint: ServerEndpoint, log: ConversationLog?) async -> Int32 {
+        let plainClient = PlainClient(
+            endpoint: endpoint, login: trimmedLogin, reconnect: policy(reconnectsByDefault: false), log: log)
         guard !plain, isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             return await plainClient.run()
         }
@@ -71,11 +111,16 @@ struct ChatClientCommand: AsyncParsableCommand {
             return await plainClient.run()
         }
         let screen = FullScreenClient(
-            endpoint: endpoint,
-            login: trimmedLogin,
-            showsTimestamps: timestamps,
-            scrollbackLines: scrollbackLines
-        )
+            .init(
+                endpoint: endpoint,
+                login: trimmedLogin,
+                showsTimestamps: timestamps,
+                scrollbackLines: scrollbackLines,
+                reconnect: policy(reconnectsByDefault: true),
+                rings: bell,
+                usesMouse: mouse,
+                log: log
+            ))
         switch await screen.run() {
         case .finished(let status):
             return status

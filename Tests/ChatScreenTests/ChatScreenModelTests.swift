@@ -9,7 +9,7 @@ import Testing
 
     @Test func enterSendsTheLineShowsItAndClearsTheInput() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         type("bob: hi", into: &model)
         #expect(model.handle(.enter) == .send("bob: hi"))
         let frame = model.frame()
@@ -35,7 +35,7 @@ import Testing
                 "-- not sent (not connected yet; Up brings it back): bob: three",
             ])
         #expect(!lines.contains { $0.contains("→") })
-        model.connectionChanged(.connected)
+        model.connected()
         _ = model.handle(.up)
         #expect(model.handle(.enter) == .send("bob: three"))
         #expect(model.frame().lines[3] == "→ bob: three")
@@ -54,7 +54,7 @@ import Testing
         type("bob: hi", into: &model)
         #expect(model.handle(.enter) == nil)
         #expect(model.editor.text == "")
-        model.connectionChanged(.connected)
+        model.connected()
         let lines = model.frame().lines
         #expect(
             Array(lines[0...3]) == [
@@ -68,10 +68,10 @@ import Testing
 
     @Test func quitWorksInEveryState() {
         for login: String? in [nil, "alice"] {
-            for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
+            for state in TestConnection.all {
                 for line in ["/quit", " /quit", "/quit\t ", "\u{3000}/quit "] {
                     var model = makeModel(login: login)
-                    model.connectionChanged(state)
+                    model.enter(state)
                     type(line, into: &model)
                     #expect(model.handle(.enter) == .quit, "\(state) \(line.debugDescription)")
                 }
@@ -81,15 +81,16 @@ import Testing
 
     @Test func otherCommandsAreUnknownAndNotSent() {
         for login: String? in [nil, "alice"] {
-            for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
-                for (line, command) in [("/help", "/help"), (" /quit now ", "/quit now"), ("/", "/")] {
+            for state in TestConnection.all {
+                for (line, command) in [("/hepl", "/hepl"), (" /quit now ", "/quit now"), ("/", "/")] {
                     var model = makeModel(login: login, columns: 80)
-                    model.connectionChanged(state)
+                    model.enter(state)
                     type(line, into: &model)
                     #expect(model.handle(.enter) == nil)
                     #expect(model.editor.text == "")
                     #expect(model.login == login)
-                    #expect(model.frame().lines[3] == "-- unknown command \(command); /quit leaves")
+                    #expect(
+                        model.frame().lines[3] == "-- unknown command \(command); /help lists the commands")
                     _ = model.handle(.up)
                     #expect(model.editor.text == line)
                 }
@@ -99,7 +100,7 @@ import Testing
 
     @Test func altAndControlArrowsMoveByWords() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         type("bob: hello world", into: &model)
         _ = model.handle(.alt(.character("b")))
         #expect(model.editor.cursor == 11)
@@ -120,7 +121,7 @@ import Testing
 
     @Test func editsToARecalledLineSurviveUpAndDown() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         for line in ["bob: one", "bob: two"] {
             type(line, into: &model)
             _ = model.handle(.enter)
@@ -145,7 +146,7 @@ import Testing
 
     @Test func withoutALoginTheFirstLineIsTheLogin() {
         var model = makeModel(login: nil)
-        model.connectionChanged(.connected)
+        model.connected()
         #expect(model.frame().lines[5] == "login:")
         #expect(model.frame().lines[4].contains("(no login yet)"))
         // Sent as the transcript shows it: the tutorial's server would keep the spaces.
@@ -193,7 +194,7 @@ import Testing
 
     @Test func historyRecallsSentLines() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         type("bob: one", into: &model)
         _ = model.handle(.enter)
         type("bob: two", into: &model)
@@ -240,23 +241,28 @@ import Testing
         #expect(model.editor.text == "bob, carol, dave, erin, frank, anna: ")
     }
 
-    @Test func tabInTheMessageTextIsACharacter() {
+    @Test func tabInTheMessageTextCompletesAMentionAndNeverInsertsATab() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         model.receive(serverLine: "from alice: hi")
         type("bob: a", into: &model)
         _ = model.handle(.tab)
         type("b", into: &model)
-        #expect(model.editor.text == "bob: a\tb")
-        #expect(model.frame().lines[5] == "> bob: a b")
-        #expect(model.frame().cursor == (5, 10))
-        #expect(model.handle(.enter) == .send("bob: a\tb"))
-        // In the recipient list it still completes; once more, it is a Tab in the text.
+        #expect(model.editor.text == "bob: alice b")
+        #expect(model.handle(.enter) == .send("bob: alice b"))
+        // No name to complete: the Tab does nothing at all.
+        type("bob: x", into: &model)
+        _ = model.handle(.tab)
+        _ = model.handle(.tab)
+        #expect(model.editor.text == "bob: x")
+        _ = model.handle(.control("u"))
+        // In the recipient list it completes as before; once more after the ':', nothing.
         type("a", into: &model)
         _ = model.handle(.tab)
         #expect(model.editor.text == "alice: ")
         _ = model.handle(.tab)
-        #expect(model.editor.text == "alice: \t")
+        #expect(model.editor.text == "alice: ")
+        #expect(!model.editor.text.contains("\t"))
     }
 
     @Test func everyKeyThatEditsTheInputReturnsToTheBottom() {
@@ -267,7 +273,7 @@ import Testing
         ]
         for sequence in keys {
             var model = makeModel()
-            model.connectionChanged(.connected)
+            model.connected()
             type("bob: hello", into: &model)
             _ = model.handle(.enter)
             type("bob: hi there", into: &model)
@@ -292,7 +298,7 @@ import Testing
     func anInvalidLoginIsNotSentAndUpBringsItBack(login: String, reason: String) {
         for connected in [false, true] {
             var model = makeModel(login: nil, columns: 120)
-            if connected { model.connectionChanged(.connected) }
+            if connected { model.connected() }
             type(login, into: &model)
             #expect(model.handle(.enter) == nil)
             #expect(model.login == nil)
@@ -319,7 +325,7 @@ import Testing
     ])
     func aMalformedMessageIsNotSentAndUpBringsItBack(line: String, reason: String) {
         var model = makeModel(columns: 80)
-        model.connectionChanged(.connected)
+        model.connected()
         type(line, into: &model)
         #expect(model.handle(.enter) == nil)
         #expect(model.editor.text == "")
@@ -336,7 +342,7 @@ import Testing
     /// A paste: each line ends in Enter. A line refused here must not run into the next.
     @Test func aLineAfterARefusedOneIsNotGluedToIt() {
         var model = makeModel(columns: 80)
-        model.connectionChanged(.connected)
+        model.connected()
         type("carol hi there", into: &model)
         #expect(model.handle(.enter) == nil)
         type("carol: second line", into: &model)
@@ -358,12 +364,12 @@ import Testing
             type(line, into: &model)
             _ = model.handle(.enter)
         }
-        model.connectionChanged(.connected)
+        model.connected()
         for line in ["erin hi", "frank:", "/gina: hi"] {
             type(line, into: &model)
             #expect(model.handle(.enter) == nil)
         }
-        model.connectionChanged(.disconnected("connection reset"))
+        _ = model.connectFailed("connection reset")
         type("hank: gone", into: &model)
         #expect(model.handle(.enter) == nil)
         #expect(model.completion.knownLogins.isEmpty)
@@ -371,16 +377,16 @@ import Testing
 
     @Test func quitIsACommandNotAMessage() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         type("/quit", into: &model)
         #expect(model.handle(.enter) == .quit)
     }
 
     @Test func enterOnWhiteSpaceClearsTheInput() {
         for login: String? in [nil, "alice"] {
-            for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
+            for state in TestConnection.all {
                 var model = makeModel(login: login)
-                model.connectionChanged(state)
+                model.enter(state)
                 let before = model.frame().lines
                 type("  \t ", into: &model)
                 #expect(model.handle(.enter) == nil)
@@ -390,5 +396,4 @@ import Testing
         }
     }
 
-    // MARK: A refused login
 }

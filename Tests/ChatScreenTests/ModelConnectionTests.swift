@@ -3,35 +3,35 @@ import Testing
 
 @testable import ChatScreen
 
-/// The model as connections fail, close and refuse logins.
+/// The model as connections fail, close and refuse logins, with reconnecting off
+/// (`--no-reconnect`): a session that ends stays ended.
 @Suite struct ModelConnectionTests {
     init() { #expect(utf8LocaleIsReady) }
 
     @Test func withoutALoginAfterDisconnectNothingIsSent() {
-        var model = makeModel(login: nil, columns: 80)
-        model.connectionChanged(.disconnected("connection refused"))
+        var model = makeModel(login: nil, columns: 80, reconnects: false)
+        _ = model.connectFailed("connection refused")
         #expect(model.frame().lines[5] == ">")
         type("alice", into: &model)
         #expect(model.handle(.enter) == nil)
         #expect(model.login == nil)
         #expect(model.editor.text == "")
         let lines = model.frame().lines
-        #expect(lines[3] == "-- not sent: disconnected; /quit leaves")
+        #expect(lines[3] == "-- not sent: disconnected; /reconnect tries again, /quit leaves")
         #expect(lines[5] == ">")
     }
 
     @Test func afterDisconnectEnterClearsTheInputAndSaysItWasNotSent() {
-        var model = makeModel(columns: 80)
-        model.connectionChanged(.connected)
-        model.connectionChanged(
-            .disconnected("server closed the connection"),
-            remark: "server 127.0.0.1:8080 closed the connection")
+        var model = makeModel(columns: 80, reconnects: false)
+        model.connected()
+        _ = model.connectFailed(
+            "server closed the connection", remark: "server 127.0.0.1:8080 closed the connection")
         type("bob: hi", into: &model)
         #expect(model.handle(.enter) == nil)
         #expect(model.editor.text == "")
         let lines = model.frame().lines
         #expect(lines[2] == "-- server 127.0.0.1:8080 closed the connection")
-        #expect(lines[3] == "-- not sent: disconnected; /quit leaves")
+        #expect(lines[3] == "-- not sent: disconnected; /reconnect tries again, /quit leaves")
         #expect(lines[4] == " alice | 127.0.0.1:8080 | disconnected: server closed the connection")
         #expect(lines[5] == ">")
     }
@@ -40,11 +40,11 @@ import Testing
     /// could still get a line through.
     @Test func aDeadSessionAsksForNothing() {
         let ends: [(name: String, login: String?, end: (inout ChatScreenModel) -> Void)] = [
-            ("a failed connect", nil, { $0.connectionChanged(.disconnected("connection refused")) }),
+            ("a failed connect", nil, { _ = $0.connectFailed("connection refused") }),
             (
                 "a refused LOGIN argument", "bob",
                 { model in
-                    model.connectionChanged(.connected)
+                    model.connected()
                     model.receive(serverLine: "error: login 'bob' is already online")
                     _ = model.serverClosed(reason: "login 'bob' is already online", remark: "closed")
                 }
@@ -52,7 +52,7 @@ import Testing
             (
                 "a shutdown", nil,
                 { model in
-                    model.connectionChanged(.connected)
+                    model.connected()
                     model.receive(serverLine: "error: server is shutting down")
                     _ = model.serverClosed(reason: "server is shutting down", remark: "closed")
                 }
@@ -60,61 +60,61 @@ import Testing
             (
                 "a failed reconnect", nil,
                 { model in
-                    model.connectionChanged(.connected)
+                    model.connected()
                     _ = model.handle(.character("b"))
                     _ = model.handle(.enter)
                     model.receive(serverLine: "error: login 'b' is already online")
                     _ = model.serverClosed(reason: "login 'b' is already online", remark: "closed")
-                    model.connectionChanged(.disconnected("connection refused"))
+                    _ = model.connectFailed("connection refused")
                 }
             ),
         ]
         for end in ends {
-            var model = makeModel(login: end.login, columns: 80)
+            var model = makeModel(login: end.login, columns: 80, reconnects: false)
             end.end(&model)
             #expect(model.frame().lines[5] == ">", "\(end.name)")
             type("carol", into: &model)
             #expect(model.handle(.enter) == nil, "\(end.name)")
             #expect(model.editor.text == "", "\(end.name)")
             let lines = model.frame().lines
-            #expect(lines[3] == "-- not sent: disconnected; /quit leaves", "\(end.name)")
+            #expect(
+                lines[3] == "-- not sent: disconnected; /reconnect tries again, /quit leaves", "\(end.name)")
             #expect(lines[4].hasPrefix(" (no login) | 127.0.0.1:8080 | disconnected: "), "\(end.name)")
             #expect(lines[5] == ">", "\(end.name)")
         }
     }
 
     @Test func aLoginTypedWhileConnectingIsNotShownAsTheUsersWhenTheConnectFails() {
-        var model = makeModel(login: nil, columns: 80)
+        var model = makeModel(login: nil, columns: 80, reconnects: false)
         type("carol", into: &model)
         #expect(model.handle(.enter) == .send("carol"))
         #expect(model.frame().lines[4] == " carol | 127.0.0.1:8080 | connecting")
-        model.connectionChanged(
-            .disconnected("connection refused"),
-            remark: "cannot connect to 127.0.0.1:8080: connection refused")
+        _ = model.connectFailed(
+            "connection refused", remark: "cannot connect to 127.0.0.1:8080: connection refused")
         #expect(model.login == nil)
         #expect(model.frame().lines[4] == " (no login) | 127.0.0.1:8080 | disconnected: connection refused")
     }
 
     @Test func aLoginThatReachedTheServerStaysShownWhenTheConnectionIsLost() {
-        var model = makeModel(login: nil, columns: 80)
+        var model = makeModel(login: nil, columns: 80, reconnects: false)
         type("carol", into: &model)
         _ = model.handle(.enter)
-        model.connectionChanged(.connected)
-        model.connectionChanged(.disconnected("connection reset"))
+        model.connected()
+        _ = model.connectFailed("connection reset")
         #expect(model.frame().lines[4] == " carol | 127.0.0.1:8080 | disconnected: connection reset")
     }
 
     @Test func aRefusedTypedLoginIsClearedAndAskedForAgainOnANewConnection() {
-        var model = makeModel(login: nil, rows: 10, columns: 80)
-        model.connectionChanged(.connected)
+        var model = makeModel(login: nil, rows: 10, columns: 80, reconnects: false)
+        model.connected()
         type("bob", into: &model)
         #expect(model.handle(.enter) == .send("bob"))
         model.receive(serverLine: "error: login 'bob' is already online")
         let command = model.serverClosed(
             reason: "login 'bob' is already online", remark: "server 127.0.0.1:8080 closed the connection")
-        #expect(command == .reconnect)
+        #expect(command == .connect(login: nil))
         #expect(model.login == nil)
-        #expect(model.connection == .connecting)
+        #expect(model.lifecycle.phase == .connecting(attempt: 0))
         var lines = model.frame().lines
         #expect(
             Array(lines[4...7]) == [
@@ -129,7 +129,7 @@ import Testing
         #expect(model.editor.text == "bob")
         _ = model.handle(.control("u"))
 
-        model.connectionChanged(.connected)
+        model.connected()
         type("carol", into: &model)
         #expect(model.handle(.enter) == .send("carol"))
         type("bob: hi", into: &model)
@@ -144,18 +144,20 @@ import Testing
     }
 
     @Test func aLoginTypedWhileConnectingAndRefusedIsAskedForAgain() {
-        var model = makeModel(login: nil, columns: 80)
+        var model = makeModel(login: nil, columns: 80, reconnects: false)
         type("bob", into: &model)
         #expect(model.handle(.enter) == .send("bob"))
-        model.connectionChanged(.connected)
+        model.connected()
         model.receive(serverLine: "error: login 'bob' is already online")
-        #expect(model.serverClosed(reason: "login 'bob' is already online", remark: "closed") == .reconnect)
+        #expect(
+            model.serverClosed(reason: "login 'bob' is already online", remark: "closed")
+                == .connect(login: nil))
         #expect(model.frame().lines[5] == "login:")
     }
 
     @Test func aRefusedLoginArgumentSaysToRestartAndDoesNotReconnect() {
-        var model = makeModel(login: "bob", columns: 80)
-        model.connectionChanged(.connected)
+        var model = makeModel(login: "bob", columns: 80, reconnects: false)
+        model.connected()
         model.receive(serverLine: "error: login 'bob' is already online")
         let command = model.serverClosed(
             reason: "login 'bob' is already online", remark: "server 127.0.0.1:8080 closed the connection")
@@ -172,14 +174,16 @@ import Testing
 
     /// A paste sends messages right behind the login; the refusal still counts as one.
     @Test func aRefusalAfterMessagesWentOutIsStillARefusal() {
-        var model = makeModel(login: nil, columns: 80)
-        model.connectionChanged(.connected)
+        var model = makeModel(login: nil, columns: 80, reconnects: false)
+        model.connected()
         type("bob", into: &model)
         #expect(model.handle(.enter) == .send("bob"))
         type("bob: one", into: &model)
         #expect(model.handle(.enter) == .send("bob: one"))
         model.receive(serverLine: "error: login 'bob' is already online")
-        #expect(model.serverClosed(reason: "login 'bob' is already online", remark: "closed") == .reconnect)
+        #expect(
+            model.serverClosed(reason: "login 'bob' is already online", remark: "closed")
+                == .connect(login: nil))
         #expect(model.login == nil)
     }
 
@@ -217,34 +221,36 @@ import Testing
             ),
         ]
         for close in closes {
-            var model = makeModel(login: nil, columns: 80)
-            model.connectionChanged(.connected)
+            var model = makeModel(login: nil, columns: 80, reconnects: false)
+            model.connected()
             if let login = close.login {
                 type(login, into: &model)
                 _ = model.handle(.enter)
             }
             close.events(&model)
             #expect(model.serverClosed(reason: "why", remark: "server closed") == nil, "\(close.name)")
-            #expect(model.connection == .disconnected("why"), "\(close.name)")
+            #expect(model.lifecycle.phase == .givenUp, "\(close.name)")
+            #expect(model.frame().lines[4].hasSuffix("| disconnected: why"), "\(close.name)")
             #expect(model.login == close.login, "\(close.name)")
             #expect(model.frame().lines[3] == "-- server closed", "\(close.name)")
         }
     }
 
     @Test func aReconnectThatCannotConnectEndsThere() {
-        var model = makeModel(login: nil, columns: 80)
-        model.connectionChanged(.connected)
+        var model = makeModel(login: nil, columns: 80, reconnects: false)
+        model.connected()
         type("bob", into: &model)
         _ = model.handle(.enter)
         model.receive(serverLine: "error: login 'bob' is already online")
-        #expect(model.serverClosed(reason: "login 'bob' is already online", remark: "closed") == .reconnect)
-        model.connectionChanged(
-            .disconnected("connection refused"),
-            remark: "cannot connect to 127.0.0.1:8080: connection refused")
+        #expect(
+            model.serverClosed(reason: "login 'bob' is already online", remark: "closed")
+                == .connect(login: nil))
+        _ = model.connectFailed(
+            "connection refused", remark: "cannot connect to 127.0.0.1:8080: connection refused")
         type("carol", into: &model)
         #expect(model.handle(.enter) == nil)
         let lines = model.frame().lines
-        #expect(lines[3] == "-- not sent: disconnected; /quit leaves")
+        #expect(lines[3] == "-- not sent: disconnected; /reconnect tries again, /quit leaves")
         #expect(lines[4] == " (no login) | 127.0.0.1:8080 | disconnected: connection refused")
         #expect(lines[5] == ">")
     }

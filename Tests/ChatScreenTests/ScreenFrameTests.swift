@@ -8,9 +8,9 @@ import Testing
     init() { #expect(utf8LocaleIsReady) }
 
     @Test func statusLineGivesTheShortReasonAndTheScrollbackTheSentence() {
-        var model = makeModel(columns: 80)
-        model.connectionChanged(
-            .disconnected("connection refused"), remark: "cannot connect to 127.0.0.1:1: connection refused")
+        var model = makeModel(columns: 80, reconnects: false)
+        _ = model.connectFailed(
+            "connection refused", remark: "cannot connect to 127.0.0.1:1: connection refused")
         let lines = model.frame().lines
         #expect(lines[3] == "-- cannot connect to 127.0.0.1:1: connection refused")
         #expect(lines[4] == " alice | 127.0.0.1:8080 | disconnected: connection refused")
@@ -47,7 +47,7 @@ import Testing
                 (
                     "scrolled up, many lines below", "alice", true,
                     { model in
-                        model.connectionChanged(.connected)
+                        model.connected()
                         for index in 1...12 { model.receive(serverLine: "from bob: line \(index)") }
                         _ = model.handle(.pageUp)
                         _ = model.handle(.pageUp)
@@ -56,12 +56,12 @@ import Testing
                 ),
                 (
                     "long reason", "alice", false,
-                    { model in model.connectionChanged(.disconnected(longReason)) }
+                    { model in _ = model.connectFailed(longReason) }
                 ),
                 (
                     "long input", nil, false,
                     { model in
-                        model.connectionChanged(.connected)
+                        model.connected()
                         for _ in 0..<30 { _ = model.handle(.character("世")) }
                         for _ in 0..<7 { _ = model.handle(.left) }
                     }

@@ -5,24 +5,27 @@ import ChatProtocol
 /// closes, says nothing to one it accepts, and closes for other reasons (shutting down, a reader
 /// too slow) with other notices, at any moment. Neither the time nor the lines sent since the
 /// login tell these apart: a paste sends messages right behind the login.
-struct LoginReplyWatch: Equatable, Sendable {
-    private var refusals = 0
+public struct LoginReplyWatch: Equatable, Sendable {
+    private var refusal: Notice.Kind?
     private var otherLines = 0
 
+    public init() {}
+
     /// A line from the server; notices are told apart by their kind.
-    mutating func heard(_ line: ServerLine) {
-        if case .notice(let text) = line, Notice.refusesLogin(text: text) {
-            refusals += 1
+    public mutating func heard(_ line: ServerLine) {
+        if case .notice(let text) = line, let kind = Notice.kind(ofText: text), kind.refusesLogin {
+            refusal = kind
         } else {
             otherLines += 1
         }
     }
 
     /// A line the client could not keep, which is no refusal either.
-    mutating func heardOtherLine() {
+    public mutating func heardOtherLine() {
         otherLines += 1
     }
 
-    /// Whether a close now answers a login: refusals and nothing else were heard.
-    var closeRefusesLogin: Bool { refusals > 0 && otherLines == 0 }
+    /// The kind of refusal a close now answers a login with: refusals and nothing else were
+    /// heard. Nil for any other close.
+    public var refusalOnClose: Notice.Kind? { otherLines == 0 ? refusal : nil }
 }
