@@ -199,13 +199,16 @@ public struct PlainClient: Sendable {
             login: login,
             input: input.map { line in
                 // Without LOGIN, the first line is the login; a reconnect sends it first itself.
-                state.typedLogin.withLock { typed in
-                    if knownLogin == nil && typed == nil { typed = Login.trimmed(String(buffer: line)) }
+                let typedLogin = state.typedLogin.withLock { typed -> String? in
+                    guard knownLogin == nil && typed == nil else { return nil }
+                    typed = Login.trimmed(String(buffer: line))
+                    return typed
                 }
                 if let log {
-                    try? log.append(
-                        .sent(String(buffer: line), by: knownLogin ?? state.typedLogin.withLock { $0 }),
-                        at: Self.now())
+                    let logged: ConversationLog.Line =
+                        typedLogin.map { .remark("logging in as \($0)") }
+                        ?? .sent(String(buffer: line), by: knownLogin ?? state.typedLogin.withLock { $0 })
+                    try? log.append(logged, at: Self.now())
                 }
                 return line
             },
@@ -213,6 +216,9 @@ public struct PlainClient: Sendable {
             onConnected: {
                 state.connectedAt.withLock { $0 = .now }
                 if let announcement { Self.report(announcement, log: log) }
+                if let log, let knownLogin {
+                    try? log.append(.remark("logging in as \(knownLogin)"), at: Self.now())
+                }
             },
             onServerLine: { framed in
                 switch framed {

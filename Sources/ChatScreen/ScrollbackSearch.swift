@@ -4,7 +4,7 @@ import ChatProtocol
 /// to it and highlight it; again for the one before.
 extension ChatScreenModel {
     mutating func search(for term: String) {
-        let isAgain = search.term == term && search.match != nil
+        let isAgain = search.term?.lowercased() == term.lowercased() && search.match != nil
         find(term, before: isAgain ? search.match! : scrollback.endSequence)
     }
 
@@ -38,6 +38,8 @@ extension ChatScreenModel {
             sequence -= 1
         }
         let isFirst = end >= scrollback.endSequence
+        // Where the remark shows.
+        scrollback.scrollToBottom()
         note((isFirst ? "no line contains " : "no earlier line contains ") + term.debugDescription)
     }
 
