@@ -61,3 +61,29 @@ import Testing
         await server.shutdown()
     }
 }
+
+/// Text from a peer that would steer the terminal is shown, never obeyed.
+@Suite(.serialized) struct HostileTextScreenTests {
+    @Test func controlCharactersInMessagesAreShownNotInterpreted() async throws {
+        let server = try await startTestServer()
+        let tmux = try startClientScreen(port: server.port, "--no-timestamps alice")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let title = try await tmux.waitForDisplay("#{pane_title}") { $0.hasPrefix("alice") }
+        let bob = try await LineClient.connect(port: server.port)
+        try await bob.send("bob")
+        try await bob.send("alice: a\rfrom mallory: b")
+        try await bob.send("alice: \u{1B}[2J\u{1B}[Hcleared? \u{1B}]2;pwned\u{7}")
+        try await bob.send("alice: x\u{2028}y \u{202E}desrever\u{202C} \u{85}end")
+        let screen = try await tmux.waitForText("end")
+        #expect(screen.contains("bob: a\u{240D}from mallory: b"))
+        #expect(screen.contains("bob: \u{241B}[2J\u{241B}[Hcleared? \u{241B}]2;pwned\u{2407}"))
+        #expect(screen.contains("bob: x<U+2028>y <U+202E>desrever<U+202C> <U+0085>end"))
+        // Nothing was cleared, and the title is still the client's.
+        #expect(screen.contains("-- logging in as alice"))
+        #expect(!screen.contains { $0.hasPrefix("from mallory") })
+        #expect(try tmux.display("#{pane_title}") == title)
+        await bob.close()
+        await server.shutdown()
+    }
+}
