@@ -13,7 +13,8 @@ public struct ConnectionLifecycle: Sendable {
         case waiting(until: ContinuousClock.Instant, attempt: Int)
         /// The login given on the command line was refused; only `/reconnect` tries again.
         case refused
-        /// Reconnecting is off, or a held login stayed held; only `/reconnect` tries again.
+        /// Reconnecting is off, a held login stayed held, or the connection could not be
+        /// secured; only `/reconnect` tries again.
         case givenUp
         case quit
     }
@@ -26,6 +27,9 @@ public struct ConnectionLifecycle: Sendable {
         /// The server closed the connection right after a notice of this kind, which refuses the
         /// login it was sent.
         case loginRefused(Notice.Kind)
+        /// The TLS handshake failed for good: the certificate did not verify, or the server does
+        /// not speak TLS. Trying again would fail the same way.
+        case insecure
     }
 
     public enum Action: Equatable, Sendable {
@@ -51,6 +55,8 @@ public struct ConnectionLifecycle: Sendable {
         case disconnected
         /// The login stayed online elsewhere through every retry.
         case loginStillHeld
+        /// The connection could not be secured.
+        case insecure
     }
 
     public let policy: ReconnectPolicy
@@ -124,7 +130,15 @@ public struct ConnectionLifecycle: Sendable {
         case .waiting, .refused, .givenUp, .quit:
             return nil
         }
-        if case .loginRefused(let kind) = end { return loginRefused(kind, now: now) }
+        switch end {
+        case .loginRefused(let kind):
+            return loginRefused(kind, now: now)
+        case .insecure:
+            phase = .givenUp
+            return .stop(.insecure)
+        case .lost:
+            break
+        }
         // The server kept the connection and never refused the login sent on it.
         if wasOnline, login != nil { loginWasAccepted = true }
         guard policy.isEnabled else {

@@ -29,13 +29,14 @@ public struct PlainClient: Sendable {
     public var login: String?
     public var reconnect: ReconnectPolicy
     public var log: ConversationLog?
+    public var tls: ClientTLS?
 
     public init(
-        endpoint: ServerEndpoint, login: String?,
-        reconnect: ReconnectPolicy = ReconnectPolicy(isEnabled: false),
-        log: ConversationLog? = nil
+        endpoint: ServerEndpoint, tls: ClientTLS? = nil, login: String?,
+        reconnect: ReconnectPolicy = ReconnectPolicy(isEnabled: false), log: ConversationLog? = nil
     ) {
         self.endpoint = endpoint
+        self.tls = tls
         self.login = login
         self.reconnect = reconnect
         self.log = log
@@ -129,11 +130,15 @@ public struct PlainClient: Sendable {
                 } catch is OutputClosed {
                     return 0
                 } catch let error as ClientError {
-                    if case .cannotReadInput = error {
+                    switch error {
+                    case .cannotReadInput:
                         report(error.description)
                         return 1
+                    case .cannotSecure:
+                        (end, why) = (.insecure, error.description)
+                    default:
+                        (end, why) = (.lost, error.description)
                     }
-                    (end, why) = (.lost, error.description)
                 } catch {
                     report("\(error)")
                     return 1
@@ -196,6 +201,7 @@ public struct PlainClient: Sendable {
         let knownLogin = login
         let ending = try await ChatSession.run(
             endpoint: endpoint,
+            tls: tls,
             login: login,
             input: input.map { line in
                 // Without LOGIN, the first line is the login; a reconnect sends it first itself.

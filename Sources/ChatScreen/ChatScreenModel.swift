@@ -18,6 +18,9 @@ public enum ScreenCommand: Equatable, Sendable {
 public enum SessionReport: Equatable, Sendable {
     /// The connection could not be made, or broke.
     case failed(reason: String, remark: String)
+    /// The connection could not be secured: nothing is sent over it, and trying again would
+    /// fail the same way.
+    case insecure(reason: String, remark: String)
     /// The server closed the connection; `reason` is its last notice when it sent one.
     case closedByServer(reason: String, remark: String)
 }

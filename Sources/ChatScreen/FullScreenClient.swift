@@ -24,12 +24,15 @@ public struct FullScreenClient: Sendable {
         /// Scroll with the mouse wheel (the terminal then selects text with Shift held).
         public var usesMouse: Bool
         public var log: ConversationLog?
+        public var tls: ClientTLS?
 
         public init(
-            endpoint: ServerEndpoint, login: String?, showsTimestamps: Bool, scrollbackLines: Int,
-            reconnect: ReconnectPolicy, rings: Bool, usesMouse: Bool, log: ConversationLog?
+            endpoint: ServerEndpoint, tls: ClientTLS?, login: String?, showsTimestamps: Bool,
+            scrollbackLines: Int, reconnect: ReconnectPolicy, rings: Bool, usesMouse: Bool,
+            log: ConversationLog?
         ) {
             self.endpoint = endpoint
+            self.tls = tls
             self.login = login
             self.showsTimestamps = showsTimestamps
             self.scrollbackLines = scrollbackLines
@@ -114,6 +117,7 @@ public struct FullScreenClient: Sendable {
         do {
             let ending = try await ChatSession.run(
                 endpoint: endpoint,
+                tls: configuration.tls,
                 login: session.login,
                 input: session.lines.map { ByteBuffer(string: $0) },
                 afterInputEnds: .stop,
@@ -137,7 +141,11 @@ public struct FullScreenClient: Sendable {
         } catch is CancellationError {
             // The user quit while connecting.
         } catch let error as ClientError {
-            mailbox.post(.ended(.failed(reason: error.shortReason, remark: error.description)))
+            if case .cannotSecure = error {
+                mailbox.post(.ended(.insecure(reason: error.shortReason, remark: error.description)))
+            } else {
+                mailbox.post(.ended(.failed(reason: error.shortReason, remark: error.description)))
+            }
         } catch {
             mailbox.post(.ended(.failed(reason: "\(error)", remark: "\(error)")))
         }

@@ -25,6 +25,8 @@ extension ChatScreenModel {
         switch report {
         case .failed(let reason, let sentence):
             (lastReason, remark, end) = (reason, sentence, .lost)
+        case .insecure(let reason, let sentence):
+            (lastReason, remark, end) = (reason, sentence, .insecure)
         case .closedByServer(let reason, let sentence):
             (lastReason, remark) = (reason, sentence)
             // A notice can only refuse a login that went out.
@@ -35,10 +37,15 @@ extension ChatScreenModel {
             }
         }
         guard let action = lifecycle.sessionEnded(end, now: now) else { return nil }
-        if end == .lost, case .wait = action {
+        switch (end, action) {
+        case (.lost, .wait):
+            // A server that stays down is said so once, not at every attempt.
             if remark != lastFailureRemark { note(remark) }
             lastFailureRemark = remark
-        } else if end == .lost {
+        case (.loginRefused, _):
+            // The server's notice said it; the remark that follows says what happens next.
+            break
+        default:
             note(remark)
         }
         return perform(action)
@@ -114,6 +121,9 @@ extension ChatScreenModel {
             note("gave up: login \(lifecycle.login ?? "") is still online; /reconnect tries again")
             return nil
         case .stop(.disconnected):
+            return nil
+        case .stop(.insecure):
+            note("nothing was sent; /reconnect tries again")
             return nil
         case .exit(let status):
             exitStatus = status

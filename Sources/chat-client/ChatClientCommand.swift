@@ -54,6 +54,20 @@ struct ChatClientCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Append every line of the conversation to this file.", valueName: "file"))
     var log: String?
 
+    @Flag(help: "Connect with TLS, verifying the server's certificate against the system's roots and --host.")
+    var tls = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Trust only the CA certificates in this PEM file for the server's certificate (implies --tls).",
+            valueName: "pem"))
+    var tlsCa: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a connect, and with --tls the TLS handshake, may take.", valueName: "seconds"))
+    var connectTimeout = 10.0
+
     @Flag(inversion: .prefixedNo, help: "Ring the bell for a message you cannot see yet (full screen).")
     var bell = true
 
@@ -70,6 +84,9 @@ struct ChatClientCommand: AsyncParsableCommand {
         guard reconnectDelay >= 0.01, reconnectDelay <= 30 else {
             throw ValidationError("--reconnect-delay must be 0.01...30 seconds")
         }
+        guard connectTimeout >= 0.1, connectTimeout <= 600 else {
+            throw ValidationError("--connect-timeout must be 0.1...600 seconds")
+        }
         // Caught here rather than by the server: a login that breaks the rules would cost the
         // connection, and the tutorial's server, which has no rules, would register it as it is.
         if let login, case .failure(let refusal) = Login.validate(login) {
@@ -81,18 +98,22 @@ struct ChatClientCommand: AsyncParsableCommand {
     private var trimmedLogin: String? { login.map(Login.trimmed) }
 
     func run() async throws {
-        let endpoint = ServerEndpoint(host: address.resolvedHost, port: address.resolvedPort)
+        let endpoint = ServerEndpoint(
+            host: address.resolvedHost, port: address.resolvedPort, connectTimeout: .seconds(connectTimeout))
+        // What cannot work is said before anything is shown or connected.
         var conversationLog: ConversationLog?
-        if let log {
-            do {
-                conversationLog = try ConversationLog(path: log)
-            } catch {
-                try? OutputStream.standardError.writeLine("chat-client: \(error)")
-                throw ExitCode(1)
+        var clientTLS: ClientTLS?
+        do {
+            if tls || tlsCa != nil {
+                clientTLS = try ClientTLS(trustedCAFile: tlsCa, handshakeTimeout: .seconds(connectTimeout))
             }
+            if let log { conversationLog = try ConversationLog(path: log) }
+        } catch {
+            try? OutputStream.standardError.writeLine("chat-client: \(error)")
+            throw ExitCode(1)
         }
         defer { conversationLog?.close() }
-        let status = await runChosenMode(endpoint: endpoint, log: conversationLog)
+        let status = await runChosenMode(endpoint: endpoint, tls: clientTLS, log: conversationLog)
         if status != 0 { throw ExitCode(status) }
     }
 
@@ -100,9 +121,12 @@ struct ChatClientCommand: AsyncParsableCommand {
         ReconnectPolicy(isEnabled: reconnect ?? reconnectsByDefault, baseDelay: .seconds(reconnectDelay))
     }
 
-    private func runChosenMode(endpoint: ServerEndpoint, log: ConversationLog?) async -> Int32 {
+    private func runChosenMode(endpoint: ServerEndpoint, tls: ClientTLS?, log: ConversationLog?) async
+        -> Int32
+    {
         let plainClient = PlainClient(
-            endpoint: endpoint, login: trimmedLogin, reconnect: policy(reconnectsByDefault: false), log: log)
+            endpoint: endpoint, tls: tls, login: trimmedLogin, reconnect: policy(reconnectsByDefault: false),
+            log: log)
         guard !plain, isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             return await plainClient.run()
         }
@@ -113,6 +137,7 @@ struct ChatClientCommand: AsyncParsableCommand {
         let screen = FullScreenClient(
             .init(
                 endpoint: endpoint,
+                tls: tls,
                 login: trimmedLogin,
                 showsTimestamps: timestamps,
                 scrollbackLines: scrollbackLines,
