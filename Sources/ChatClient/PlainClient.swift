@@ -65,7 +65,7 @@ public struct PlainClient: Sendable {
                 let state = RunState()
                 return await withTaskGroup(of: Int32?.self) { group in
                     group.addTask {
-                        await Self.pump(lines, into: input, state: state)
+                        await Self.pump(lines, into: input, state: state, log: log)
                         return nil
                     }
                     group.addTask { await runSessions(input: input, state: state) }
@@ -86,14 +86,15 @@ public struct PlainClient: Sendable {
     }
 
     private static func pump(
-        _ lines: StandardInputLines, into input: AsyncThrowingChannel<ByteBuffer, any Error>, state: RunState
+        _ lines: StandardInputLines, into input: AsyncThrowingChannel<ByteBuffer, any Error>, state: RunState,
+        log: ConversationLog?
     ) async {
         do {
             for try await framed in lines {
                 guard case .line(let line) = framed else {
                     state.skippedInput.withLock { $0 = true }
                     Self.report(
-                        "skipped an input line longer than \(ChatSession.maximumLineBytes) bytes", log: nil)
+                        "skipped an input line longer than \(ChatSession.maximumLineBytes) bytes", log: log)
                     continue
                 }
                 await input.send(line)

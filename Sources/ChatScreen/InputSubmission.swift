@@ -38,19 +38,20 @@ extension ChatScreenModel {
     /// The commands, as `/help` lists them.
     static let commands = [
         ("/help", "this list"),
-        ("/search TEXT", "show the newest line with TEXT; again (or Ctrl-R) for older ones"),
+        ("/search TEXT", "show the newest line with TEXT; again for older ones"),
         ("/clear", "clear the screen (not the log)"),
-        ("/reconnect", "connect now, while waiting to reconnect or after giving up"),
+        ("/reconnect", "connect now instead of waiting"),
         ("/quit", "leave (also Ctrl-C, or Ctrl-D on an empty line)"),
     ]
 
     /// The keys `/help` lists, beyond typing and Enter.
     static let keys = [
-        ("Tab", "complete a login (a recipient, or a mention after the ':')"),
+        ("Tab", "complete a login: a recipient, or a mention after ':'"),
         ("Up, Down", "lines entered before"),
-        ("PageUp, PageDown, wheel", "scroll; End or typing returns to the bottom"),
-        ("Ctrl-R", "search for the text typed, or the last search again"),
-        ("Ctrl-A, Ctrl-E, Ctrl-U, Ctrl-K, Ctrl-W", "start, end, delete to start, to end, a word"),
+        ("PageUp, PageDown, wheel", "scroll; End or typing goes back down"),
+        ("Ctrl-R", "search for the text typed, or search again"),
+        ("Ctrl-A, Ctrl-E", "start, end of the line"),
+        ("Ctrl-U, Ctrl-K, Ctrl-W", "delete to the start, to the end, a word"),
         ("Alt-B, Alt-F, Ctrl-Left, Ctrl-Right", "move by words"),
         ("Ctrl-L", "repaint the screen"),
     ]
