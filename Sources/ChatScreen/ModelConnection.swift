@@ -105,8 +105,8 @@ extension ChatScreenModel {
             return nil
         case .waitForHeldLogin(_, let retry, let limit):
             note(
-                "login \(lifecycle.login ?? "") is still online, most likely on the lost connection; "
-                    + "trying again (\(retry) of \(limit))")
+                "login \(lifecycle.login ?? "") is still online (likely the lost connection); retry \(retry) of \(limit)"
+            )
             return nil
         case .askForAnotherLogin(let refused):
             // As with a line refused before it went: the name is there to fix at the next prompt.

@@ -10,16 +10,6 @@ import Testing
         try ChildProcess(ChildProcess.executable("chat-client"), arguments + ["--port", "\(port)"])
     }
 
-    private func waitUntilOnline(_ server: ChatServer, count: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await server.onlineCount() < count {
-            guard ContinuousClock.now < deadline else {
-                throw TestTimeout("fewer than \(count) logins online")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-    }
-
     @Test func loginByArgumentThenSendAndReceiveLiveWhileInputIsOpen() async throws {
         let server = try await startTestServer()
         let bob = try await LineClient.connect(port: server.port)

@@ -60,11 +60,7 @@ import Testing
         let server = try await startTestServer()
         let first = try await LineClient.connect(port: server.port)
         try await first.send("frank")
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await server.onlineCount() < 1 {
-            guard ContinuousClock.now < deadline else { throw TestTimeout("frank not online") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitUntilOnline(server, count: 1)
         let client = try startClient(port: server.port, ["--plain", "--reconnect", "frank"])
         #expect(try await client.waitForExit() == 1)
         #expect(client.stderr.hasSuffix("closed the connection: login 'frank' is already online\n"))

@@ -12,19 +12,11 @@ import Testing
         try ChildProcess(ChildProcess.executable("chat-client"), ["--plain"] + arguments)
     }
 
-    private func waitUntilOnline(_ server: ChatServer, count: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await server.onlineCount() < count {
-            guard ContinuousClock.now < deadline else { throw TestTimeout("fewer than \(count) online") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-    }
-
     @Test func aVerifiedServerCarriesTheChat() async throws {
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         let server = try await startTestServer()
-        let front = try await TLSFront(
+        let front = try await Front(
             certificate: certificates.serverCertificate, key: certificates.serverKey, backendPort: server.port
         )
         let bob = try await LineClient.connect(port: server.port)
@@ -71,7 +63,7 @@ import Testing
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         let server = try await startTestServer()
-        let front = try await TLSFront(
+        let front = try await Front(
             certificate: certificates.serverCertificate, key: certificates.serverKey, backendPort: server.port
         )
         try await expectRefusal(
@@ -96,7 +88,7 @@ import Testing
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         let server = try await startTestServer()
-        let elsewhere = try await TLSFront(
+        let elsewhere = try await Front(
             certificate: certificates.elsewhereCertificate, key: certificates.serverKey,
             backendPort: server.port)
         try await expectRefusal(
@@ -107,7 +99,7 @@ import Testing
                 == "chat-client: cannot connect securely to localhost:\(elsewhere.port): the server's certificate is not for localhost\n"
         }
         // An address is checked against the certificate's addresses, not its names.
-        let nameOnly = try await TLSFront(
+        let nameOnly = try await Front(
             certificate: certificates.nameOnlyCertificate, key: certificates.serverKey,
             backendPort: server.port)
         try await expectRefusal(
@@ -145,7 +137,7 @@ import Testing
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         let server = try await startTestServer()
-        let front = try await TLSFront(
+        let front = try await Front(
             certificate: certificates.serverCertificate, key: certificates.serverKey, backendPort: server.port
         )
         let client = ChildProcess.executable("chat-client").path

@@ -6,18 +6,6 @@ import Testing
 /// What asks for the user's attention, in a real terminal: the bell (`#{window_bell_flag}`), the
 /// window title (`#{pane_title}`), highlighted mentions; and the log a killed client leaves.
 @Suite(.serialized) struct AttentionScreenTests {
-    /// bob, logged in and known to be online.
-    private func connectBob(to server: ChatServer) async throws -> LineClient {
-        let bob = try await LineClient.connect(port: server.port)
-        try await bob.send("bob")
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await server.onlineCount() < 2 {
-            guard ContinuousClock.now < deadline else { throw TestTimeout("bob not online") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return bob
-    }
-
     @Test func aMessageWhileScrolledUpRingsAndCountsInTheTitle() async throws {
         let server = try await startTestServer()
         let tmux = try startClientScreen(port: server.port, "--no-timestamps alice")

@@ -14,13 +14,7 @@ import Testing
     ) async throws -> (TmuxSession, LineClient) {
         let tmux = try startClientScreen(port: server.port, "--no-timestamps \(arguments) alice", term: term)
         try await tmux.waitForText("-- logging in as alice")
-        let bob = try await LineClient.connect(port: server.port)
-        try await bob.send("bob")
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await server.onlineCount() < 2 {
-            guard ContinuousClock.now < deadline else { throw TestTimeout("bob not online") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        let bob = try await connectBob(to: server)
         for index in stride(from: 1, through: lines, by: 1) { try await bob.send("alice: line \(index)") }
         if lines > 0 { try await tmux.waitForText("bob: line \(lines)") }
         return (tmux, bob)

@@ -16,17 +16,6 @@ import Testing
         try TmuxSession(command: "\(Self.client) --port \(port) --no-timestamps \(arguments)")
     }
 
-    private func connectBob(to server: ChatServer, online: Int = 2) async throws -> LineClient {
-        let bob = try await LineClient.connect(port: server.port)
-        try await bob.send("bob")
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await server.onlineCount() < online {
-            guard ContinuousClock.now < deadline else { throw TestTimeout("bob not online") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return bob
-    }
-
     private static func inputLine(_ screen: [String]) -> String {
         screen.count > inputRow ? screen[inputRow] : ""
     }
@@ -292,11 +281,7 @@ import Testing
         try tmux.press("C-u")
         try tmux.type("carol\r")
         try await tmux.waitForText("-- logging in as carol")
-        let deadline = ContinuousClock.now + .seconds(2)
-        while try await server.onlineCount() < 2 {
-            guard ContinuousClock.now < deadline else { throw TestTimeout("carol not online") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitUntilOnline(server, count: 2)
         try await bob.send("carol: welcome")
         try await tmux.waitForText("bob: welcome")
         try tmux.type("bob: thanks\r")

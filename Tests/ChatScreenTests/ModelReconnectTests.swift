@@ -123,10 +123,10 @@ import Testing
         let lines = model.frame().lines
         #expect(
             lines.contains(
-                "-- login alice is still online, most likely on the lost connection; trying again (1 of 3)"))
+                "-- login alice is still online (likely the lost connection); retry 1 of 3"))
         #expect(
             lines.contains(
-                "-- login alice is still online, most likely on the lost connection; trying again (3 of 3)"))
+                "-- login alice is still online (likely the lost connection); retry 3 of 3"))
         #expect(lines[17] == "-- gave up: login alice is still online; /reconnect tries again")
         #expect(lines[18] == " alice | 127.0.0.1:8080 | disconnected: login 'alice' is already online")
         #expect(lines[19] == ">")

@@ -100,3 +100,20 @@ func closedPort() async throws -> Int {
     await server.shutdown()
     return port
 }
+
+/// bob, logged in on `server`, once the server counts `online` logins.
+func connectBob(to server: ChatServer, online: Int = 2) async throws -> LineClient {
+    let bob = try await LineClient.connect(port: server.port)
+    try await bob.send("bob")
+    try await waitUntilOnline(server, count: online)
+    return bob
+}
+
+/// Waits until `server` counts at least `count` logins.
+func waitUntilOnline(_ server: ChatServer, count: Int) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while try await server.onlineCount() < count {
+        guard ContinuousClock.now < deadline else { throw TestTimeout("fewer than \(count) logins online") }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}

@@ -67,28 +67,55 @@ struct TestCertificates {
     }
 }
 
-/// TLS in front of a plain chat server: accepts TLS on a port of its own with `certificate`,
-/// and relays each connection's bytes to and from the server, end of input included.
-final class TLSFront: Sendable {
+/// A relay in front of a plain chat server, with TLS or without: accepts connections on a port
+/// of its own and passes each one's bytes to and from the server, end of input included. It can
+/// also cut its clients off while keeping their connections to the server open, the way a lost
+/// network leaves a server holding a connection whose client is gone.
+final class Front: Sendable {
     let port: Int
     private let listener: any Channel
+    private let relays = Relays()
 
-    init(certificate: String, key: String, backendPort: Int) async throws {
-        let configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-        let context = try NIOSSLContext(configuration: configuration)
+    private final class Relays: Sendable {
+        let list = Mutex<[Relay]>([])
+    }
+
+    /// TLS with `certificate` and `key` (PEM files), or plain TCP when they are nil.
+    init(certificate: String? = nil, key: String? = nil, backendPort: Int) async throws {
+        var context: NIOSSLContext?
+        if let certificate, let key {
+            let configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            context = try NIOSSLContext(configuration: configuration)
+        }
+        let relays = self.relays
         listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [context] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
-                    try channel.pipeline.syncOperations.addHandler(Relay(backendPort: backendPort))
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    }
+                    let relay = Relay(backendPort: backendPort)
+                    relays.list.withLock { $0.append(relay) }
+                    try channel.pipeline.syncOperations.addHandler(relay)
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
         port = listener.localAddress!.port!
+    }
+
+    /// Closes every client's connection and keeps its server side open, as a dead network would;
+    /// returns what closes the server sides later.
+    func cutClientsKeepingServerSides() -> @Sendable () -> Void {
+        let cut = relays.list.withLock { relays in
+            defer { relays = [] }
+            return relays
+        }
+        for relay in cut { relay.cutClientKeepingBackend() }
+        return { for relay in cut { relay.closeBackend() } }
     }
 
     func close() async {
@@ -98,19 +125,31 @@ final class TLSFront: Sendable {
 
 /// Connects to the backend once the client is there, then passes bytes both ways; the end of
 /// one side's input becomes the end of the other side's output.
-private final class Relay: ChannelInboundHandler, Sendable {
+final class Relay: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
 
     let backendPort: Int
     private let backend = Mutex<(any Channel)?>(nil)
     private let pending = Mutex<[ByteBuffer]>([])
+    private let client = Mutex<(any Channel)?>(nil)
+    private let keepsBackend = Mutex(false)
 
     init(backendPort: Int) {
         self.backendPort = backendPort
     }
 
+    func cutClientKeepingBackend() {
+        keepsBackend.withLock { $0 = true }
+        client.withLock { $0 }?.close(promise: nil)
+    }
+
+    func closeBackend() {
+        backend.withLock { $0 }?.close(promise: nil)
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         let client = context.channel
+        self.client.withLock { $0 = client }
         ClientBootstrap(group: context.eventLoop)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { backend in
@@ -152,7 +191,7 @@ private final class Relay: ChannelInboundHandler, Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        backend.withLock { $0 }?.close(promise: nil)
+        if !keepsBackend.withLock({ $0 }) { closeBackend() }
         context.fireChannelInactive()
     }
 
