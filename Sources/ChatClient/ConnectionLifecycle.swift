@@ -11,6 +11,9 @@ public struct ConnectionLifecycle: Sendable {
         case online(since: ContinuousClock.Instant)
         /// Nothing runs until `deadline`, when attempt `attempt` starts.
         case waiting(until: ContinuousClock.Instant, attempt: Int)
+        /// The server closed the last session for want of a login, and none was given: the next
+        /// session starts when the user enters one, not on a timer that would only time out again.
+        case awaitingLogin
         /// The login given on the command line was refused; only `/reconnect` tries again.
         case refused
         /// Reconnecting is off, a held login stayed held, or the connection could not be
@@ -30,6 +33,8 @@ public struct ConnectionLifecycle: Sendable {
         /// The TLS handshake failed for good: the certificate did not verify, or the server does
         /// not speak TLS. Trying again would fail the same way.
         case insecure
+        /// The server closed the connection because no login came in time.
+        case loginTimedOut
     }
 
     public enum Action: Equatable, Sendable {
@@ -42,6 +47,8 @@ public struct ConnectionLifecycle: Sendable {
         case waitForHeldLogin(until: ContinuousClock.Instant, retry: Int, limit: Int)
         /// The login the user typed was refused: ask for another, on the new session this starts.
         case askForAnotherLogin(refused: String)
+        /// Ask for the login; the next session starts once it is given.
+        case awaitLogin
         /// Nothing more is tried until `/reconnect`.
         case stop(Stop)
         /// Leave with this exit status.
@@ -91,7 +98,7 @@ public struct ConnectionLifecycle: Sendable {
     public var hasSession: Bool {
         switch phase {
         case .connecting, .online: return true
-        case .waiting, .refused, .givenUp, .quit: return false
+        case .waiting, .awaitingLogin, .refused, .givenUp, .quit: return false
         }
     }
 
@@ -110,10 +117,14 @@ public struct ConnectionLifecycle: Sendable {
     }
 
     /// The user chose a login: it goes out on the running session, if there is one, and on
-    /// every later one.
-    public mutating func loginChosen(_ name: String) {
+    /// every later one; awaited, it starts one.
+    @discardableResult
+    public mutating func loginChosen(_ name: String) -> Action? {
         login = name
         loginWasAccepted = false
+        guard phase == .awaitingLogin else { return nil }
+        phase = .connecting(attempt: 0)
+        return .connect(login: name)
     }
 
     public mutating func sessionEnded(_ end: SessionEnd, now: ContinuousClock.Instant) -> Action? {
@@ -127,7 +138,7 @@ public struct ConnectionLifecycle: Sendable {
                 failures = 0
                 heldLoginRetries = 0
             }
-        case .waiting, .refused, .givenUp, .quit:
+        case .waiting, .awaitingLogin, .refused, .givenUp, .quit:
             return nil
         }
         switch end {
@@ -136,7 +147,10 @@ public struct ConnectionLifecycle: Sendable {
         case .insecure:
             phase = .givenUp
             return .stop(.insecure)
-        case .lost:
+        case .loginTimedOut where login == nil && asksForAnotherLogin:
+            phase = .awaitingLogin
+            return .awaitLogin
+        case .loginTimedOut, .lost:
             break
         }
         // The server kept the connection and never refused the login sent on it.
@@ -190,7 +204,7 @@ public struct ConnectionLifecycle: Sendable {
         switch phase {
         case .waiting(_, let attempt):
             phase = .connecting(attempt: attempt)
-        case .refused, .givenUp:
+        case .refused, .givenUp, .awaitingLogin:
             heldLoginRetries = 0
             phase = .connecting(attempt: max(1, failures))
         case .connecting, .online, .quit:
@@ -199,12 +213,12 @@ public struct ConnectionLifecycle: Sendable {
         return .connect(login: login)
     }
 
-    /// 0 when the connection works, or has not failed yet; 1 when the user leaves a session
-    /// that is not working.
+    /// 0 when the connection works, has not failed yet, or waits for the user's login; 1 when
+    /// the user leaves a session that is not working.
     public mutating func quit() -> Action {
         let status: Int32
         switch phase {
-        case .online, .connecting(attempt: 0): status = 0
+        case .online, .connecting(attempt: 0), .awaitingLogin: status = 0
         case .connecting, .waiting, .refused, .givenUp, .quit: status = 1
         }
         phase = .quit

@@ -156,7 +156,7 @@ public struct PlainClient: Sendable {
                     return 1
                 }
                 action = lifecycle.tick(now: .now) ?? action
-            case .askForAnotherLogin, .stop, .exit:
+            case .askForAnotherLogin, .awaitLogin, .stop, .exit:
                 return 1
             }
         }

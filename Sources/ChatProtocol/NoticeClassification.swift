@@ -18,7 +18,11 @@ extension Notice {
         case missingColon
         case noRecipients
         case tooSlow
+        case stalled
+        case loginTimedOut
         case shuttingDown
+        case serverFull
+        case tooManyFromAddress
 
         /// Whether a server that sends this notice is refusing the login: it closes the
         /// connection right after.
@@ -27,7 +31,9 @@ extension Notice {
             case .loginEmpty, .loginTooLong, .loginForbiddenCharacter, .loginTaken:
                 return true
             case .lineTooLong, .invalidUTF8, .recipientOffline, .missingColon, .noRecipients, .tooSlow,
-                .shuttingDown:
+                .stalled,
+                .loginTimedOut, .shuttingDown, .serverFull, .tooManyFromAddress:
+                // A full server or a login that came too late is no verdict on the login itself.
                 return false
             }
         }
@@ -50,9 +56,16 @@ extension Notice {
             case .missingColon: return [.missingColon]
             case .noRecipients: return [.noRecipients]
             case .tooSlow: return [.tooSlow]
+            case .stalled: return Self.sampleDurations.map(Notice.stalled)
+            case .loginTimedOut: return Self.sampleDurations.map(Notice.loginTimedOut)
             case .shuttingDown: return [.shuttingDown]
+            case .serverFull: return [.serverFull]
+            case .tooManyFromAddress: return [1, 2, 1000].map(Notice.tooManyFromAddress)
             }
         }
+
+        /// Timeouts as the server words them.
+        private static let sampleDurations = ["1 s", "2 s", "30 s", "0.5 s", "1 min", "250 ms"]
 
         private static let sampleNames = [
             "a", "b", "login", "'", "", "\u{1B}[2J", "\u{2028}", String(repeating: "n", count: 300),
@@ -114,7 +127,11 @@ extension Notice {
         case .missingColon: return .missingColon
         case .noRecipients: return .noRecipients
         case .tooSlow: return .tooSlow
+        case .stalled: return .stalled
+        case .loginTimedOut: return .loginTimedOut
         case .shuttingDown: return .shuttingDown
+        case .serverFull: return .serverFull
+        case .tooManyFromAddress: return .tooManyFromAddress
         }
     }
 

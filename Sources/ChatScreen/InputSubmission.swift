@@ -128,12 +128,14 @@ extension ChatScreenModel {
         }
         editor.setText("")
         backToTheBottom()
-        lifecycle.loginChosen(name)
+        let start = lifecycle.loginChosen(name)
         if case .online = lifecycle.phase {
             note("logging in as \(name)")
         } else {
             note("will log in as \(name) once connected")
         }
+        // Awaited, the login starts the next session; else it goes first on this one.
+        if let start { return perform(start) }
         return lifecycle.hasSession ? .send(name) : nil
     }
 }

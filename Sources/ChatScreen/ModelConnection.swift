@@ -1,4 +1,5 @@
 import ChatClient
+import ChatProtocol
 
 /// The connection as the screen shows it: the lifecycle decides, the model words it in the
 /// scrollback and the status line and hands the loop what to do.
@@ -29,9 +30,12 @@ extension ChatScreenModel {
             (lastReason, remark, end) = (reason, sentence, .insecure)
         case .closedByServer(let reason, let sentence):
             (lastReason, remark) = (reason, sentence)
-            // A notice can only refuse a login that went out.
+            // A notice can only refuse a login that went out. `reason` is the server's last
+            // notice when it sent one.
             if lifecycle.login != nil, let kind = loginReply.refusalOnClose {
                 end = .loginRefused(kind)
+            } else if Notice.kind(ofText: reason) == .loginTimedOut {
+                end = .loginTimedOut
             } else {
                 end = .lost
             }
@@ -42,7 +46,7 @@ extension ChatScreenModel {
             // A server that stays down is said so once, not at every attempt.
             if remark != lastFailureRemark { note(remark) }
             lastFailureRemark = remark
-        case (.loginRefused, _):
+        case (.loginRefused, _), (.loginTimedOut, .awaitLogin):
             // The server's notice said it; the remark that follows says what happens next.
             break
         default:
@@ -96,7 +100,7 @@ extension ChatScreenModel {
     }
 
     /// Words for what the lifecycle decided, and the command that carries it out.
-    private mutating func perform(_ action: ConnectionLifecycle.Action) -> ScreenCommand? {
+    mutating func perform(_ action: ConnectionLifecycle.Action) -> ScreenCommand? {
         switch action {
         case .connect(let login):
             if lifecycle.phase == .connecting(attempt: 0) { note("connecting to \(options.serverName)") }
@@ -107,6 +111,9 @@ extension ChatScreenModel {
             note(
                 "login \(lifecycle.login ?? "") is still online (likely the lost connection); retry \(retry) of \(limit)"
             )
+            return nil
+        case .awaitLogin:
+            note("enter your login to connect again")
             return nil
         case .askForAnotherLogin(let refused):
             // As with a line refused before it went: the name is there to fix at the next prompt.
@@ -139,6 +146,7 @@ extension ChatScreenModel {
         case .online: return "connected"
         case .waiting(let deadline, let attempt):
             return "reconnecting in \(Self.wholeSeconds(deadline - now)) s (attempt \(attempt))"
+        case .awaitingLogin: return "waiting for your login"
         case .refused, .givenUp, .quit: return "disconnected: " + lastReason
         }
     }

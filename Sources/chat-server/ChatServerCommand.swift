@@ -24,26 +24,17 @@ struct ChatServerCommand: AsyncParsableCommand {
     @OptionGroup(title: "Address")
     var address: ServerAddressOptions
 
-    @Option(help: "Longest line accepted, in bytes; longer lines get a notice and are discarded.")
-    var maxLineBytes = 64 * 1024
+    @OptionGroup(title: "Connections")
+    var connections: ConnectionOptions
 
-    @Option(help: "Bytes that may wait for one slow reader before it is disconnected.")
-    var maxQueueBytes = 1024 * 1024
+    @OptionGroup(title: "Flow control")
+    var flowControl: FlowControlOptions
 
     @Option(help: "Least severe log lines written to stderr.")
     var logLevel = Logger.Level.info
 
     func validate() throws {
         try address.validatePort(in: 0...65535)
-        // A gibibyte is far beyond any sensible line or queue, and keeps all arithmetic on these
-        // limits clear of overflow.
-        let sizes = 1...(1 << 30)
-        guard sizes.contains(maxLineBytes) else {
-            throw ValidationError("--max-line-bytes must be 1...\(1 << 30)")
-        }
-        guard sizes.contains(maxQueueBytes) else {
-            throw ValidationError("--max-queue-bytes must be 1...\(1 << 30)")
-        }
     }
 
     func run() async throws {
@@ -53,15 +44,13 @@ struct ChatServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "a-chat.server")
-        raiseOpenFileLimit()
+        let descriptorLimit = raiseOpenFileLimit()
 
+        var configuration = ChatServerConfiguration(host: address.resolvedHost, port: address.resolvedPort)
+        connections.apply(to: &configuration, descriptorLimit: descriptorLimit)
+        flowControl.apply(to: &configuration)
         let service = ChatService(
-            configuration: ChatServerConfiguration(
-                host: address.resolvedHost,
-                port: address.resolvedPort,
-                maximumLineBytes: maxLineBytes,
-                maximumQueueBytes: maxQueueBytes
-            ),
+            configuration: configuration,
             logger: logger,
             onListening: { address in
                 // Scripts wait for this exact line before they connect.
@@ -88,12 +77,16 @@ struct ChatServerCommand: AsyncParsableCommand {
     }
 
     /// Each connection is a file descriptor; the usual soft limit of 1024 would cap the server
-    /// far below what it can carry.
-    private func raiseOpenFileLimit() {
+    /// far below what it can carry. Returns the soft limit in force.
+    private func raiseOpenFileLimit() -> Int {
         var limit = rlimit()
-        guard getrlimit(openFilesResource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(openFilesResource, &limit)
+        guard getrlimit(openFilesResource, &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(openFilesResource, &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
     }
 }
 

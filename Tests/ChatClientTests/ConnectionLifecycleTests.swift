@@ -160,6 +160,29 @@ import Testing
                 == .waitForHeldLogin(until: deadline + .seconds(1), retry: 1, limit: 3))
     }
 
+    @Test func aLoginTimeoutWithNoLoginTypedWaitsForTheUser() {
+        var life = lifecycle(login: nil, asks: true)
+        _ = life.start()
+        life.connected(now: start)
+        #expect(life.sessionEnded(.loginTimedOut, now: start + .seconds(30)) == .awaitLogin)
+        #expect(life.phase == .awaitingLogin)
+        #expect(!life.hasSession)
+        // No timer starts anything: only the login does.
+        #expect(life.tick(now: start + .seconds(3600)) == nil)
+        #expect(life.loginChosen("carol") == .connect(login: "carol"))
+        #expect(life.phase == .connecting(attempt: 0))
+        // With a login (given, or typed and sent), a timeout is a lost connection like any other.
+        var given = lifecycle(login: "alice")
+        _ = given.start()
+        given.connected(now: start)
+        #expect(
+            given.sessionEnded(.loginTimedOut, now: start) == .wait(until: start + .seconds(1), attempt: 1))
+        var idle = lifecycle(login: nil, asks: true)
+        _ = idle.start()
+        _ = idle.sessionEnded(.loginTimedOut, now: start)
+        #expect(idle.quit() == .exit(status: 0))
+    }
+
     @Test func reconnectNowConnectsOnlyWhenNoSessionRuns() {
         var life = lifecycle()
         #expect(life.reconnectNow() == nil)

@@ -103,15 +103,3 @@ import Testing
         )
     }
 }
-
-extension ChildProcess {
-    /// Waits until stderr holds a line for which `matches` is true.
-    func waitForStderrLine(timeout: Duration = .seconds(30), where matches: (String) -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if stderr.split(separator: "\n").map(String.init).contains(where: matches) { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw TestTimeout("no matching stderr line; stderr: \(stderr.debugDescription)")
-    }
-}

@@ -34,7 +34,9 @@ import Testing
     static var others: [Notice] {
         [1, 9, 10, 99, 1024, 65_536, Int.max].map { .lineTooLong(limit: $0) }
             + names.map(Notice.recipientOffline)
-            + [.invalidUTF8, .missingColon, .noRecipients, .tooSlow, .shuttingDown]
+            + [.invalidUTF8, .missingColon, .noRecipients, .tooSlow, .shuttingDown, .serverFull]
+            + ["1 s", "30 s", "2 min"].flatMap { [Notice.stalled($0), .loginTimedOut($0)] }
+            + [1, 50, 1000].map(Notice.tooManyFromAddress)
     }
 
     @Test func theKindsThatRefuseALoginAreTheLoginRefusals() {

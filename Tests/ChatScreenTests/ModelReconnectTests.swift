@@ -134,6 +134,28 @@ import Testing
         #expect(model.handle(.enter) == .connect(login: "alice"))
     }
 
+    @Test func aServerThatTimedOutTheLoginIsReconnectedToOnceTheLoginIsEntered() {
+        var model = makeModel(login: nil, columns: 80)
+        _ = model.start()
+        model.connected()
+        model.receive(serverLine: "error: no login within 30 s; disconnecting")
+        #expect(model.serverClosed(reason: "no login within 30 s; disconnecting", remark: "closed") == nil)
+        var lines = model.frame().lines
+        #expect(lines[2] == "-!- no login within 30 s; disconnecting")
+        #expect(lines[3] == "-- enter your login to connect again")
+        #expect(lines[4] == " (no login yet) | 127.0.0.1:8080 | waiting for your login")
+        #expect(lines[5] == "login:")
+        #expect(model.nextTick == nil)
+        type("carol", into: &model)
+        #expect(model.handle(.enter) == .connect(login: "carol"))
+        lines = model.frame().lines
+        #expect(
+            Array(lines[2...4]) == [
+                "-- will log in as carol once connected", "-- connecting to 127.0.0.1:8080",
+                " carol | 127.0.0.1:8080 | connecting",
+            ])
+    }
+
     @Test func withReconnectingOffTheOldDeadSessionRemains() {
         var model = makeModel(columns: 80, reconnects: false)
         _ = model.start()

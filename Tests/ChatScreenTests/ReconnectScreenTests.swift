@@ -131,4 +131,21 @@ import Testing
         #expect(try await bob.readLine(timeout: .seconds(10)) == "from alice: early")
         await bob.close()
     }
+
+    @Test func aLoginTimeoutWaitsForTheLoginThenConnects() async throws {
+        let server = try await startTestServer { $0.loginTimeout = .milliseconds(300) }
+        let tmux = try startClientScreen(port: server.port, "--no-timestamps --reconnect-delay 0.1")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- enter your login to connect again")
+        let screen = try await tmux.waitForScreen {
+            Self.status($0) == " (no login yet) | 127.0.0.1:\(server.port) | waiting for your login"
+        }
+        #expect(screen.last == "login:")
+        try tmux.type("carol\r")
+        try await tmux.waitForScreen {
+            Self.status($0).hasPrefix(" carol | 127.0.0.1:\(server.port) | connected")
+        }
+        try await waitUntilOnline(server, count: 1)
+        await server.shutdown()
+    }
 }

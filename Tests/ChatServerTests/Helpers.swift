@@ -10,13 +10,15 @@ func withServer(
     maximumQueueBytes: Int = 1024 * 1024,
     drainTimeout: TimeAmount = .seconds(30),
     logLevel: Logger.Level = .warning,
+    configure: (inout ChatServerConfiguration) -> Void = { _ in },
     _ body: (ChatServer) async throws -> Void
 ) async throws {
     let server = try await startTestServer(
         maximumLineBytes: maximumLineBytes,
         maximumQueueBytes: maximumQueueBytes,
         drainTimeout: drainTimeout,
-        logLevel: logLevel
+        logLevel: logLevel,
+        configure: configure
     )
     do {
         try await body(server)
@@ -28,8 +30,14 @@ func withServer(
 }
 
 /// A client logged in as `name`, proven registered: it has messaged itself and got it back.
-func loggedIn(_ name: String, port: Int, receiveBufferBytes: Int? = nil) async throws -> LineClient {
-    let client = try await LineClient.connect(port: port, receiveBufferBytes: receiveBufferBytes)
+func loggedIn(
+    _ name: String,
+    port: Int,
+    receiveBufferBytes: Int? = nil,
+    readBytesPerSecond: Int? = nil
+) async throws -> LineClient {
+    let client = try await LineClient.connect(
+        port: port, receiveBufferBytes: receiveBufferBytes, readBytesPerSecond: readBytesPerSecond)
     try await client.send(name)
     try await client.send("\(name): ready")
     let echo = try await client.readLine()
