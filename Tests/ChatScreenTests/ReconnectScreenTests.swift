@@ -133,7 +133,8 @@ import Testing
     }
 
     @Test func aLoginTimeoutWaitsForTheLoginThenConnects() async throws {
-        let server = try await startTestServer { $0.loginTimeout = .milliseconds(300) }
+        let server = try await startTestServer(
+            configuration: .forTests.with { $0.loginTimeout = .milliseconds(300) })
         let tmux = try startClientScreen(port: server.port, "--no-timestamps --reconnect-delay 0.1")
         defer { tmux.kill() }
         try await tmux.waitForText("-- enter your login to connect again")
