@@ -61,6 +61,18 @@ public enum Notice: Equatable, Sendable {
         case .loginRefused(.forbiddenCharacter(let scalar)):
             return
                 "login may not contain \(Self.describe(scalar)); use no ',', ':', spaces, control or invisible characters"
+        case .loginRefused(.leadingMark(let scalar)):
+            return
+                "login may not start with a combining mark (\(Login.codePoint(scalar))); put it after a letter"
+        case .loginRefused(.stackedMarks(let scalar)):
+            return
+                "login has too many marks on one letter (\(Login.codePoint(scalar))); at most \(Login.maximumMarksInARow), and never the same twice in a row"
+        case .loginRefused(.notComposed):
+            return
+                "login is not in composed form (Unicode NFC); send 'é' as one character, not as 'e' and an accent"
+        case .loginRefused(.mixedScripts(let first, let second)):
+            return
+                "login mixes scripts: \(Self.describe(first)) is \(Login.scriptName(of: first)), \(Self.describe(second)) is \(Login.scriptName(of: second)); write it in one script (Latin may go with one other, but not Greek or Cyrillic)"
         case .loginTaken(let name):
             return "login \(Self.quoted(name)) is already online"
         case .recipientOffline(let name):
@@ -105,7 +117,9 @@ public enum Notice: Equatable, Sendable {
         case " ": return "a space"
         case "\t": return "a tab"
         default:
-            if Login.isInvisible(scalar) || scalar.properties.isWhitespace { return Login.codePoint(scalar) }
+            if Login.isInvisible(scalar) || scalar.properties.isWhitespace || Login.isMark(scalar) {
+                return Login.codePoint(scalar)
+            }
             return "'\(scalar)'"
         }
     }
