@@ -74,9 +74,9 @@ public enum Notice: Equatable, Sendable {
             return
                 "login mixes scripts: \(Self.describe(first)) is \(Login.scriptName(of: first)), \(Self.describe(second)) is \(Login.scriptName(of: second)); write it in one script (Latin may go with one other, but not Greek or Cyrillic)"
         case .loginTaken(let name):
-            return "login \(Self.quoted(name)) is already online"
+            return "login \(VisibleText.quoted(name)) is already online"
         case .recipientOffline(let name):
-            return "\(Self.quoted(name)) is not online"
+            return "\(VisibleText.quoted(name)) is not online"
         case .missingColon:
             return "no ':' in line; write 'name1, name2: text'"
         case .noRecipients:
@@ -90,26 +90,6 @@ public enum Notice: Equatable, Sendable {
 
     /// The whole line, ready for the wire.
     public var line: String { Wire.noticePrefix + text + "\n" }
-
-    /// A name as it came from a peer, made safe to show: control characters would let one user
-    /// drive another's terminal, and a 64 KiB name would drown the notice. Shortened by bytes as
-    /// well as characters, since one character can carry thousands of combining marks.
-    static func quoted(_ name: String) -> String {
-        let characterLimit = 40
-        let byteLimit = 160
-        var safe = ""
-        var characters = 0
-        for character in name {
-            let shown = character.unicodeScalars.contains(where: Login.isInvisible) ? "\u{FFFD}" : character
-            if characters == characterLimit || safe.utf8.count + shown.utf8.count > byteLimit {
-                safe += "…"
-                break
-            }
-            safe.append(shown)
-            characters += 1
-        }
-        return "'\(safe)'"
-    }
 
     /// The common cases in words; anything else that cannot be shown as itself by its code point.
     static func describe(_ scalar: Unicode.Scalar) -> String {

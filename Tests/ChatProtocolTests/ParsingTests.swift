@@ -124,6 +124,6 @@ private func kind(_ line: String) -> MessageLine {
         let heavy = Notice.loginTaken("a" + String(repeating: "\u{301}", count: 20_000) + "\u{202E}b")
         #expect(heavy.line.utf8.count < 300)
         let bidi = Notice.recipientOffline("\u{202E}evil")
-        #expect(bidi.line == "error: '\u{FFFD}evil' is not online\n")
+        #expect(bidi.line == "error: '<U+202E>evil' is not online\n")
     }
 }
