@@ -117,6 +117,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // libFuzzer targets over the framer, the message-line parser and login validation, built
+        // by Fuzz/run.sh with the fuzzer; a plain build replays saved inputs through them.
+        .executableTarget(
+            name: "chat-fuzz",
+            dependencies: ["ChatProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Sources"
+        ),
         // Helpers shared by the test targets: a raw line client, child processes, tmux.
         .target(
             name: "ChatTestSupport",

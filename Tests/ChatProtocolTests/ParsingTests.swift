@@ -35,6 +35,14 @@ private func kind(_ line: String) -> MessageLine {
         #expect(parsed.text == "hi there")
     }
 
+    /// Found by the message-line fuzz target: `,̺` is one character to Swift, but the list is
+    /// split at the byte, as the tutorial's Rust splits it.
+    @Test func splitsAtACommaOrColonThatAMarkFollows() throws {
+        let parsed = try #require(parse("b-bo,\u{33A}2X :\u{301}x"))
+        #expect(parsed.recipients == ["b-bo", "\u{33A}2X"])
+        #expect(parsed.text == "\u{301}x")
+    }
+
     @Test func keepsRepeatsForTheBrokerToDedupe() throws {
         #expect(try #require(parse("bob,bob: x")).recipients == ["bob", "bob"])
     }

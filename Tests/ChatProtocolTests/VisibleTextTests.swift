@@ -29,6 +29,12 @@ import Testing
         #expect(VisibleText.quoted(name) == shown)
     }
 
+    /// Found by the login fuzz target: only a name that is itself `…` may show as `'…'`.
+    @Test func showsANameOfAnEllipsisAsItIs() {
+        #expect(VisibleText.quoted("…") == "'…'")
+        #expect(VisibleText.quoted("……x") == "'……x'")
+    }
+
     @Test func givesALeadingMarkADottedCircleInsteadOfTheQuote() {
         #expect(VisibleText.quoted("\u{301}bob") == "'\u{25CC}\u{301}bob'")
         #expect(VisibleText.quoted("\u{200B}\u{301}") == "'<U+200B>\u{25CC}\u{301}'")
