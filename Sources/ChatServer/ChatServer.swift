@@ -19,15 +19,20 @@ public final class ChatServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let listener: any Channel
     private let broker: NIOLoopBound<Broker>
+    private let metrics: MetricsEndpoint?
+    /// Where `/metrics` is served, if it is.
+    public var metricsAddress: SocketAddress? { metrics?.localAddress }
 
     private init(
         group: MultiThreadedEventLoopGroup,
         listener: any Channel,
-        broker: NIOLoopBound<Broker>
+        broker: NIOLoopBound<Broker>,
+        metrics: MetricsEndpoint?
     ) {
         self.group = group
         self.listener = listener
         self.broker = broker
+        self.metrics = metrics
         self.localAddress = listener.localAddress!
     }
 
@@ -35,10 +40,12 @@ public final class ChatServer: Sendable {
         configuration: ChatServerConfiguration = ChatServerConfiguration(),
         logger: Logger = Logger(label: "a-chat.server")
     ) async throws -> ChatServer {
+        let tls = try configuration.tls.map(ServerTLS.init)
         // One loop carries the broker and every connection: delivery is then a method call on
         // one thread. On a small machine the other cores are left to the kernel's TCP work.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
+        let statistics = ServerStatistics(group: group)
         let broker = try await loop.submit {
             NIOLoopBound(
                 Broker(eventLoop: loop, configuration: configuration, logger: logger), eventLoop: loop)
@@ -50,19 +57,23 @@ public final class ChatServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try tls?.addHandlers(to: channel, statistics: statistics, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(
                         Connection(broker: broker.value, logger: logger))
                 }
             }
         do {
             let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-            let server = ChatServer(group: group, listener: listener, broker: broker)
+            let metrics = try await MetricsEndpoint.start(
+                configuration.metrics, statistics: statistics, group: group, logger: logger)
+            let server = ChatServer(group: group, listener: listener, broker: broker, metrics: metrics)
             logger.info(
                 "listening",
                 metadata: ["address": "\(Wording.address(host: configuration.host, port: server.port))"])
             return server
         } catch {
             try? await group.shutdownGracefully()
+            if let error = error as? ChatServerError { throw error }
             throw ChatServerError(
                 description:
                     "cannot listen on \(Wording.address(host: configuration.host, port: configuration.port)): \(Wording.reason(error))"
@@ -74,6 +85,7 @@ public final class ChatServer: Sendable {
     /// (forcibly after the grace period) and stops the event loop.
     public func shutdown() async {
         try? await listener.close()
+        await metrics?.close()
         let broker = self.broker
         try? await listener.eventLoop.flatSubmit { broker.value.shutDown() }.get()
         try? await group.shutdownGracefully()

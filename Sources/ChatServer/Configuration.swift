@@ -12,6 +12,10 @@ public struct ChatServerConfiguration: Sendable {
     public var shutdownGracePeriod: TimeAmount
     /// How long a client that ended its input, or was refused, has to take what is queued for it.
     public var drainTimeout: TimeAmount
+    /// With these, the server speaks TLS only.
+    public var tls: TLSFiles?
+    /// With this, the server serves Prometheus metrics over HTTP.
+    public var metrics: MetricsEndpointConfiguration?
 
     public init(
         host: String = "127.0.0.1",
@@ -19,7 +23,9 @@ public struct ChatServerConfiguration: Sendable {
         maximumLineBytes: Int = 64 * 1024,
         maximumQueueBytes: Int = 1024 * 1024,
         shutdownGracePeriod: TimeAmount = .seconds(3),
-        drainTimeout: TimeAmount = .seconds(30)
+        drainTimeout: TimeAmount = .seconds(30),
+        tls: TLSFiles? = nil,
+        metrics: MetricsEndpointConfiguration? = nil
     ) {
         self.host = host
         self.port = port
@@ -27,5 +33,7 @@ public struct ChatServerConfiguration: Sendable {
         self.maximumQueueBytes = maximumQueueBytes
         self.shutdownGracePeriod = shutdownGracePeriod
         self.drainTimeout = drainTimeout
+        self.tls = tls
+        self.metrics = metrics
     }
 }

@@ -33,6 +33,19 @@ struct ChatServerCommand: AsyncParsableCommand {
     @Option(help: "Least severe log lines written to stderr.")
     var logLevel = Logger.Level.info
 
+    @Option(
+        help: ArgumentHelp("PEM certificate chain: with --tls-key, serve TLS only.", valueName: "pem-file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "pem-file"))
+    var tlsKey: String?
+
+    @Option(help: "Serve Prometheus metrics at http://<metrics-host>:<port>/metrics.")
+    var metricsPort: Int?
+
+    @Option(help: "Address the metrics endpoint listens on.")
+    var metricsHost = "127.0.0.1"
+
     func validate() throws {
         try address.validatePort(in: 0...65535)
         // A gibibyte is far beyond any sensible line or queue, and keeps all arithmetic on these
@@ -43,6 +56,12 @@ struct ChatServerCommand: AsyncParsableCommand {
         }
         guard sizes.contains(maxQueueBytes) else {
             throw ValidationError("--max-queue-bytes must be 1...\(1 << 30)")
+        }
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        if let metricsPort, !(0...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port must be 0...65535")
         }
     }
 
@@ -60,7 +79,9 @@ struct ChatServerCommand: AsyncParsableCommand {
                 host: address.resolvedHost,
                 port: address.resolvedPort,
                 maximumLineBytes: maxLineBytes,
-                maximumQueueBytes: maxQueueBytes
+                maximumQueueBytes: maxQueueBytes,
+                tls: tlsCert.map { TLSFiles(certificateChainPath: $0, privateKeyPath: tlsKey!) },
+                metrics: metricsPort.map { MetricsEndpointConfiguration(host: metricsHost, port: $0) }
             ),
             logger: logger,
             onListening: { address in

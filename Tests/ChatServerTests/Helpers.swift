@@ -2,6 +2,7 @@ import ChatServer
 import ChatTestSupport
 import Logging
 import NIOCore
+import NIOSSL
 import Testing
 
 /// Runs `body` against a fresh in-process server and always shuts it down.
@@ -28,8 +29,10 @@ func withServer(
 }
 
 /// A client logged in as `name`, proven registered: it has messaged itself and got it back.
-func loggedIn(_ name: String, port: Int, receiveBufferBytes: Int? = nil) async throws -> LineClient {
-    let client = try await LineClient.connect(port: port, receiveBufferBytes: receiveBufferBytes)
+func loggedIn(
+    _ name: String, port: Int, receiveBufferBytes: Int? = nil, tls: TLSConfiguration? = nil
+) async throws -> LineClient {
+    let client = try await LineClient.connect(port: port, receiveBufferBytes: receiveBufferBytes, tls: tls)
     try await client.send(name)
     try await client.send("\(name): ready")
     let echo = try await client.readLine()
