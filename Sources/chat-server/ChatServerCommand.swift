@@ -66,8 +66,11 @@ struct ChatServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Logging must never block the event loop, whatever becomes of stderr.
+        let logOutput = BackgroundLogWriter(descriptor: STDERR_FILENO)
+        defer { logOutput.finish() }
         LoggingSystem.bootstrap { [logLevel] label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = logOutput.handler(label: label)
             handler.logLevel = logLevel
             return handler
         }
@@ -102,6 +105,7 @@ struct ChatServerCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            logOutput.finish()
             // One line, not a stack dump: the usual cause is a port already in use.
             writeLine("chat-server: \(error)", to: STDERR_FILENO)
             throw ExitCode.failure
