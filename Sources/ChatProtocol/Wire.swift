@@ -46,7 +46,15 @@ public enum Notice: Equatable, Sendable {
     case missingColon
     case noRecipients
     case tooSlow
+    /// Cut off for taking nothing from a full queue for the stall timeout (in words).
+    case stalled(String)
+    /// No login line within the login timeout (in words).
+    case loginTimedOut(String)
     case shuttingDown
+    /// Over the server's connection cap.
+    case serverFull
+    /// Over the per-address connection cap (the cap).
+    case tooManyFromAddress(Int)
 
     public var text: String {
         switch self {
@@ -83,8 +91,16 @@ public enum Notice: Equatable, Sendable {
             return "no recipient before ':'; write 'name1, name2: text'"
         case .tooSlow:
             return "you are not reading fast enough; disconnecting"
+        case .stalled(let timeout):
+            return "you read nothing for \(timeout) while messages waited for you; disconnecting"
+        case .loginTimedOut(let timeout):
+            return "no login within \(timeout); disconnecting"
         case .shuttingDown:
             return "server is shutting down"
+        case .serverFull:
+            return "server is full; try again later"
+        case .tooManyFromAddress(let cap):
+            return "more than \(cap) connections from your address; try again later"
         }
     }
 

@@ -22,9 +22,15 @@ final class Broker {
     /// Bumped by every login and logout: a resolved recipient list from another version is stale.
     private var membershipVersion = 0
     /// Every open connection, logged in or not, so that shutdown can reach them all.
-    private var connections: [ObjectIdentifier: Connection] = [:]
+    private(set) var connections: [ObjectIdentifier: Connection] = [:]
     private var outboxesToFlush: [Connection] = []
     private var isFlushScheduled = false
+    /// Senders whose awaited queue drained, to be taken up again after the current event.
+    private var sendersToResume: [Connection] = []
+    private var isResumeScheduled = false
+    /// How many connections are congested right now: while none is, a delivery need not look.
+    var congestedCount = 0
+    var budget: QueueBudget
     /// Bytes of deliveries put into outboxes since they were last written.
     private var bytesSinceFlush = 0
     private(set) var isShuttingDown = false
@@ -36,6 +42,7 @@ final class Broker {
         self.configuration = configuration
         self.logger = logger
         self.formattedDelivery = ByteBufferAllocator().buffer(capacity: 256)
+        self.budget = QueueBudget(limit: configuration.queueBudgetBytes)
     }
 
     var onlineCount: Int { peers.count }
@@ -78,7 +85,8 @@ final class Broker {
     // MARK: Delivery
 
     /// Delivers `text` from `sender` to each distinct name in `list`; `line` holds the bytes both
-    /// ranges point into.
+    /// ranges point into. Returns, without delivering anything, the first recipient whose queue
+    /// is congested: the sender waits for it and tries the line again.
     func deliver(
         from sender: Connection,
         login: ByteBuffer,
@@ -86,7 +94,7 @@ final class Broker {
         bytes: UnsafeRawBufferPointer,
         recipients list: ByteRange,
         text: ByteRange
-    ) {
+    ) -> Connection? {
         let listBytes = UnsafeRawBufferPointer(rebasing: bytes[list])
         let recipients: ResolvedRecipients
         if let last = sender.lastRecipients, last.isCurrent(for: listBytes, version: membershipVersion) {
@@ -96,6 +104,13 @@ final class Broker {
             // A list of thousands of names would pin a copy of itself to every connection that
             // sent one; such lists are rare, so they are looked up each time instead.
             sender.lastRecipients = listBytes.count <= Self.cachedListBytes ? recipients : nil
+        }
+        if congestedCount > 0 {
+            for slot in recipients.onlineSlots {
+                if let recipient = online[slot], recipient.isCongested || budgetHoldsBack(recipient) {
+                    return recipient
+                }
+            }
         }
         for name in recipients.offlineNames {
             sender.send(.recipientOffline(name))
@@ -116,6 +131,7 @@ final class Broker {
             }
             bytesSinceFlush &+= delivery.count &* recipients.onlineSlots.count
         }
+        return nil
     }
 
     /// Looks up each distinct name in `list`.
@@ -155,6 +171,23 @@ final class Broker {
         if bytesSinceFlush >= Self.earlyFlushBytes { flushOutboxes() }
     }
 
+    /// Takes `sender`'s input up again once the current event is over.
+    func scheduleResume(of sender: Connection) {
+        sendersToResume.append(sender)
+        guard !isResumeScheduled else { return }
+        isResumeScheduled = true
+        eventLoop.assumeIsolatedUnsafeUnchecked().execute { self.resumeSenders() }
+    }
+
+    private func resumeSenders() {
+        isResumeScheduled = false
+        let due = sendersToResume
+        sendersToResume.removeAll(keepingCapacity: true)
+        for sender in due {
+            sender.resumeInput()
+        }
+    }
+
     static let cachedListBytes = 1024
 
     /// Large enough that a recipient fed by several senders in a row still gets them in one
@@ -179,11 +212,12 @@ final class Broker {
     /// when every connection is closed.
     func shutDown() -> EventLoopFuture<Void> {
         isShuttingDown = true
+        cancelBudgetSweep()
         let open = Array(connections.values)
         logger.info("shutting down", metadata: ["connections": "\(open.count)"])
         let closed = open.map { $0.closeFuture }
         for connection in open {
-            connection.drainAndClose(notice: .shuttingDown, reason: "server shutdown")
+            connection.shutDown()
         }
         let deadline = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(
             in: configuration.shutdownGracePeriod

@@ -50,16 +50,29 @@ public final class ChatServer: Sendable {
             NIOLoopBound(
                 Broker(eventLoop: loop, configuration: configuration, logger: logger), eventLoop: loop)
         }.get()
+        let admission = Admission(
+            maximumConnections: configuration.maximumConnections,
+            maximumPerAddress: configuration.maximumConnectionsPerAddress)
         let bootstrap = ServerBootstrap(group: loop)
             .serverChannelOption(.backlog, value: 4096)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(logger: logger))
+                }
+            }
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Flow control reads congestion off the channel's writability.
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(low: configuration.lowWaterQueueBytes, high: configuration.softQueueBytes)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try tls?.addHandlers(to: channel, statistics: statistics, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(
-                        Connection(broker: broker.value, logger: logger))
+                        Connection(broker: broker.value, admission: admission, logger: logger))
                 }
             }
         do {
@@ -95,6 +108,14 @@ public final class ChatServer: Sendable {
     public func onlineCount() async throws -> Int {
         let broker = self.broker
         return try await listener.eventLoop.submit { broker.value.onlineCount }.get()
+    }
+
+    /// How many connections flow control holds back right now.
+    public func pausedSenderCount() async throws -> Int {
+        let broker = self.broker
+        return try await listener.eventLoop.submit {
+            broker.value.connections.values.count { $0.lifecycle.isInputPaused }
+        }.get()
     }
 
 }

@@ -36,6 +36,10 @@ public final class ServerStatistics: Sendable {
 public enum CutOffReason: Int, CaseIterable, Sendable {
     /// Its outgoing queue filled: `Notice.tooSlow`.
     case tooSlow
+    /// It took nothing for the stall timeout while messages waited for it: `Notice.stalled`.
+    case stalled
+    /// Over the queue budget, and no stalled reader to cut off instead.
+    case queueBudget
     /// It did not take what was queued for it within the drain timeout after its input ended.
     case drainTimeout
     /// It had not taken everything by the end of a graceful shutdown's grace period.
@@ -44,6 +48,8 @@ public enum CutOffReason: Int, CaseIterable, Sendable {
     var label: String {
         switch self {
         case .tooSlow: return "too_slow"
+        case .stalled: return "stalled"
+        case .queueBudget: return "queue_budget"
         case .drainTimeout: return "drain_timeout"
         case .shutdownGracePeriod: return "shutdown_grace_period"
         }
@@ -154,7 +160,7 @@ public struct StatisticsSnapshot: Equatable, Sendable {
 /// A notice's kind, as the `kind` label of `chat_notices_total`.
 public enum NoticeKind: Int, CaseIterable, Sendable {
     case lineTooLong, invalidUTF8, loginRefused, loginTaken, recipientOffline, missingColon, noRecipients
-    case tooSlow, shuttingDown
+    case tooSlow, stalled, loginTimedOut, shuttingDown, serverFull, tooManyFromAddress
 
     init(_ notice: Notice) {
         switch notice {
@@ -166,7 +172,11 @@ public enum NoticeKind: Int, CaseIterable, Sendable {
         case .missingColon: self = .missingColon
         case .noRecipients: self = .noRecipients
         case .tooSlow: self = .tooSlow
+        case .stalled: self = .stalled
+        case .loginTimedOut: self = .loginTimedOut
         case .shuttingDown: self = .shuttingDown
+        case .serverFull: self = .serverFull
+        case .tooManyFromAddress: self = .tooManyFromAddress
         }
     }
 
@@ -180,7 +190,11 @@ public enum NoticeKind: Int, CaseIterable, Sendable {
         case .missingColon: return "missing_colon"
         case .noRecipients: return "no_recipients"
         case .tooSlow: return "too_slow"
+        case .stalled: return "stalled"
+        case .loginTimedOut: return "login_timed_out"
         case .shuttingDown: return "shutting_down"
+        case .serverFull: return "server_full"
+        case .tooManyFromAddress: return "too_many_from_address"
         }
     }
 }

@@ -106,17 +106,30 @@ public final class ChildProcess: Sendable {
         timeout: Duration = .seconds(30),
         where matches: (String) -> Bool
     ) async throws -> String {
+        try await waitForLine(of: { self.stdout }, named: "stdout", timeout: timeout, where: matches)
+    }
+
+    /// Waits until stderr holds a line for which `matches` is true, and returns that line.
+    @discardableResult
+    public func waitForStderrLine(
+        timeout: Duration = .seconds(30),
+        where matches: (String) -> Bool
+    ) async throws -> String {
+        try await waitForLine(of: { self.stderr }, named: "stderr", timeout: timeout, where: matches)
+    }
+
+    private func waitForLine(
+        of output: () -> String,
+        named name: String,
+        timeout: Duration,
+        where matches: (String) -> Bool
+    ) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let line = stdout.split(separator: "\n").map(String.init).first(where: matches) { return line }
-            if !isRunning,
-                let line = stdout.split(separator: "\n").map(String.init).first(where: matches)
-            {
-                return line
-            }
+            if let line = output().split(separator: "\n").map(String.init).first(where: matches) { return line }
             try await Task.sleep(for: .milliseconds(5))
         }
-        throw TestTimeout("no matching stdout line; stdout: \(stdout.debugDescription) stderr: \(stderr)")
+        throw TestTimeout("no matching \(name) line; stdout: \(stdout.debugDescription) stderr: \(stderr)")
     }
 
     /// The exit status (128 + N for a signal N), once the process has ended within `timeout`.

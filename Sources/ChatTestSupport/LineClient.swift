@@ -42,19 +42,34 @@ public final class LineClient: Sendable {
 
     /// `receiveBufferBytes` pins the kernel's receive buffer (Linux otherwise grows it to tens of
     /// MiB), so a test that stops reading fills it quickly and the same way on every machine.
+    /// `readBytesPerSecond` makes a slow reader: the client takes at most that much off the
+    /// socket per second, so the server sees a reader that reads, just slowly.
     /// With `tls`, the client speaks TLS, checking the server's certificate for `host`.
     public static func connect(
         port: Int,
         host: String = "127.0.0.1",
         receiveBufferBytes: Int? = nil,
+        readBytesPerSecond: Int? = nil,
+        sourceAddress: String? = nil,
         tls: TLSConfiguration? = nil
     ) async throws -> LineClient {
         let tlsContext = try tls.map(NIOSSLContext.init)
         let state = NIOLockedValueBox(ReceiveState())
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let sourceAddress {
+            // Any address in 127.0.0.0/8 is this machine: a second "peer" for per-address caps.
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: sourceAddress, port: 0))
+        }
         if let receiveBufferBytes {
             bootstrap = bootstrap.channelOption(
                 .socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
+        }
+        if readBytesPerSecond != nil {
+            // One read of at most `throttledReadBytes` per read() call, so the pace is ours.
+            bootstrap = bootstrap.channelOption(.autoRead, value: false)
+                .channelOption(.maxMessagesPerRead, value: 1)
+                .channelOption(
+                    .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: throttledReadBytes))
         }
         let channel =
             try await bootstrap
@@ -76,7 +91,26 @@ public final class LineClient: Sendable {
             }
             .connect(host: host, port: port)
             .get()
+        if let readBytesPerSecond { throttle(channel, state: state, bytesPerSecond: readBytesPerSecond) }
         return LineClient(channel: channel, state: state)
+    }
+
+    private static let throttledReadBytes = 16 * 1024
+
+    /// Asks for one read whenever the bytes taken so far are behind `bytesPerSecond`.
+    private static func throttle(
+        _ channel: any Channel,
+        state: NIOLockedValueBox<ReceiveState>,
+        bytesPerSecond: Int
+    ) {
+        let start = NIODeadline.now()
+        let ticks = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) {
+            _ in
+            let elapsed = Double((NIODeadline.now() - start).nanoseconds) / 1e9
+            let allowed = Int(elapsed * Double(bytesPerSecond))
+            if state.withLockedValue({ $0.receivedBytes }) < allowed { channel.read() }
+        }
+        channel.closeFuture.whenComplete { _ in ticks.cancel() }
     }
 
     private init(channel: any Channel, state: NIOLockedValueBox<ReceiveState>) {

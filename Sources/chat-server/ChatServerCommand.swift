@@ -24,45 +24,23 @@ struct ChatServerCommand: AsyncParsableCommand {
     @OptionGroup(title: "Address")
     var address: ServerAddressOptions
 
-    @Option(help: "Longest line accepted, in bytes; longer lines get a notice and are discarded.")
-    var maxLineBytes = 64 * 1024
+    @OptionGroup(title: "Connections")
+    var connections: ConnectionOptions
 
-    @Option(help: "Bytes that may wait for one slow reader before it is disconnected.")
-    var maxQueueBytes = 1024 * 1024
+    @OptionGroup(title: "Flow control")
+    var flowControl: FlowControlOptions
+
+    @OptionGroup(title: "TLS")
+    var tls: TLSOptions
+
+    @OptionGroup(title: "Metrics")
+    var metrics: MetricsOptions
 
     @Option(help: "Least severe log lines written to stderr.")
     var logLevel = Logger.Level.info
 
-    @Option(
-        help: ArgumentHelp("PEM certificate chain: with --tls-key, serve TLS only.", valueName: "pem-file"))
-    var tlsCert: String?
-
-    @Option(help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "pem-file"))
-    var tlsKey: String?
-
-    @Option(help: "Serve Prometheus metrics at http://<metrics-host>:<port>/metrics.")
-    var metricsPort: Int?
-
-    @Option(help: "Address the metrics endpoint listens on.")
-    var metricsHost = "127.0.0.1"
-
     func validate() throws {
         try address.validatePort(in: 0...65535)
-        // A gibibyte is far beyond any sensible line or queue, and keeps all arithmetic on these
-        // limits clear of overflow.
-        let sizes = 1...(1 << 30)
-        guard sizes.contains(maxLineBytes) else {
-            throw ValidationError("--max-line-bytes must be 1...\(1 << 30)")
-        }
-        guard sizes.contains(maxQueueBytes) else {
-            throw ValidationError("--max-queue-bytes must be 1...\(1 << 30)")
-        }
-        guard (tlsCert == nil) == (tlsKey == nil) else {
-            throw ValidationError("--tls-cert and --tls-key go together")
-        }
-        if let metricsPort, !(0...65535).contains(metricsPort) {
-            throw ValidationError("--metrics-port must be 0...65535")
-        }
     }
 
     func run() async throws {
@@ -75,17 +53,15 @@ struct ChatServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "a-chat.server")
-        raiseOpenFileLimit()
+        let descriptorLimit = raiseOpenFileLimit()
 
+        var configuration = ChatServerConfiguration(host: address.resolvedHost, port: address.resolvedPort)
+        connections.apply(to: &configuration, descriptorLimit: descriptorLimit)
+        flowControl.apply(to: &configuration)
+        tls.apply(to: &configuration)
+        metrics.apply(to: &configuration)
         let service = ChatService(
-            configuration: ChatServerConfiguration(
-                host: address.resolvedHost,
-                port: address.resolvedPort,
-                maximumLineBytes: maxLineBytes,
-                maximumQueueBytes: maxQueueBytes,
-                tls: tlsCert.map { TLSFiles(certificateChainPath: $0, privateKeyPath: tlsKey!) },
-                metrics: metricsPort.map { MetricsEndpointConfiguration(host: metricsHost, port: $0) }
-            ),
+            configuration: configuration,
             logger: logger,
             onListening: { address in
                 // Scripts wait for this exact line before they connect.
@@ -113,12 +89,16 @@ struct ChatServerCommand: AsyncParsableCommand {
     }
 
     /// Each connection is a file descriptor; the usual soft limit of 1024 would cap the server
-    /// far below what it can carry.
-    private func raiseOpenFileLimit() {
+    /// far below what it can carry. Returns the soft limit in force.
+    private func raiseOpenFileLimit() -> Int {
         var limit = rlimit()
-        guard getrlimit(openFilesResource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(openFilesResource, &limit)
+        guard getrlimit(openFilesResource, &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(openFilesResource, &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
     }
 }
 

@@ -11,13 +11,15 @@ func withServer(
     maximumQueueBytes: Int = 1024 * 1024,
     drainTimeout: TimeAmount = .seconds(30),
     logLevel: Logger.Level = .warning,
+    configure: (inout ChatServerConfiguration) -> Void = { _ in },
     _ body: (ChatServer) async throws -> Void
 ) async throws {
     let server = try await startTestServer(
         maximumLineBytes: maximumLineBytes,
         maximumQueueBytes: maximumQueueBytes,
         drainTimeout: drainTimeout,
-        logLevel: logLevel
+        logLevel: logLevel,
+        configure: configure
     )
     do {
         try await body(server)
@@ -30,9 +32,14 @@ func withServer(
 
 /// A client logged in as `name`, proven registered: it has messaged itself and got it back.
 func loggedIn(
-    _ name: String, port: Int, receiveBufferBytes: Int? = nil, tls: TLSConfiguration? = nil
+    _ name: String,
+    port: Int,
+    receiveBufferBytes: Int? = nil,
+    readBytesPerSecond: Int? = nil,
+    tls: TLSConfiguration? = nil
 ) async throws -> LineClient {
-    let client = try await LineClient.connect(port: port, receiveBufferBytes: receiveBufferBytes, tls: tls)
+    let client = try await LineClient.connect(
+        port: port, receiveBufferBytes: receiveBufferBytes, readBytesPerSecond: readBytesPerSecond, tls: tls)
     try await client.send(name)
     try await client.send("\(name): ready")
     let echo = try await client.readLine()

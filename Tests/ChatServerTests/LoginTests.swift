@@ -129,3 +129,28 @@ func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> 
         try await Task.sleep(for: .milliseconds(2))
     }
 }
+
+@Suite struct LoginTimeoutTests {
+    @Test func aConnectionThatNeverLogsInGetsANoticeAndIsClosed() async throws {
+        try await withServer(configure: { $0.loginTimeout = .milliseconds(300) }) { server in
+            let silent = try await LineClient.connect(port: server.port)
+            try await expectNotice(silent, containing: "no login within 300 ms")
+            #expect(try await silent.readToEnd() == [])
+            #expect(!silent.wasReset)
+        }
+    }
+
+    @Test func aLoggedInClientIsNeverTimedOutForBeingIdle() async throws {
+        try await withServer(configure: { $0.loginTimeout = .milliseconds(200) }) { server in
+            let alice = try await loggedIn("alice", port: server.port)
+            try await alice.expectSilence(for: .milliseconds(600))
+            try await expectStillServed(alice, as: "alice")
+        }
+    }
+
+    @Test func theTimeoutIsAFlag() async throws {
+        let server = try await ServerProcess(arguments: ["--login-timeout", "0.5"])
+        let silent = try await LineClient.connect(port: server.port)
+        #expect(try await silent.readToEnd() == ["error: no login within 500 ms; disconnecting"])
+    }
+}

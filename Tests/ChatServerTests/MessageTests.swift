@@ -1,3 +1,4 @@
+import ChatServer
 import ChatTestSupport
 import Testing
 
@@ -194,8 +195,15 @@ import Testing
     }
 
     @Test func closesAHalfClosedClientThatNeverReadsAfterTheDrainTimeout() async throws {
-        try await withServer(maximumQueueBytes: 64 * 1024 * 1024, drainTimeout: .milliseconds(300)) {
-            server in
+        // Flow control out of the way (a soft limit above the whole burst), so the burst is read
+        // and queued, and the drain has something to give up on.
+        let softLimitAboveTheBurst: (inout ChatServerConfiguration) -> Void = {
+            $0.softQueueBytes = 32 * 1024 * 1024
+        }
+        try await withServer(
+            maximumQueueBytes: 64 * 1024 * 1024, drainTimeout: .milliseconds(300),
+            configure: softLimitAboveTheBurst
+        ) { server in
             let alice = try await loggedIn("alice", port: server.port, receiveBufferBytes: 64 * 1024)
             try await alice.stopReading()
             let total = 20_000
@@ -224,7 +232,9 @@ import Testing
         }
     }
 
-    @Test func cutsOffASlowReaderAndFreesItsLogin() async throws {
+    /// The absolute bound, which flow control normally keeps queues far from, reached here by a
+    /// soft limit (256 KiB by default) above it.
+    @Test func cutsOffAReaderAtTheAbsoluteQueueLimitAndFreesItsLogin() async throws {
         try await withServer(maximumQueueBytes: 64 * 1024) { server in
             let slow = try await loggedIn("slow", port: server.port, receiveBufferBytes: 64 * 1024)
             let fast = try await loggedIn("fast", port: server.port)
