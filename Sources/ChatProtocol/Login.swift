@@ -52,10 +52,11 @@ public enum Login {
     /// Characters are counted as users see them (grapheme clusters), so "é" is one character
     /// whichever way it is encoded; but only its composed form is accepted as a login (NFC).
     ///
-    /// Every login that passes looks different from every other that passes, as far as Unicode
-    /// can tell without a font: no invisible characters, one spelling per name (composed), no
-    /// piles of marks, no mixing of look-alike scripts. The server calls this once per
-    /// connection; a 256-byte login costs a few microseconds.
+    /// Two logins that pass never differ only by invisible characters, by encoding (one spelling
+    /// per name: composed), by piled-up marks, or by a look-alike letter of another script mixed
+    /// in (names wholly in another script are left alone). The server calls this once per
+    /// connection; a login of up to 256 bytes costs 0.3 to 25 µs (release build, on a busy 2-core
+    /// machine; 25 µs for 32 letters with two marks each, the worst case found).
     public static func validate(_ line: String) -> Result<String, Refusal> {
         let login = trimmed(line)
         if login.isEmpty { return .failure(.empty) }
