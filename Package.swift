@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
@@ -45,11 +46,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Operating-system plumbing shared by every program and the tests: whole-line writes, the
+        // open-file limit, /proc readings, child processes (see its documentation for why
+        // swift-system and not swift-subprocess).
+        .target(
+            name: "SystemSupport",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
+        ),
         // The broker and the connections, on SwiftNIO.
         .target(
             name: "ChatServer",
             dependencies: [
                 "ChatProtocol",
+                // Whole writes for the log writer's thread.
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,6 +97,8 @@ let package = Package(
             name: "ChatClient",
             dependencies: [
                 "ChatProtocol",
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -112,10 +125,11 @@ let package = Package(
             name: "ChatBench",
             dependencies: [
                 "ChatProtocol",
-                // For the client's wording of connection errors.
-                "ChatClient",
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .executableTarget(
@@ -123,7 +137,8 @@ let package = Package(
             dependencies: [
                 "ChatBench",
                 "ChatCommandLine",
-                "ChatClient",
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -139,8 +154,8 @@ let package = Package(
             name: "ChatTestSupport",
             dependencies: [
                 "ChatServer",
-                // Starts child processes the way chat-bench starts a server.
-                "ChatBench",
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -149,6 +164,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ChatProtocolTests", dependencies: ["ChatProtocol"]),
+        .testTarget(
+            name: "SystemSupportTests",
+            dependencies: ["SystemSupport", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
@@ -166,7 +185,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatBenchTests",
-            dependencies: ["ChatBench", "ChatTestSupport", "chat-bench"]
+            dependencies: [
+                "ChatBench", "ChatCommandLine", "ChatTestSupport", "chat-bench",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

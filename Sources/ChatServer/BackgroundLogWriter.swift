@@ -2,12 +2,8 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import SystemPackage
+import SystemSupport
 
 /// Log output that never blocks the thread that logs. swift-log's `StreamLogHandler` formats each
 /// line as usual, but hands it to a bounded queue instead of writing it; one thread of its own
@@ -126,17 +122,7 @@ private struct DirectStream: TextOutputStream, Sendable {
     }
 }
 
-/// Writes all of `bytes` unless the descriptor fails for another reason than a signal.
+/// An output that fails is not worth stopping the server for: its lines are lost.
 private func writeAll(_ bytes: [UInt8], to descriptor: CInt) {
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-        if written > 0 {
-            offset += written
-        } else if written < 0 && errno == EINTR {
-            continue
-        } else {
-            return
-        }
-    }
+    try? bytes.withUnsafeBytes { try FileDescriptor(rawValue: descriptor).writeFully($0) }
 }

@@ -20,12 +20,11 @@ struct QueueBudget {
     /// Connections whose accounted queue is not empty.
     var queuedConnections = 0
     private(set) var isOver = false
-    /// Recipients that held a sender back for the budget's sake, not their own congestion.
-    var holdingBack: [Connection] = []
     var sweep: Scheduled<Void>?
 
-    init(limit: Int) {
-        self.limit = limit
+    /// Each loop keeps its share of the server's budget, so no loop need ask another.
+    init(serverLimit: Int, loops: Int) {
+        self.limit = max(1, serverLimit / max(loops, 1))
     }
 
     /// A queue above this is among the fullest while the budget is exceeded.
@@ -56,10 +55,7 @@ extension Broker {
     /// True if a delivery to `recipient` must wait for the budget's sake.
     func budgetHoldsBack(_ recipient: Connection) -> Bool {
         guard budget.isOver, recipient.accountedQueueBytes > budget.fairShare else { return false }
-        if !recipient.isHoldingBackForBudget {
-            recipient.isHoldingBackForBudget = true
-            budget.holdingBack.append(recipient)
-        }
+        recipient.holdBackForBudget()
         return true
     }
 
@@ -73,6 +69,7 @@ extension Broker {
         logger.warning(
             "queue budget exceeded",
             metadata: ["queued": "\(budget.total)", "budget": "\(budget.limit)"])
+        holdBackTheFullestQueues()
         scheduleBudgetSweep()
     }
 
@@ -89,35 +86,31 @@ extension Broker {
         for connection in connections.values {
             connection.cutOffIfStalled(under: stallTimeout, now: now)
         }
-        if budget.total < budget.resumeBelow {
-            budget.leave()
-            congestedCount -= 1
-            logger.notice("queue budget recovered", metadata: ["queued": "\(budget.total)"])
-            let held = budget.holdingBack
-            budget.holdingBack = []
-            for recipient in held {
-                recipient.isHoldingBackForBudget = false
-                if !recipient.isCongested { recipient.releaseWaiters() }
-            }
-            for connection in connections.values {
-                connection.budgetStallMonitor = nil
-            }
-            returnFreeMemory()
-            return
+        guard budget.total < budget.resumeBelow else {
+            holdBackTheFullestQueues()
+            return scheduleBudgetSweep()
         }
-        // Queues that drained to their fair share let their senders go now.
+        budget.leave()
+        congestedCount -= 1
+        logger.notice("queue budget recovered", metadata: ["queued": "\(budget.total)"])
+        for connection in connections.values {
+            connection.budgetStallMonitor = nil
+            if connection.isHoldingBackForBudget { connection.stopHoldingBackForBudget() }
+        }
+        returnFreeMemory()
+    }
+
+    /// Marks every queue above its fair share as one that holds its senders back (on any loop,
+    /// through its gate), and lets go of those back under it.
+    private func holdBackTheFullestQueues() {
         let share = budget.fairShare
-        let held = budget.holdingBack
-        budget.holdingBack = []
-        for recipient in held {
-            if recipient.isCongested || recipient.accountedQueueBytes > share {
-                budget.holdingBack.append(recipient)
-            } else {
-                recipient.isHoldingBackForBudget = false
-                recipient.releaseWaiters()
+        for connection in connections.values {
+            if connection.accountedQueueBytes > share {
+                connection.holdBackForBudget()
+            } else if connection.isHoldingBackForBudget {
+                connection.stopHoldingBackForBudget()
             }
         }
-        scheduleBudgetSweep()
     }
 
     private func remeasureQueues() {

@@ -1,6 +1,9 @@
 import NIOCore
 
 public struct ChatServerConfiguration: Sendable {
+    /// Event loops (threads) the connections are spread over. One is fastest per core on a
+    /// small machine; more let a big one use its cores.
+    public var eventLoops: Int
     public var host: String
     /// 0 picks a free port; `ChatServer.localAddress` tells which.
     public var port: Int
@@ -37,6 +40,7 @@ public struct ChatServerConfiguration: Sendable {
     public var metrics: MetricsEndpointConfiguration?
 
     public init(
+        eventLoops: Int = System.coreCount,
         host: String = "127.0.0.1",
         port: Int = 8080,
         maximumLineBytes: Int = 64 * 1024,
@@ -53,6 +57,7 @@ public struct ChatServerConfiguration: Sendable {
         tls: TLSFiles? = nil,
         metrics: MetricsEndpointConfiguration? = nil
     ) {
+        self.eventLoops = eventLoops
         self.host = host
         self.port = port
         self.maximumLineBytes = maximumLineBytes

@@ -8,13 +8,16 @@ import NIOCore
 /// sender is so slowed to its slowest recipient's pace and nobody else is; only a queue that
 /// takes nothing at all for the stall timeout is cut off, which releases whoever waited on it.
 extension Connection {
-    /// Stops taking input until `queue` is relieved; the lines not yet taken wait in
-    /// `heldLine` and `pendingInput`.
-    func wait(for queue: Connection) {
+    /// Stops taking input until the queue behind `gate` is relieved; the lines not yet taken
+    /// wait in `heldLine` and `pendingInput`. If the gate opened meanwhile (its queue is on
+    /// another loop), the lines are taken again at once.
+    func wait(on gate: CongestionGate) {
         guard case .pauseInput = lifecycle.congested() else { return }
         perform(.pauseInput)
-        awaitedQueue = queue
-        queue.waiters.append(self)
+        awaitedGate = gate
+        if !gate.wait(NIOLoopBound(self, eventLoop: broker.eventLoop)) {
+            broker.scheduleResume(of: self, waitingOn: gate)
+        }
     }
 
     /// Follows the channel's writability: the channel turns unwritable above the soft limit and
@@ -26,28 +29,52 @@ extension Connection {
         isCongested = congested
         broker.congestedCount += congested ? 1 : -1
         if congested {
+            gate.setCongested(true)
             startStallMonitor()
         } else {
             stopStallMonitor()
-            releaseWaiters()
+            openGateUnlessHeldForBudget()
         }
+    }
+
+    /// The queue budget holds back the senders that feed this queue, wherever they are.
+    func holdBackForBudget() {
+        guard !isHoldingBackForBudget else { return }
+        isHoldingBackForBudget = true
+        gate.setCongested(true)
+    }
+
+    /// The queue budget no longer holds senders back on this queue's account.
+    func stopHoldingBackForBudget() {
+        isHoldingBackForBudget = false
+        if !isCongested { openGateUnlessHeldForBudget() }
+    }
+
+    private func openGateUnlessHeldForBudget() {
+        guard !isHoldingBackForBudget else { return }
+        gate.setCongested(false)
+        releaseWaiters()
     }
 
     /// Lets every sender waiting on this queue go on, in the order they stopped, once the
     /// current event is over (so a sender's lines are never taken inside another connection's
-    /// event).
+    /// event), each on its own loop.
     func releaseWaiters() {
-        guard !waiters.isEmpty else { return }
-        let released = waiters
-        waiters = []
-        for sender in released where sender.awaitedQueue === self {
-            broker.scheduleResume(of: sender)
+        let gate = self.gate
+        for sender in gate.release() {
+            if sender.eventLoop.inEventLoop {
+                broker.scheduleResume(of: sender.value, waitingOn: gate)
+            } else {
+                sender.eventLoop.execute { sender.value.resumeInput(waitingOn: gate) }
+            }
         }
     }
 
-    /// Called by the broker for a sender whose queue was relieved.
-    func resumeInput() {
-        awaitedQueue = nil
+    /// Called for a sender whose awaited queue was relieved; a late call about a gate it no
+    /// longer waits on is ignored.
+    func resumeInput(waitingOn released: CongestionGate) {
+        guard awaitedGate === released else { return }
+        awaitedGate = nil
         perform(lifecycle.relieved())
         broker.flushIfOutboxesAreFull()
     }
@@ -58,8 +85,10 @@ extension Connection {
             isCongested = false
             broker.congestedCount -= 1
         }
+        isHoldingBackForBudget = false
+        gate.setCongested(false)
         releaseWaiters()
-        awaitedQueue = nil
+        awaitedGate = nil
     }
 
     // MARK: Stalls

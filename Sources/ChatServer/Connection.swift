@@ -53,12 +53,12 @@ final class Connection: ChannelInboundHandler {
     var accountedQueueBytes = 0
 
     // Flow control (see Connection+FlowControl.swift).
-    /// The queue is over the soft limit: senders that would feed it wait.
+    /// The queue is over the soft limit: senders that would feed it wait. Mirrored in `gate`
+    /// for senders on other loops, and where they all wait.
     var isCongested = false
-    /// Senders held back by this connection's queue, in the order they stopped.
-    var waiters: [Connection] = []
-    /// The connection whose queue this one waits on, while its input is paused.
-    var awaitedQueue: Connection?
+    let gate = CongestionGate()
+    /// The gate of the queue this connection waits on, while its input is paused.
+    var awaitedGate: CongestionGate?
     var stallMonitor: StallMonitor?
     var stallCheck: Scheduled<Void>?
     /// Watches the queue for progress while the queue budget is exceeded.
@@ -154,7 +154,7 @@ final class Connection: ChannelInboundHandler {
     /// pauses the input or the connection stops taking it.
     func takePendingInput() {
         if let line = heldLine, lifecycle.takesInput, !lifecycle.isInputPaused {
-            if isCongested { return wait(for: self) }
+            if isCongested { return wait(on: gate) }
             heldLine = nil
             handleLine(line)
         }
@@ -171,7 +171,7 @@ final class Connection: ChannelInboundHandler {
         while lifecycle.takesInput && !lifecycle.isInputPaused {
             // Every line may earn this client a notice, so a client that does not read what it
             // is sent is not read from either.
-            if isCongested { return wait(for: self) }
+            if isCongested { return wait(on: gate) }
             guard let event = framer.nextEvent(&buffer, atEndOfInput: lifecycle.hasInputEnded) else { return }
             switch event {
             case .overlong
@@ -239,7 +239,7 @@ final class Connection: ChannelInboundHandler {
                 from: self, login: login!, line: line, bytes: bytes, recipients: recipients, text: text)
             {
                 heldLine = line
-                wait(for: congested)
+                wait(on: congested)
             }
         }
     }
@@ -247,11 +247,13 @@ final class Connection: ChannelInboundHandler {
     // MARK: Output
 
     /// Queues `bytes` for this client, or cuts the client off if its queue would pass the
-    /// absolute limit.
-    func enqueue(_ bytes: UnsafeRawBufferPointer) {
+    /// absolute limit. Deliveries from another loop are exempt: they were sent on that loop's
+    /// view of this queue's congestion, which lags by up to one batch per loop, and a reader
+    /// that reads must not pay for that lag (the lag bounds what they add).
+    func enqueue(_ bytes: UnsafeRawBufferPointer, fromAnotherLoop: Bool = false) {
         guard lifecycle.takesInput else { return }
         let limit = broker.configuration.maximumQueueBytes
-        if outbox.readableBytes + bytesInChannel + bytes.count > limit {
+        if !fromAnotherLoop && outbox.readableBytes + bytesInChannel + bytes.count > limit {
             bytesInChannel = currentBytesInChannel()
             if outbox.readableBytes + bytesInChannel + bytes.count > limit {
                 logger.notice("cut off", metadata: ["reason": "outgoing queue over \(limit) bytes", "DEBUG": "outbox=\(outbox.readableBytes) channel=\(bytesInChannel) congested=\(isCongested) count=\(broker.congestedCount) writable=\(context?.channel.isWritable as Any) adding=\(bytes.count)"])

@@ -47,6 +47,8 @@ struct ConnectionLifecycle {
     private(set) var isInputPaused = false
     /// The client ended its input; its last lines may still be held back by flow control.
     private(set) var hasInputEnded = false
+    /// The server is shutting down: input stays paused for good.
+    private(set) var isServerStopping = false
     /// Why the connection ends, for the log line when it does.
     private(set) var closeReason = "connection closed by peer"
 
@@ -86,7 +88,7 @@ struct ConnectionLifecycle {
 
     /// Flow control: the queue this connection waited on has drained (or its owner left).
     mutating func relieved() -> Action {
-        guard takesInput, isInputPaused else { return .none }
+        guard takesInput, isInputPaused, !isServerStopping else { return .none }
         isInputPaused = false
         return .resumeInput
     }
@@ -107,6 +109,16 @@ struct ConnectionLifecycle {
     /// The client's queue would pass the absolute limit, or it took nothing for the stall timeout.
     mutating func cutOff(_ notice: Notice, reason: String) -> Action {
         startDrain(notice, reason: reason)
+    }
+
+    /// The first step of a shutdown, taken on every loop before any connection drains: no more
+    /// lines are taken, so no loop delivers into another that has already said goodbye.
+    mutating func serverStopping() -> Action {
+        guard takesInput, !isServerStopping else { return .none }
+        isServerStopping = true
+        if isInputPaused { return .none }
+        isInputPaused = true
+        return .pauseInput
     }
 
     mutating func shutdown() -> Action {

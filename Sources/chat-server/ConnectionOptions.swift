@@ -30,9 +30,7 @@ struct ConnectionOptions: ParsableArguments {
         try FlowControlOptions.validateSize(maxLineBytes, "--max-line-bytes")
         try TimeoutOption.validate(loginTimeout, "--login-timeout")
         try TimeoutOption.validate(drainTimeout, "--drain-timeout")
-        if let maxConnections, maxConnections < 1 {
-            throw ValidationError("--max-connections must be at least 1")
-        }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
         if let maxConnectionsPerIp, maxConnectionsPerIp < 1 {
             throw ValidationError("--max-connections-per-ip must be at least 1")
         }

@@ -119,11 +119,15 @@ import Testing
 }
 
 /// Polls `condition` until it holds, for state the server changes asynchronously.
-func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
+func waitUntil(
+    timeout: Duration = .seconds(5),
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while try await !condition() {
         guard ContinuousClock.now < deadline else {
-            Issue.record("condition not met within \(timeout)")
+            Issue.record("condition not met within \(timeout)", sourceLocation: sourceLocation)
             return
         }
         try await Task.sleep(for: .milliseconds(2))
@@ -141,9 +145,9 @@ func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> 
     }
 
     @Test func aLoggedInClientIsNeverTimedOutForBeingIdle() async throws {
-        try await withServer(configure: { $0.loginTimeout = .milliseconds(200) }) { server in
+        try await withServer(configure: { $0.loginTimeout = .seconds(5) }) { server in
             let alice = try await loggedIn("alice", port: server.port)
-            try await alice.expectSilence(for: .milliseconds(600))
+            try await alice.expectSilence(for: .seconds(6))
             try await expectStillServed(alice, as: "alice")
         }
     }
