@@ -9,16 +9,20 @@ public struct MetricsEndpointConfiguration: Sendable {
     public var host: String
     /// 0 picks a free port; `ChatServer.metricsAddress` tells which.
     public var port: Int
+    /// A connection that sends nothing for this long is closed.
+    public var idleTimeout: TimeAmount
 
-    public init(host: String = "127.0.0.1", port: Int) {
+    public init(host: String = "127.0.0.1", port: Int, idleTimeout: TimeAmount = .seconds(10)) {
         self.host = host
         self.port = port
+        self.idleTimeout = idleTimeout
     }
 }
 
 /// `GET /metrics` in Prometheus's text format over HTTP/1.1, on the server's event loops. Any
 /// other path is 404 and any other method on it 405. One request per connection; a request body
-/// over 4 KiB or a connection idle for 10 seconds is closed, so a scraper holds next to nothing.
+/// over 4 KiB or a connection idle for the idle timeout is closed, so a scraper holds next to
+/// nothing.
 final class MetricsEndpoint: Sendable {
     private let channel: any Channel
     var localAddress: SocketAddress? { channel.localAddress }
@@ -42,7 +46,7 @@ final class MetricsEndpoint: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: .seconds(10)))
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                     try pipeline.addHandler(MetricsRequestHandler(publisher: publisher))
                 }

@@ -15,15 +15,15 @@ public struct TestCertificates: Sendable {
     /// A private key that does not belong to `serverCertificate`.
     public var otherKey: String { path("other-ca.key") }
 
-    public static let shared = Task { try TestCertificates.make() }
+    public static let shared = Task { try await TestCertificates.make() }
 
-    public static func make() throws -> TestCertificates {
+    public static func make() async throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("a-chat-certificates-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificates = TestCertificates(directory: directory)
-        try certificates.makeCA("ca", name: "a-chat test CA")
-        try certificates.makeCA("other-ca", name: "a-chat other CA")
+        try await certificates.makeCA("ca", name: "a-chat test CA")
+        try await certificates.makeCA("other-ca", name: "a-chat other CA")
         try Data(
             """
             basicConstraints = CA:FALSE
@@ -33,11 +33,11 @@ public struct TestCertificates: Sendable {
 
             """.utf8
         ).write(to: directory.appendingPathComponent("server.ext"))
-        try certificates.openssl(
+        try await certificates.openssl(
             "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", certificates.serverKey, "-out", certificates.path("server.csr"), "-subj",
             "/CN=localhost")
-        try certificates.openssl(
+        try await certificates.openssl(
             "x509", "-req", "-in", certificates.path("server.csr"), "-CA", certificates.caCertificate,
             "-CAkey", certificates.path("ca.key"), "-CAcreateserial", "-days", "2",
             "-extfile", certificates.path("server.ext"), "-out", certificates.serverCertificate)
@@ -51,8 +51,8 @@ public struct TestCertificates: Sendable {
         return configuration
     }
 
-    private func makeCA(_ name: String, name subject: String) throws {
-        try openssl(
+    private func makeCA(_ name: String, name subject: String) async throws {
+        try await openssl(
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", path(name + ".key"), "-out", path(name + ".pem"), "-days", "2", "-subj",
             "/CN=\(subject)",
@@ -60,10 +60,13 @@ public struct TestCertificates: Sendable {
         )
     }
 
-    private func openssl(_ arguments: String...) throws {
-        let (status, output) = try runToCompletion("/usr/bin/env", ["openssl"] + arguments)
+    /// Waits without holding a thread: tests share a small pool of them.
+    private func openssl(_ arguments: String...) async throws {
+        let process = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments)
+        try process.closeStdin()
+        let status = try await process.waitForExit()
         guard status == 0 else {
-            throw TestTimeout("openssl \(arguments.first ?? "") exited with \(status): \(output)")
+            throw TestTimeout("openssl \(arguments.first ?? "") exited with \(status): \(process.stderr)")
         }
     }
 

@@ -15,7 +15,8 @@ import Testing
         let statistics = ServerStatistics(group: group)
         let endpoint = try #require(
             try await MetricsEndpoint.start(
-                MetricsEndpointConfiguration(port: 0), statistics: statistics, group: group,
+                MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper), statistics: statistics,
+                group: group,
                 logger: Logger(label: "test")))
         let port = try #require(endpoint.localAddress?.port)
 
@@ -52,7 +53,8 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let endpoint = try #require(
             try await MetricsEndpoint.start(
-                MetricsEndpointConfiguration(port: 0), statistics: ServerStatistics(group: group),
+                MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper),
+                statistics: ServerStatistics(group: group),
                 group: group,
                 logger: Logger(label: "test")))
         let port = try #require(endpoint.localAddress?.port)
@@ -78,7 +80,7 @@ import Testing
                 tls: TLSFiles(
                     certificateChainPath: certificates.serverCertificate,
                     privateKeyPath: certificates.serverKey),
-                metrics: MetricsEndpointConfiguration(port: 0)),
+                metrics: MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper)),
             logger: Logger(label: "test"))
         let port = try #require(server.metricsAddress?.port)
         #expect(try await scrape(port)["chat_tls_handshake_failures_total"] == "0")
@@ -118,6 +120,10 @@ import Testing
         }
     }
 }
+
+/// The endpoint closes a connection that sends nothing for a while; a test on a busy machine may
+/// be descheduled between connecting and sending for longer than the production timeout.
+private let patientScraper = TimeAmount.minutes(5)
 
 /// `/metrics` as series name (with labels) to value.
 private func scrape(_ port: Int) async throws -> [String: String] {
