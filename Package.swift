@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The wire contract: framing, login rules, line parsing, formatting; and the wording of
@@ -57,10 +59,20 @@ let package = Package(
             name: "ChatServer",
             dependencies: [
                 "ChatProtocol",
+                // Whole writes for the log writer's thread.
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // TLS, and the metrics endpoint (Prometheus text over HTTP).
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: hotPathSettings
         ),
@@ -137,6 +149,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // libFuzzer targets over the framer, the message-line parser and login validation, built
+        // by Fuzz/run.sh with the fuzzer; a plain build replays saved inputs through them.
+        .executableTarget(
+            name: "chat-fuzz",
+            dependencies: ["ChatProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Sources"
+        ),
         // Helpers shared by the test targets: a raw line client, child processes, tmux.
         .target(
             name: "ChatTestSupport",
@@ -147,6 +166,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -157,7 +177,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatServerTests",
-            dependencies: ["ChatServer", "ChatTestSupport", "SystemSupport", "chat-server"]
+            dependencies: [
+                "ChatServer", "ChatTestSupport", "SystemSupport", "chat-server",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .testTarget(
             name: "ChatClientTests",

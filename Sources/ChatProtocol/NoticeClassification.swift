@@ -13,6 +13,10 @@ extension Notice {
         case loginEmpty
         case loginTooLong
         case loginForbiddenCharacter
+        case loginLeadingMark
+        case loginStackedMarks
+        case loginNotComposed
+        case loginMixedScripts
         case loginTaken
         case recipientOffline
         case missingColon
@@ -28,7 +32,8 @@ extension Notice {
         /// connection right after.
         public var refusesLogin: Bool {
             switch self {
-            case .loginEmpty, .loginTooLong, .loginForbiddenCharacter, .loginTaken:
+            case .loginEmpty, .loginTooLong, .loginForbiddenCharacter, .loginLeadingMark, .loginStackedMarks,
+                .loginNotComposed, .loginMixedScripts, .loginTaken:
                 return true
             case .lineTooLong, .invalidUTF8, .recipientOffline, .missingColon, .noRecipients, .tooSlow,
                 .stalled,
@@ -50,6 +55,15 @@ extension Notice {
             case .loginForbiddenCharacter:
                 return [",", ":", " ", "\t", "\u{200B}", "\u{1B}", "x", "y"].map {
                     .loginRefused(.forbiddenCharacter($0))
+                }
+            case .loginLeadingMark:
+                return ["\u{301}", "\u{300}", "\u{20DD}"].map { .loginRefused(.leadingMark($0)) }
+            case .loginStackedMarks:
+                return ["\u{301}", "\u{300}", "\u{20DD}"].map { .loginRefused(.stackedMarks($0)) }
+            case .loginNotComposed: return [.loginRefused(.notComposed)]
+            case .loginMixedScripts:
+                return [("a", "\u{430}"), ("\u{3B1}", "b"), ("z", "\u{5D0}")].map {
+                    .loginRefused(.mixedScripts($0, $1))
                 }
             case .loginTaken: return Self.sampleNames.map(Notice.loginTaken)
             case .recipientOffline: return Self.sampleNames.map(Notice.recipientOffline)
@@ -122,6 +136,10 @@ extension Notice {
         case .loginRefused(.empty): return .loginEmpty
         case .loginRefused(.tooLong): return .loginTooLong
         case .loginRefused(.forbiddenCharacter): return .loginForbiddenCharacter
+        case .loginRefused(.leadingMark): return .loginLeadingMark
+        case .loginRefused(.stackedMarks): return .loginStackedMarks
+        case .loginRefused(.notComposed): return .loginNotComposed
+        case .loginRefused(.mixedScripts): return .loginMixedScripts
         case .loginTaken: return .loginTaken
         case .recipientOffline: return .recipientOffline
         case .missingColon: return .missingColon

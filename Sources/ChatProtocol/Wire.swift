@@ -69,10 +69,22 @@ public enum Notice: Equatable, Sendable {
         case .loginRefused(.forbiddenCharacter(let scalar)):
             return
                 "login may not contain \(Self.describe(scalar)); use no ',', ':', spaces, control or invisible characters"
+        case .loginRefused(.leadingMark(let scalar)):
+            return
+                "login may not start with a combining mark (\(Login.codePoint(scalar))); put it after a letter"
+        case .loginRefused(.stackedMarks(let scalar)):
+            return
+                "login has too many marks on one letter (\(Login.codePoint(scalar))); at most \(Login.maximumMarksInARow), and never the same twice in a row"
+        case .loginRefused(.notComposed):
+            return
+                "login is not in composed form (Unicode NFC); send 'é' as one character, not as 'e' and an accent"
+        case .loginRefused(.mixedScripts(let first, let second)):
+            return
+                "login mixes scripts: \(Self.describe(first)) is \(Login.scriptName(of: first)), \(Self.describe(second)) is \(Login.scriptName(of: second)); write it in one script (Latin may go with one other, but not Greek or Cyrillic)"
         case .loginTaken(let name):
-            return "login \(Self.quoted(name)) is already online"
+            return "login \(VisibleText.quoted(name)) is already online"
         case .recipientOffline(let name):
-            return "\(Self.quoted(name)) is not online"
+            return "\(VisibleText.quoted(name)) is not online"
         case .missingColon:
             return "no ':' in line; write 'name1, name2: text'"
         case .noRecipients:
@@ -95,33 +107,15 @@ public enum Notice: Equatable, Sendable {
     /// The whole line, ready for the wire.
     public var line: String { Wire.noticePrefix + text + "\n" }
 
-    /// A name as it came from a peer, made safe to show: control characters would let one user
-    /// drive another's terminal, and a 64 KiB name would drown the notice. Shortened by bytes as
-    /// well as characters, since one character can carry thousands of combining marks.
-    static func quoted(_ name: String) -> String {
-        let characterLimit = 40
-        let byteLimit = 160
-        var safe = ""
-        var characters = 0
-        for character in name {
-            let shown = character.unicodeScalars.contains(where: Login.isInvisible) ? "\u{FFFD}" : character
-            if characters == characterLimit || safe.utf8.count + shown.utf8.count > byteLimit {
-                safe += "…"
-                break
-            }
-            safe.append(shown)
-            characters += 1
-        }
-        return "'\(safe)'"
-    }
-
     /// The common cases in words; anything else that cannot be shown as itself by its code point.
     static func describe(_ scalar: Unicode.Scalar) -> String {
         switch scalar {
         case " ": return "a space"
         case "\t": return "a tab"
         default:
-            if Login.isInvisible(scalar) || scalar.properties.isWhitespace { return Login.codePoint(scalar) }
+            if Login.isInvisible(scalar) || scalar.properties.isWhitespace || Login.isMark(scalar) {
+                return Login.codePoint(scalar)
+            }
             return "'\(scalar)'"
         }
     }

@@ -29,6 +29,8 @@ enum LineChecks {
         case .forbiddenCharacter(let scalar):
             // The character cannot be seen, so its code point is the only way to point at it.
             return "a login may not contain invisible or control characters (\(Login.codePoint(scalar)))"
+        case .leadingMark, .stackedMarks, .notComposed, .mixedScripts:
+            return Notice.loginRefused(refusal).text
         }
     }
 }

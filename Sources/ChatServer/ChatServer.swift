@@ -20,17 +20,22 @@ public final class ChatServer: Sendable {
     private let listener: any Channel
     private let brokers: [NIOLoopBound<Broker>]
     private let directory: Directory
+    private let metrics: MetricsEndpoint?
+    /// Where `/metrics` is served, if it is.
+    public var metricsAddress: SocketAddress? { metrics?.localAddress }
 
     private init(
         group: MultiThreadedEventLoopGroup,
         listener: any Channel,
         brokers: [NIOLoopBound<Broker>],
-        directory: Directory
+        directory: Directory,
+        metrics: MetricsEndpoint?
     ) {
         self.group = group
         self.listener = listener
         self.brokers = brokers
         self.directory = directory
+        self.metrics = metrics
         self.localAddress = listener.localAddress!
     }
 
@@ -38,9 +43,11 @@ public final class ChatServer: Sendable {
         configuration: ChatServerConfiguration = ChatServerConfiguration(),
         logger: Logger = Logger(label: "a-chat.server")
     ) async throws -> ChatServer {
+        let tls = try configuration.tls.map(ServerTLS.init)
         // Each loop has its own broker and the connections accepted onto it; the peers map is
         // shared. With one loop every delivery is a method call on one thread.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
+        let statistics = ServerStatistics(group: group)
         let directory = Directory()
         var brokers: [NIOLoopBound<Broker>] = []
         for (index, loop) in group.makeIterator().enumerated() {
@@ -79,13 +86,17 @@ public final class ChatServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let broker = brokerOfLoop[ObjectIdentifier(channel.eventLoop)]!.value
+                    try tls?.addHandlers(to: channel, statistics: statistics, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(
                         Connection(broker: broker, admission: admission, logger: logger))
                 }
             }
         do {
             let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-            let server = ChatServer(group: group, listener: listener, brokers: brokers, directory: directory)
+            let metrics = try await MetricsEndpoint.start(
+                configuration.metrics, statistics: statistics, group: group, logger: logger)
+            let server = ChatServer(
+                group: group, listener: listener, brokers: brokers, directory: directory, metrics: metrics)
             logger.info(
                 "listening",
                 metadata: [
@@ -95,6 +106,7 @@ public final class ChatServer: Sendable {
             return server
         } catch {
             try? await group.shutdownGracefully()
+            if let error = error as? ChatServerError { throw error }
             throw ChatServerError(
                 description:
                     "cannot listen on \(Wording.address(host: configuration.host, port: configuration.port)): \(Wording.reason(error))"
@@ -106,6 +118,7 @@ public final class ChatServer: Sendable {
     /// (forcibly after the grace period) and stops the event loops.
     public func shutdown() async {
         try? await listener.close()
+        await metrics?.close()
         // Every loop stops taking lines before any says goodbye: the mail between loops is then
         // in each loop's task queue ahead of its goodbyes.
         for broker in brokers {

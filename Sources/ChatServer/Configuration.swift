@@ -34,6 +34,10 @@ public struct ChatServerConfiguration: Sendable {
     public var shutdownGracePeriod: TimeAmount
     /// How long a client that ended its input, or was refused, has to take what is queued for it.
     public var drainTimeout: TimeAmount
+    /// With these, the server speaks TLS only.
+    public var tls: TLSFiles?
+    /// With this, the server serves Prometheus metrics over HTTP.
+    public var metrics: MetricsEndpointConfiguration?
 
     public init(
         eventLoops: Int = System.coreCount,
@@ -49,7 +53,9 @@ public struct ChatServerConfiguration: Sendable {
         maximumConnections: Int = .max,
         maximumConnectionsPerAddress: Int? = nil,
         shutdownGracePeriod: TimeAmount = .seconds(3),
-        drainTimeout: TimeAmount = .seconds(30)
+        drainTimeout: TimeAmount = .seconds(30),
+        tls: TLSFiles? = nil,
+        metrics: MetricsEndpointConfiguration? = nil
     ) {
         self.eventLoops = eventLoops
         self.host = host
@@ -65,5 +71,7 @@ public struct ChatServerConfiguration: Sendable {
         self.maximumConnectionsPerAddress = maximumConnectionsPerAddress
         self.shutdownGracePeriod = shutdownGracePeriod
         self.drainTimeout = drainTimeout
+        self.tls = tls
+        self.metrics = metrics
     }
 }

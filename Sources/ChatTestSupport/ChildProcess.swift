@@ -10,6 +10,8 @@ public final class ChildProcess: Sendable {
     public var pid: Int32 { process.pid }
     private let stdinDescriptor: NIOLockedValueBox<CInt?>
     private let output: NIOLockedValueBox<(stdout: [UInt8], stderr: [UInt8], ended: Int)>
+    /// The read end of a stderr that nobody reads until `readStderr()`.
+    private let unreadStderr: NIOLockedValueBox<CInt?>
 
     /// The directory holding the package's built products: the test bundle sits beside them.
     public static var productsDirectory: URL {
@@ -21,11 +23,13 @@ public final class ChildProcess: Sendable {
         productsDirectory.appendingPathComponent(name)
     }
 
-    /// Starts `executable` with `arguments`. Its stdin is a pipe the test writes to.
+    /// Starts `executable` with `arguments`. Its stdin is a pipe the test writes to. With
+    /// `stallingStderr`, its stderr is a pipe nobody reads (so it fills) until `readStderr()`.
     public init(
         _ executable: URL,
         _ arguments: [String],
-        environment: [String: String]? = nil
+        environment: [String: String]? = nil,
+        stallingStderr: Bool = false
     ) throws {
         let process = try SpawnedProcess(
             executable.path, arguments, environment: environment, input: .pipe, errorOutput: .pipe)
@@ -37,16 +41,23 @@ public final class ChildProcess: Sendable {
             }
             output.withLockedValue { $0.ended += 1 }
         }
-        let stderr = process.standardError!
+        self.unreadStderr = NIOLockedValueBox(process.standardError)
+        self.process = process
+        self.stdinDescriptor = NIOLockedValueBox(process.standardInput)
+        self.output = output
+        if !stallingStderr { readStderr() }
+    }
+
+    /// Starts collecting stderr, if nobody does yet.
+    public func readStderr() {
+        guard let stderr = unreadStderr.withLockedValue({ $0.take() }) else { return }
+        let output = self.output
         Thread.detachNewThread {
             FileDescriptor(rawValue: stderr).readToEndAndClose { chunk in
                 output.withLockedValue { $0.stderr += chunk }
             }
             output.withLockedValue { $0.ended += 1 }
         }
-        self.process = process
-        self.stdinDescriptor = NIOLockedValueBox(process.standardInput)
-        self.output = output
     }
 
     public var stdout: String { output.withLockedValue { String(decoding: $0.stdout, as: UTF8.self) } }
@@ -140,6 +151,7 @@ public final class ChildProcess: Sendable {
     /// Kills the process if it is still running, so a failed test leaves nothing behind.
     public func terminate() {
         try? closeStdin()
+        readStderr()
         process.kill()
     }
 
@@ -153,10 +165,11 @@ public final class ServerProcess: Sendable {
     public let child: ChildProcess
     public let port: Int
 
-    public init(arguments: [String] = []) async throws {
+    public init(arguments: [String] = [], stallingStderr: Bool = false) async throws {
         child = try ChildProcess(
             ChildProcess.executable("chat-server"),
-            ["--port", "0", "--log-level", "warning"] + arguments
+            ["--port", "0", "--log-level", "warning"] + arguments,
+            stallingStderr: stallingStderr
         )
         let line = try await child.waitForStdoutLine { $0.hasPrefix("listening on ") }
         guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {

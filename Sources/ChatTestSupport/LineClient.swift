@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 public struct TestTimeout: Error, CustomStringConvertible {
     public let description: String
@@ -24,6 +25,7 @@ public final class LineClient: Sendable {
         var receivedBytes = 0
         var isClosed = false
         var wasReset = false
+        var failure: String?
 
         var pending: ArraySlice<UInt8> { received[readIndex...] }
 
@@ -42,13 +44,16 @@ public final class LineClient: Sendable {
     /// MiB), so a test that stops reading fills it quickly and the same way on every machine.
     /// `readBytesPerSecond` makes a slow reader: the client takes at most that much off the
     /// socket per second, so the server sees a reader that reads, just slowly.
+    /// With `tls`, the client speaks TLS, checking the server's certificate for `host`.
     public static func connect(
         port: Int,
         host: String = "127.0.0.1",
         receiveBufferBytes: Int? = nil,
         readBytesPerSecond: Int? = nil,
-        sourceAddress: String? = nil
+        sourceAddress: String? = nil,
+        tls: TLSConfiguration? = nil
     ) async throws -> LineClient {
+        let tlsContext = try tls.map(NIOSSLContext.init)
         let state = NIOLockedValueBox(ReceiveState())
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         if let sourceAddress {
@@ -68,10 +73,19 @@ public final class LineClient: Sendable {
         }
         let channel =
             try await bootstrap
-            .channelOption(.allowRemoteHalfClosure, value: true)
+            // Over TLS the server's close_notify is its end of output; with half-closure allowed,
+            // NIOSSL (2.37) would then wait its 5-second shutdown timeout on every close we start.
+            .channelOption(.allowRemoteHalfClosure, value: tls == nil)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        // An address is checked against the certificate's IP names; only a name
+                        // goes into SNI.
+                        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tlsContext, serverHostname: isAddress ? nil : host))
+                    }
                     try channel.pipeline.syncOperations.addHandler(Collector(state: state))
                 }
             }
@@ -178,6 +192,9 @@ public final class LineClient: Sendable {
 
     public var receivedByteCount: Int { state.withLockedValue { $0.receivedBytes } }
 
+    /// The error that ended the connection, if one did (a TLS handshake that failed, say).
+    public var failure: String? { state.withLockedValue { $0.failure } }
+
     /// Stops taking bytes off the socket, so the kernel buffers fill and the server sees a slow
     /// reader.
     public func stopReading() async throws {
@@ -253,6 +270,7 @@ private final class Collector: ChannelInboundHandler, Sendable {
         state.withLockedValue {
             $0.isClosed = true
             $0.wasReset = $0.wasReset || reset
+            $0.failure = $0.failure ?? "\(error)"
         }
         context.close(promise: nil)
     }

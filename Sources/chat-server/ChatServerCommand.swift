@@ -32,6 +32,12 @@ struct ChatServerCommand: AsyncParsableCommand {
     @OptionGroup(title: "Flow control")
     var flowControl: FlowControlOptions
 
+    @OptionGroup(title: "TLS")
+    var tls: TLSOptions
+
+    @OptionGroup(title: "Metrics")
+    var metrics: MetricsOptions
+
     @Option(help: "Least severe log lines written to stderr.")
     var logLevel = Logger.Level.info
 
@@ -43,8 +49,11 @@ struct ChatServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Logging must never block the event loop, whatever becomes of stderr.
+        let logOutput = BackgroundLogWriter(descriptor: FileDescriptor.standardError.rawValue)
+        defer { logOutput.finish() }
         LoggingSystem.bootstrap { [logLevel] label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = logOutput.handler(label: label)
             handler.logLevel = logLevel
             return handler
         }
@@ -56,6 +65,8 @@ struct ChatServerCommand: AsyncParsableCommand {
         )
         connections.apply(to: &configuration, descriptorLimit: descriptorLimit)
         flowControl.apply(to: &configuration)
+        tls.apply(to: &configuration)
+        metrics.apply(to: &configuration)
         let service = ChatService(
             configuration: configuration,
             logger: logger,
@@ -77,6 +88,7 @@ struct ChatServerCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            logOutput.finish()
             // One line, not a stack dump: the usual cause is a port already in use.
             try? FileDescriptor.standardError.writeLine("chat-server: \(error)")
             throw ExitCode.failure

@@ -2,6 +2,7 @@ import ChatServer
 import ChatTestSupport
 import Logging
 import NIOCore
+import NIOSSL
 import Testing
 
 /// Runs `body` against a fresh in-process server and always shuts it down.
@@ -43,10 +44,11 @@ func loggedIn(
     _ name: String,
     port: Int,
     receiveBufferBytes: Int? = nil,
-    readBytesPerSecond: Int? = nil
+    readBytesPerSecond: Int? = nil,
+    tls: TLSConfiguration? = nil
 ) async throws -> LineClient {
     let client = try await LineClient.connect(
-        port: port, receiveBufferBytes: receiveBufferBytes, readBytesPerSecond: readBytesPerSecond)
+        port: port, receiveBufferBytes: receiveBufferBytes, readBytesPerSecond: readBytesPerSecond, tls: tls)
     try await client.send(name)
     try await client.send("\(name): ready")
     let echo = try await client.readLine()
