@@ -41,7 +41,11 @@ import Testing
 
     @Test func theKindsThatRefuseALoginAreTheLoginRefusals() {
         let refusing = Notice.Kind.allCases.filter(\.refusesLogin)
-        #expect(refusing == [.loginEmpty, .loginTooLong, .loginForbiddenCharacter, .loginTaken])
+        #expect(
+            refusing == [
+                .loginEmpty, .loginTooLong, .loginForbiddenCharacter, .loginLeadingMark, .loginStackedMarks,
+                .loginNotComposed, .loginMixedScripts, .loginTaken,
+            ])
         #expect(Self.forbiddenCharacters.count > 100)
     }
 
