@@ -7,7 +7,7 @@
 /// at the start and at the end is that kind's template. A change of wording changes the
 /// templates with it, and a new `Notice` case does not compile until it has a kind here.
 extension Notice {
-    public enum Kind: CaseIterable, Equatable, Sendable {
+    public enum Kind: Int, CaseIterable, Equatable, Sendable {
         case lineTooLong
         case invalidUTF8
         case loginEmpty

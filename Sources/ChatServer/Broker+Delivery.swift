@@ -53,7 +53,10 @@ extension Broker {
                 outgoingMail[loop].add(delivery, to: recipients.remote[run])
                 scheduleFlushTask()
             }
-            bytesSinceFlush &+= delivery.count &* (recipients.localSlots.count + recipients.remote.count)
+            let deliveries = recipients.localSlots.count &+ recipients.remote.count
+            bytesSinceFlush &+= delivery.count &* deliveries
+            statistics.messageReceived()
+            statistics.delivered(deliveries)
         }
         return nil
     }

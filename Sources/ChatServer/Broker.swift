@@ -20,6 +20,8 @@ final class Broker {
     let configuration: ChatServerConfiguration
     let logger: Logger
     let directory: Directory
+    /// This loop's counters, for the metrics endpoint.
+    let statistics: LoopStatistics
     /// Every loop's broker, this one included, by loop index; set once all exist.
     var brokers: [NIOLoopBound<Broker>] = []
 
@@ -53,12 +55,14 @@ final class Broker {
         eventLoop: any EventLoop,
         loopIndex: Int,
         directory: Directory,
+        statistics: LoopStatistics,
         configuration: ChatServerConfiguration,
         logger: Logger
     ) {
         self.eventLoop = eventLoop
         self.loopIndex = loopIndex
         self.directory = directory
+        self.statistics = statistics
         self.configuration = configuration
         self.logger = logger
         self.formattedDelivery = ByteBufferAllocator().buffer(capacity: 256)
@@ -94,6 +98,7 @@ final class Broker {
         }
         online[slot] = connection
         connection.slot = slot
+        statistics.loggedIn()
         return true
     }
 
@@ -101,6 +106,7 @@ final class Broker {
     func releaseLogin(of connection: Connection) {
         guard let slot = connection.slot, let login = connection.login else { return }
         directory.release(login)
+        statistics.loggedOut()
         online[slot] = nil
         freeSlots.append(slot)
         connection.slot = nil
@@ -142,6 +148,7 @@ final class Broker {
             in: configuration.shutdownGracePeriod
         ) {
             for connection in self.connections.values {
+                self.statistics.cutOff(.shutdownGracePeriod)
                 connection.closeNow(reason: "shutdown grace period over")
             }
         }

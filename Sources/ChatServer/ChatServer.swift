@@ -56,7 +56,7 @@ public final class ChatServer: Sendable {
                     NIOLoopBound(
                         Broker(
                             eventLoop: loop, loopIndex: index, directory: directory,
-                            configuration: configuration, logger: logger),
+                            statistics: statistics.onLoop(loop), configuration: configuration, logger: logger),
                         eventLoop: loop)
                 }.get())
         }
@@ -105,6 +105,7 @@ public final class ChatServer: Sendable {
                 ])
             return server
         } catch {
+            await Self.separate(brokers)
             try? await group.shutdownGracefully()
             if let error = error as? ChatServerError { throw error }
             throw ChatServerError(
@@ -129,7 +130,15 @@ public final class ChatServer: Sendable {
                 group.addTask { try? await broker.eventLoop.flatSubmit { broker.value.shutDown() }.get() }
             }
         }
+        await Self.separate(brokers)
         try? await group.shutdownGracefully()
+    }
+
+    /// Undoes `meet`: each broker holds every broker, itself included, and would never be freed.
+    private static func separate(_ brokers: [NIOLoopBound<Broker>]) async {
+        for broker in brokers {
+            try? await broker.eventLoop.submit { broker.value.meet([]) }.get()
+        }
     }
 
     /// How many logins are online right now.

@@ -14,6 +14,7 @@ extension Connection {
     func wait(on gate: CongestionGate) {
         guard case .pauseInput = lifecycle.congested() else { return }
         perform(.pauseInput)
+        broker.statistics.senderPaused()
         awaitedGate = gate
         if !gate.wait(NIOLoopBound(self, eventLoop: broker.eventLoop)) {
             broker.scheduleResume(of: self, waitingOn: gate)
@@ -125,6 +126,7 @@ extension Connection {
         budgetStallMonitor = nil
         let words = Wording.duration(timeout)
         logger.notice("cut off", metadata: ["reason": "queue budget exceeded; took nothing for \(words)"])
+        broker.statistics.cutOff(.queueBudget)
         if lifecycle.takesInput {
             perform(lifecycle.cutOff(.stalled(words), reason: "stalled while the queue budget was exceeded"))
         } else {
@@ -147,6 +149,7 @@ extension Connection {
         if monitor.isStalled(written: bytesWritten, now: .now()) {
             let timeout = Wording.duration(broker.configuration.stallTimeout)
             logger.notice("cut off", metadata: ["reason": "took nothing for \(timeout) with a full queue"])
+            broker.statistics.cutOff(.stalled)
             return perform(
                 lifecycle.cutOff(.stalled(timeout), reason: "stalled: took nothing for \(timeout)"))
         }

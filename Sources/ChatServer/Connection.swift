@@ -101,11 +101,14 @@ final class Connection: ChannelInboundHandler {
         logger[metadataKey: "peer"] =
             "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
         broker.register(self)
+        broker.statistics.connectionOpened()
         logger.info("connected")
         var refusal: (Notice, reason: String)?
         isAdmitted = true
         if case .refused(let notice, let reason) = admission.admit(from: peerAddress) {
             logger.notice("refused", metadata: ["reason": "\(reason)"])
+            broker.statistics.connectionRefused(
+                notice == .serverFull ? .maximumConnections : .maximumConnectionsPerAddress)
             refusal = (notice, reason)
             // It gets its notice, and little time to take it: others are waiting for the room.
             drainTimeout = min(drainTimeout, Self.refusalDrainTimeout)
@@ -118,6 +121,7 @@ final class Connection: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var input = unwrapInboundIn(data)
+        broker.statistics.received(bytes: input.readableBytes)
         if pendingInput.readableBytes == 0 && heldLine == nil && !lifecycle.isInputPaused {
             takeLines(from: &input)
             // Keep only what is left, not the whole read buffer it sits in.
@@ -284,6 +288,7 @@ final class Connection: ChannelInboundHandler {
     }
 
     func send(_ notice: Notice) {
+        broker.statistics.noticeSent(notice)
         var line = notice.line
         line.withUTF8 { enqueue(UnsafeRawBufferPointer($0)) }
     }
@@ -292,6 +297,7 @@ final class Connection: ChannelInboundHandler {
         isOutboxScheduled = false
         guard lifecycle.takesInput, let context, outbox.readableBytes > 0 else { return }
         bytesFlushed &+= outbox.readableBytes
+        broker.statistics.sent(bytes: outbox.readableBytes)
         context.writeAndFlush(wrapOutboundOut(outbox), promise: nil)
         // Keep a small outbox's memory for the next round; give back what a burst grew.
         if outbox.capacity > 4 * 1024 {
@@ -332,7 +338,9 @@ final class Connection: ChannelInboundHandler {
         case .armLoginTimer:
             let timeout = broker.configuration.loginTimeout
             loginTimer = broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
-                self.perform(self.lifecycle.loginTimerFired(after: Wording.duration(timeout)))
+                let action = self.lifecycle.loginTimerFired(after: Wording.duration(timeout))
+                if action != .none { self.broker.statistics.loginTimedOut() }
+                self.perform(action)
             }
         case .disarmLoginTimer:
             loginTimer?.cancel()
@@ -374,13 +382,19 @@ final class Connection: ChannelInboundHandler {
         // Read again, to drop what arrives: see above.
         setReading(true)
         // Past the queue limit if need be: a last notice is small, and it says why.
-        if let notice { outbox.writeString(notice.line) }
+        if let notice {
+            broker.statistics.noticeSent(notice)
+            outbox.writeString(notice.line)
+        }
         // Armed before the write, whose completion may close the channel at once.
         let timeout = drainTimeout
         drainTimer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
-            self.perform(self.lifecycle.drainTimerFired(after: Wording.duration(timeout)))
+            let action = self.lifecycle.drainTimerFired(after: Wording.duration(timeout))
+            if action != .none { self.broker.statistics.cutOff(.drainTimeout) }
+            self.perform(action)
         }
         let written = context.eventLoop.makePromise(of: Void.self)
+        broker.statistics.sent(bytes: outbox.readableBytes)
         context.writeAndFlush(wrapOutboundOut(outbox), promise: written)
         outbox = ByteBuffer()
         remeasureQueue()
@@ -398,7 +412,10 @@ final class Connection: ChannelInboundHandler {
         drainTimer = nil
         stopStallMonitor()
         broker.unregister(self)
-        if isAdmitted { admission.leave(from: peerAddress) }
+        if isAdmitted {
+            admission.leave(from: peerAddress)
+            broker.statistics.connectionClosed()
+        }
         isAdmitted = false
         leaveFlowControl()
         heldLine = nil

@@ -1,3 +1,4 @@
+import ChatProtocol
 import CoreMetrics
 import NIOCore
 import Prometheus
@@ -62,7 +63,7 @@ final class MetricsPublisher: Sendable {
             bytesSent = counter("bytes_sent_total")
             messagesReceived = counter("messages_received_total")
             deliveries = counter("deliveries_total")
-            notices = NoticeKind.allCases.map { counter("notices_total", [("kind", $0.label)]) }
+            notices = Notice.Kind.allCases.map { counter("notices_total", [("kind", $0.label)]) }
             cutOffs = CutOffReason.allCases.map { counter("cut_offs_total", [("reason", $0.label)]) }
             sendersPaused = counter("senders_paused_total")
             tlsHandshakeFailures = counter("tls_handshake_failures_total")

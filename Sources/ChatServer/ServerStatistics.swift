@@ -97,7 +97,7 @@ public final class LoopStatistics {
     public func delivered(_ count: Int = 1) { snapshot.deliveries &+= count }
 
     public func noticeSent(_ notice: Notice) {
-        snapshot.notices[NoticeKind(notice).rawValue] &+= 1
+        snapshot.notices[notice.kind.rawValue] &+= 1
     }
 
     public func cutOff(_ reason: CutOffReason) {
@@ -125,8 +125,8 @@ public struct StatisticsSnapshot: Equatable, Sendable {
     public var bytesSent = 0
     public var messagesReceived = 0
     public var deliveries = 0
-    /// By `NoticeKind.rawValue`.
-    public var notices = [Int](repeating: 0, count: NoticeKind.allCases.count)
+    /// By `Notice.Kind.rawValue`.
+    public var notices = [Int](repeating: 0, count: Notice.Kind.allCases.count)
     /// By `CutOffReason.rawValue`.
     public var cutOffs = [Int](repeating: 0, count: CutOffReason.allCases.count)
     public var sendersPaused = 0
@@ -157,44 +157,17 @@ public struct StatisticsSnapshot: Equatable, Sendable {
     }
 }
 
-/// A notice's kind, as the `kind` label of `chat_notices_total`.
-public enum NoticeKind: Int, CaseIterable, Sendable {
-    case lineTooLong, invalidUTF8, loginRefused, loginTaken, recipientOffline, missingColon, noRecipients
-    case tooSlow, stalled, loginTimedOut, shuttingDown, serverFull, tooManyFromAddress
-
-    init(_ notice: Notice) {
-        switch notice {
-        case .lineTooLong: self = .lineTooLong
-        case .invalidUTF8: self = .invalidUTF8
-        case .loginRefused: self = .loginRefused
-        case .loginTaken: self = .loginTaken
-        case .recipientOffline: self = .recipientOffline
-        case .missingColon: self = .missingColon
-        case .noRecipients: self = .noRecipients
-        case .tooSlow: self = .tooSlow
-        case .stalled: self = .stalled
-        case .loginTimedOut: self = .loginTimedOut
-        case .shuttingDown: self = .shuttingDown
-        case .serverFull: self = .serverFull
-        case .tooManyFromAddress: self = .tooManyFromAddress
-        }
-    }
-
+extension Notice.Kind {
+    /// The `kind` label of `chat_notices_total`: the case's name in snake case
+    /// (`recipientOffline` is `recipient_offline`, `invalidUTF8` is `invalid_utf8`).
     var label: String {
-        switch self {
-        case .lineTooLong: return "line_too_long"
-        case .invalidUTF8: return "invalid_utf8"
-        case .loginRefused: return "login_refused"
-        case .loginTaken: return "login_taken"
-        case .recipientOffline: return "recipient_offline"
-        case .missingColon: return "missing_colon"
-        case .noRecipients: return "no_recipients"
-        case .tooSlow: return "too_slow"
-        case .stalled: return "stalled"
-        case .loginTimedOut: return "login_timed_out"
-        case .shuttingDown: return "shutting_down"
-        case .serverFull: return "server_full"
-        case .tooManyFromAddress: return "too_many_from_address"
+        var label = ""
+        var previous: Character?
+        for character in String(describing: self) {
+            if character.isUppercase, previous?.isLowercase == true { label += "_" }
+            label += character.lowercased()
+            previous = character
         }
+        return label
     }
 }

@@ -101,6 +101,48 @@ import Testing
         _ = server
     }
 
+    /// The counters move by exactly what clients did, across the server's loops.
+    @Test func chatTrafficMovesTheCountersByExactlyWhatWasSent() async throws {
+        let configuration = ChatServerConfiguration.forTests.with {
+            $0.eventLoops = 2
+            $0.metrics = MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper)
+            $0.maximumConnectionsPerAddress = 3
+        }
+        try await withServer(configuration: configuration) { server in
+            let port = try #require(server.metricsAddress?.port)
+            // Connections alternate between the two loops: alice and bob are on different ones.
+            let alice = try await loggedIn("alice", port: server.port)
+            let bob = try await loggedIn("bob", port: server.port)
+            let before = try await scrape(port)
+            for round in 0..<10 {
+                try await alice.send("bob, alice: round \(round)")
+                #expect(try await bob.readLine() == "from alice: round \(round)")
+                #expect(try await alice.readLine() == "from alice: round \(round)")
+            }
+            try await alice.send("ghost: anyone?")
+            try await expectNotice(alice, containing: "'ghost' is not online")
+            let third = try await loggedIn("carol", port: server.port)
+            let fourth = try await LineClient.connect(port: server.port)
+            _ = try await fourth.readToEnd()
+            let after = try await scrape(port)
+            func moved(_ series: String) -> Int {
+                Int(Double(after[series] ?? "0")!) - Int(Double(before[series] ?? "0")!)
+            }
+            // Ten rounds to two, a message to nobody online, and carol's proof of login to herself.
+            #expect(moved("chat_messages_received_total") == 12)
+            #expect(moved("chat_deliveries_total") == 21)
+            #expect(moved("chat_notices_total{kind=\"recipient_offline\"}") == 1)
+            #expect(moved("chat_connections_refused_total{cap=\"max_connections_per_ip\"}") == 1)
+            #expect(moved("chat_notices_total{kind=\"too_many_from_address\"}") == 1)
+            #expect(after["chat_logins_online"] == "3.0")
+            let sentLines = (0..<10).map { "bob, alice: round \($0)\n" }.joined() + "ghost: anyone?\n"
+            let carolsLogin = "carol\ncarol: ready\n"
+            #expect(moved("chat_bytes_received_total") == sentLines.utf8.count + carolsLogin.utf8.count)
+            await third.close()
+            await fourth.close()
+        }
+    }
+
     private func bumpEveryLoop(_ group: MultiThreadedEventLoopGroup, _ statistics: ServerStatistics)
         async throws
     {
