@@ -49,11 +49,3 @@ func expectEveryLine(
         next[sender] = expected + 1
     }
 }
-
-/// The server's peak resident memory may grow by at most `limitMiB` over `baselineKiB`.
-func expectPeakGrowth(of server: ServerProcess, over baselineKiB: Int, atMostMiB limitMiB: Int) {
-    let peak = server.child.memory().peakKiB
-    #expect(
-        peak - baselineKiB <= limitMiB * 1024,
-        "server peak RSS grew by \((peak - baselineKiB) / 1024) MiB (limit \(limitMiB) MiB)")
-}
