@@ -52,7 +52,7 @@ public struct ConversationLog: Sendable {
 
     /// Appends `line`, said at `time` (seconds since the epoch).
     public func append(_ line: Line, at time: Int) throws {
-        try output.writeLine(Self.timestamp(time) + " " + VisibleText.escaped(line.text))
+        try output.writeLine(Self.timestamp(time) + " " + TerminalStandIns.escaped(line.text))
     }
 
     public func close() {

@@ -31,7 +31,7 @@ public enum DisplayWidth {
     /// The glyphs a user-perceived character is drawn as. Usually one; a sequence of several
     /// spacing characters (a family emoji joined with ZWJ) is drawn cell by cell, each part in
     /// its own `wcwidth` cells. Control characters, line and paragraph separators and bidi
-    /// controls are drawn as `VisibleText` shows them (␛, ␍, `<U+202E>`), so no byte from a peer
+    /// controls are drawn as `TerminalStandIns` shows them (␛, ␍, `<U+202E>`), so no byte from a peer
     /// can move the cursor, change the terminal's state, or make a line look like another's.
     ///
     /// Two invisible characters are never drawn, because terminals disagree on the width of
@@ -43,7 +43,7 @@ public enum DisplayWidth {
     public static func glyphs(of character: Character) -> [Glyph] {
         var glyphs: [Glyph] = []
         for scalar in character.unicodeScalars {
-            if let standIn = VisibleText.standIn(for: scalar) {
+            if let standIn = TerminalStandIns.standIn(for: scalar) {
                 glyphs += standIn.unicodeScalars.map { Glyph([$0], width: max(1, columns(of: $0))) }
                 continue
             }

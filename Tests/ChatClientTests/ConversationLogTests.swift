@@ -60,17 +60,17 @@ import Testing
     }
 }
 
-@Suite struct VisibleTextTests {
+@Suite struct TerminalStandInsTests {
     @Test func controlsThatWouldSteerTheTerminalAreShownInstead() {
-        #expect(VisibleText.escaped("plain text, 日本語 and émoji 😀") == "plain text, 日本語 and émoji 😀")
-        #expect(VisibleText.escaped("\u{1B}[31mred") == "\u{241B}[31mred")
-        #expect(VisibleText.escaped("a\rb") == "a\u{240D}b")
-        #expect(VisibleText.escaped("a\u{7}b\u{0}c\u{7F}") == "a\u{2407}b\u{2400}c\u{2421}")
-        #expect(VisibleText.escaped("a\u{85}b\u{9B}c") == "a<U+0085>b<U+009B>c")
-        #expect(VisibleText.escaped("a\u{2028}b\u{2029}c") == "a<U+2028>b<U+2029>c")
-        #expect(VisibleText.escaped("abc\u{202E}fed\u{202C}") == "abc<U+202E>fed<U+202C>")
-        #expect(VisibleText.escaped("x\u{2066}y\u{2069}\u{200F}") == "x<U+2066>y<U+2069><U+200F>")
+        #expect(TerminalStandIns.escaped("plain text, 日本語 and émoji 😀") == "plain text, 日本語 and émoji 😀")
+        #expect(TerminalStandIns.escaped("\u{1B}[31mred") == "\u{241B}[31mred")
+        #expect(TerminalStandIns.escaped("a\rb") == "a\u{240D}b")
+        #expect(TerminalStandIns.escaped("a\u{7}b\u{0}c\u{7F}") == "a\u{2407}b\u{2400}c\u{2421}")
+        #expect(TerminalStandIns.escaped("a\u{85}b\u{9B}c") == "a<U+0085>b<U+009B>c")
+        #expect(TerminalStandIns.escaped("a\u{2028}b\u{2029}c") == "a<U+2028>b<U+2029>c")
+        #expect(TerminalStandIns.escaped("abc\u{202E}fed\u{202C}") == "abc<U+202E>fed<U+202C>")
+        #expect(TerminalStandIns.escaped("x\u{2066}y\u{2069}\u{200F}") == "x<U+2066>y<U+2069><U+200F>")
         // A tab is white space people type, not a control to show.
-        #expect(VisibleText.escaped("a\tb") == "a\tb")
+        #expect(TerminalStandIns.escaped("a\tb") == "a\tb")
     }
 }

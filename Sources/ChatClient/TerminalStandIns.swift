@@ -6,7 +6,7 @@ import ChatProtocol
 /// a visible stand-in, so `a\rfrom mallory: b` cannot pass for a line from mallory and an escape
 /// sequence cannot recolour or clear the screen. Plain mode does not use this: a pipe gets the
 /// bytes as they came.
-public enum VisibleText {
+public enum TerminalStandIns {
     /// What `scalar` is shown as, or nil when it is shown as itself.
     public static func standIn(for scalar: Unicode.Scalar) -> String? {
         switch scalar.value {
