@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The wire contract: framing, login rules, line parsing, formatting; and the wording of
@@ -63,6 +64,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Several servers as one over PostgreSQL: the login registry, routing between nodes, leases.
+        // No chat logic: the server plugs it into its broker.
+        .target(
+            name: "ChatCluster",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         // ncursesw from Debian's libncurses-dev, and the C functions that stand in for its macros.
@@ -131,6 +144,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ChatProtocolTests", dependencies: ["ChatProtocol"]),
+        .testTarget(
+            name: "ChatClusterTests",
+            dependencies: ["ChatCluster", "ChatTestSupport"]
+        ),
         .testTarget(
             name: "ChatServerTests",
             dependencies: ["ChatServer", "ChatTestSupport", "chat-server"]
