@@ -240,6 +240,12 @@ public final class ClusterNode: Sendable {
         logger.info("left the cluster")
     }
 
+    /// What a crash looks like to the others: the connections close, the lease is not renewed,
+    /// and nothing is freed.
+    func stopAsIfCrashed() async {
+        await stop(removingLease: false)
+    }
+
     /// Stops every task and closes the connections; with `removingLease`, deletes this node's
     /// row first, which frees its logins for everyone.
     func stop(removingLease: Bool) async {

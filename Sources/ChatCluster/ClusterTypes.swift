@@ -63,9 +63,9 @@ public enum ClusterEvent: Sendable, Equatable {
 }
 
 /// Deliveries for this node's logins, as one peer sent them in one batch, in the order they were
-/// routed there. The login and delivery buffers are slices of one buffer: keep them as long as
-/// needed, they copy nothing.
-public struct InboundBatch: Sendable {
+/// routed there. Iterating yields each recipient login and delivery as slices of the batch's one
+/// buffer: keep them as long as needed, they copy nothing.
+public struct InboundBatch: Sequence, Sendable {
     public let from: ClusterPeer
     let payload: ByteBuffer
 
@@ -74,19 +74,15 @@ public struct InboundBatch: Sendable {
         self.payload = payload
     }
 
-    /// Calls `body` with each delivery's recipient login and bytes, in order.
-    public func forEach(_ body: (_ login: ByteBuffer, _ delivery: ByteBuffer) throws -> Void) rethrows {
-        var reader = payload
-        while let record = BatchRecord.read(from: &reader) {
-            try body(record.login, record.delivery)
+    public struct Iterator: IteratorProtocol {
+        var remaining: ByteBuffer
+
+        public mutating func next() -> (login: ByteBuffer, delivery: ByteBuffer)? {
+            BatchRecord.read(from: &remaining)
         }
     }
 
-    public var count: Int {
-        var total = 0
-        forEach { _, _ in total += 1 }
-        return total
-    }
+    public func makeIterator() -> Iterator { Iterator(remaining: payload) }
 }
 
 /// Counters for tests and operators.

@@ -40,9 +40,16 @@ struct NodeLifecycle {
         self.safetyMargin = safetyMargin
     }
 
-    /// The lease to claim under, if the node is connected and its lease has time left.
+    /// The lease to claim under, if the node is connected, its lease has time left, and it is
+    /// not leaving.
     func usableLease(now: ContinuousClock.Instant) -> Int64? {
-        guard !isLeaving, sessionGeneration != nil, let lease, now < lease.deadline else { return nil }
+        isLeaving ? nil : leaseToWriteUnder(now: now)
+    }
+
+    /// The lease to write batches under: as `usableLease`, but a leaving node still writes out
+    /// what it accepted.
+    func leaseToWriteUnder(now: ContinuousClock.Instant) -> Int64? {
+        guard sessionGeneration != nil, let lease, now < lease.deadline else { return nil }
         return lease.id
     }
 

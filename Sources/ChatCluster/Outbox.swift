@@ -119,7 +119,8 @@ final class Outbox: Sendable {
     func acknowledge(peer: Int64, through sequence: Int64) -> Bool {
         state.withLockedValue { state in
             guard var queue = state.peers[peer] else { return false }
-            let done = queue.inFlight.prefix(while: { $0.sequence <= sequence && $0.written })
+            // An acknowledgement can overtake the sender's own confirmation of the write.
+            let done = queue.inFlight.prefix(while: { $0.sequence <= sequence })
             queue.inFlightBytes -= done.reduce(0) { $0 + $1.bytes }
             queue.inFlight.removeFirst(done.count)
             let ready = queue.sendersPaused && queue.queuedBytes <= softLimit

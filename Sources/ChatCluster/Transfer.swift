@@ -13,7 +13,7 @@ extension ClusterNode {
         var retry: (lease: Int64, batches: [OutgoingBatch])? = nil
         for await _ in flushRequests {
             while !Task.isCancelled {
-                guard let lease = lifecycle.withLockedValue({ $0.usableLease(now: .now) }),
+                guard let lease = lifecycle.withLockedValue({ $0.leaseToWriteUnder(now: .now) }),
                     let session = currentSession.withLockedValue({ $0 })
                 else { break }
                 var batches = outbox.takeBatches()
@@ -100,7 +100,7 @@ extension ClusterNode {
                 let peer =
                     directory.peer(row.sender) ?? ClusterPeer(id: row.sender, name: "node \(row.sender)")
                 let batch = InboundBatch(from: peer, payload: row.payload)
-                deliveries += batch.count
+                deliveries += batch.reduce(0) { count, _ in count + 1 }
                 batches.append(batch)
             }
             counters.withLockedValue {

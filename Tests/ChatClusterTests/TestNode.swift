@@ -38,7 +38,7 @@ final class TestNode: Sendable {
 
         func record(_ batch: InboundBatch) {
             var received: [Delivery] = []
-            batch.forEach { login, bytes in
+            for (login, bytes) in batch {
                 received.append(Delivery(login: String(buffer: login), bytes: Array(bytes.readableBytesView)))
             }
             state.withLockedValue {
