@@ -22,6 +22,8 @@ public final class ClusterNode: Sendable {
     let currentSession = NIOLockedValueBox<Session?>(nil)
     let controlQueue = NIOLockedValueBox<[ControlOperation]>([])
     let controlSerial = NIOLockedValueBox(0)
+    /// Claims waiting for the registry worker; closed once it has stopped.
+    let pendingClaims = NIOLockedValueBox((claims: [PendingClaim](), isClosed: false))
     let counters = NIOLockedValueBox(ClusterStatistics())
     let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
     let callbackLoop: any EventLoop
@@ -31,8 +33,13 @@ public final class ClusterNode: Sendable {
     let flushRequests: AsyncStream<Void>
     let fetchBell: AsyncStream<Void>.Continuation
     let fetchRequests: AsyncStream<Void>
-    let controlBell: AsyncStream<Void>.Continuation
-    let controlRequests: AsyncStream<Void>
+    let registryBell: AsyncStream<Void>.Continuation
+    let registryRequests: AsyncStream<Void>
+
+    struct PendingClaim: Sendable {
+        let login: ByteBuffer
+        let answer: CheckedContinuation<ClaimResult, Never>
+    }
 
     /// A change this node announces in the background, in order.
     struct ControlOperation: Sendable {
@@ -70,7 +77,7 @@ public final class ClusterNode: Sendable {
         self.onDeliveries = onDeliveries
         (flushRequests, flushBell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         (fetchRequests, fetchBell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
-        (controlRequests, controlBell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (registryRequests, registryBell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         let bell = flushBell
         self.outbox = Outbox(
             softLimit: configuration.peerQueueSoftLimit,
@@ -142,34 +149,23 @@ public final class ClusterNode: Sendable {
 
     // MARK: Logins
 
-    /// Claims `login` for a connection on this node, unique across the cluster.
+    /// Claims `login` for a connection on this node, unique across the cluster. Claims made
+    /// together go to the database together, after any release made before them.
     public func claim(_ login: String) async -> ClaimResult {
-        let key = ByteBuffer(string: login)
-        // A release of the same login still on its way must reach the database first.
-        let deadline = ContinuousClock.now + configuration.queryTimeout
-        while controlQueue.withLockedValue({ $0.contains { $0.login == key } }) {
-            guard ContinuousClock.now < deadline else { return .unavailable }
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-        guard let lease = lifecycle.withLockedValue({ $0.usableLease(now: .now) }),
-            let session = currentSession.withLockedValue({ $0 })
+        guard lifecycle.withLockedValue({ $0.usableLease(now: .now) }) != nil,
+            currentSession.withLockedValue({ $0 }) != nil
         else { return .unavailable }
-        do {
-            let statements = self.statements
-            let claimed = try await withTimeout(configuration.queryTimeout, closing: session.control) {
-                try await statements.claim(key, node: lease, on: session.control)
+        let key = ByteBuffer(string: login)
+        return await withCheckedContinuation { answer in
+            let accepted = pendingClaims.withLockedValue { pending in
+                if !pending.isClosed { pending.claims.append(PendingClaim(login: key, answer: answer)) }
+                return !pending.isClosed
             }
-            // The lease may have been lost while the statement ran: then this login is about to
-            // be freed, and the server has been told to drop its clients.
-            guard let claimed, lifecycle.withLockedValue({ $0.usableLease(now: .now) }) == lease else {
-                return .unavailable
+            if accepted {
+                registryBell.yield()
+            } else {
+                answer.resume(returning: .unavailable)
             }
-            guard claimed else { return .taken }
-            _ = directory.apply(.claimed(key, node: lease))
-            return .claimed
-        } catch {
-            logger.debug("claim failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
-            return .unavailable
         }
     }
 
@@ -269,7 +265,7 @@ public final class ClusterNode: Sendable {
         session?.close()
         flushBell.finish()
         fetchBell.finish()
-        controlBell.finish()
+        registryBell.finish()
         for task in running { await task.value }
     }
 
@@ -283,7 +279,7 @@ public final class ClusterNode: Sendable {
             }
             queue.append(ControlOperation(serial: serial, kind: kind, login: login, lease: lease))
         }
-        controlBell.yield()
+        registryBell.yield()
     }
 
     func emit(_ events: [ClusterEvent]) {

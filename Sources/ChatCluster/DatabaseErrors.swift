@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PostgresNIO
@@ -37,6 +38,7 @@ enum DatabaseErrors {
             return "connection failed (\(error))"
         }
         if error is QueryTimeout { return "the database did not answer within the query timeout" }
+        if error is ConnectionClosed { return "the connection was closed" }
         return "\(error)"
     }
 
@@ -50,23 +52,41 @@ enum DatabaseErrors {
 
 struct QueryTimeout: Error {}
 
-/// Runs `body` on `connection`, or closes the connection and throws `QueryTimeout` after
-/// `timeout`: postgres-nio has no per-query deadline, and a connection that hangs is a lost one.
+/// Runs `body`, or closes `connection` and throws `QueryTimeout` after `timeout`: postgres-nio
+/// has no per-query deadline, and a connection that hangs is a lost one. Returns at the deadline
+/// even if `body` does not end then (it is cancelled, and ends when it can).
 func withTimeout<Value: Sendable>(
     _ timeout: Duration,
-    closing connection: PostgresConnection,
+    closing connection: GuardedConnection,
     _ body: @escaping @Sendable () async throws -> Value
 ) async throws -> Value {
-    try await withThrowingTaskGroup(of: Value?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            connection.closeInBackground()
-            return nil
+    let outcome = NIOLockedValueBox<CheckedContinuation<Value, any Error>?>(nil)
+    let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    /// The first outcome wins; the others find nothing left to resume.
+    @Sendable func finish(_ result: Result<Value, any Error>) -> Bool {
+        guard let continuation = outcome.withLockedValue({ $0.take() }) else { return false }
+        for task in tasks.withLockedValue({ $0 }) { task.cancel() }
+        continuation.resume(with: result)
+        return true
+    }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            outcome.withLockedValue { $0 = continuation }
+            let work = Task {
+                do {
+                    _ = finish(.success(try await body()))
+                } catch {
+                    _ = finish(.failure(error))
+                }
+            }
+            let timer = Task {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                if finish(.failure(QueryTimeout())) { connection.close() }
+            }
+            tasks.withLockedValue { $0 = [work, timer] }
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw QueryTimeout() }
-        return value
+    } onCancel: {
+        _ = finish(.failure(CancellationError()))
     }
 }
 

@@ -17,7 +17,7 @@ extension ClusterNode {
         synchronised: AsyncStream<Void>.Continuation
     ) async -> String {
         do {
-            try await session.listener.listen(on: MembershipChange.channel) { notifications in
+            try await session.listener.connection.listen(on: MembershipChange.channel) { notifications in
                 listening.yield()
                 var held: [MembershipChange]? = []
                 for try await notification in notifications {
@@ -53,7 +53,7 @@ extension ClusterNode {
         -> String
     {
         do {
-            try await session.listener.listen(on: Statements.nodeChannel(lease)) { notifications in
+            try await session.listener.connection.listen(on: Statements.nodeChannel(lease)) { notifications in
                 listening.yield()
                 for try await notification in notifications {
                     let payload = notification.payload

@@ -47,35 +47,44 @@ enum Schema {
         ]
     ]
 
-    static func prepare(on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
-            try await connection.query(
-                "CREATE TABLE IF NOT EXISTS achat_schema (version integer NOT NULL)", logger: logger)
-            var current = 0
-            for try await (version) in try await connection.query(
-                "SELECT version FROM achat_schema", logger: logger
-            ).decode(Int.self) {
-                current = version
-            }
-            guard current <= version else {
-                throw ClusterError(
-                    "the cluster database has schema version \(current), newer than this server's \(version): upgrade this server"
-                )
-            }
-            guard current < version else { return }
-            for step in upgrades[current...] {
-                for statement in step {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                }
-            }
-            if current == 0 {
-                try await connection.query(
-                    "INSERT INTO achat_schema (version) VALUES (\(version))", logger: logger)
-            } else {
-                try await connection.query("UPDATE achat_schema SET version = \(version)", logger: logger)
-            }
-            logger.info("cluster schema upgraded", metadata: ["from": "\(current)", "to": "\(version)"])
+    static func prepare(on connection: GuardedConnection, logger: Logger) async throws {
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            try await upgrade(on: connection, logger: logger)
+            try await connection.query("COMMIT", logger: logger)
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
         }
+    }
+
+    private static func upgrade(on connection: GuardedConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+        try await connection.query(
+            "CREATE TABLE IF NOT EXISTS achat_schema (version integer NOT NULL)", logger: logger)
+        var current = 0
+        for try await (version) in try await connection.query(
+            "SELECT version FROM achat_schema", logger: logger
+        ).decode(Int.self) {
+            current = version
+        }
+        guard current <= version else {
+            throw ClusterError(
+                "the cluster database has schema version \(current), newer than this server's \(version): upgrade this server"
+            )
+        }
+        guard current < version else { return }
+        for step in upgrades[current...] {
+            for statement in step {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        }
+        if current == 0 {
+            try await connection.query(
+                "INSERT INTO achat_schema (version) VALUES (\(version))", logger: logger)
+        } else {
+            try await connection.query("UPDATE achat_schema SET version = \(version)", logger: logger)
+        }
+        logger.info("cluster schema upgraded", metadata: ["from": "\(current)", "to": "\(version)"])
     }
 }

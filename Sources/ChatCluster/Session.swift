@@ -10,13 +10,13 @@ import PostgresNIO
 struct Session: Sendable {
     let generation: Int
     /// Leases, logins, the directory.
-    let control: PostgresConnection
+    let control: GuardedConnection
     /// Batches to peers.
-    let sender: PostgresConnection
+    let sender: GuardedConnection
     /// LISTEN, and fetching the batches for this node.
-    let listener: PostgresConnection
+    let listener: GuardedConnection
 
-    var connections: [PostgresConnection] { [control, sender, listener] }
+    var connections: [PostgresConnection] { [control.connection, sender.connection, listener.connection] }
 
     static func connect(
         generation: Int,
@@ -43,7 +43,8 @@ struct Session: Sendable {
             throw error
         }
         return Session(
-            generation: generation, control: connections[0], sender: connections[1], listener: connections[2])
+            generation: generation, control: GuardedConnection(connections[0]),
+            sender: GuardedConnection(connections[1]), listener: GuardedConnection(connections[2]))
     }
 
     func close() {
@@ -64,13 +65,5 @@ struct Session: Sendable {
                 }
             }
         }
-    }
-}
-
-extension PostgresConnection {
-    /// Starts closing without waiting; a closed connection is left as it is.
-    func closeInBackground() {
-        let closing: EventLoopFuture<Void> = close()
-        closing.whenComplete { _ in }
     }
 }

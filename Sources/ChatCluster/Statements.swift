@@ -22,7 +22,7 @@ struct Statements {
         case nameHeld(remaining: Duration)
     }
 
-    func register(name: String, lease: Duration, on connection: PostgresConnection) async throws
+    func register(name: String, lease: Duration, on connection: GuardedConnection) async throws
         -> Registration
     {
         let ms = milliseconds(lease)
@@ -57,7 +57,7 @@ struct Statements {
 
     /// Renews this node's lease and frees the nodes whose leases have expired. Returns whether
     /// the lease was still this node's, and the names of the nodes freed.
-    func renewAndReap(node: Int64, lease: Duration, on connection: PostgresConnection) async throws -> (
+    func renewAndReap(node: Int64, lease: Duration, on connection: GuardedConnection) async throws -> (
         renewed: Bool, freed: [String]
     ) {
         let ms = milliseconds(lease)
@@ -82,7 +82,7 @@ struct Statements {
     }
 
     /// Deletes a node's row, which frees its logins and drops the batches waiting for it.
-    func removeNode(_ node: Int64, on connection: PostgresConnection) async throws {
+    func removeNode(_ node: Int64, on connection: GuardedConnection) async throws {
         try await connection.query(
             """
             WITH gone AS (DELETE FROM achat_nodes WHERE id = \(node) RETURNING id)
@@ -92,39 +92,49 @@ struct Statements {
 
     // MARK: Logins
 
-    /// nil if this node's lease is not valid in the database.
-    func claim(_ login: ByteBuffer, node: Int64, on connection: PostgresConnection) async throws -> Bool? {
-        let hex = MembershipChange.hex(login)
+    /// Claims as many of `logins` as are free, in one statement. Returns those claimed, or nil if
+    /// this node's lease is not valid in the database.
+    func claim(_ logins: [ByteBuffer], node: Int64, on connection: GuardedConnection) async throws -> Set<
+        ByteBuffer
+    >? {
+        let hex = logins.map(MembershipChange.hex)
         let rows = try await connection.query(
             """
             WITH me AS (
                 SELECT id FROM achat_nodes WHERE id = \(node) AND lease_expires > now()
             ), claimed AS (
-                INSERT INTO achat_logins (login, node) SELECT \(login), id FROM me
-                ON CONFLICT (login) DO NOTHING RETURNING node
+                INSERT INTO achat_logins (login, node)
+                SELECT decode(wanted, 'hex'), me.id FROM unnest(\(hex)::text[]) AS wanted, me
+                ON CONFLICT (login) DO NOTHING RETURNING login, node
+            ), announced AS (
+                SELECT count(pg_notify('achat_members', '+' || node || ' ' || encode(login, 'hex'))) AS count
+                FROM claimed
             )
-            SELECT (SELECT count(*) FROM me),
-                (SELECT count(pg_notify('achat_members', '+' || node || ' ' || \(hex))) FROM claimed)
+            SELECT (SELECT count(*) FROM me), (SELECT count FROM announced),
+                array(SELECT encode(login, 'hex') FROM claimed)
             """, logger: logger)
-        for try await (valid, claimed) in rows.decode((Int64, Int64).self) {
-            return valid == 0 ? nil : claimed == 1
+        for try await (valid, _, claimed) in rows.decode((Int64, Int64, [String]).self) {
+            guard valid == 1 else { return nil }
+            return Set(claimed.compactMap { MembershipChange.decodeHex($0[...]) })
         }
         return nil
     }
 
-    func release(_ login: ByteBuffer, node: Int64, on connection: PostgresConnection) async throws {
-        let hex = MembershipChange.hex(login)
+    func release(_ logins: [ByteBuffer], node: Int64, on connection: GuardedConnection) async throws {
+        let hex = logins.map(MembershipChange.hex)
         try await connection.query(
             """
             WITH released AS (
-                DELETE FROM achat_logins WHERE login = \(login) AND node = \(node) RETURNING node
+                DELETE FROM achat_logins
+                WHERE node = \(node) AND login IN (SELECT decode(h, 'hex') FROM unnest(\(hex)::text[]) AS h)
+                RETURNING login, node
             )
-            SELECT pg_notify('achat_members', '-' || node || ' ' || \(hex)) FROM released
+            SELECT count(pg_notify('achat_members', '-' || node || ' ' || encode(login, 'hex'))) FROM released
             """, logger: logger)
     }
 
     func announceCongestion(
-        _ login: ByteBuffer, congested: Bool, node: Int64, on connection: PostgresConnection
+        _ login: ByteBuffer, congested: Bool, node: Int64, on connection: GuardedConnection
     )
         async throws
     {
@@ -133,7 +143,7 @@ struct Statements {
     }
 
     /// Every node and where every login is, read in one snapshot.
-    func readDirectory(on connection: PostgresConnection) async throws -> (
+    func readDirectory(on connection: GuardedConnection) async throws -> (
         peers: [ClusterPeer], logins: [ByteBuffer: Int64]
     ) {
         let rows = try await connection.query(
@@ -148,7 +158,7 @@ struct Statements {
         return (Array(peers.values), logins)
     }
 
-    func notifyMarker(_ marker: String, on connection: PostgresConnection) async throws {
+    func notifyMarker(_ marker: String, on connection: GuardedConnection) async throws {
         try await connection.query("SELECT pg_notify('achat_members', \("m" + marker))", logger: logger)
     }
 
@@ -156,7 +166,7 @@ struct Statements {
 
     /// Writes a batch and rings its peer's bell. Writing it again (after a connection broke with
     /// its fate unknown) does nothing: the key is the sender's sequence number.
-    func write(_ batch: OutgoingBatch, from node: Int64, on connection: PostgresConnection) async throws {
+    func write(_ batch: OutgoingBatch, from node: Int64, on connection: GuardedConnection) async throws {
         let channel = Self.nodeChannel(batch.peer)
         try await connection.query(
             """
@@ -171,7 +181,7 @@ struct Statements {
 
     /// Takes every batch waiting for this node, each sender's in order, and acknowledges them to
     /// their senders in the same statement.
-    func takeBatches(for node: Int64, on connection: PostgresConnection) async throws -> [(
+    func takeBatches(for node: Int64, on connection: GuardedConnection) async throws -> [(
         sender: Int64, sequence: Int64, payload: ByteBuffer
     )] {
         let rows = try await connection.query(
@@ -192,7 +202,7 @@ struct Statements {
     }
 
     /// For each peer, the oldest batch from this node it has not taken yet.
-    func oldestOutstanding(from node: Int64, on connection: PostgresConnection) async throws -> [Int64: Int64]
+    func oldestOutstanding(from node: Int64, on connection: GuardedConnection) async throws -> [Int64: Int64]
     {
         let rows = try await connection.query(
             "SELECT target, min(sequence) FROM achat_batches WHERE sender = \(node) GROUP BY target",

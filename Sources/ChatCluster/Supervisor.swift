@@ -10,6 +10,7 @@ extension ClusterNode {
     func establish(generation: Int, isFirst: Bool) async throws -> Session {
         let session = try await Session.connect(
             generation: generation, to: url, nodeName: name, configuration: configuration, logger: logger)
+        logger.trace("connected", metadata: ["session": "\(generation)"])
         do {
             let control = session.control
             let statements = self.statements
@@ -21,6 +22,7 @@ extension ClusterNode {
                     try await Schema.prepare(on: control, logger: logger)
                 }
             }
+            logger.trace("schema ready")
             if let lease = lifecycle.withLockedValue({ $0.lease?.id }) {
                 let started = ContinuousClock.now
                 let (renewed, _) = try await withTimeout(timeout, closing: control) {
@@ -48,7 +50,7 @@ extension ClusterNode {
         }
     }
 
-    private func register(on control: PostgresConnection) async throws {
+    private func register(on control: GuardedConnection) async throws {
         var waited = false
         let statements = self.statements
         let (timeout, leaseDuration, name) = (
@@ -83,7 +85,7 @@ extension ClusterNode {
             Task { await self.watchLease() },
             Task { await self.runFlusher() },
             Task { await self.runFetcher() },
-            Task { await self.runControlQueue() },
+            Task { await self.runRegistry() },
         ]
         tasks.withLockedValue { $0 = started }
     }
@@ -212,7 +214,7 @@ extension ClusterNode {
         // Whatever waited for a connection (or arrived for this node meanwhile) goes now.
         flushBell.yield()
         fetchBell.yield()
-        controlBell.yield()
+        registryBell.yield()
     }
 
     private func renewLease(_ session: Session, lease: Int64) async throws {

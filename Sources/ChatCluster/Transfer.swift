@@ -2,9 +2,8 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// The node's three workers: the flusher writes batches to peers, the fetcher takes the batches
-/// for this node, the control queue announces releases and congestion. Each is one task, so each
-/// does its work in order.
+/// Moving deliveries: the flusher writes batches to peers, the fetcher takes the batches for this
+/// node. Each is one task, so each does its work in order.
 extension ClusterNode {
     /// Writes the outbox as batches, one statement per batch, as long as there is any. While a
     /// statement runs, deliveries pile up into the next batch: the busier the node, the bigger
@@ -112,39 +111,6 @@ extension ClusterNode {
             let (onDeliveries, ready) = (self.onDeliveries, batches)
             callbackLoop.execute {
                 for batch in ready { onDeliveries(batch) }
-            }
-        }
-    }
-
-    /// Announces releases and congestion changes in the order they were made. An operation
-    /// waits for a connection; one from a lease given up is dropped (the lease's row went, and
-    /// its logins with it).
-    func runControlQueue() async {
-        for await _ in controlRequests {
-            while let operation = controlQueue.withLockedValue({ $0.first }) {
-                guard let session = currentSession.withLockedValue({ $0 }),
-                    let lease = lifecycle.withLockedValue({ $0.lease?.id })
-                else { break }
-                if operation.lease == lease {
-                    let (control, statements) = (session.control, self.statements)
-                    do {
-                        try await withTimeout(configuration.queryTimeout, closing: control) {
-                            switch operation.kind {
-                            case .release:
-                                try await statements.release(operation.login, node: lease, on: control)
-                            case .congestion(let congested):
-                                try await statements.announceCongestion(
-                                    operation.login, congested: congested, node: lease, on: control)
-                            }
-                        }
-                    } catch {
-                        logger.debug(
-                            "announcing a change failed",
-                            metadata: ["reason": "\(DatabaseErrors.reason(error))"])
-                        break
-                    }
-                }
-                controlQueue.withLockedValue { $0.removeAll { $0.serial == operation.serial } }
             }
         }
     }

@@ -109,6 +109,11 @@ public final class TestPostgres: Sendable {
         try run("pg_ctl", ["-D", dataFolder.path, "-m", "fast", "-w", "-t", "60", "restart"] + serverOptions)
     }
 
+    /// Stops the server the fast way, keeping its data for `startServer`.
+    public func stopServer() throws {
+        try run("pg_ctl", ["-D", dataFolder.path, "-m", "fast", "-w", "-t", "60", "stop"])
+    }
+
     /// Stops the server and removes its folder.
     public func stop() {
         _ = try? run("pg_ctl", ["-D", dataFolder.path, "-m", "immediate", "-w", "-t", "30", "stop"])
@@ -138,7 +143,7 @@ public final class TestPostgres: Sendable {
         ]
     }
 
-    private func startServer() throws {
+    public func startServer() throws {
         try run("pg_ctl", ["-D", dataFolder.path, "-w", "-t", "60", "start"] + serverOptions)
     }
 
