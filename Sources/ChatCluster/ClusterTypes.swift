@@ -69,11 +69,6 @@ public struct InboundBatch: Sequence, Sendable {
     public let from: ClusterPeer
     let payload: ByteBuffer
 
-    init(from: ClusterPeer, payload: ByteBuffer) {
-        self.from = from
-        self.payload = payload
-    }
-
     public struct Iterator: IteratorProtocol {
         var remaining: ByteBuffer
 
