@@ -151,14 +151,13 @@ public final class ClusterNode: Sendable {
 
     /// Claims `login` for a connection on this node, unique across the cluster. Claims made
     /// together go to the database together, after any release made before them.
-    public func claim(_ login: String) async -> ClaimResult {
+    public func claim(_ login: ByteBuffer) async -> ClaimResult {
         guard lifecycle.withLockedValue({ $0.usableLease(now: .now) }) != nil,
             currentSession.withLockedValue({ $0 }) != nil
         else { return .unavailable }
-        let key = ByteBuffer(string: login)
         return await withCheckedContinuation { answer in
             let accepted = pendingClaims.withLockedValue { pending in
-                if !pending.isClosed { pending.claims.append(PendingClaim(login: key, answer: answer)) }
+                if !pending.isClosed { pending.claims.append(PendingClaim(login: login, answer: answer)) }
                 return !pending.isClosed
             }
             if accepted {
@@ -172,11 +171,10 @@ public final class ClusterNode: Sendable {
     /// Frees `login` for the whole cluster, at once (the database is told in the background, in
     /// order with this node's other releases and claims). Does nothing if the lease was lost:
     /// its logins are freed with it.
-    public func release(_ login: String) {
-        let key = ByteBuffer(string: login)
+    public func release(_ login: ByteBuffer) {
         guard let lease = lifecycle.withLockedValue({ $0.lease?.id }) else { return }
-        _ = directory.apply(.released(key, node: lease))
-        enqueueControl(.release, login: key, lease: lease)
+        _ = directory.apply(.released(login, node: lease))
+        enqueueControl(.release, login: login, lease: lease)
     }
 
     /// Where `login` is online as far as this node knows: a peer, this node itself, or nil.

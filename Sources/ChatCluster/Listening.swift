@@ -82,7 +82,8 @@ extension ClusterNode {
     private func replaceDirectory(peers: [ClusterPeer], logins: [ByteBuffer: Int64]) {
         let (gone, uncongested) = directory.replace(peers: peers, logins: logins)
         var events: [ClusterEvent] = []
-        for peer in gone {
+        // This node's own earlier registrations are no news to the server.
+        for peer in gone where peer.name != name {
             _ = outbox.dropPeer(peer.id)
             logger.info("node left the cluster", metadata: ["peer": "\(peer)"])
             events += [.peerLeft(peer), .peerReady(peer)]

@@ -137,3 +137,8 @@ func withNodes(
     }
     for node in nodes { await node.node.leave() }
 }
+
+extension ClusterNode {
+    func claim(_ login: String) async -> ClaimResult { await claim(ByteBuffer(string: login)) }
+    func release(_ login: String) { release(ByteBuffer(string: login)) }
+}
