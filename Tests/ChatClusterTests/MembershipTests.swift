@@ -123,6 +123,10 @@ struct MembershipTests {
             #expect(await b.node.claim("e\u{301}") == .taken)
             #expect(await b.node.claim("🦀'\\\"") == .claimed)
             try await a.waitUntil("emoji login located") { a.location(of: "🦀'\\\"") == b.node.peer }
+            // Logins travel in notifications hex-encoded: even bytes a payload cannot hold pass.
+            #expect(await b.node.claim("nul\u{0}'") == .claimed)
+            try await a.waitUntil("NUL login located") { a.location(of: "nul\u{0}'") == b.node.peer }
+            #expect(a.location(of: "nul") == nil)
         }
     }
 }

@@ -16,22 +16,29 @@ import Testing
         if: ProcessInfo.processInfo.environment["ACHAT_CLUSTER_BENCH"] != nil, "set ACHAT_CLUSTER_BENCH=1")
 )
 struct ThroughputTests {
-    @Test func crossNodeDeliveriesPerSecond() async throws {
+    /// Node `a` sends, node `b` hands what it receives to `onDeliveries`.
+    static func sendingPair(
+        onDeliveries: @escaping @Sendable (InboundBatch) -> Void
+    ) async throws -> (ClusterNode, ClusterNode) {
         let url = try postgres.makeDatabase()
-        let total =
-            Int(ProcessInfo.processInfo.environment["ACHAT_CLUSTER_BENCH_DELIVERIES"] ?? "") ?? 1_000_000
-        let received = NIOLockedValueBox(0)
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
         let a = try await ClusterNode.join(
             url: url, nodeName: "a", logger: logger, onEvent: { _ in }, onDeliveries: { _ in })
         let b = try await ClusterNode.join(
-            url: url, nodeName: "b", logger: logger, onEvent: { _ in },
-            onDeliveries: { batch in
-                var count = 0
-                for _ in batch { count += 1 }
-                received.withLockedValue { $0 += count }
-            })
+            url: url, nodeName: "b", logger: logger, onEvent: { _ in }, onDeliveries: onDeliveries)
+        return (a, b)
+    }
+
+    @Test func crossNodeDeliveriesPerSecond() async throws {
+        let total =
+            Int(ProcessInfo.processInfo.environment["ACHAT_CLUSTER_BENCH_DELIVERIES"] ?? "") ?? 1_000_000
+        let received = NIOLockedValueBox(0)
+        let (a, b) = try await Self.sendingPair { batch in
+            var count = 0
+            for _ in batch { count += 1 }
+            received.withLockedValue { $0 += count }
+        }
         let recipients = (0..<100).map { "user\($0)" }
         for login in recipients { #expect(await b.claim(ByteBuffer(string: login)) == .claimed) }
         let peer = try #require(b.peer)
@@ -80,24 +87,17 @@ struct ThroughputTests {
 
     /// Latency at a steady 10,000 deliveries/s: each delivery carries the time it was routed.
     @Test func latencyAtTenThousandDeliveriesPerSecond() async throws {
-        let url = try postgres.makeDatabase()
         let origin = ContinuousClock.now
         let latencies = NIOLockedValueBox([Duration]())
-        var logger = Logger(label: "bench")
-        logger.logLevel = .warning
-        let a = try await ClusterNode.join(
-            url: url, nodeName: "a", logger: logger, onEvent: { _ in }, onDeliveries: { _ in })
-        let b = try await ClusterNode.join(
-            url: url, nodeName: "b", logger: logger, onEvent: { _ in },
-            onDeliveries: { batch in
-                let now = ContinuousClock.now
-                var measured: [Duration] = []
-                for (_, delivery) in batch {
-                    let sent = delivery.getInteger(at: delivery.readerIndex, as: Int64.self)!
-                    measured.append(now - (origin + .nanoseconds(sent)))
-                }
-                latencies.withLockedValue { $0 += measured }
-            })
+        let (a, b) = try await Self.sendingPair { batch in
+            let now = ContinuousClock.now
+            var measured: [Duration] = []
+            for (_, delivery) in batch {
+                let sent = delivery.getInteger(at: delivery.readerIndex, as: Int64.self)!
+                measured.append(now - (origin + .nanoseconds(sent)))
+            }
+            latencies.withLockedValue { $0 += measured }
+        }
         #expect(await b.claim(ByteBuffer(string: "bob")) == .claimed)
         let peer = try #require(b.peer)
         let bob = ByteBuffer(string: "bob")
