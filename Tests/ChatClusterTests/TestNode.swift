@@ -10,9 +10,9 @@ import Testing
 /// Short leases and heartbeats, so failures show within seconds; waits are on events, with
 /// generous limits for a loaded machine.
 let testConfiguration = ClusterConfiguration(
-    leaseDuration: .seconds(4),
+    leaseDuration: .seconds(6),
     heartbeatInterval: .milliseconds(300),
-    leaseSafetyMargin: .milliseconds(1500),
+    leaseSafetyMargin: .seconds(2),
     initialReconnectDelay: .milliseconds(50),
     maximumReconnectDelay: .milliseconds(500),
     queryTimeout: .seconds(2)
