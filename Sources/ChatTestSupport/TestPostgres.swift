@@ -41,6 +41,7 @@ public final class TestPostgres: Sendable {
     /// Starts a fresh server with one password user, `achat`, allowed to create databases.
     public static func start() throws -> TestPostgres {
         guard let binaries else { throw TestTimeout(unavailableReason!) }
+        removeLeftovers(binaries: binaries)
         let folder = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("achat-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -160,6 +161,22 @@ public final class TestPostgres: Sendable {
             throw TestTimeout("\(program) \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
         }
         return output
+    }
+
+    /// Stops and removes the servers of test runs that died without stopping them (a crash, a
+    /// kill): their folders carry the dead process's id.
+    private static func removeLeftovers(binaries: URL) {
+        let temporary = URL(fileURLWithPath: NSTemporaryDirectory())
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+        for entry in entries where entry.hasPrefix("achat-pg-") {
+            guard let owner = entry.split(separator: "-").dropFirst(2).first.flatMap({ pid_t($0) }),
+                kill(owner, 0) != 0 && errno == ESRCH
+            else { continue }
+            let folder = temporary.appendingPathComponent(entry)
+            let leftover = TestPostgres(
+                port: 0, folder: folder, binaries: binaries, runAs: geteuid() == 0 ? "postgres" : nil)
+            leftover.stop()
+        }
     }
 
     private static func findBinaries() -> URL? {
