@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import NIOPosix
 
 /// A private PostgreSQL server for one test suite: `initdb` into a temporary folder, `pg_ctl` on
 /// a free loopback port, a password user; stopped and removed by `stop()`.
@@ -39,7 +40,11 @@ public final class TestPostgres: Sendable {
     private var dataFolder: URL { folder.appendingPathComponent("data") }
 
     /// Starts a fresh server with one password user, `achat`, allowed to create databases.
-    public static func start() throws -> TestPostgres {
+    public static func start() async throws -> TestPostgres {
+        try await offThePool { try startNow() }
+    }
+
+    private static func startNow() throws -> TestPostgres {
         guard let binaries else { throw TestTimeout(unavailableReason!) }
         removeLeftovers(binaries: binaries)
         let folder = URL(fileURLWithPath: NSTemporaryDirectory())
@@ -60,8 +65,10 @@ public final class TestPostgres: Sendable {
                 let port = try freeLoopbackPort()
                 let started = TestPostgres(port: port, folder: folder, binaries: binaries, runAs: runAs)
                 do {
-                    try started.startServer()
-                    try started.psql(
+                    try started.run(
+                        "pg_ctl",
+                        ["-D", started.dataFolder.path, "-w", "-t", "60", "start"] + started.serverOptions)
+                    _ = try started.psqlNow(
                         "CREATE ROLE \(started.user) LOGIN CREATEDB PASSWORD '\(started.password.replacingOccurrences(of: "'", with: "''"))'"
                     )
                     return started
@@ -77,13 +84,13 @@ public final class TestPostgres: Sendable {
     }
 
     /// A new, empty database owned by the test user; its URL, password included.
-    public func makeDatabase() throws -> String {
+    public func makeDatabase() async throws -> String {
         let number = databaseCount.withLockedValue {
             $0 += 1
             return $0
         }
         let name = "test\(number)"
-        try psql("CREATE DATABASE \(name) OWNER \(user)")
+        try await psql("CREATE DATABASE \(name) OWNER \(user)")
         return url(database: name)
     }
 
@@ -94,7 +101,11 @@ public final class TestPostgres: Sendable {
 
     /// Runs SQL as the superuser and returns what psql printed (unaligned, tuples only).
     @discardableResult
-    public func psql(_ sql: String, database: String = "postgres") throws -> String {
+    public func psql(_ sql: String, database: String = "postgres") async throws -> String {
+        try await Self.offThePool { try self.psqlNow(sql, database: database) }
+    }
+
+    private func psqlNow(_ sql: String, database: String = "postgres") throws -> String {
         try run(
             "psql",
             [
@@ -106,17 +117,22 @@ public final class TestPostgres: Sendable {
     }
 
     /// Stops the server the fast way and starts it again on the same port.
-    public func restart() throws {
-        try run("pg_ctl", ["-D", dataFolder.path, "-m", "fast", "-w", "-t", "60", "restart"] + serverOptions)
+    public func restart() async throws {
+        try await pgctl(
+            "pg_ctl", ["-D", dataFolder.path, "-m", "fast", "-w", "-t", "60", "restart"] + serverOptions)
     }
 
     /// Stops the server the fast way, keeping its data for `startServer`.
-    public func stopServer() throws {
-        try run("pg_ctl", ["-D", dataFolder.path, "-m", "fast", "-w", "-t", "60", "stop"])
+    public func stopServer() async throws {
+        try await pgctl("pg_ctl", ["-D", dataFolder.path, "-m", "fast", "-w", "-t", "60", "stop"])
     }
 
     /// Stops the server and removes its folder.
-    public func stop() {
+    public func stop() async {
+        _ = try? await Self.offThePool { self.stopNow() }
+    }
+
+    private func stopNow() {
         _ = try? run("pg_ctl", ["-D", dataFolder.path, "-m", "immediate", "-w", "-t", "30", "stop"])
         try? FileManager.default.removeItem(at: folder)
     }
@@ -144,8 +160,21 @@ public final class TestPostgres: Sendable {
         ]
     }
 
-    public func startServer() throws {
-        try run("pg_ctl", ["-D", dataFolder.path, "-w", "-t", "60", "start"] + serverOptions)
+    public func startServer() async throws {
+        try await pgctl("pg_ctl", ["-D", dataFolder.path, "-w", "-t", "60", "start"] + serverOptions)
+    }
+
+    private func pgctl(_ program: String, _ arguments: [String]) async throws {
+        try await Self.offThePool { _ = try self.run(program, arguments) }
+    }
+
+    /// Runs blocking work (a child process, to its end) on a thread of its own: on the
+    /// concurrency pool it would hold one of the few threads that every test's tasks share, and
+    /// stall the cluster nodes of the tests running beside it.
+    private static func offThePool<Value: Sendable>(
+        _ work: @escaping @Sendable () throws -> Value
+    ) async throws -> Value {
+        try await NIOThreadPool.singleton.runIfActive(work)
     }
 
     @discardableResult
@@ -175,7 +204,7 @@ public final class TestPostgres: Sendable {
             let folder = temporary.appendingPathComponent(entry)
             let leftover = TestPostgres(
                 port: 0, folder: folder, binaries: binaries, runAs: geteuid() == 0 ? "postgres" : nil)
-            leftover.stop()
+            leftover.stopNow()
         }
     }
 

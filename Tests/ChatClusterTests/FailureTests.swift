@@ -17,14 +17,14 @@ extension ClusterEvent {
 struct NodeFailureTests {
     @Test(arguments: ["node0", "node1"])
     func killedConnectionsAreReplacedAndNothingAcceptedIsLost(_ victim: String) async throws {
-        let url = try postgres.makeDatabase()
+        let url = try await postgres.makeDatabase()
         try await withNodes(2, url: url) { nodes in
             let (a, b) = (nodes[0], nodes[1])
             let killed = victim == "node0" ? a : b
             #expect(await b.node.claim("bob") == .claimed)
             let stream = DeliveryStream.start(from: a, to: "bob", on: b)
             try await stream.waitForMoreAccepted(300)
-            try postgres.psql(
+            try await postgres.psql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     + "WHERE application_name LIKE 'achat \(victim) %' AND datname = current_database()",
                 database: database(of: url))
@@ -44,11 +44,11 @@ struct NodeFailureTests {
     /// this found that.)
     @Test(.timeLimit(.minutes(2))) func joinsWhoseConnectionsAreKilledEndOneWayOrTheOther() async throws {
         let server = try postgres
-        let url = try server.makeDatabase()
+        let url = try await server.makeDatabase()
         for round in 0..<15 {
             let killer = Task.detached {
                 for _ in 0..<(round % 5 + 1) {
-                    _ = try? server.psql(
+                    _ = try? await server.psql(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                             + "WHERE application_name LIKE 'achat joiner%' AND datname = current_database()",
                         database: database(of: url))
@@ -82,12 +82,13 @@ struct NodeFailureTests {
 
     @Test func aNodeCutOffFromTheDatabaseDropsItsClientsBeforeOthersTakeTheirLogins() async throws {
         let server = try postgres
-        let url = try server.makeDatabase()
+        let url = try await server.makeDatabase()
         let proxy = try await TCPProxy(toPort: server.port)
         defer { Task { await proxy.close() } }
         let proxied = url.replacingOccurrences(of: ":\(server.port)/", with: ":\(proxy.port)/")
         let a = try await TestNode.join(proxied, name: "cut-off")
         let b = try await TestNode.join(url, name: "steady")
+        try await a.waitUntil("steady seen") { a.node.peers.count == 2 }
         #expect(await a.node.claim("dave") == .claimed)
         try await b.waitUntil("dave located") { b.location(of: "dave") == a.node.peer }
         let peerA = try #require(a.node.peer)
@@ -143,12 +144,12 @@ struct NodeFailureTests {
 struct DatabaseOutageTests {
     /// Long enough that a restart does not cost the lease.
     static let patientConfiguration = ClusterConfiguration(
-        leaseDuration: .seconds(15),
-        heartbeatInterval: .milliseconds(300),
-        leaseSafetyMargin: .seconds(3),
+        leaseDuration: .seconds(20),
+        heartbeatInterval: .milliseconds(500),
+        leaseSafetyMargin: .seconds(5),
         initialReconnectDelay: .milliseconds(50),
         maximumReconnectDelay: .milliseconds(500),
-        queryTimeout: .seconds(2)
+        queryTimeout: .seconds(5)
     )
 
     @Test func aDatabaseRestartInTheMiddleOfAConversationLosesNothingAccepted() async throws {
@@ -157,7 +158,7 @@ struct DatabaseOutageTests {
             #expect(await b.node.claim("bob") == .claimed)
             let stream = DeliveryStream.start(from: a, to: "bob", on: b)
             try await stream.waitForMoreAccepted(300)
-            try postgres.restart()
+            try await postgres.restart()
             for node in nodes {
                 try await node.waitUntil("unavailability reported") {
                     node.events.contains { $0.isDatabaseUnavailable }
@@ -175,17 +176,17 @@ struct DatabaseOutageTests {
         try await withNodes(2, configuration: Self.patientConfiguration) { nodes in
             let (a, b) = (nodes[0], nodes[1])
             #expect(await b.node.claim("bob") == .claimed)
-            try postgres.stopServer()
+            try await postgres.stopServer()
             do {
                 #expect(await a.node.claim("newcomer") == .unavailable)
                 try await a.waitUntil("routing refused") {
                     a.route(Array("from a: x\n".utf8), to: "bob", on: b) == .unavailable
                 }
             } catch {
-                try postgres.startServer()
+                try await postgres.startServer()
                 throw error
             }
-            try postgres.startServer()
+            try await postgres.startServer()
             let started = ContinuousClock.now
             try await a.waitForEvent(.databaseAvailable)
             try await b.waitForEvent(.databaseAvailable)

@@ -7,7 +7,7 @@ import Testing
 @Suite(.postgres, .enabled(if: postgresAvailable, postgresSkipReason))
 struct MembershipTests {
     @Test func nodesJoiningAnEmptyDatabaseTogetherAllGetTheSchemaAndSeeEachOther() async throws {
-        let url = try postgres.makeDatabase()
+        let url = try await postgres.makeDatabase()
         let nodes = try await withThrowingTaskGroup(of: TestNode.self) { group in
             for index in 0..<4 {
                 group.addTask { try await TestNode.join(url, name: "racer\(index)") }
@@ -18,7 +18,8 @@ struct MembershipTests {
             try await node.waitUntil("all peers seen") { node.node.peers.count == 4 }
         }
         for node in nodes { await node.node.leave() }
-        #expect(try postgres.psql("SELECT version FROM achat_schema", database: database(of: url)) == "1\n")
+        #expect(
+            try await postgres.psql("SELECT version FROM achat_schema", database: database(of: url)) == "1\n")
     }
 
     @Test(arguments: [

@@ -13,9 +13,14 @@ struct PostgresServer: SuiteTrait, TestScoping {
         testCase: Test.Case?,
         performing function: @Sendable () async throws -> Void
     ) async throws {
-        let server = try TestPostgres.start()
-        defer { server.stop() }
-        try await Self.$current.withValue(server) { try await function() }
+        let server = try await TestPostgres.start()
+        do {
+            try await Self.$current.withValue(server) { try await function() }
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
     }
 }
 

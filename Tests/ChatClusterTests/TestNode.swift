@@ -10,12 +10,12 @@ import Testing
 /// Short leases and heartbeats, so failures show within seconds; waits are on events, with
 /// generous limits for a loaded machine.
 let testConfiguration = ClusterConfiguration(
-    leaseDuration: .seconds(6),
-    heartbeatInterval: .milliseconds(300),
-    leaseSafetyMargin: .seconds(2),
+    leaseDuration: .seconds(10),
+    heartbeatInterval: .milliseconds(500),
+    leaseSafetyMargin: .seconds(3),
     initialReconnectDelay: .milliseconds(50),
     maximumReconnectDelay: .milliseconds(500),
-    queryTimeout: .seconds(2)
+    queryTimeout: .seconds(5)
 )
 
 /// A node joined in this process, with everything it told its server written down.
@@ -124,11 +124,15 @@ func withNodes(
     configuration: ClusterConfiguration = testConfiguration,
     _ body: ([TestNode]) async throws -> Void
 ) async throws {
-    let url = try url ?? postgres.makeDatabase()
+    let url = if let url { url } else { try await postgres.makeDatabase() }
     var nodes: [TestNode] = []
     do {
         for index in 0..<count {
             nodes.append(try await TestNode.join(url, name: "node\(index)", configuration: configuration))
+        }
+        // A node learns of the others' joining from a notification, a moment later.
+        for node in nodes {
+            try await node.waitUntil("all nodes seen") { node.node.peers.count == count }
         }
         try await body(nodes)
     } catch {

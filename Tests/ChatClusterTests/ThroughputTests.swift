@@ -20,7 +20,7 @@ struct ThroughputTests {
     static func sendingPair(
         onDeliveries: @escaping @Sendable (InboundBatch) -> Void
     ) async throws -> (ClusterNode, ClusterNode) {
-        let url = try postgres.makeDatabase()
+        let url = try await postgres.makeDatabase()
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
         let a = try await ClusterNode.join(
