@@ -24,6 +24,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
@@ -43,15 +48,32 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Operating-system plumbing shared by every program and the tests: whole-line writes, the
+        // open-file limit, /proc readings, child processes (see its documentation for why
+        // swift-system and not swift-subprocess).
+        .target(
+            name: "SystemSupport",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
+        ),
         // The broker and the connections, on SwiftNIO.
         .target(
             name: "ChatServer",
             dependencies: [
                 "ChatProtocol",
+                // Whole writes for the log writer's thread.
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // TLS, and the metrics endpoint (Prometheus text over HTTP).
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: hotPathSettings
         ),
@@ -60,6 +82,8 @@ let package = Package(
             dependencies: [
                 "ChatCommandLine",
                 "ChatProtocol",
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 "ChatServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,13 +108,19 @@ let package = Package(
             providers: [.apt(["libncurses-dev"])]
         ),
         .target(name: "CursesShim", dependencies: ["CNcursesw"]),
-        // The client's connection and the select loop that races socket lines against input lines.
+        // The client's connection and the select loop that races socket lines against input lines;
+        // the connection's lifecycle; plain mode.
         .target(
             name: "ChatClient",
             dependencies: [
                 "ChatProtocol",
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
         // The full-screen front end: editing, wrapping and scrollback models, drawn with curses.
@@ -115,10 +145,11 @@ let package = Package(
             name: "ChatBench",
             dependencies: [
                 "ChatProtocol",
-                // For the client's wording of connection errors.
-                "ChatClient",
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .executableTarget(
@@ -126,35 +157,55 @@ let package = Package(
             dependencies: [
                 "ChatBench",
                 "ChatCommandLine",
-                "ChatClient",
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // libFuzzer targets over the framer, the message-line parser and login validation, built
+        // by Fuzz/run.sh with the fuzzer; a plain build replays saved inputs through them.
+        .executableTarget(
+            name: "chat-fuzz",
+            dependencies: ["ChatProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Sources"
         ),
         // Helpers shared by the test targets: a raw line client, child processes, tmux.
         .target(
             name: "ChatTestSupport",
             dependencies: [
                 "ChatServer",
-                // Starts child processes the way chat-bench starts a server.
-                "ChatBench",
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "ChatProtocolTests", dependencies: ["ChatProtocol"]),
+        .testTarget(
+            name: "SystemSupportTests",
+            dependencies: ["SystemSupport", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(
             name: "ChatClusterTests",
             dependencies: ["ChatCluster", "ChatTestSupport"]
         ),
         .testTarget(
             name: "ChatServerTests",
-            dependencies: ["ChatServer", "ChatTestSupport", "chat-server"]
+            dependencies: [
+                "ChatServer", "ChatTestSupport", "SystemSupport", "chat-server",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .testTarget(
             name: "ChatClientTests",
-            dependencies: ["ChatClient", "ChatTestSupport", "chat-client"]
+            dependencies: [
+                "ChatClient", "ChatTestSupport", "chat-client",
+                // A TLS server in front of the test server.
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .testTarget(
             name: "ChatScreenTests",
@@ -162,7 +213,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatBenchTests",
-            dependencies: ["ChatBench", "ChatTestSupport", "chat-bench"]
+            dependencies: [
+                "ChatBench", "ChatCommandLine", "ChatTestSupport", "chat-bench",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

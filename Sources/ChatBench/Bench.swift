@@ -1,5 +1,7 @@
+import ChatProtocol
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -20,15 +22,26 @@ public enum Bench {
     {
         try configuration.validate()
         let loop = group.next()
-        let probe = configuration.serverPID.map(ProcessProbe.init(pid:))
+        let probes = ServerProbes(pids: configuration.serverPIDs)
         var result = BenchResult(configuration: configuration)
-        if let probe, !probe.isAlive {
-            throw BenchError(description: "no process with pid \(probe.pid)")
+        if let exited = probes.exited {
+            throw BenchError(description: "no process with pid \(exited)")
         }
-        result.serverBaselineKiB = probe?.memory()?.residentKiB
+        result.serverBaselineKiB = probes.memory()?.residentKiB
 
+        // Resolved once, not per connect: 10,000 clients would otherwise each look the host up.
+        let addresses = try configuration.servers.map { server in
+            do {
+                return try SocketAddress.makeAddressResolvingHost(server.host, port: server.port)
+            } catch {
+                throw BenchError(description: "cannot connect to \(server): " + Wording.reason(error))
+            }
+        }
+        let tls = try configuration.tlsCAFile.map(BenchTLS.init(trustedCAFile:))
         let driver = try loop.submit {
-            NIOLoopBound(BenchDriver(loop: loop, configuration: configuration), eventLoop: loop)
+            NIOLoopBound(
+                BenchDriver(loop: loop, addresses: addresses, tls: tls, configuration: configuration),
+                eventLoop: loop)
         }
         .wait()
         defer {
@@ -38,14 +51,14 @@ public enum Bench {
         let loginStart = monotonicNanoseconds()
         try loop.flatSubmit { driver.value.connectAll() }.wait()
         result.loginSeconds = Double(monotonicNanoseconds() - loginStart) / 1e9
-        result.serverIdleKiB = probe?.memory()?.residentKiB
+        result.serverIdleKiB = probes.memory()?.residentKiB
 
         let benchCPUStart = ProcessProbe.selfCPUSeconds()
-        let serverCPUStart = probe?.cpuSeconds()
+        let serverCPUStart = probes.cpuSeconds()
         let machineStart = ProcessProbe.machineBusySeconds()
         try loop.flatSubmit { driver.value.run() }.wait()
         result.benchCPUSeconds = ProcessProbe.selfCPUSeconds() - benchCPUStart
-        if let serverCPUStart, let end = probe?.cpuSeconds() {
+        if let serverCPUStart, let end = probes.cpuSeconds() {
             result.serverCPUSeconds = end - serverCPUStart
         }
         if let machineStart, let machineEnd = ProcessProbe.machineBusySeconds() {
@@ -56,9 +69,9 @@ public enum Bench {
         result.slowReadersCutOff = try loop.flatSubmit { driver.value.drainSlowReaders() }.wait()
 
         let peakSample = try loop.submit { driver.value.peakSampleKiB }.wait()
-        if let probe {
+        if !probes.isEmpty {
             // A process that has exited (or is a zombie) has no memory lines left in /proc.
-            if let memory = probe.memory() {
+            if let memory = probes.memory() {
                 result.serverPeakKiB = Swift.max(memory.peakKiB, peakSample)
             } else {
                 result.serverExited = true
@@ -70,7 +83,7 @@ public enum Bench {
             let driver = driver.value
             let checker = driver.checker
             var result = measured
-            let senders = driver.clients.prefix(configuration.clients)
+            let senders = driver.clients.prefix(configuration.sendingClients)
             result.expected = checker.expected
             result.received = checker.received
             result.lost = checker.lost { senders[$0].sent }
@@ -80,12 +93,21 @@ public enum Bench {
             result.corrupt = checker.corrupt
             result.notices = checker.notices
             result.samples = checker.samples
-            result.stalled = driver.stalled
+            if checker.tracksCompletion && checker.completion.count > 0 {
+                result.completionP50 = Double(checker.completion.percentile(0.5)) / 1e9
+                result.completionP99 = Double(checker.completion.percentile(0.99)) / 1e9
+            }
+            if case .finished(let end) = driver.lifecycle.phase {
+                result.stalled = end == .stalled
+                if case .serverGone(let reason) = end { result.endReason = reason }
+            }
             // The server's exit says more than the connections it took with it.
-            if result.serverExited, let pid = configuration.serverPID {
+            if result.serverExited, let pid = probes.exited {
                 result.endReason = "the server (pid \(pid)) exited"
-            } else {
-                result.endReason = driver.endReason
+            }
+            // When the server went away every connection closed with it; nobody was cut off.
+            if !result.serverExited && result.endReason == nil {
+                result.cutOff = driver.lifecycle.closedByServer
             }
             result.runSeconds = Double(driver.lastDeliveryTime &- driver.startTime) / 1e9
             result.latencyP50 = Double(checker.latency.percentile(0.5)) / 1e9
@@ -93,18 +115,5 @@ public enum Bench {
             result.latencyMax = Double(checker.latency.maximum) / 1e9
             return result
         }.wait()
-    }
-
-    /// Each client is a file descriptor; 10,000 of them need more than the usual soft limit.
-    public static func raiseOpenFileLimit() {
-        var limit = rlimit()
-        #if canImport(Glibc)
-            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        #else
-            let resource = RLIMIT_NOFILE
-        #endif
-        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(resource, &limit)
     }
 }

@@ -1,9 +1,12 @@
 /// What one benchmark run does.
 public struct BenchConfiguration: Sendable {
-    public var host = "127.0.0.1"
-    public var port = 8080
-    /// Clients that send and receive; they form the ring.
+    /// Client `i` (the slow readers counting on after the ring) connects to server
+    /// `i mod servers.count`.
+    public var servers = [ServerAddress(host: "127.0.0.1", port: 8080)]
+    /// Clients that receive; they form the ring.
     public var clients = 100
+    /// How many of them (the first ones) send; nil: all of them.
+    public var senders: Int?
     /// Messages each client sends to each of its recipients.
     public var messages = 2000
     /// Body size in bytes, at least `MessageFormat.headerBytes`.
@@ -17,8 +20,15 @@ public struct BenchConfiguration: Sendable {
     /// Messages one client may have sent that not all its recipients have received yet. nil
     /// picks one that keeps about `windowTargetBytes` queued per recipient.
     public var window: Int?
-    /// The server's pid, to read its memory and CPU time.
-    public var serverPID: Int32?
+    /// No window at all: every sender writes all its messages at once, as a client that does
+    /// not wait for anyone would.
+    public var floods = false
+    /// Bytes per second each client reads at most (a token bucket); nil reads as fast as it can.
+    public var readerRate: Double?
+    /// Connect with TLS, trusting the CA certificate in this PEM file.
+    public var tlsCAFile: String?
+    /// The servers' pids, to read their memory and CPU time (added up) and see them exit.
+    public var serverPIDs: [Int32] = []
     /// A run that makes no progress for this long ends, and what is missing counts as lost.
     public var stallTimeoutSeconds = 10.0
     /// Connections being opened or logging in at once: enough to log in thousands of clients
@@ -38,8 +48,27 @@ public struct BenchConfiguration: Sendable {
         "from ".utf8.count + (2 + tag.utf8.count + 5) + ": ".utf8.count + payloadBytes + 1
     }
 
+    public var sendingClients: Int { senders ?? clients }
+
+    /// The share of deliveries whose sender and recipient are on different servers (client `i`
+    /// on server `i mod servers`); nil with one server or nothing to deliver.
+    public var crossServerShare: Double? {
+        let nodes = servers.count
+        guard nodes > 1, recipients > 0, sendingClients > 0 else { return nil }
+        // Counted pair by pair (at most `maximumPairs`): where the ring wraps, a client count
+        // that is not a multiple of the servers breaks any shortcut.
+        var crossing = 0
+        for sender in 0..<sendingClients {
+            for distance in 1...recipients where sender % nodes != (sender + distance) % clients % nodes {
+                crossing += 1
+            }
+        }
+        return Double(crossing) / Double(sendingClients * recipients)
+    }
+
     /// The window in messages per client.
     public var effectiveWindow: Int {
+        if floods { return Self.maximumMessages }
         if let window { return window }
         let perSender = Self.windowTargetBytes / Swift.max(1, recipients * deliveryBytes)
         return Swift.max(16, perSender)
@@ -60,6 +89,10 @@ public struct BenchConfiguration: Sendable {
     public static let maximumPairs = 1 << 24
     /// One fill writes a whole window in one buffer; this bounds that buffer.
     public static let maximumWindowBytes = 64 << 20
+    /// A flood holds every message line in the bench's memory until the server takes it.
+    public static let maximumFloodBytes = 1 << 30
+    /// Far beyond loopback's speed, low enough for exact arithmetic in nanoseconds.
+    public static let maximumReaderRate = 1e12
 
     /// The longest message line any sender writes, without its newline: every recipient's and
     /// slow reader's login, commas between them, `: ` and the body. Assumes the widest index.
@@ -73,7 +106,7 @@ public struct BenchConfiguration: Sendable {
 
     public func validate() throws {
         func fail(_ text: String) throws -> Never { throw BenchError(description: text) }
-        if !(1...65535).contains(port) { try fail("--port must be between 1 and 65535") }
+        if servers.isEmpty { try fail("no server to connect to") }
         if clients < 1 { try fail("--clients must be at least 1") }
         if clients > MessageFormat.maximumSenders {
             try fail("--clients is at most \(MessageFormat.maximumSenders)")
@@ -94,7 +127,10 @@ public struct BenchConfiguration: Sendable {
         if slowReaders < 0 || slowReaders > Self.maximumLineBytes {
             try fail("--slow-readers must be between 0 and \(Self.maximumLineBytes)")
         }
-        if clients * (recipients + slowReaders) > Self.maximumPairs {
+        if let senders, senders < 1 || senders > clients {
+            try fail("--senders must be between 1 and --clients")
+        }
+        if sendingClients * (recipients + slowReaders) > Self.maximumPairs {
             try fail(
                 "--clients × (--recipients + --slow-readers) is at most \(Self.maximumPairs) "
                     + "(the checker's and the senders' memory)")
@@ -113,6 +149,20 @@ public struct BenchConfiguration: Sendable {
             if window < 1 || window > largest {
                 try fail("--window must be between 1 and \(largest) (64 MiB of message lines at this size)")
             }
+        }
+        if floods && messages > 0 {
+            let bytes = Double(sendingClients) * Double(messages) * Double(longestLineBytes + 1)
+            if bytes > Double(Self.maximumFloodBytes) {
+                try fail(
+                    "--flood would hold \(Int(bytes / 1_048_576)) MiB of message lines; at most "
+                        + "\(Self.maximumFloodBytes >> 20) MiB: lower --messages, --payload-bytes or --senders"
+                )
+            }
+        }
+        if let readerRate, !(readerRate >= 1 && readerRate <= Self.maximumReaderRate) {
+            try fail(
+                "--reader-rate must be at least 1 and at most \(Int(Self.maximumReaderRate)) bytes per second"
+            )
         }
         if !(stallTimeoutSeconds > 0 && stallTimeoutSeconds <= Self.maximumStallTimeoutSeconds) {
             try fail(
@@ -167,6 +217,12 @@ public struct BenchResult: Sendable {
     /// work in interrupts that no process is charged for lands here too.)
     public var otherCPUSeconds: Double?
     public var slowReadersCutOff = 0
+    /// Ring clients (readers that read) the server closed mid-run: cut off, not merely slow.
+    /// What they never got is in `lost` (sent) or `notSent`.
+    public var cutOff = 0
+    /// From sending a message until every recipient had it (several recipients only).
+    public var completionP50: Double?
+    public var completionP99: Double?
     /// The server process was gone when the run ended.
     public var serverExited = false
     /// How a spawned server ended (`status 1`, `signal 9`), when it ended during the run.
@@ -182,8 +238,8 @@ public struct BenchResult: Sendable {
 
     /// Every delivery arrived, once, in order and intact.
     public var passed: Bool {
-        lost == 0 && notSent == 0 && outOfOrder == 0 && corrupt == 0 && surplus == 0 && !serverExited
-            && endReason == nil
+        lost == 0 && notSent == 0 && outOfOrder == 0 && corrupt == 0 && surplus == 0 && cutOff == 0
+            && !serverExited && endReason == nil
     }
 
     /// Server memory per connection above the baseline, in KiB.

@@ -28,23 +28,31 @@ public struct ClientNames: Sendable {
 
 /// Checks every delivery a run's recipients receive, in place in their receive buffers.
 ///
-/// Sender `s` sends `messages` messages to each of its `recipients` successors in a ring of
-/// `clients`, so recipient `r` hears from exactly the senders `r-1 ... r-recipients`. For each
-/// such (sender, recipient) pair it keeps the next sequence number it expects and how many
-/// deliveries arrived, in flat arrays allocated once: the hot path does not allocate.
+/// The first `senders` of `clients` send; sender `s` sends `messages` messages to each of its
+/// `recipients` successors in the ring of `clients`, so recipient `r` hears from the senders
+/// among `r-1 ... r-recipients`. For each such (sender, recipient) pair it keeps the next
+/// sequence number it expects and how many deliveries arrived, in flat arrays allocated once:
+/// the hot path does not allocate.
 ///
 /// A delivery whose sequence number is below the next one expected arrived after a later one
 /// (late or duplicated): it counts as out of order. A gap alone is not out of order; if the
 /// skipped messages never come, they are lost.
 ///
+/// With several recipients per message it also times each message until its last recipient
+/// has it (`completion`), as long as that takes at most `maximumTrackedMessages` counters.
+///
 /// The counters and the per-sender flow-control state live in raw memory, not in stored `var`s,
 /// so the per-delivery path pays no dynamic exclusivity check and no reference counting.
 public final class DeliveryChecker {
     public let clients: Int
+    public let senders: Int
     public let recipients: Int
     public let messages: Int
     public let format: MessageFormat
     public let latency = LatencyHistogram()
+    /// From sending a message to its last recipient having it; empty unless `tracksCompletion`.
+    public let completion = LatencyHistogram()
+    public static let maximumTrackedMessages = 1 << 24
 
     public var received: Int { tally.pointee.received }
     public var outOfOrder: Int { tally.pointee.outOfOrder }
@@ -76,6 +84,10 @@ public final class DeliveryChecker {
     private let nextSequence: UnsafeMutablePointer<Int32>
     private let pairCount: UnsafeMutablePointer<Int32>
     private let pairs: Int
+    /// Per message (`sender * messages + sequence`), the recipients that have it; nil when
+    /// completion is not tracked.
+    private let messageCount: UnsafeMutablePointer<Int32>?
+    public var tracksCompletion: Bool { messageCount != nil }
 
     public enum Outcome: Equatable {
         case delivery(sender: Int)
@@ -83,10 +95,16 @@ public final class DeliveryChecker {
         case corrupt
     }
 
-    public init(clients: Int, recipients: Int, messages: Int, format: MessageFormat, names: ClientNames) {
+    public init(
+        clients: Int, senders: Int? = nil, recipients: Int, messages: Int, format: MessageFormat,
+        names: ClientNames
+    ) {
+        let senders = senders ?? clients
         precondition(clients <= MessageFormat.maximumSenders && messages <= Int(Int32.max))
         precondition(recipients >= 0 && (recipients < clients || clients == 0))
+        precondition(senders >= 0 && senders <= clients)
         self.clients = clients
+        self.senders = senders
         self.recipients = recipients
         self.messages = messages
         self.format = format
@@ -100,11 +118,17 @@ public final class DeliveryChecker {
             offset += login.count
         }
         nameStart[clients] = offset
-        pairs = clients * recipients
+        pairs = senders * recipients
         nextSequence = .allocate(capacity: Swift.max(1, pairs))
         nextSequence.initialize(repeating: 0, count: Swift.max(1, pairs))
         pairCount = .allocate(capacity: Swift.max(1, pairs))
         pairCount.initialize(repeating: 0, count: Swift.max(1, pairs))
+        if recipients > 1, senders * messages <= Self.maximumTrackedMessages {
+            messageCount = .allocate(capacity: Swift.max(1, senders * messages))
+            messageCount!.initialize(repeating: 0, count: Swift.max(1, senders * messages))
+        } else {
+            messageCount = nil
+        }
         tally = .allocate(capacity: 1)
         tally.initialize(to: Tally())
         inFlight = .allocate(capacity: Swift.max(1, clients))
@@ -118,6 +142,7 @@ public final class DeliveryChecker {
         nameStart.deallocate()
         nextSequence.deallocate()
         pairCount.deallocate()
+        messageCount?.deallocate()
         tally.deallocate()
         inFlight.deallocate()
         pattern.deallocate()
@@ -137,11 +162,23 @@ public final class DeliveryChecker {
     /// never sent are not lost; `lost` is this with every message sent.
     public func lost(sent: (Int) -> Int) -> Int {
         var total = 0
-        for recipient in 0..<clients {
-            for distance in 1..<recipients + 1 {
-                let sender = (recipient - distance + clients) % clients
-                let pair = recipient * recipients + distance - 1
-                total += Swift.max(0, Swift.min(sent(sender), messages) - Int(pairCount[pair]))
+        for sender in 0..<senders {
+            let sent = Swift.min(sent(sender), messages)
+            for pair in sender * recipients..<(sender + 1) * recipients {
+                total += Swift.max(0, sent - Int(pairCount[pair]))
+            }
+        }
+        return total
+    }
+
+    /// Deliveries to `recipient` that have not arrived yet, of every message its senders are to
+    /// send: what a recipient the server closed will never get.
+    public func owed(to recipient: Int) -> Int {
+        var total = 0
+        for distance in 1..<recipients + 1 {
+            let sender = (recipient - distance + clients) % clients
+            if let pair = pairIndex(sender: sender, recipient: recipient) {
+                total += Swift.max(0, messages - Int(pairCount[pair]))
             }
         }
         return total
@@ -166,7 +203,7 @@ public final class DeliveryChecker {
         let bodyBytes = format.bodyBytes
         guard let base = line.baseAddress, line.count >= bodyBytes + 8,
             let header = format.parseHeader(base + (line.count - bodyBytes)),
-            header.sender < clients,
+            header.sender < senders,
             let pair = pairIndex(sender: header.sender, recipient: recipient)
         else { return unexpected(line) }
         let nameStart = self.nameStart[header.sender]
@@ -193,18 +230,24 @@ public final class DeliveryChecker {
         tally.pointee.received += 1
         tally.pointee.lastDeliveryTime = now
         inFlight[header.sender] -= 1
-        latency.record(now >= header.time ? now - header.time : 0)
+        let elapsed = now >= header.time ? now - header.time : 0
+        latency.record(elapsed)
+        if let messageCount {
+            let message = header.sender &* messages &+ header.sequence
+            messageCount[message] &+= 1
+            if messageCount[message] == Int32(truncatingIfNeeded: recipients) { completion.record(elapsed) }
+        }
         return .delivery(sender: header.sender)
     }
 
     /// Where the counters of (sender, recipient) live, or nil if `sender` does not send to
     /// `recipient`.
     private func pairIndex(sender: Int, recipient: Int) -> Int? {
-        guard recipient >= 0, recipient < clients, sender >= 0 else { return nil }
+        guard recipient >= 0, recipient < clients, sender >= 0, sender < senders else { return nil }
         var distance = recipient - sender
         if distance <= 0 { distance += clients }
         guard distance >= 1, distance <= recipients else { return nil }
-        return recipient * recipients + distance - 1
+        return sender * recipients + distance - 1
     }
 
     private func unexpected(_ line: UnsafeRawBufferPointer) -> Outcome {

@@ -4,21 +4,39 @@ public enum Report {
     public static func describe(_ result: BenchResult) -> String {
         let configuration = result.configuration
         let connections = configuration.clients + configuration.slowReaders
-        var run =
-            "run: \(count(configuration.clients, "client")) x \(count(configuration.messages, "message")) x "
+        var run = "run: \(count(configuration.clients, "client"))"
+        if configuration.sendingClients < configuration.clients {
+            run += " (\(configuration.sendingClients) sending)"
+        }
+        run +=
+            " x \(count(configuration.messages, "message")) x "
             + "\(count(configuration.recipients, "recipient")), \(configuration.payloadBytes)-byte bodies"
         // Rate and window only shape sending; without messages they mean nothing.
         if configuration.messages > 0 {
             if let rate = configuration.rate {
                 run += ", \(exact(rate)) msg/s per client"
+            } else if configuration.floods {
+                run += ", flood (no window)"
             } else {
                 run += ", unlimited rate, window \(configuration.effectiveWindow)"
             }
         }
+        if let readerRate = configuration.readerRate {
+            run += ", each reading at most \(exact(readerRate)) B/s"
+        }
         if configuration.slowReaders > 0 { run += ", \(count(configuration.slowReaders, "slow reader"))" }
         let arrived = result.received > 0
-        var lines = [
-            run,
+        var lines = [run]
+        if configuration.servers.count > 1 {
+            var servers =
+                "servers: \(configuration.servers.count) (client i connects to server i mod "
+                + "\(configuration.servers.count))"
+            if let share = configuration.crossServerShare {
+                servers += ", \(format(share * 100, 0))% of deliveries cross servers"
+            }
+            lines.append(servers)
+        }
+        lines += [
             "login: \(count(connections, "client")) in \(format(result.loginSeconds, 3)) s",
             "deliveries: expected \(result.expected), received \(result.received), lost \(result.lost), "
                 + "out-of-order \(result.outOfOrder), corrupt \(result.corrupt), duplicate \(result.surplus), "
@@ -36,7 +54,12 @@ public enum Report {
                     + "max \(milliseconds(result.latencyMax)) ms"
                 : "latency: p50 -, p99 -, max -",
         ]
-        if configuration.serverPID != nil {
+        if let p50 = result.completionP50, let p99 = result.completionP99 {
+            lines.append(
+                "every recipient: p50 \(milliseconds(p50)) ms, p99 \(milliseconds(p99)) ms "
+                    + "(from sending a message until its last recipient had it)")
+        }
+        if !configuration.serverPIDs.isEmpty {
             var memory =
                 "server rss: baseline \(kib(result.serverBaselineKiB)) KiB, idle \(kib(result.serverIdleKiB)) KiB, "
             memory += "peak \(kib(result.serverPeakKiB)) KiB"
@@ -57,6 +80,11 @@ public enum Report {
                 "slow readers: \(result.slowReadersCutOff) of \(configuration.slowReaders) cut off by the server"
             )
         }
+        if result.cutOff > 0 {
+            lines.append(
+                "cut off: \(result.cutOff) of \(count(configuration.clients, "client")) closed by the server "
+                    + "mid-run (what they were sent and never got is lost)")
+        }
         if let endReason = result.endReason { lines.append("run ended: \(endReason)") }
         // With slow readers, notices that they are offline are expected; otherwise show a few.
         if !result.passed || (result.notices > 0 && configuration.slowReaders == 0) {
@@ -64,62 +92,6 @@ public enum Report {
         }
         lines.append("result: \(result.passed ? "PASS" : "FAIL")")
         return lines.joined(separator: "\n")
-    }
-
-    public static func table(_ rows: [(name: String, result: BenchResult)]) -> String {
-        let header = [
-            "scenario", "clients", "msgs", "rcpt", "body", "deliveries/s", "lost", "ooo", "p50 ms", "p99 ms",
-            "max ms", "idle MiB", "peak MiB", "KiB/conn", "cpu bench/server/other s", "notes",
-        ]
-        var cells = [header]
-        for (name, result) in rows {
-            let configuration = result.configuration
-            var notes: [String] = []
-            if let rate = configuration.rate { notes.append("\(exact(rate)) msg/s each") }
-            if configuration.slowReaders > 0 {
-                notes.append("\(result.slowReadersCutOff)/\(configuration.slowReaders) slow cut off")
-            }
-            if result.serverExited || result.serverExit != nil {
-                notes.append("server exited")
-            } else if result.endReason != nil {
-                notes.append("connections closed")
-            }
-            if result.stalled { notes.append("stalled") }
-            if result.notSent > 0 { notes.append("not sent \(result.notSent)") }
-            if result.corrupt + result.surplus > 0 {
-                notes.append("corrupt \(result.corrupt + result.surplus)")
-            }
-            let cpu = [result.benchCPUSeconds, result.serverCPUSeconds, result.otherCPUSeconds]
-                .map { $0.map { format($0, 2) } ?? "-" }.joined(separator: "/")
-            cells.append([
-                name,
-                "\(configuration.clients + configuration.slowReaders)",
-                "\(configuration.messages)",
-                "\(configuration.recipients)",
-                "\(configuration.payloadBytes)",
-                configuration.messages == 0 ? "-" : format(result.deliveriesPerSecond, 0),
-                "\(result.lost)",
-                "\(result.outOfOrder)",
-                result.received == 0 ? "-" : milliseconds(result.latencyP50),
-                result.received == 0 ? "-" : milliseconds(result.latencyP99),
-                result.received == 0 ? "-" : milliseconds(result.latencyMax),
-                mib(result.serverIdleKiB),
-                mib(result.serverPeakKiB),
-                configuration.clients + configuration.slowReaders >= perConnectionMinimum
-                    ? result.idleKiBPerConnection.map { format($0, 2) } ?? "-" : "-",
-                cpu,
-                notes.joined(separator: ", "),
-            ])
-        }
-        let widths = header.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
-        return cells.map { row in
-            row.indices.map { column in
-                let cell = row[column]
-                let pad = String(repeating: " ", count: widths[column] - cell.count)
-                // Names and notes read left to right; numbers line up on the right.
-                return column == 0 || column == row.count - 1 ? cell + pad : pad + cell
-            }.joined(separator: "  ").trimmingTrailingSpaces()
-        }.joined(separator: "\n")
     }
 
     /// `value` with `decimals` digits after the point, without Foundation's formatter.
@@ -156,7 +128,7 @@ public enum Report {
 }
 
 extension String {
-    fileprivate func trimmingTrailingSpaces() -> String {
+    func trimmingTrailingSpaces() -> String {
         var text = self
         while text.last == " " { text.removeLast() }
         return text

@@ -1,6 +1,5 @@
-import NIOCore
-
-/// The standard set: one row per target of the performance issue.
+/// One row of the scenario table: what the run does. `standard` is the default table;
+/// `cluster` needs two servers and is run by name.
 public struct Scenario: Sendable {
     public var name: String
     public var clients: Int
@@ -9,6 +8,13 @@ public struct Scenario: Sendable {
     public var payloadBytes = 32
     public var rate: Double?
     public var slowReaders = 0
+    public var senders: Int?
+    public var floods = false
+    public var readerRate: Double?
+    /// Servers the scenario needs; nil runs it against as many as the bench was given.
+    public var nodes: Int?
+    /// Spawned servers get the cluster arguments (`--cluster URL`).
+    public var isCluster = false
 
     public static let standard: [Scenario] = [
         // Throughput against the reference figures.
@@ -30,7 +36,28 @@ public struct Scenario: Sendable {
         Scenario(name: "flat-100", clients: 100, messages: 20_000, recipients: 2),
         Scenario(name: "flat-1000", clients: 1000, messages: 2000, recipients: 2),
         Scenario(name: "flat-10000", clients: 10_000, messages: 200, recipients: 2),
+        // One sender floods 30,000 lines of 1 KB, without a window, at one reader that reads
+        // 6 MB/s: the server must slow the sender down, not cut the reader off.
+        Scenario(
+            name: "flood-throttled", clients: 2, messages: 30_000, recipients: 1, payloadBytes: 1024,
+            senders: 1, floods: true, readerRate: 6_000_000),
+        // One message at a time to 1,000 recipients: how long until all of them have it. At 20
+        // messages a second each has 50 ms to itself, twice what the slowest server here took.
+        Scenario(
+            name: "group-1000", clients: 1001, messages: 100, recipients: 1000, rate: 20, senders: 1),
     ]
+
+    /// Two nodes of a cluster (`chat-server --cluster URL`), every client's recipient on the
+    /// other node: client i is on node i mod 2, its recipient i+1 on the other.
+    public static let cluster: [Scenario] = [
+        Scenario(name: "cluster", clients: 100, messages: 2000, recipients: 1, nodes: 2, isCluster: true),
+        // 100 clients × 100 messages/s: a steady 10,000 cross-node deliveries/s for five seconds.
+        Scenario(
+            name: "cluster-10k/s", clients: 100, messages: 500, recipients: 1, rate: 100, nodes: 2,
+            isCluster: true),
+    ]
+
+    public static let all = standard + cluster
 
     public func configuration(basedOn base: BenchConfiguration) -> BenchConfiguration {
         var configuration = base
@@ -40,112 +67,10 @@ public struct Scenario: Sendable {
         configuration.payloadBytes = payloadBytes
         configuration.rate = rate
         configuration.slowReaders = slowReaders
+        configuration.senders = senders
+        configuration.floods = floods
+        configuration.readerRate = readerRate
         configuration.tag = ClientNames.freshTag()
         return configuration
-    }
-}
-
-/// Where the scenarios find their server.
-public enum ServerSource {
-    /// One server the user started; memory figures then accumulate across scenarios.
-    case running
-    /// A fresh server per scenario: this executable (a path, or a name looked up in PATH) with
-    /// these arguments, given this long to print its `listening on` line.
-    case spawn(executable: String, arguments: [String], startTimeoutSeconds: Double)
-
-    /// One bench run against this server, spawning it first when asked and stopping it after.
-    /// A spawned server that ended during the run is in the result's `serverExit`.
-    public func run(_ configuration: BenchConfiguration, on group: any EventLoopGroup) throws -> BenchResult {
-        guard case .spawn(let executable, let arguments, let startTimeout) = self else {
-            return try Bench.run(configuration, on: group)
-        }
-        let server = try SpawnedServer(
-            executable: executable, arguments: arguments, timeoutSeconds: startTimeout)
-        defer { server.stop() }
-        var configuration = configuration
-        configuration.host = server.host
-        configuration.port = server.port
-        configuration.serverPID = server.pid
-        var result = try Bench.run(configuration, on: group)
-        // A server that dies closes its connections a moment before it can be reaped; a run cut
-        // short may be seeing that moment.
-        let exit = result.endReason == nil ? server.exitDescription : server.waitForExit(seconds: 1)
-        if let exit {
-            result.serverExited = true
-            result.serverExit = exit
-            result.endReason = "the server exited (\(exit))"
-        }
-        return result
-    }
-}
-
-public enum ScenarioRunner {
-    /// Runs `scenarios` one after another, each `repeats` times, and returns for each the run
-    /// with the median throughput (for a run without messages, the median memory per
-    /// connection): on a machine shared with other work one run can be unlucky. `progress` gets
-    /// a line about each run as it ends.
-    public static func run(
-        _ scenarios: [Scenario],
-        base: BenchConfiguration,
-        server: ServerSource,
-        repeats: Int = 1,
-        on group: any EventLoopGroup,
-        progress: (String) -> Void
-    ) throws -> [(name: String, result: BenchResult)] {
-        var rows: [(name: String, result: BenchResult)] = []
-        for scenario in scenarios {
-            var results: [BenchResult] = []
-            for _ in 0..<Swift.max(1, repeats) {
-                results.append(
-                    try runOnce(scenario, base: base, server: server, on: group, progress: progress))
-            }
-            results.sort {
-                scenario.messages == 0
-                    ? ($0.idleKiBPerConnection ?? 0) < ($1.idleKiBPerConnection ?? 0)
-                    : $0.deliveriesPerSecond < $1.deliveriesPerSecond
-            }
-            // A failed run is never hidden behind a median.
-            let chosen = results.first { !$0.passed } ?? results[results.count / 2]
-            rows.append((scenario.name, chosen))
-        }
-        return rows
-    }
-
-    private static func runOnce(
-        _ scenario: Scenario,
-        base: BenchConfiguration,
-        server: ServerSource,
-        on group: any EventLoopGroup,
-        progress: (String) -> Void
-    ) throws -> BenchResult {
-        let result = try server.run(scenario.configuration(basedOn: base), on: group)
-        var line =
-            "\(scenario.name): \(Report.format(result.deliveriesPerSecond, 0)) deliveries/s, "
-            + "lost \(result.lost), out-of-order \(result.outOfOrder)"
-        if result.notSent > 0 { line += ", not sent \(result.notSent)" }
-        if let endReason = result.endReason { line += "; \(endReason)" }
-        progress(line)
-        return result
-    }
-
-    /// The lines under the table: how far apart the flat-scaling rows are, and the CPU the
-    /// bench took next to the server's.
-    public static func summary(_ rows: [(name: String, result: BenchResult)]) -> String {
-        var lines: [String] = []
-        let flat = rows.filter { $0.name.hasPrefix("flat-") }.map(\.result.deliveriesPerSecond)
-        if flat.count > 1, let low = flat.min(), let high = flat.max(), low > 0 {
-            lines.append("flat scaling: fastest/slowest = \(Report.format(high / low, 2))")
-        }
-        let bench = rows.map(\.result.benchCPUSeconds).reduce(0, +)
-        let servers = rows.compactMap(\.result.serverCPUSeconds)
-        if !servers.isEmpty {
-            let server = servers.reduce(0, +)
-            lines.append(
-                "cpu over all message phases: bench \(Report.format(bench, 2)) s, server \(Report.format(server, 2)) s"
-            )
-        }
-        let failed = rows.filter { !$0.result.passed }.map(\.name)
-        lines.append(failed.isEmpty ? "result: PASS" : "result: FAIL (\(failed.joined(separator: ", ")))")
-        return lines.joined(separator: "\n")
     }
 }

@@ -1,6 +1,7 @@
 import ChatProtocol
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// One connection to a chat server, from connect to close, shared by both front ends: plain
@@ -36,6 +37,7 @@ public enum ChatSession {
     /// handlers propagate unchanged.
     public static func run<Input: AsyncSequence & Sendable>(
         endpoint: ServerEndpoint,
+        tls: ClientTLS? = nil,
         login: String?,
         input: Input,
         afterInputEnds: AfterInputEnds,
@@ -43,7 +45,7 @@ public enum ChatSession {
         onConnected: @Sendable () async -> Void = {},
         onServerLine: @escaping @Sendable (FramedLine) async throws -> Void
     ) async throws -> Ending where Input.Element == ByteBuffer {
-        let channel = try await connect(to: endpoint, group: group)
+        let channel = try await connect(to: endpoint, tls: tls, group: group)
         await onConnected()
         let notices = Mutex<(final: String?, last: String?)>((nil, nil))
         do {
@@ -95,27 +97,39 @@ public enum ChatSession {
 
     static func connect(
         to endpoint: ServerEndpoint,
+        tls: ClientTLS?,
         group: any EventLoopGroup
     ) async throws -> NIOAsyncChannel<FramedLine, ByteBuffer> {
         // NIO's connect does not watch for task cancellation; without this, a user who quits
         // while an unreachable host is being tried would wait out the whole connect timeout.
         let attempts = ConnectAttempts()
+        let (channel, handshake): (NIOAsyncChannel<FramedLine, ByteBuffer>, EventLoopFuture<Void>?)
         do {
-            return try await withTaskCancellationHandler {
+            (channel, handshake) = try await withTaskCancellationHandler {
                 try await ClientBootstrap(group: group)
-                    .connectTimeout(.seconds(10))
+                    .connectTimeout(.nanoseconds(Int64(endpoint.connectTimeout / .nanoseconds(1))))
                     .channelOption(.socketOption(.tcp_nodelay), value: 1)
                     .connect(host: endpoint.host, port: endpoint.port) { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try attempts.register(channel)
+                            let pipeline = channel.pipeline.syncOperations
+                            var handshake: EventLoopFuture<Void>?
+                            if let tls {
+                                let done = channel.eventLoop.makePromise(of: Void.self)
+                                try pipeline.addHandler(tls.makeHandler(host: endpoint.host))
+                                try pipeline.addHandler(
+                                    HandshakeWatch(done: done, timeout: tls.handshakeTimeout))
+                                handshake = done.futureResult
+                            }
                             let framer = LineFramer(maximumLineBytes: maximumLineBytes)
-                            try channel.pipeline.syncOperations.addHandler(
+                            try pipeline.addHandler(
                                 ByteToMessageHandler(framer, maximumBufferSize: framer.handlerBufferLimit))
                             // Half-closure: finishing the writer sends end of input but keeps reading.
-                            return try NIOAsyncChannel<FramedLine, ByteBuffer>(
+                            let wrapped = try NIOAsyncChannel<FramedLine, ByteBuffer>(
                                 wrappingChannelSynchronously: channel,
                                 configuration: .init(isOutboundHalfClosureEnabled: true)
                             )
+                            return (wrapped, handshake)
                         }
                     }
             } onCancel: {
@@ -125,6 +139,29 @@ public enum ChatSession {
             if attempts.isCancelled { throw CancellationError() }
             throw ClientError.cannotConnect(endpoint, reason: ClientError.reason(error))
         }
+        guard let handshake, let tls else { return channel }
+        do {
+            // Nothing is sent, not even the login, before the server has proven who it is.
+            try await withTaskCancellationHandler {
+                try await handshake.get()
+            } onCancel: {
+                channel.channel.close(promise: nil)
+            }
+        } catch {
+            // The channel's writer must be finished before it goes, as `executeThenClose` does.
+            try? await channel.executeThenClose { _, _ in }
+            if Task.isCancelled { throw CancellationError() }
+            let reason = ClientTLS.reason(error, host: endpoint.host, timeout: tls.handshakeTimeout)
+            // No answer may be a busy server, worth another try; a certificate that does not
+            // verify, or a server that answers in plain text, is not.
+            switch error {
+            case is HandshakeTimedOut, is ClosedDuringHandshake, NIOSSLError.uncleanShutdown:
+                throw ClientError.cannotConnect(endpoint, reason: reason)
+            default:
+                throw ClientError.cannotSecure(endpoint, reason: reason)
+            }
+        }
+        return channel
     }
 }
 

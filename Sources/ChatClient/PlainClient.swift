@@ -1,6 +1,13 @@
+import AsyncAlgorithms
 import ChatProtocol
 import NIOCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The client for pipes and scripts: stdin lines go to the server as they are, server lines go
 /// to stdout unchanged, one write per line.
@@ -13,71 +20,265 @@ import Synchronization
 /// Counting every notice makes a refused login fail whatever the timing (a short script's input
 /// may end before or after the server refuses it) and tells a script that not everything it
 /// sent was delivered.
+///
+/// With reconnecting on (`--reconnect`), a lost connection is not the end: the client says so
+/// on stderr, waits as `ReconnectPolicy` says, logs in again with the same login and goes on
+/// reading stdin where it stopped. While no connection is up, stdin is not read.
 public struct PlainClient: Sendable {
     public var endpoint: ServerEndpoint
     public var login: String?
+    public var reconnect: ReconnectPolicy
+    public var log: ConversationLog?
+    public var tls: ClientTLS?
 
-    public init(endpoint: ServerEndpoint, login: String?) {
+    public init(
+        endpoint: ServerEndpoint, tls: ClientTLS? = nil, login: String?,
+        reconnect: ReconnectPolicy = ReconnectPolicy(isEnabled: false), log: ConversationLog? = nil
+    ) {
         self.endpoint = endpoint
+        self.tls = tls
         self.login = login
+        self.reconnect = reconnect
+        self.log = log
     }
 
-    /// Runs the session and returns the exit status.
-    public func run() async -> Int32 {
-        let endpoint = self.endpoint
-        // A line that could not be sent at all is as much a failure as one the server refused.
+    /// What the sessions of one run share.
+    private final class RunState: Sendable {
+        /// A line that could not be sent at all is as much a failure as one the server refused.
         let skippedInput = Mutex(false)
+        /// The first line sent without a LOGIN argument: the login, for every reconnect.
+        let typedLogin = Mutex<String?>(nil)
+        let lastNotice = Mutex<String?>(nil)
+        let loginReply = Mutex(LoginReplyWatch())
+        /// When the running session's connection came up, if it did.
+        let connectedAt = Mutex<ContinuousClock.Instant?>(nil)
+    }
+
+    /// Runs the sessions and returns the exit status.
+    public func run() async -> Int32 {
         do {
-            let ending = try await StandardInputLines.withLines(
-                maximumLineBytes: ChatSession.maximumLineBytes
-            ) {
+            return try await StandardInputLines.withLines(maximumLineBytes: ChatSession.maximumLineBytes) {
                 lines in
-                try await ChatSession.run(
-                    endpoint: endpoint,
-                    login: login,
-                    input: lines.compactMap { framed -> ByteBuffer? in
-                        guard case .line(let line) = framed else {
-                            skippedInput.withLock { $0 = true }
-                            Self.report(
-                                "skipped an input line longer than \(ChatSession.maximumLineBytes) bytes")
-                            return nil
-                        }
-                        return line
-                    },
-                    afterInputEnds: .drainServer,
-                    onServerLine: { framed in
-                        switch framed {
-                        case .line(let line):
-                            try OutputStream.standardOutput.writeLine(line)
-                        case .overlong:
-                            Self.report(
-                                "skipped a line from the server longer than \(ChatSession.maximumLineBytes) bytes"
-                            )
-                        }
+                // Stdin is read by one task for the whole run and handed to whichever session is
+                // up, one line at a time: a session that ends leaves the rest for the next one.
+                let input = AsyncThrowingChannel<ByteBuffer, any Error>()
+                let state = RunState()
+                return await withTaskGroup(of: Int32?.self) { group in
+                    group.addTask {
+                        await Self.pump(lines, into: input, state: state, log: log)
+                        return nil
                     }
-                )
+                    group.addTask { await runSessions(input: input, state: state) }
+                    var status: Int32 = 1
+                    while let result = await group.next() {
+                        guard let result else { continue }
+                        status = result
+                        break
+                    }
+                    group.cancelAll()
+                    return status
+                }
             }
-            switch (ending.end, ending.lastNotice) {
-            case (.serverClosed, _):
-                let closed = ClientError.closedByServer(endpoint).description
-                Self.report(ending.finalNotice.map { "\(closed): \($0)" } ?? closed)
-                return 1
-            case (.inputEnded, let notice?):
-                Self.report("the server reported an error: \(notice)")
-                return 1
-            case (.inputEnded, nil):
-                return skippedInput.withLock { $0 } ? 1 : 0
-            }
-        } catch is OutputClosed {
-            return 0
         } catch {
-            Self.report("\(error)")
+            report("\(error)")
             return 1
         }
     }
 
-    /// One line on stderr, prefixed with the program's name like any Unix tool's complaint.
-    static func report(_ message: String) {
-        try? OutputStream.standardError.writeLine("chat-client: " + message)
+    private static func pump(
+        _ lines: StandardInputLines, into input: AsyncThrowingChannel<ByteBuffer, any Error>, state: RunState,
+        log: ConversationLog?
+    ) async {
+        do {
+            for try await framed in lines {
+                guard case .line(let line) = framed else {
+                    state.skippedInput.withLock { $0 = true }
+                    Self.report(
+                        "skipped an input line longer than \(ChatSession.maximumLineBytes) bytes", log: log)
+                    continue
+                }
+                await input.send(line)
+            }
+            input.finish()
+        } catch {
+            input.fail(error)
+        }
     }
+
+    private func runSessions(input: AsyncThrowingChannel<ByteBuffer, any Error>, state: RunState) async
+        -> Int32
+    {
+        var lifecycle = ConnectionLifecycle(policy: reconnect, login: login, asksForAnotherLogin: false)
+        var action = lifecycle.start()
+        while true {
+            switch action {
+            case .connect(let login):
+                // After a failure, coming back is news; the first connect is not.
+                var announcement: String?
+                if case .connecting(let attempt) = lifecycle.phase, attempt > 0 {
+                    announcement =
+                        (lifecycle.isReconnect ? "reconnected to " : "connected to ") + "\(endpoint)"
+                }
+                let end: ConnectionLifecycle.SessionEnd
+                let why: String
+                do {
+                    let ending = try await session(
+                        login: login, input: input, state: state, announcement: announcement)
+                    if ending.end == .inputEnded { return finalStatus(state) }
+                    let closed = ClientError.closedByServer(endpoint).description
+                    why = ending.finalNotice.map { "\(closed): \($0)" } ?? closed
+                    end = state.loginReply.withLock { $0.refusalOnClose }.map { .loginRefused($0) } ?? .lost
+                } catch is OutputClosed {
+                    return 0
+                } catch let error as ClientError {
+                    switch error {
+                    case .cannotReadInput:
+                        report(error.description)
+                        return 1
+                    case .cannotSecure:
+                        (end, why) = (.insecure, error.description)
+                    default:
+                        (end, why) = (.lost, error.description)
+                    }
+                } catch {
+                    report("\(error)")
+                    return 1
+                }
+                if let connectedAt = state.connectedAt.withLock({ $0.take() }) {
+                    lifecycle.connected(now: connectedAt)
+                }
+                guard let next = ended(end, why: why, lifecycle: &lifecycle, state: state) else { return 1 }
+                action = next
+            case .wait(let deadline, _), .waitForHeldLogin(let deadline, _, _):
+                do {
+                    try await Task.sleep(until: deadline)
+                } catch {
+                    return 1
+                }
+                action = lifecycle.tick(now: .now) ?? action
+            case .askForAnotherLogin, .awaitLogin, .stop, .exit:
+                return 1
+            }
+        }
+    }
+
+    /// Hands the end of a session to the lifecycle and says what comes next on stderr; nil when
+    /// nothing does.
+    private func ended(
+        _ end: ConnectionLifecycle.SessionEnd, why: String, lifecycle: inout ConnectionLifecycle,
+        state: RunState
+    ) -> ConnectionLifecycle.Action? {
+        if lifecycle.login == nil, let typed = state.typedLogin.withLock({ $0 }) {
+            lifecycle.loginChosen(typed)
+        }
+        let next = lifecycle.sessionEnded(end, now: .now)
+        switch next {
+        case .wait(let deadline, let attempt):
+            report("\(why); reconnecting in \(Self.seconds(until: deadline)) s (attempt \(attempt))")
+            return next
+        case .waitForHeldLogin(let deadline, let retry, let limit):
+            report(
+                "\(why); the login is most likely still held by the lost connection; trying again in "
+                    + "\(Self.seconds(until: deadline)) s (\(retry) of \(limit))")
+            return next
+        default:
+            report(why)
+            return nil
+        }
+    }
+
+    private static func seconds(until deadline: ContinuousClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = (deadline - .now).components
+        return max(1, seconds + (attoseconds > 0 ? 1 : 0))
+    }
+
+    private func session(
+        login: String?, input: AsyncThrowingChannel<ByteBuffer, any Error>, state: RunState,
+        announcement: String?
+    ) async throws -> ChatSession.Ending {
+        state.loginReply.withLock { $0 = LoginReplyWatch() }
+        let endpoint = self.endpoint
+        let log = self.log
+        let knownLogin = login
+        let ending = try await ChatSession.run(
+            endpoint: endpoint,
+            tls: tls,
+            login: login,
+            input: input.map { line in
+                // Without LOGIN, the first line is the login; a reconnect sends it first itself.
+                let typedLogin = state.typedLogin.withLock { typed -> String? in
+                    guard knownLogin == nil && typed == nil else { return nil }
+                    typed = Login.trimmed(String(buffer: line))
+                    return typed
+                }
+                if let log {
+                    let logged: ConversationLog.Line =
+                        typedLogin.map { .remark("logging in as \($0)") }
+                        ?? .sent(String(buffer: line), by: knownLogin ?? state.typedLogin.withLock { $0 })
+                    try? log.append(logged, at: Self.now())
+                }
+                return line
+            },
+            afterInputEnds: .drainServer,
+            onConnected: {
+                state.connectedAt.withLock { $0 = .now }
+                if let announcement { Self.report(announcement, log: log) }
+                if let log, let knownLogin {
+                    try? log.append(.remark("logging in as \(knownLogin)"), at: Self.now())
+                }
+            },
+            onServerLine: { framed in
+                switch framed {
+                case .line(let line):
+                    let parsed = log == nil ? Self.parse(line) : ServerLine.parse(String(buffer: line))
+                    state.loginReply.withLock { $0.heard(parsed) }
+                    if case .notice(let text) = parsed { state.lastNotice.withLock { $0 = text } }
+                    try OutputStream.standardOutput.writeLine(line)
+                    if let log { try? log.append(Self.loggedLine(parsed), at: Self.now()) }
+                case .overlong:
+                    state.loginReply.withLock { $0.heardOtherLine() }
+                    Self.report(
+                        "skipped a line from the server longer than \(ChatSession.maximumLineBytes) bytes",
+                        log: log)
+                }
+            }
+        )
+        return ending
+    }
+
+    /// Notices are parsed in full; other lines only as far as the watch needs: not at all.
+    private static func parse(_ line: ByteBuffer) -> ServerLine {
+        guard line.readableBytesView.starts(with: noticePrefix) else { return .other("") }
+        return ServerLine.parse(String(buffer: line))
+    }
+
+    private static let noticePrefix = Array(Wire.noticePrefix.utf8)
+
+    private func finalStatus(_ state: RunState) -> Int32 {
+        if let notice = state.lastNotice.withLock({ $0 }) {
+            report("the server reported an error: \(notice)")
+            return 1
+        }
+        return state.skippedInput.withLock { $0 } ? 1 : 0
+    }
+
+    private func report(_ message: String) {
+        Self.report(message, log: log)
+    }
+
+    /// One line on stderr, prefixed with the program's name like any Unix tool's complaint.
+    static func report(_ message: String, log: ConversationLog?) {
+        try? OutputStream.standardError.writeLine("chat-client: " + message)
+        if let log { try? log.append(.remark(message), at: now()) }
+    }
+
+    private static func loggedLine(_ line: ServerLine) -> ConversationLog.Line {
+        switch line {
+        case .message(let sender, let text): return .message(from: sender, text: text)
+        case .notice(let text): return .notice(text)
+        case .other(let text): return .other(text)
+        }
+    }
+
+    private static func now() -> Int { Int(time(nil)) }
 }

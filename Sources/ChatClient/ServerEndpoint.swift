@@ -12,10 +12,13 @@ import NIOPosix
 public struct ServerEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    /// How long a connect may take before it fails as timed out.
+    public var connectTimeout: Duration
 
-    public init(host: String = "127.0.0.1", port: Int = 8080) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, connectTimeout: Duration = .seconds(10)) {
         self.host = host
         self.port = port
+        self.connectTimeout = connectTimeout
     }
 
     public var description: String { Wording.address(host: host, port: port) }
@@ -25,6 +28,9 @@ public struct ServerEndpoint: Sendable, Equatable, CustomStringConvertible {
 /// meant for a person: plain mode prints it on stderr, the full screen in its status line.
 public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotConnect(ServerEndpoint, reason: String)
+    /// The TLS handshake failed: the server's certificate did not verify, or it does not
+    /// speak TLS. Never followed by a try in plain text.
+    case cannotSecure(ServerEndpoint, reason: String)
     case connectionLost(ServerEndpoint, reason: String)
     /// The server ended the session while the client still had input to send.
     case closedByServer(ServerEndpoint)
@@ -33,7 +39,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The reason alone, short enough for a status line that already names the server.
     public var shortReason: String {
         switch self {
-        case .cannotConnect(_, let reason), .connectionLost(_, let reason):
+        case .cannotConnect(_, let reason), .cannotSecure(_, let reason), .connectionLost(_, let reason):
             return reason
         case .closedByServer:
             return "server closed the connection"
@@ -46,6 +52,8 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .cannotConnect(let endpoint, let reason):
             return "cannot connect to \(endpoint): \(reason)"
+        case .cannotSecure(let endpoint, let reason):
+            return "cannot connect securely to \(endpoint): \(reason)"
         case .connectionLost(let endpoint, let reason):
             return "connection to \(endpoint) lost: \(reason)"
         case .closedByServer(let endpoint):

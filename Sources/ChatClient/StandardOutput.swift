@@ -1,5 +1,7 @@
 import ChatProtocol
 import NIOCore
+import SystemPackage
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -40,29 +42,12 @@ public struct OutputStream: Sendable {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var rest = bytes
-        while !rest.isEmpty {
-            let written = systemWrite(descriptor, rest.baseAddress, rest.count)
-            if written >= 0 {
-                rest = UnsafeRawBufferPointer(rebasing: rest[written...])
-                continue
-            }
-            switch errno {
-            case EINTR:
-                continue
-            case EAGAIN:
-                // Someone else made the descriptor non-blocking; wait until it takes more.
-                var request = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&request, 1, -1)
-            case EPIPE:
-                throw OutputClosed()
-            default:
-                throw OutputFailure(errnoCode: errno)
-            }
+        do {
+            try FileDescriptor(rawValue: descriptor).writeFully(bytes)
+        } catch Errno.brokenPipe {
+            throw OutputClosed()
+        } catch let error as Errno {
+            throw OutputFailure(errnoCode: error.rawValue)
         }
     }
-}
-
-private func systemWrite(_ descriptor: CInt, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
-    write(descriptor, bytes, count)
 }

@@ -46,7 +46,15 @@ public enum Notice: Equatable, Sendable {
     case missingColon
     case noRecipients
     case tooSlow
+    /// Cut off for taking nothing from a full queue for the stall timeout (in words).
+    case stalled(String)
+    /// No login line within the login timeout (in words).
+    case loginTimedOut(String)
     case shuttingDown
+    /// Over the server's connection cap.
+    case serverFull
+    /// Over the per-address connection cap (the cap).
+    case tooManyFromAddress(Int)
 
     public var text: String {
         switch self {
@@ -61,43 +69,43 @@ public enum Notice: Equatable, Sendable {
         case .loginRefused(.forbiddenCharacter(let scalar)):
             return
                 "login may not contain \(Self.describe(scalar)); use no ',', ':', spaces, control or invisible characters"
+        case .loginRefused(.leadingMark(let scalar)):
+            return
+                "login may not start with a combining mark (\(Login.codePoint(scalar))); put it after a letter"
+        case .loginRefused(.stackedMarks(let scalar)):
+            return
+                "login has too many marks on one letter (\(Login.codePoint(scalar))); at most \(Login.maximumMarksInARow), and never the same twice in a row"
+        case .loginRefused(.notComposed):
+            return
+                "login is not in composed form (Unicode NFC); send 'é' as one character, not as 'e' and an accent"
+        case .loginRefused(.mixedScripts(let first, let second)):
+            return
+                "login mixes scripts: \(Self.describe(first)) is \(Login.scriptName(of: first)), \(Self.describe(second)) is \(Login.scriptName(of: second)); write it in one script (Latin may go with one other, but not Greek or Cyrillic)"
         case .loginTaken(let name):
-            return "login \(Self.quoted(name)) is already online"
+            return "login \(VisibleText.quoted(name)) is already online"
         case .recipientOffline(let name):
-            return "\(Self.quoted(name)) is not online"
+            return "\(VisibleText.quoted(name)) is not online"
         case .missingColon:
             return "no ':' in line; write 'name1, name2: text'"
         case .noRecipients:
             return "no recipient before ':'; write 'name1, name2: text'"
         case .tooSlow:
             return "you are not reading fast enough; disconnecting"
+        case .stalled(let timeout):
+            return "you read nothing for \(timeout) while messages waited for you; disconnecting"
+        case .loginTimedOut(let timeout):
+            return "no login within \(timeout); disconnecting"
         case .shuttingDown:
             return "server is shutting down"
+        case .serverFull:
+            return "server is full; try again later"
+        case .tooManyFromAddress(let cap):
+            return "more than \(cap) connections from your address; try again later"
         }
     }
 
     /// The whole line, ready for the wire.
     public var line: String { Wire.noticePrefix + text + "\n" }
-
-    /// A name as it came from a peer, made safe to show: control characters would let one user
-    /// drive another's terminal, and a 64 KiB name would drown the notice. Shortened by bytes as
-    /// well as characters, since one character can carry thousands of combining marks.
-    static func quoted(_ name: String) -> String {
-        let characterLimit = 40
-        let byteLimit = 160
-        var safe = ""
-        var characters = 0
-        for character in name {
-            let shown = character.unicodeScalars.contains(where: Login.isInvisible) ? "\u{FFFD}" : character
-            if characters == characterLimit || safe.utf8.count + shown.utf8.count > byteLimit {
-                safe += "…"
-                break
-            }
-            safe.append(shown)
-            characters += 1
-        }
-        return "'\(safe)'"
-    }
 
     /// The common cases in words; anything else that cannot be shown as itself by its code point.
     static func describe(_ scalar: Unicode.Scalar) -> String {
@@ -105,7 +113,9 @@ public enum Notice: Equatable, Sendable {
         case " ": return "a space"
         case "\t": return "a tab"
         default:
-            if Login.isInvisible(scalar) || scalar.properties.isWhitespace { return Login.codePoint(scalar) }
+            if Login.isInvisible(scalar) || scalar.properties.isWhitespace || Login.isMark(scalar) {
+                return Login.codePoint(scalar)
+            }
             return "'\(scalar)'"
         }
     }

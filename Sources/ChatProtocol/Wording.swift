@@ -45,6 +45,14 @@ public enum Wording {
         return "cannot resolve host: " + lowercasingFirst(description)
     }
 
+    /// A timeout as people say it: "30 seconds", "1 second", "250 ms".
+    public static func duration(_ amount: TimeAmount) -> String {
+        let milliseconds = amount.nanoseconds / 1_000_000
+        guard milliseconds % 1000 == 0 else { return "\(milliseconds) ms" }
+        let seconds = milliseconds / 1000
+        return seconds == 1 ? "1 second" : "\(seconds) seconds"
+    }
+
     private static func lowercasingFirst(_ text: String) -> String {
         text.prefix(1).lowercased() + text.dropFirst()
     }

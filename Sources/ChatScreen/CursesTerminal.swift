@@ -1,9 +1,11 @@
+import ChatProtocol
 import CursesShim
 
 /// The terminal, through curses. Curses is not thread-safe, so an instance is made, used and
 /// closed on one thread, the UI loop's; it is deliberately not Sendable.
 final class CursesTerminal {
     private var isOpen = true
+    private var decoder = KeyDecoder()
 
     /// Takes over the terminal; nil when curses cannot drive it (an unknown or dumb TERM).
     static func open() -> CursesTerminal? {
@@ -36,48 +38,18 @@ final class CursesTerminal {
         var keys: [Key] = []
         var code: UInt32 = 0
         while true {
+            let input: TerminalInput
             switch Int32(chat_curses_read_key(&code)) {
-            case Int32(CHAT_KEY_CHARACTER):
-                if let key = Self.key(character: code) { keys.append(key) }
-            case Int32(CHAT_KEY_FUNCTION):
-                if let key = Self.key(function: Int32(code)) { keys.append(key) }
-            case Int32(CHAT_KEY_CONTROL_LEFT):
-                keys.append(.controlLeft)
-            case Int32(CHAT_KEY_CONTROL_RIGHT):
-                keys.append(.controlRight)
-            default:
-                return keys
+            case Int32(CHAT_KEY_CHARACTER): input = .character(code)
+            case Int32(CHAT_KEY_FUNCTION): input = .function(Int32(code))
+            case Int32(CHAT_KEY_CONTROL_LEFT): input = .controlLeft
+            case Int32(CHAT_KEY_CONTROL_RIGHT): input = .controlRight
+            case Int32(CHAT_KEY_WHEEL_UP): input = .wheelUp
+            case Int32(CHAT_KEY_WHEEL_DOWN): input = .wheelDown
+            case Int32(CHAT_KEY_IGNORED): continue
+            default: return keys
             }
-        }
-    }
-
-    static func key(character code: UInt32) -> Key? {
-        switch code {
-        case 9: return .tab
-        case 10, 13: return .enter
-        case 8, 127: return .backspace
-        case 1...26: return .control(Character(Unicode.Scalar(code + 96)!))
-        // Alt and a key arrive as Escape, then the key: the model pairs them.
-        case 27: return .escape
-        case 0..<32: return nil
-        default: return Unicode.Scalar(code).map(Key.character)
-        }
-    }
-
-    static func key(function code: Int32) -> Key? {
-        switch code {
-        case KEY_LEFT: return .left
-        case KEY_RIGHT: return .right
-        case KEY_UP: return .up
-        case KEY_DOWN: return .down
-        case KEY_HOME: return .home
-        case KEY_END: return .end
-        case KEY_PPAGE: return .pageUp
-        case KEY_NPAGE: return .pageDown
-        case KEY_BACKSPACE: return .backspace
-        case KEY_DC: return .delete
-        case KEY_ENTER: return .enter
-        default: return nil
+            if let key = decoder.decode(input) { keys.append(key) }
         }
     }
 
@@ -89,7 +61,7 @@ final class CursesTerminal {
             for styled in row {
                 scalars.removeAll(keepingCapacity: true)
                 scalars.append(contentsOf: styled.glyph.scalars.map(\.value))
-                let (attributes, pair) = Self.appearance(of: styled.style)
+                let (attributes, pair) = Self.appearance(of: styled.style, senderPairs: senderPairs)
                 chat_curses_put(
                     Int32(rowIndex), Int32(column), scalars, Int32(scalars.count), attributes, pair)
                 column += styled.glyph.width
@@ -102,20 +74,64 @@ final class CursesTerminal {
         chat_curses_repaint()
     }
 
-    /// Attribute bits and colour pair; pairs 1 to 6 are red, green, yellow, blue, magenta, cyan.
-    /// Red is the notices' colour and cyan the remarks', so the sender palette is the four in
-    /// between: a sender's name must never look like either.
-    static func appearance(of style: Style) -> (attributes: Int32, pair: Int32) {
+    /// Rings the bell.
+    func bell() {
+        chat_curses_bell()
+    }
+
+    /// Whether `setTitle` reaches the window title.
+    var canSetTitle: Bool { chat_curses_title_support() != 0 }
+
+    /// Sets the window title where the terminal supports it; control characters never reach
+    /// the terminal.
+    func setTitle(_ title: String) {
+        let safe = String(String.UnicodeScalarView(title.unicodeScalars.filter { !Login.isInvisible($0) }))
+        chat_curses_set_title(safe)
+    }
+
+    /// Asks the terminal to report the mouse wheel; false where curses cannot.
+    @discardableResult
+    func enableWheel() -> Bool {
+        chat_curses_enable_wheel() == 1
+    }
+
+    /// The colour pairs senders are drawn in.
+    struct SenderPairs: Equatable {
+        var first: Int32
+        var count: Int32
+
+        /// Pairs 2 to 5: green, yellow, blue, magenta.
+        static let basic = SenderPairs(first: 2, count: 4)
+        static let none = SenderPairs(first: 0, count: 0)
+
+        func pair(for colour: Int) -> Int32 {
+            count > 0 ? first + Int32(colour % Int(count)) : 0
+        }
+    }
+
+    private(set) lazy var senderPairs: SenderPairs = {
+        var first: Int32 = 0
+        let count = chat_curses_sender_pairs(&first)
+        return SenderPairs(first: first, count: count)
+    }()
+
+    /// Attribute bits and colour pair; pairs 1 to 6 are red, green, yellow, blue, magenta, cyan,
+    /// and pairs from 7 on, on terminals with 256 colours, the larger sender palette. Red is the
+    /// notices' colour and cyan the remarks', and neither is among the senders' pairs: a
+    /// sender's name must never look like either.
+    static func appearance(of style: Style, senderPairs: SenderPairs) -> (attributes: Int32, pair: Int32) {
         let bold = Int32(CHAT_ATTRIBUTE_BOLD)
         switch style {
         case .plain: return (0, 0)
         case .timestamp: return (Int32(CHAT_ATTRIBUTE_DIM), 0)
-        case .sender(let colour): return (bold, Int32(colour % SenderPalette.count + 2))
+        case .sender(let colour): return (bold, senderPairs.pair(for: colour))
         case .ownMessage: return (bold, 0)
         case .notice: return (bold, 1)
         case .info: return (0, 6)
         case .statusBar: return (Int32(CHAT_ATTRIBUTE_REVERSE), 0)
         case .prompt: return (bold, 0)
+        case .mention: return (bold | Int32(CHAT_ATTRIBUTE_UNDERLINE), 0)
+        case .searchMatch: return (Int32(CHAT_ATTRIBUTE_REVERSE), 0)
         }
     }
 }

@@ -1,3 +1,4 @@
+import ChatClient
 import CursesShim
 
 /// What one terminal cell (or two, for a wide character) shows: a spacing character followed
@@ -29,8 +30,9 @@ public struct Glyph: Equatable, Sendable {
 public enum DisplayWidth {
     /// The glyphs a user-perceived character is drawn as. Usually one; a sequence of several
     /// spacing characters (a family emoji joined with ZWJ) is drawn cell by cell, each part in
-    /// its own `wcwidth` cells. Control characters become U+FFFD, so no byte from a peer can
-    /// move the cursor or change the terminal's state.
+    /// its own `wcwidth` cells. Control characters, line and paragraph separators and bidi
+    /// controls are drawn as `VisibleText` shows them (␛, ␍, `<U+202E>`), so no byte from a peer
+    /// can move the cursor, change the terminal's state, or make a line look like another's.
     ///
     /// Two invisible characters are never drawn, because terminals disagree on the width of
     /// what they touch while curses counts `wcwidth`: the zero-width joiner (tmux 3.3 draws
@@ -41,6 +43,10 @@ public enum DisplayWidth {
     public static func glyphs(of character: Character) -> [Glyph] {
         var glyphs: [Glyph] = []
         for scalar in character.unicodeScalars {
+            if let standIn = VisibleText.standIn(for: scalar) {
+                glyphs += standIn.unicodeScalars.map { Glyph([$0], width: max(1, columns(of: $0))) }
+                continue
+            }
             if scalar == zeroWidthJoiner { continue }
             if scalar == emojiPresentation, glyphs.last?.width ?? 0 < 2 { continue }
             let width = columns(of: scalar)

@@ -1,8 +1,8 @@
 import ChatProtocol
 
-/// Tab completion of recipient logins: the names seen in deliveries and in the user's own
-/// messages, most recent first. A Tab completes the name under the cursor in the recipient
-/// list (before the first `:`); Tab again cycles through the other matches.
+/// Tab completion of logins: the names seen in deliveries and in the user's own messages, most
+/// recent first. A Tab completes the name under the cursor, in the recipient list (before the
+/// first `:`) or as a mention in the text; Tab again cycles through the other matches.
 public struct LoginCompletion: Equatable, Sendable {
     /// Most recent first.
     public private(set) var knownLogins: [String] = []
@@ -44,6 +44,11 @@ public struct LoginCompletion: Equatable, Sendable {
         for name in names.reversed() { noteLogin(name) }
     }
 
+    /// What ends a word in the text of a message, besides white space.
+    private static let textPunctuation: Set<Character> = [
+        ",", ":", ";", "!", "?", "(", ")", "[", "]", "\"", "@", "<", ">",
+    ]
+
     /// Any key other than Tab ends a run of completions.
     public mutating func endCycle() {
         cycle = nil
@@ -63,21 +68,29 @@ public struct LoginCompletion: Equatable, Sendable {
         cycle = nil
         let characters = editor.characters
         let cursor = editor.cursor
-        // Only names are completed: once past the first ':', the user is writing the text.
-        if characters[..<cursor].contains(":") { return false }
-        let isSeparator: (Character) -> Bool = { $0 == "," || $0 == ":" || $0.isWhitespace }
+        // Past the first ':' the user is writing the text, where a name is a mention: a word
+        // among others, ended by white space or punctuation.
+        let isInText = characters[..<cursor].contains(":")
+        let isSeparator: (Character) -> Bool =
+            isInText
+            ? { $0.isWhitespace || Self.textPunctuation.contains($0) }
+            : { $0 == "," || $0 == ":" || $0.isWhitespace }
         var start = cursor
         while start > 0, !isSeparator(characters[start - 1]) { start -= 1 }
         var end = cursor
         while end < characters.count, !isSeparator(characters[end]) { end += 1 }
         let prefix = String(characters[start..<cursor])
+        // Every known name would match nothing typed yet; in the text that is no completion.
+        if isInText && prefix.isEmpty { return false }
         var matches = knownLogins.filter { $0.hasPrefix(prefix) }
         if matches.isEmpty {
             matches = knownLogins.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
         }
         guard let first = matches.first else { return false }
-        // The last name of a list with no text yet gets the ": " that starts the message.
-        let suffix = end == characters.count && !characters.contains(":") ? ": " : ""
+        let isAtEnd = end == characters.count
+        // The last name of a list with no text yet gets the ": " that starts the message; a
+        // mention at the end of the text, the space before the next word.
+        let suffix = isInText ? (isAtEnd ? " " : "") : (isAtEnd && !characters.contains(":") ? ": " : "")
         editor.replace(start..<end, with: first + suffix)
         cycle = Cycle(
             start: start, matches: matches, index: 0, suffix: suffix, text: editor.characters,

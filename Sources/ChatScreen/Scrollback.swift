@@ -49,6 +49,29 @@ public struct Scrollback<Entry: Sendable>: Sendable {
         }
     }
 
+    /// Changes the entry numbered `sequence`, if it is still kept.
+    public mutating func update(_ sequence: Int, _ change: (inout Entry) -> Void) {
+        guard sequence >= firstSequence && sequence < endSequence else { return }
+        change(&storage[(oldestIndex + sequence - firstSequence) % storage.count])
+    }
+
+    /// Forgets every entry; the sequence numbers go on from where they were.
+    public mutating func removeAll() {
+        firstSequence = endSequence
+        storage.removeAll(keepingCapacity: true)
+        oldestIndex = 0
+        position = .bottom
+    }
+
+    /// Scrolls so that entry `sequence` is the lowest one in the pane.
+    public mutating func reveal(_ sequence: Int, height: Int, rowCount: (Entry) -> Int) {
+        guard sequence >= firstSequence && sequence < endSequence else { return }
+        position =
+            sequence == endSequence - 1
+            ? .bottom : .anchored(sequence: sequence, row: max(0, rowCount(self[sequence]) - 1))
+        fillPane(height: height, rowCount: rowCount)
+    }
+
     /// Entries that arrived below the bottom of the pane while scrolled up.
     public var entriesBelow: Int {
         guard case .anchored(let sequence, _) = position else { return 0 }

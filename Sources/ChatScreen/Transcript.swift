@@ -1,3 +1,4 @@
+import ChatClient
 import NIOCore
 
 #if canImport(Glibc)
@@ -10,13 +11,18 @@ import NIOCore
 public enum Style: Hashable, Sendable {
     case plain
     case timestamp
-    /// A sender's name, in colour `index` of `SenderPalette`.
+    /// A sender's name, by a number from `SenderPalette`: the terminal picks the colour from its
+    /// own palette, larger where it has more colours.
     case sender(Int)
     case ownMessage
     case notice
     case info
     case statusBar
     case prompt
+    /// The user's own login in someone's message.
+    case mention
+    /// The line `/search` found.
+    case searchMatch
 }
 
 public struct StyledGlyph: Equatable, Sendable {
@@ -57,10 +63,22 @@ public struct TranscriptEntry: Equatable, Sendable {
     /// Seconds since the epoch, when the line arrived or was sent.
     public var time: Int
     public var kind: Kind
+    /// Drawn highlighted, as the line `/search` found.
+    public var isSearchMatch = false
 
     public init(time: Int, kind: Kind) {
         self.time = time
         self.kind = kind
+    }
+
+    /// The text `/search` looks in, or nil for the client's own remarks, which are no part of
+    /// the conversation (and would otherwise find the remark about the last search).
+    var searchableText: String? {
+        switch kind {
+        case .message(let sender, let text): return sender + ": " + text
+        case .notice(let text), .other(let text), .sent(let text): return text
+        case .info: return nil
+        }
     }
 
     /// Past this many bytes a line is cut before it is kept: the scrollback is bounded in lines,
@@ -83,19 +101,29 @@ public struct TranscriptEntry: Equatable, Sendable {
     }
 }
 
-/// Every sender keeps one colour for the whole session (and across sessions): the colour comes
-/// from a fixed hash of the login, not from Swift's per-process seeded `Hasher`. The palette
-/// leaves out red and cyan, the colours of the server's notices and of the client's remarks, so
-/// a name never looks like either.
-public enum SenderPalette {
-    public static let count = 4
+extension TranscriptEntry {
+    /// The entry as `--log` writes it; `ownLogin` is who sent the user's own lines.
+    public func loggedLine(ownLogin: String?) -> ConversationLog.Line {
+        switch kind {
+        case .message(let sender, let text): return .message(from: sender, text: text)
+        case .notice(let text): return .notice(text)
+        case .other(let text): return .other(text)
+        case .sent(let line): return .sent(line, by: ownLogin)
+        case .info(let text): return .remark(text)
+        }
+    }
+}
 
+/// Every sender keeps one colour for the whole session (and across sessions): the colour comes
+/// from a fixed hash of the login, not from Swift's per-process seeded `Hasher`, and the
+/// terminal takes it modulo the size of its palette (see `CursesTerminal.senderPairs`).
+public enum SenderPalette {
     public static func colour(for login: String) -> Int {
         var hash: UInt32 = 2_166_136_261
         for byte in login.utf8 {
             hash = (hash ^ UInt32(byte)) &* 16_777_619
         }
-        return Int(hash % UInt32(count))
+        return Int(hash)
     }
 }
 
@@ -103,10 +131,13 @@ public enum SenderPalette {
 public struct TranscriptLayout: Sendable {
     public var width: Int
     public var showsTimestamps: Bool
+    /// Whose mentions are highlighted in messages: the user's login.
+    public var mentionedLogin: String?
 
-    public init(width: Int, showsTimestamps: Bool) {
+    public init(width: Int, showsTimestamps: Bool, mentionedLogin: String? = nil) {
         self.width = width
         self.showsTimestamps = showsTimestamps
+        self.mentionedLogin = mentionedLogin
     }
 
     public func rows(for entry: TranscriptEntry) -> [StyledRow] {
@@ -118,7 +149,7 @@ public struct TranscriptLayout: Sendable {
         case .message(let sender, let text):
             glyphs += StyledRow(sender, .sender(SenderPalette.colour(for: sender)))
             glyphs += StyledRow(": ", .plain)
-            glyphs += StyledRow(text, .plain)
+            glyphs += Self.highlighting(mentionedLogin, in: text)
         case .notice(let text):
             glyphs += StyledRow("-!- " + text, .notice)
         case .other(let text):
@@ -128,9 +159,28 @@ public struct TranscriptLayout: Sendable {
         case .info(let text):
             glyphs += StyledRow("-- " + text, .info)
         }
+        if entry.isSearchMatch {
+            glyphs = glyphs.map { StyledGlyph($0.glyph, .searchMatch) }
+        }
         // Continuation rows start under the text, past the timestamp, when there is room.
         let indent = showsTimestamps && width >= 40 ? 6 : 0
         return Self.wrap(glyphs, width: width, indent: indent)
+    }
+
+    /// `text` with every mention of `login` in the mention style.
+    static func highlighting(_ login: String?, in text: String) -> StyledRow {
+        guard let login, case let mentions = Mentions.ranges(of: login, in: text), !mentions.isEmpty else {
+            return StyledRow(text, .plain)
+        }
+        var glyphs: StyledRow = []
+        var next = mentions.makeIterator()
+        var mention = next.next()
+        for (offset, character) in text.enumerated() {
+            while let current = mention, offset >= current.upperBound { mention = next.next() }
+            let style = mention?.contains(offset) == true ? Style.mention : .plain
+            glyphs += DisplayWidth.glyphs(of: character).map { StyledGlyph($0, style) }
+        }
+        return glyphs
     }
 
     /// Breaks `glyphs` into rows at most `width` columns wide, at the last break opportunity

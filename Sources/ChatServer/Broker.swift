@@ -2,43 +2,75 @@ import ChatProtocol
 import Logging
 import NIOCore
 
-/// Owns the peers map and decides, one event at a time, who is online and where a message goes.
+/// One event loop's share of the server: the connections on that loop, the slots of those logged
+/// in, and the deliveries to them.
 ///
-/// Every connection lives on the broker's event loop, so the broker is a plain class confined
-/// to that thread: a login, a logout and a delivery are method calls in the order the loop runs
-/// them, which is the total order the protocol promises, with no locks and no hops. Deliveries
-/// are copied into each recipient's outbox and written once per loop iteration (sooner if the
-/// outboxes fill up), so a recipient flooded by many senders costs one write, not one per message.
+/// The broker is a plain class confined to its loop: a login, a logout and a delivery among its
+/// own connections are method calls in the order the loop runs them, with no locks and no hops.
+/// The peers map itself is the shared `Directory`, so a login is unique across loops. A message
+/// to someone on another loop goes into that loop's `LoopMail` and crosses once per iteration.
+/// Deliveries are copied into each recipient's outbox and written once per loop iteration
+/// (sooner if the outboxes fill up), so a recipient flooded by many senders costs one write, not
+/// one per message. With one loop, the server's default on a small machine's benchmark, nothing
+/// ever crosses.
 final class Broker {
     let eventLoop: any EventLoop
+    /// This broker's index among the server's loops.
+    let loopIndex: Int
     let configuration: ChatServerConfiguration
     let logger: Logger
+    let directory: Directory
+    /// Every loop's broker, this one included, by loop index; set once all exist.
+    var brokers: [NIOLoopBound<Broker>] = []
 
-    private var peers: [ByteBuffer: Connection] = [:]
     /// The logged-in connections by slot, so a resolved recipient list can name them by index
     /// without keeping a departed connection alive.
-    private var online: [Connection?] = []
+    private(set) var online: [Connection?] = []
+    /// Bumped each time a slot is taken, so mail from another loop for its previous holder is
+    /// not delivered to the next.
+    private(set) var generations: [UInt32] = []
     private var freeSlots: [Int] = []
-    /// Bumped by every login and logout: a resolved recipient list from another version is stale.
-    private var membershipVersion = 0
     /// Every open connection, logged in or not, so that shutdown can reach them all.
-    private var connections: [ObjectIdentifier: Connection] = [:]
-    private var outboxesToFlush: [Connection] = []
-    private var isFlushScheduled = false
-    /// Bytes of deliveries put into outboxes since they were last written.
-    private var bytesSinceFlush = 0
+    private(set) var connections: [ObjectIdentifier: Connection] = [:]
+    var outboxesToFlush: [Connection] = []
+    var isFlushScheduled = false
+    /// Deliveries for other loops, by loop index, waiting for the end of the iteration.
+    var outgoingMail: [LoopMail] = []
+    /// Senders whose awaited queue drained, to be taken up again after the current event.
+    var sendersToResume: [(Connection, CongestionGate)] = []
+    var isResumeScheduled = false
+    /// How many connections are congested right now (plus one while the queue budget is
+    /// exceeded): while none is, a delivery need not look.
+    var congestedCount = 0
+    var budget: QueueBudget
+    /// Bytes of deliveries put into outboxes and mail since they were last written.
+    var bytesSinceFlush = 0
     private(set) var isShuttingDown = false
     /// Scratch space reused by every delivery, so the hot path does not allocate.
-    private var formattedDelivery: ByteBuffer
+    var formattedDelivery: ByteBuffer
 
-    init(eventLoop: any EventLoop, configuration: ChatServerConfiguration, logger: Logger) {
+    init(
+        eventLoop: any EventLoop,
+        loopIndex: Int,
+        directory: Directory,
+        configuration: ChatServerConfiguration,
+        logger: Logger
+    ) {
         self.eventLoop = eventLoop
+        self.loopIndex = loopIndex
+        self.directory = directory
         self.configuration = configuration
         self.logger = logger
         self.formattedDelivery = ByteBufferAllocator().buffer(capacity: 256)
+        self.budget = QueueBudget(
+            serverLimit: configuration.queueBudgetBytes, loops: configuration.eventLoops)
     }
 
-    var onlineCount: Int { peers.count }
+    /// Connects the brokers of all loops to each other.
+    func meet(_ brokers: [NIOLoopBound<Broker>]) {
+        self.brokers = brokers
+        outgoingMail = Array(repeating: LoopMail(), count: brokers.count)
+    }
 
     // MARK: Membership
 
@@ -46,27 +78,33 @@ final class Broker {
         connections[ObjectIdentifier(connection)] = connection
     }
 
-    /// Claims `login` for `connection`; false if someone else holds it.
+    /// Claims `login` for `connection`; false if someone else, on any loop, holds it.
     func claim(_ login: ByteBuffer, for connection: Connection) -> Bool {
-        guard peers[login] == nil else { return false }
-        peers[login] = connection
         let slot = freeSlots.popLast() ?? online.count
-        if slot == online.count { online.append(nil) }
+        if slot == online.count {
+            online.append(nil)
+            generations.append(0)
+        }
+        generations[slot] &+= 1
+        let location = Directory.Location(
+            loop: loopIndex, slot: slot, generation: generations[slot], gate: connection.gate)
+        guard directory.claim(login, at: location) else {
+            freeSlots.append(slot)
+            return false
+        }
         online[slot] = connection
         connection.slot = slot
-        membershipVersion &+= 1
         return true
     }
 
     /// Frees `connection`'s login, if it holds one. Safe to call more than once.
     func releaseLogin(of connection: Connection) {
         guard let slot = connection.slot, let login = connection.login else { return }
-        peers[login] = nil
+        directory.release(login)
         online[slot] = nil
         freeSlots.append(slot)
         connection.slot = nil
         connection.lastRecipients = nil
-        membershipVersion &+= 1
     }
 
     /// Forgets a connection whose channel has closed.
@@ -75,115 +113,30 @@ final class Broker {
         connections[ObjectIdentifier(connection)] = nil
     }
 
-    // MARK: Delivery
-
-    /// Delivers `text` from `sender` to each distinct name in `list`; `line` holds the bytes both
-    /// ranges point into.
-    func deliver(
-        from sender: Connection,
-        login: ByteBuffer,
-        line: ByteBuffer,
-        bytes: UnsafeRawBufferPointer,
-        recipients list: ByteRange,
-        text: ByteRange
-    ) {
-        let listBytes = UnsafeRawBufferPointer(rebasing: bytes[list])
-        let recipients: ResolvedRecipients
-        if let last = sender.lastRecipients, last.isCurrent(for: listBytes, version: membershipVersion) {
-            recipients = last
-        } else {
-            recipients = resolve(list, in: bytes, line: line)
-            // A list of thousands of names would pin a copy of itself to every connection that
-            // sent one; such lists are rare, so they are looked up each time instead.
-            sender.lastRecipients = listBytes.count <= Self.cachedListBytes ? recipients : nil
-        }
-        for name in recipients.offlineNames {
-            sender.send(.recipientOffline(name))
-        }
-        formattedDelivery.clear()
-        login.withUnsafeReadableBytes { login in
-            Wire.writeDelivery(
-                from: login,
-                text: UnsafeRawBufferPointer(rebasing: bytes[text]),
-                into: &formattedDelivery
-            )
-        }
-        formattedDelivery.withUnsafeReadableBytes { delivery in
-            // A slot empties mid-loop only if its owner was just cut off (the sender, say, by its
-            // own notices); the rest still get the message.
-            for slot in recipients.onlineSlots {
-                online[slot]?.enqueue(delivery)
-            }
-            bytesSinceFlush &+= delivery.count &* recipients.onlineSlots.count
-        }
-    }
-
-    /// Looks up each distinct name in `list`.
-    private func resolve(_ list: ByteRange, in bytes: UnsafeRawBufferPointer, line: ByteBuffer)
-        -> ResolvedRecipients
-    {
-        var resolved = ResolvedRecipients(
-            list: Array(UnsafeRawBufferPointer(rebasing: bytes[list])),
-            version: membershipVersion
-        )
-        var seen = DistinctNames(bytes: bytes, line: line)
-        for name in RecipientNames(bytes, list) where seen.insert(name) {
-            let key = line.getSlice(at: line.readerIndex + name.lowerBound, length: name.count)!
-            if let slot = peers[key]?.slot {
-                resolved.onlineSlots.append(slot)
-            } else {
-                resolved.offlineNames.append(String(buffer: key))
-            }
-        }
-        return resolved
-    }
-
-    /// Asks for `connection`'s outbox to be written at the end of this loop iteration. NIO runs
-    /// submitted tasks after it has handled every ready socket, so all the reads of one iteration
-    /// feed one write per recipient.
-    func scheduleFlush(of connection: Connection) {
-        outboxesToFlush.append(connection)
-        guard !isFlushScheduled else { return }
-        isFlushScheduled = true
-        eventLoop.assumeIsolatedUnsafeUnchecked().execute { self.flushOutboxes() }
-    }
-
-    /// Writes the outboxes before the loop iteration ends if they already hold a lot. With
-    /// thousands of busy clients one iteration reads thousands of sockets; holding every delivery
-    /// until the end of it would stall the recipients meanwhile and pile up memory.
-    func flushIfOutboxesAreFull() {
-        if bytesSinceFlush >= Self.earlyFlushBytes { flushOutboxes() }
-    }
-
-    static let cachedListBytes = 1024
-
-    /// Large enough that a recipient fed by several senders in a row still gets them in one
-    /// write; small enough that the deliveries waiting for a write stay a few hundred KiB.
-    static let earlyFlushBytes = 256 * 1024
-
-    private func flushOutboxes() {
-        isFlushScheduled = false
-        bytesSinceFlush = 0
-        // A flush can close a channel, and closing can schedule more flushes: work on a copy.
-        let due = outboxesToFlush
-        outboxesToFlush.removeAll(keepingCapacity: true)
-        for connection in due {
-            connection.flushOutbox()
-        }
-    }
-
     // MARK: Shutdown
 
-    /// Stops every connection from reading, lets each take what is queued for it, and closes it;
+    /// The first step of a shutdown, on every loop: no connection takes another line, and the
+    /// mail already written for other loops is sent, so that once every loop has taken this
+    /// step, everything accepted anywhere is in the queues it goes out from.
+    func stopTakingInput() {
+        isShuttingDown = true
+        for connection in connections.values {
+            connection.perform(connection.lifecycle.serverStopping())
+        }
+        flushOutboxes()
+    }
+
+    /// The second step: stops every connection from reading, lets each take what is queued for it, and closes it;
     /// whatever is still open after the grace period is closed regardless. The future completes
     /// when every connection is closed.
     func shutDown() -> EventLoopFuture<Void> {
         isShuttingDown = true
+        cancelBudgetSweep()
         let open = Array(connections.values)
         logger.info("shutting down", metadata: ["connections": "\(open.count)"])
         let closed = open.map { $0.closeFuture }
         for connection in open {
-            connection.drainAndClose(notice: .shuttingDown, reason: "server shutdown")
+            connection.shutDown()
         }
         let deadline = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(
             in: configuration.shutdownGracePeriod
@@ -195,67 +148,3 @@ final class Broker {
         return EventLoopFuture.andAllComplete(closed, on: eventLoop).always { _ in deadline.cancel() }
     }
 }
-
-/// The names of one recipient list seen so far. Short lists, the usual case, compare in place; a
-/// long one switches to a set so that a line of thousands of names stays linear.
-private struct DistinctNames {
-    let bytes: UnsafeRawBufferPointer
-    let line: ByteBuffer
-    private var few: [ByteRange] = []
-    private var many: Set<ByteBuffer> = []
-
-    init(bytes: UnsafeRawBufferPointer, line: ByteBuffer) {
-        self.bytes = bytes
-        self.line = line
-    }
-
-    /// True if `name` was not seen before.
-    mutating func insert(_ name: ByteRange) -> Bool {
-        let linearLimit = 16
-        if few.count < linearLimit {
-            for seen in few where seen.count == name.count {
-                if memcmp(
-                    bytes.baseAddress! + seen.lowerBound, bytes.baseAddress! + name.lowerBound, name.count)
-                    == 0
-                {
-                    return false
-                }
-            }
-            few.append(name)
-            return true
-        }
-        if many.isEmpty {
-            for seen in few { many.insert(slice(seen)) }
-        }
-        return many.insert(slice(name)).inserted
-    }
-
-    private func slice(_ range: ByteRange) -> ByteBuffer {
-        line.getSlice(at: line.readerIndex + range.lowerBound, length: range.count)!
-    }
-}
-
-/// A recipient list as the broker last looked it up for one sender.
-struct ResolvedRecipients {
-    /// The raw bytes before the `:`, compared byte for byte with the next line's.
-    let list: [UInt8]
-    let version: Int
-    var onlineSlots: [Int] = []
-    var offlineNames: [String] = []
-
-    init(list: [UInt8], version: Int) {
-        self.list = list
-        self.version = version
-    }
-
-    func isCurrent(for list: UnsafeRawBufferPointer, version: Int) -> Bool {
-        version == self.version && self.list.count == list.count
-            && self.list.withUnsafeBytes { memcmp($0.baseAddress!, list.baseAddress!, list.count) == 0 }
-    }
-}
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif

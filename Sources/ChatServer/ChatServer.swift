@@ -18,16 +18,24 @@ public final class ChatServer: Sendable {
 
     private let group: MultiThreadedEventLoopGroup
     private let listener: any Channel
-    private let broker: NIOLoopBound<Broker>
+    private let brokers: [NIOLoopBound<Broker>]
+    private let directory: Directory
+    private let metrics: MetricsEndpoint?
+    /// Where `/metrics` is served, if it is.
+    public var metricsAddress: SocketAddress? { metrics?.localAddress }
 
     private init(
         group: MultiThreadedEventLoopGroup,
         listener: any Channel,
-        broker: NIOLoopBound<Broker>
+        brokers: [NIOLoopBound<Broker>],
+        directory: Directory,
+        metrics: MetricsEndpoint?
     ) {
         self.group = group
         self.listener = listener
-        self.broker = broker
+        self.brokers = brokers
+        self.directory = directory
+        self.metrics = metrics
         self.localAddress = listener.localAddress!
     }
 
@@ -35,34 +43,70 @@ public final class ChatServer: Sendable {
         configuration: ChatServerConfiguration = ChatServerConfiguration(),
         logger: Logger = Logger(label: "a-chat.server")
     ) async throws -> ChatServer {
-        // One loop carries the broker and every connection: delivery is then a method call on
-        // one thread. On a small machine the other cores are left to the kernel's TCP work.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let broker = try await loop.submit {
-            NIOLoopBound(
-                Broker(eventLoop: loop, configuration: configuration, logger: logger), eventLoop: loop)
-        }.get()
-        let bootstrap = ServerBootstrap(group: loop)
+        let tls = try configuration.tls.map(ServerTLS.init)
+        // Each loop has its own broker and the connections accepted onto it; the peers map is
+        // shared. With one loop every delivery is a method call on one thread.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
+        let statistics = ServerStatistics(group: group)
+        let directory = Directory()
+        var brokers: [NIOLoopBound<Broker>] = []
+        for (index, loop) in group.makeIterator().enumerated() {
+            brokers.append(
+                try await loop.submit {
+                    NIOLoopBound(
+                        Broker(
+                            eventLoop: loop, loopIndex: index, directory: directory,
+                            configuration: configuration, logger: logger),
+                        eventLoop: loop)
+                }.get())
+        }
+        for broker in brokers {
+            try await broker.eventLoop.submit { [brokers] in broker.value.meet(brokers) }.get()
+        }
+        let brokerOfLoop = Dictionary(
+            uniqueKeysWithValues: brokers.map { (ObjectIdentifier($0.eventLoop), $0) })
+        let admission = Admission(
+            maximumConnections: configuration.maximumConnections,
+            maximumPerAddress: configuration.maximumConnectionsPerAddress)
+        let bootstrap = ServerBootstrap(group: brokers[0].eventLoop, childGroup: group)
             .serverChannelOption(.backlog, value: 4096)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(logger: logger))
+                }
+            }
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Flow control reads congestion off the channel's writability.
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(low: configuration.lowWaterQueueBytes, high: configuration.softQueueBytes)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let broker = brokerOfLoop[ObjectIdentifier(channel.eventLoop)]!.value
+                    try tls?.addHandlers(to: channel, statistics: statistics, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(
-                        Connection(broker: broker.value, logger: logger))
+                        Connection(broker: broker, admission: admission, logger: logger))
                 }
             }
         do {
             let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-            let server = ChatServer(group: group, listener: listener, broker: broker)
+            let metrics = try await MetricsEndpoint.start(
+                configuration.metrics, statistics: statistics, group: group, logger: logger)
+            let server = ChatServer(
+                group: group, listener: listener, brokers: brokers, directory: directory, metrics: metrics)
             logger.info(
                 "listening",
-                metadata: ["address": "\(Wording.address(host: configuration.host, port: server.port))"])
+                metadata: [
+                    "address": "\(Wording.address(host: configuration.host, port: server.port))",
+                    "loops": "\(configuration.eventLoops)",
+                ])
             return server
         } catch {
             try? await group.shutdownGracefully()
+            if let error = error as? ChatServerError { throw error }
             throw ChatServerError(
                 description:
                     "cannot listen on \(Wording.address(host: configuration.host, port: configuration.port)): \(Wording.reason(error))"
@@ -71,20 +115,38 @@ public final class ChatServer: Sendable {
     }
 
     /// Stops accepting, lets every connection take what was accepted for it, closes them all
-    /// (forcibly after the grace period) and stops the event loop.
+    /// (forcibly after the grace period) and stops the event loops.
     public func shutdown() async {
         try? await listener.close()
-        let broker = self.broker
-        try? await listener.eventLoop.flatSubmit { broker.value.shutDown() }.get()
+        await metrics?.close()
+        // Every loop stops taking lines before any says goodbye: the mail between loops is then
+        // in each loop's task queue ahead of its goodbyes.
+        for broker in brokers {
+            try? await broker.eventLoop.submit { broker.value.stopTakingInput() }.get()
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for broker in brokers {
+                group.addTask { try? await broker.eventLoop.flatSubmit { broker.value.shutDown() }.get() }
+            }
+        }
         try? await group.shutdownGracefully()
     }
 
     /// How many logins are online right now.
     public func onlineCount() async throws -> Int {
-        let broker = self.broker
-        return try await listener.eventLoop.submit { broker.value.onlineCount }.get()
+        directory.count
     }
 
+    /// How many connections flow control holds back right now.
+    public func pausedSenderCount() async throws -> Int {
+        var paused = 0
+        for broker in brokers {
+            paused += try await broker.eventLoop.submit {
+                broker.value.connections.values.count { $0.lifecycle.isInputPaused }
+            }.get()
+        }
+        return paused
+    }
 }
 
 /// The server as a swift-service-lifecycle service: runs until a graceful shutdown (SIGINT or

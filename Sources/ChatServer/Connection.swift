@@ -2,53 +2,86 @@ import ChatProtocol
 import Logging
 import NIOCore
 
-/// One client: reads its lines and is the only writer to its socket.
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One client: reads its lines and is the only writer to its socket. What happens when is decided
+/// by `ConnectionLifecycle`; this class carries the decisions out on the channel.
 ///
 /// Input is framed right here, in the buffer NIO read into: the connection drives `LineFramer`
 /// itself instead of putting a `ByteToMessageHandler` in front of it, which saves a generic
 /// decode loop and a boxed message per line (about a tenth of the server's time, measured with
-/// chat-bench). Output goes through `outbox`, a buffer that collects everything addressed to
+/// chat-bench). Output goes through the outbox, a buffer that collects everything addressed to
 /// this client during one loop iteration; the broker writes it out once at the end. The outbox
-/// plus what the channel has not yet handed to the kernel is the client's queue, and it is
-/// bounded.
+/// plus what the channel has not yet handed to the kernel is the client's queue. Flow control
+/// (in `Connection+FlowControl.swift`) keeps it near `softQueueBytes`; `maximumQueueBytes` is
+/// its absolute bound.
 final class Connection: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum State {
-        case awaitingLogin
-        case online
-        /// No more input is taken; output drains, then the socket closes.
-        case closing
-        case closed
-    }
-
-    private let broker: Broker
-    private var logger: Logger
-    private var context: ChannelHandlerContext!
-    private var state = State.awaitingLogin
+    let broker: Broker
+    private let admission: Admission
+    /// The peer's IP address, for the per-address cap and the logs.
+    private var peerAddress: String?
+    /// Counted by `admission`, so to be counted out when the channel closes.
+    private var isAdmitted = false
+    var logger: Logger
+    /// Cleared when the channel closes, so nothing the connection left behind (a stale waiter
+    /// entry, a late callback) keeps the pipeline alive.
+    var context: ChannelHandlerContext?
+    var lifecycle = ConnectionLifecycle()
     private var framer: LineFramer
-    /// The start of a line that the last read did not finish; empty between lines.
-    private var partialLine = ByteBuffer()
+    /// Bytes read and not yet taken: the start of an unfinished line, and, while flow control
+    /// holds the input back, the lines behind `heldLine`.
+    var pendingInput = ByteBuffer()
+    /// A message that could not be delivered yet because a queue it feeds is congested.
+    var heldLine: ByteBuffer?
     private(set) var login: ByteBuffer?
     /// Where the broker keeps this connection while it is logged in.
     var slot: Int?
     /// The recipient list this client used last, already looked up: clients tend to write to
     /// the same people again and again.
     var lastRecipients: ResolvedRecipients?
-    private var outbox: ByteBuffer
+
+    // Output.
+    var outbox: ByteBuffer
     private var isOutboxScheduled = false
     /// An upper bound on the bytes the channel still holds: exact after each flush, and the
     /// channel only ever shrinks it in between.
-    private var bytesInChannel = 0
-    private var closeReason = "connection closed by peer"
-    private var drainDeadline: Scheduled<Void>?
+    var bytesInChannel = 0
+    /// Every byte ever handed to the channel: with what it still holds, how much the kernel took.
+    var bytesFlushed = 0
+    /// What this connection's queue counts for in the broker's queue budget.
+    var accountedQueueBytes = 0
+
+    // Flow control (see Connection+FlowControl.swift).
+    /// The queue is over the soft limit: senders that would feed it wait. Mirrored in `gate`
+    /// for senders on other loops, and where they all wait.
+    var isCongested = false
+    let gate = CongestionGate()
+    /// The gate of the queue this connection waits on, while its input is paused.
+    var awaitedGate: CongestionGate?
+    var stallMonitor: StallMonitor?
+    var stallCheck: Scheduled<Void>?
+    /// Watches the queue for progress while the queue budget is exceeded.
+    var budgetStallMonitor: StallMonitor?
+    /// Listed in the budget's recipients that hold senders back.
+    var isHoldingBackForBudget = false
+
+    private lazy var drainTimeout = broker.configuration.drainTimeout
+    private var loginTimer: Scheduled<Void>?
+    private var drainTimer: Scheduled<Void>?
     private let closePromise: EventLoopPromise<Void>
 
     var closeFuture: EventLoopFuture<Void> { closePromise.futureResult }
 
-    init(broker: Broker, logger: Logger) {
+    init(broker: Broker, admission: Admission, logger: Logger) {
         self.broker = broker
+        self.admission = admission
         self.logger = logger
         // Until it has logged in, a client gets no more room than a login needs.
         self.framer = LineFramer(
@@ -64,50 +97,92 @@ final class Connection: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        peerAddress = context.remoteAddress?.ipAddress
         logger[metadataKey: "peer"] =
             "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
         broker.register(self)
         logger.info("connected")
-        // Accepted just as the listener closed: it gets the same goodbye as everyone else.
-        if broker.isShuttingDown { drainAndClose(notice: .shuttingDown, reason: "server shutdown") }
+        var refusal: (Notice, reason: String)?
+        isAdmitted = true
+        if case .refused(let notice, let reason) = admission.admit(from: peerAddress) {
+            logger.notice("refused", metadata: ["reason": "\(reason)"])
+            refusal = (notice, reason)
+            // It gets its notice, and little time to take it: others are waiting for the room.
+            drainTimeout = min(drainTimeout, Self.refusalDrainTimeout)
+        }
+        perform(lifecycle.activated(serverIsShuttingDown: broker.isShuttingDown, refusal: refusal))
         context.fireChannelActive()
     }
 
+    static let refusalDrainTimeout = TimeAmount.seconds(1)
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var input = unwrapInboundIn(data)
-        if partialLine.readableBytes == 0 {
-            frameLines(in: &input, atEndOfInput: false)
-            // Keep only the unfinished line, not the whole read buffer it sits in.
+        if pendingInput.readableBytes == 0 && heldLine == nil && !lifecycle.isInputPaused {
+            takeLines(from: &input)
+            // Keep only what is left, not the whole read buffer it sits in.
             if input.readableBytes > 0 {
-                partialLine = context.channel.allocator.buffer(capacity: input.readableBytes)
-                partialLine.writeBuffer(&input)
+                pendingInput = context.channel.allocator.buffer(capacity: input.readableBytes)
+                pendingInput.writeBuffer(&input)
             }
         } else {
-            partialLine.writeBuffer(&input)
-            frameLines(in: &partialLine, atEndOfInput: false)
-            if partialLine.readableBytes == 0 {
-                partialLine = ByteBuffer()
-            } else {
-                partialLine.discardReadBytes()
-            }
+            pendingInput.writeBuffer(&input)
+            takePendingInput()
         }
         broker.flushIfOutboxesAreFull()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
-            frameLines(in: &partialLine, atEndOfInput: true)
-            partialLine = ByteBuffer()
-            drainAndClose(notice: nil, reason: "end of input")
+            lifecycle.inputEnded()
+            takePendingInput()
+            perform(lifecycle.inputProcessed())
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    private func frameLines(in buffer: inout ByteBuffer, atEndOfInput: Bool) {
-        while state == .awaitingLogin || state == .online {
-            guard let event = framer.nextEvent(&buffer, atEndOfInput: atEndOfInput) else { return }
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateCongestion()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        perform(lifecycle.failed(reason: Wording.reason(error)))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        perform(lifecycle.channelClosed())
+        context.fireChannelInactive()
+    }
+
+    // MARK: Input
+
+    /// Takes the held line, if any, then every whole line of `pendingInput`, until flow control
+    /// pauses the input or the connection stops taking it.
+    func takePendingInput() {
+        if let line = heldLine, lifecycle.takesInput, !lifecycle.isInputPaused {
+            if isCongested { return wait(on: gate) }
+            heldLine = nil
+            handleLine(line)
+        }
+        guard heldLine == nil else { return }
+        takeLines(from: &pendingInput)
+        if pendingInput.readableBytes == 0 {
+            pendingInput = ByteBuffer()
+        } else if !lifecycle.isInputPaused {
+            pendingInput.discardReadBytes()
+        }
+    }
+
+    private func takeLines(from buffer: inout ByteBuffer) {
+        while lifecycle.takesInput && !lifecycle.isInputPaused {
+            // Every line may earn this client a notice, so a client that does not read what it
+            // is sent is not read from either.
+            if isCongested { return wait(on: gate) }
+            guard let event = framer.nextEvent(&buffer, atEndOfInput: lifecycle.hasInputEnded) else { return }
             switch event {
-            case .overlong where state == .awaitingLogin && framer.maximumLineBytes == Login.maximumLineBytes:
+            case .overlong
+            where lifecycle.state == .awaitingLogin && framer.maximumLineBytes == Login.maximumLineBytes:
                 // Longer than any login can be; the server's own line limit is not reached.
                 refuseLogin(.loginRefused(.tooLong), because: "\(Login.Refusal.tooLong)")
             case .overlong:
@@ -116,36 +191,22 @@ final class Connection: ChannelInboundHandler {
                 handleLine(line)
             }
         }
-        // Closing: whatever else the client sends is read only to be dropped.
-        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        if !lifecycle.takesInput {
+            // Closing: whatever else the client sends is read only to be dropped.
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        }
     }
 
     private func handleLine(_ line: ByteBuffer) {
         line.withUnsafeReadableBytes { bytes in
             guard Bytes.isValidUTF8(bytes) else { return send(.invalidUTF8) }
-            if state == .online {
+            if lifecycle.state == .online {
                 handleMessage(line, bytes)
             } else {
                 logIn(String(decoding: bytes, as: UTF8.self))
             }
         }
     }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        closeNow(reason: Wording.reason(error))
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        state = .closed
-        drainDeadline?.cancel()
-        broker.unregister(self)
-        outbox = ByteBuffer()
-        logger.info("disconnected", metadata: ["reason": "\(closeReason)"])
-        closePromise.succeed(())
-        context.fireChannelInactive()
-    }
-
-    // MARK: Input
 
     private func logIn(_ line: String) {
         switch Login.validate(line) {
@@ -157,11 +218,11 @@ final class Connection: ChannelInboundHandler {
                 return refuseLogin(.loginTaken(name), because: "already online", login: name)
             }
             login = key
-            state = .online
             framer.maximumLineBytes = broker.configuration.maximumLineBytes
             // From here on every line about this connection says whose it is.
             logger[metadataKey: "login"] = "\(name)"
             logger.info("logged in")
+            perform(lifecycle.loggedIn())
         }
     }
 
@@ -169,7 +230,7 @@ final class Connection: ChannelInboundHandler {
         var metadata: Logger.Metadata = ["reason": "\(reason)"]
         if let login { metadata["login"] = "\(login)" }
         logger.notice("login refused", metadata: metadata)
-        drainAndClose(notice: notice, reason: "login refused: \(reason)")
+        perform(lifecycle.loginRefused(notice, reason: reason))
     }
 
     private func handleMessage(_ line: ByteBuffer, _ bytes: UnsafeRawBufferPointer) {
@@ -181,24 +242,41 @@ final class Connection: ChannelInboundHandler {
         case .noRecipients:
             send(.noRecipients)
         case .message(let recipients, let text):
-            broker.deliver(
+            if let congested = broker.deliver(
                 from: self, login: login!, line: line, bytes: bytes, recipients: recipients, text: text)
+            {
+                heldLine = line
+                wait(on: congested)
+            }
         }
     }
 
     // MARK: Output
 
-    /// Queues `bytes` for this client, or cuts the client off if its queue would pass the limit.
-    func enqueue(_ bytes: UnsafeRawBufferPointer) {
-        guard state == .online || state == .awaitingLogin else { return }
+    /// Queues `bytes` for this client, or cuts the client off if its queue would pass the
+    /// absolute limit. Deliveries from another loop are exempt: they were sent on that loop's
+    /// view of this queue's congestion, which lags by up to one batch per loop, and a reader
+    /// that reads must not pay for that lag (the lag bounds what they add).
+    func enqueue(_ bytes: UnsafeRawBufferPointer, fromAnotherLoop: Bool = false) {
+        guard lifecycle.takesInput else { return }
         let limit = broker.configuration.maximumQueueBytes
-        if outbox.readableBytes + bytesInChannel + bytes.count > limit {
+        if !fromAnotherLoop && outbox.readableBytes + bytesInChannel + bytes.count > limit {
             bytesInChannel = currentBytesInChannel()
             if outbox.readableBytes + bytesInChannel + bytes.count > limit {
-                return cutOff()
+                logger.notice(
+                    "cut off",
+                    metadata: [
+                        "reason": "outgoing queue over \(limit) bytes",
+                        "DEBUG":
+                            "outbox=\(outbox.readableBytes) channel=\(bytesInChannel) congested=\(isCongested) count=\(broker.congestedCount) writable=\(context?.channel.isWritable as Any) adding=\(bytes.count)",
+                    ])
+                return perform(lifecycle.cutOff(.tooSlow, reason: "too slow: outgoing queue full"))
             }
         }
         outbox.writeBytes(bytes)
+        let accounted = accountedQueueBytes
+        accountedQueueBytes = accounted &+ bytes.count
+        broker.accountQueue(from: accounted, to: accountedQueueBytes)
         if !isOutboxScheduled {
             isOutboxScheduled = true
             broker.scheduleFlush(of: self)
@@ -212,65 +290,131 @@ final class Connection: ChannelInboundHandler {
 
     func flushOutbox() {
         isOutboxScheduled = false
-        guard state != .closed, outbox.readableBytes > 0 else { return }
+        guard lifecycle.takesInput, let context, outbox.readableBytes > 0 else { return }
+        bytesFlushed &+= outbox.readableBytes
         context.writeAndFlush(wrapOutboundOut(outbox), promise: nil)
-        bytesInChannel = currentBytesInChannel()
         // Keep a small outbox's memory for the next round; give back what a burst grew.
         if outbox.capacity > 4 * 1024 {
             outbox = ByteBuffer()
         } else {
             outbox.clear()
         }
+        remeasureQueue()
     }
 
-    private func currentBytesInChannel() -> Int {
-        (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+    func currentBytesInChannel() -> Int {
+        (try? context?.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
     }
 
-    /// The client lets its queue fill. It is logged out at once and takes no more deliveries,
-    /// but what was queued for it before still goes out, then the notice, then the end of the
-    /// stream: a client that catches up sees whole lines and learns why it was dropped, where
-    /// closing at once would end its stream in the middle of a line. One that never reads is
-    /// closed after the drain timeout, and its queue stays within the limit meanwhile.
-    private func cutOff() {
-        logger.notice(
-            "cut off",
-            metadata: ["reason": "outgoing queue over \(broker.configuration.maximumQueueBytes) bytes"])
-        drainAndClose(notice: .tooSlow, reason: "too slow: outgoing queue full")
+    /// Asks the channel what it still holds and accounts the queue anew.
+    func remeasureQueue() {
+        bytesInChannel = currentBytesInChannel()
+        let queued = outbox.readableBytes + bytesInChannel
+        guard queued != accountedQueueBytes else { return }
+        broker.accountQueue(from: accountedQueueBytes, to: queued)
+        accountedQueueBytes = queued
+    }
+
+    // MARK: Lifecycle
+
+    func shutDown() {
+        perform(lifecycle.shutdown())
+    }
+
+    func closeNow(reason: String) {
+        perform(lifecycle.failed(reason: reason))
+    }
+
+    func perform(_ action: ConnectionLifecycle.Action) {
+        switch action {
+        case .none:
+            return
+        case .armLoginTimer:
+            let timeout = broker.configuration.loginTimeout
+            loginTimer = broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
+                self.perform(self.lifecycle.loginTimerFired(after: Wording.duration(timeout)))
+            }
+        case .disarmLoginTimer:
+            loginTimer?.cancel()
+            loginTimer = nil
+        case .pauseInput:
+            setReading(false)
+        case .resumeInput:
+            takePendingInput()
+            if lifecycle.takesInput && !lifecycle.isInputPaused { setReading(true) }
+            perform(lifecycle.inputProcessed())
+        case .drain(let notice):
+            drain(notice: notice)
+        case .endOutput:
+            context?.close(mode: .output, promise: nil)
+        case .close:
+            context?.close(promise: nil)
+        case .abandon:
+            // On the loop, so the option is set before the close.
+            _ = (context?.channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+            context?.close(promise: nil)
+        case .release:
+            release()
+        }
     }
 
     /// Frees the login and stops taking input at once, delivers what is already queued (and
     /// `notice`, if any), then ends the output. Input is still read, and thrown away, until the
     /// client closes its side too: closing a socket that has unread input sends a reset, and a
     /// reset can destroy the lines just delivered before the client reads them.
-    func drainAndClose(notice: Notice?, reason: String) {
-        guard state == .awaitingLogin || state == .online else { return }
+    private func drain(notice: Notice?) {
+        logger.debug("draining", metadata: ["reason": "\(lifecycle.closeReason)"])
+        perform(.disarmLoginTimer)
+        stopStallMonitor()
+        broker.releaseLogin(of: self)
+        leaveFlowControl()
+        heldLine = nil
+        pendingInput = ByteBuffer()
+        guard let context else { return }
+        // Read again, to drop what arrives: see above.
+        setReading(true)
         // Past the queue limit if need be: a last notice is small, and it says why.
         if let notice { outbox.writeString(notice.line) }
-        closeReason = reason
-        broker.releaseLogin(of: self)
-        state = .closing
-        let context = self.context!
-        let drained = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(outbox), promise: drained)
-        outbox = ByteBuffer()
-        drained.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { _ in
-            // NIO makes this a full close as soon as the input has ended as well.
-            context.close(mode: .output, promise: nil)
+        // Armed before the write, whose completion may close the channel at once.
+        let timeout = drainTimeout
+        drainTimer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
+            self.perform(self.lifecycle.drainTimerFired(after: Wording.duration(timeout)))
         }
-        // A client that never reads, or never closes, would otherwise hold its slot forever.
-        let timeout = broker.configuration.drainTimeout
-        drainDeadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
-            self.closeReason = "\(reason), then did not finish within \(timeout)"
-            context.close(promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(outbox), promise: written)
+        outbox = ByteBuffer()
+        remeasureQueue()
+        written.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { _ in
+            // NIO makes this a full close as soon as the input has ended as well.
+            self.perform(self.lifecycle.outputWritten())
         }
     }
 
-    func closeNow(reason: String) {
-        guard state != .closed else { return }
-        if state != .closing { closeReason = reason }
-        state = .closing
-        broker.releaseLogin(of: self)
-        context.close(promise: nil)
+    /// The channel is gone: let go of everything, so a closed connection costs nothing.
+    private func release() {
+        loginTimer?.cancel()
+        loginTimer = nil
+        drainTimer?.cancel()
+        drainTimer = nil
+        stopStallMonitor()
+        broker.unregister(self)
+        if isAdmitted { admission.leave(from: peerAddress) }
+        isAdmitted = false
+        leaveFlowControl()
+        heldLine = nil
+        pendingInput = ByteBuffer()
+        outbox = ByteBuffer()
+        broker.accountQueue(from: accountedQueueBytes, to: 0)
+        accountedQueueBytes = 0
+        bytesInChannel = 0
+        budgetStallMonitor = nil
+        lastRecipients = nil
+        logger.info("disconnected", metadata: ["reason": "\(lifecycle.closeReason)"])
+        context = nil
+        closePromise.succeed(())
+    }
+
+    private func setReading(_ reading: Bool) {
+        _ = try? context?.channel.syncOptions?.setOption(.autoRead, value: reading)
     }
 }

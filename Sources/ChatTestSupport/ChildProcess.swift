@@ -1,15 +1,17 @@
-import ChatBench
 import Foundation
 import NIOConcurrencyHelpers
+import SystemPackage
+import SystemSupport
 
 /// One of the package's executables (or any program) run as a real child process, with its
 /// output collected as it arrives.
 public final class ChildProcess: Sendable {
-    public let pid: Int32
+    private let process: SpawnedProcess
+    public var pid: Int32 { process.pid }
     private let stdinDescriptor: NIOLockedValueBox<CInt?>
-    private let output: NIOLockedValueBox<(stdout: [UInt8], stderr: [UInt8])>
-    /// The exit status once reaped.
-    private let exitStatus = NIOLockedValueBox<Int32?>(nil)
+    private let output: NIOLockedValueBox<(stdout: [UInt8], stderr: [UInt8], ended: Int)>
+    /// The read end of a stderr that nobody reads until `readStderr()`.
+    private let unreadStderr: NIOLockedValueBox<CInt?>
 
     /// The directory holding the package's built products: the test bundle sits beside them.
     public static var productsDirectory: URL {
@@ -21,33 +23,41 @@ public final class ChildProcess: Sendable {
         productsDirectory.appendingPathComponent(name)
     }
 
-    /// Starts `executable` with `arguments`. Its stdin is a pipe the test writes to.
+    /// Starts `executable` with `arguments`. Its stdin is a pipe the test writes to. With
+    /// `stallingStderr`, its stderr is a pipe nobody reads (so it fills) until `readStderr()`.
     public init(
         _ executable: URL,
         _ arguments: [String],
-        environment: [String: String]? = nil
+        environment: [String: String]? = nil,
+        stallingStderr: Bool = false
     ) throws {
-        let child = try CleanSpawn(
-            executable.path,
-            arguments,
-            environment: environment,
-            stdinPipe: true,
-            mergeStderr: false
-        )
-        let output = NIOLockedValueBox((stdout: [UInt8](), stderr: [UInt8]()))
+        let process = try SpawnedProcess(
+            executable.path, arguments, environment: environment, input: .pipe, errorOutput: .pipe)
+        let output = NIOLockedValueBox((stdout: [UInt8](), stderr: [UInt8](), ended: 0))
+        let stdout = process.standardOutput
         Thread.detachNewThread {
-            ChildProcessSupport.readToEnd(child.stdout) { chunk in
+            FileDescriptor(rawValue: stdout).readToEndAndClose { chunk in
                 output.withLockedValue { $0.stdout += chunk }
             }
+            output.withLockedValue { $0.ended += 1 }
         }
+        self.unreadStderr = NIOLockedValueBox(process.standardError)
+        self.process = process
+        self.stdinDescriptor = NIOLockedValueBox(process.standardInput)
+        self.output = output
+        if !stallingStderr { readStderr() }
+    }
+
+    /// Starts collecting stderr, if nobody does yet.
+    public func readStderr() {
+        guard let stderr = unreadStderr.withLockedValue({ $0.take() }) else { return }
+        let output = self.output
         Thread.detachNewThread {
-            ChildProcessSupport.readToEnd(child.stderr!) { chunk in
+            FileDescriptor(rawValue: stderr).readToEndAndClose { chunk in
                 output.withLockedValue { $0.stderr += chunk }
             }
+            output.withLockedValue { $0.ended += 1 }
         }
-        self.pid = child.pid
-        self.stdinDescriptor = NIOLockedValueBox(child.stdin)
-        self.output = output
     }
 
     public var stdout: String { output.withLockedValue { String(decoding: $0.stdout, as: UTF8.self) } }
@@ -56,12 +66,12 @@ public final class ChildProcess: Sendable {
     public func write(_ text: String) throws {
         try stdinDescriptor.withLockedValue { descriptor in
             guard let descriptor else { throw TestTimeout("stdin is closed") }
-            var bytes = Array(text.utf8)[...]
-            while !bytes.isEmpty {
-                let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { throw TestTimeout("writing to stdin: errno \(errno)") }
-                bytes = bytes.dropFirst(written)
+            do {
+                try Array(text.utf8).withUnsafeBytes {
+                    try FileDescriptor(rawValue: descriptor).writeFully($0)
+                }
+            } catch {
+                throw TestTimeout("writing to stdin: \(error)")
             }
         }
     }
@@ -74,19 +84,11 @@ public final class ChildProcess: Sendable {
     }
 
     public func signal(_ signal: Int32) {
-        if isRunning { kill(pid, signal) }
+        process.signal(signal)
     }
 
     /// Reaps the child if it has ended, without waiting.
-    public var isRunning: Bool {
-        exitStatus.withLockedValue { status in
-            if status != nil { return false }
-            var waitStatus: Int32 = 0
-            guard waitpid(pid, &waitStatus, WNOHANG) == pid else { return true }
-            status = CleanSpawn.exitStatus(waitStatus)
-            return false
-        }
-    }
+    public var isRunning: Bool { process.exitIfEnded == nil }
 
     /// Waits until stdout holds a line for which `matches` is true, and returns that line.
     @discardableResult
@@ -94,17 +96,32 @@ public final class ChildProcess: Sendable {
         timeout: Duration = .seconds(30),
         where matches: (String) -> Bool
     ) async throws -> String {
+        try await waitForLine(of: { self.stdout }, named: "stdout", timeout: timeout, where: matches)
+    }
+
+    /// Waits until stderr holds a line for which `matches` is true, and returns that line.
+    @discardableResult
+    public func waitForStderrLine(
+        timeout: Duration = .seconds(30),
+        where matches: (String) -> Bool
+    ) async throws -> String {
+        try await waitForLine(of: { self.stderr }, named: "stderr", timeout: timeout, where: matches)
+    }
+
+    private func waitForLine(
+        of output: () -> String,
+        named name: String,
+        timeout: Duration,
+        where matches: (String) -> Bool
+    ) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let line = stdout.split(separator: "\n").map(String.init).first(where: matches) { return line }
-            if !isRunning,
-                let line = stdout.split(separator: "\n").map(String.init).first(where: matches)
-            {
+            if let line = output().split(separator: "\n").map(String.init).first(where: matches) {
                 return line
             }
             try await Task.sleep(for: .milliseconds(5))
         }
-        throw TestTimeout("no matching stdout line; stdout: \(stdout.debugDescription) stderr: \(stderr)")
+        throw TestTimeout("no matching \(name) line; stdout: \(stdout.debugDescription) stderr: \(stderr)")
     }
 
     /// The exit status (128 + N for a signal N), once the process has ended within `timeout`.
@@ -116,34 +133,26 @@ public final class ChildProcess: Sendable {
             }
             try await Task.sleep(for: .milliseconds(5))
         }
-        // Let the readers collect what the process wrote last.
-        try await Task.sleep(for: .milliseconds(50))
-        return exitStatus.withLockedValue { $0! }
+        // The readers have what it wrote last once both pipes are at their end; a grandchild
+        // that inherited them may hold them open, so this wait is bounded.
+        let readers = ContinuousClock.now + .seconds(5)
+        while output.withLockedValue({ $0.ended }) < 2 && ContinuousClock.now < readers {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return process.exitIfEnded!.shellStatus
     }
 
-    /// Resident memory now and at its peak, in KiB, read from /proc.
+    /// Resident memory now and at its peak, in KiB, read from /proc (zeros once it has ended).
     public func memory() -> (residentKiB: Int, peakKiB: Int) {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        func field(_ name: String) -> Int {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else {
-                return 0
-            }
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0")
-                ?? 0
-        }
-        return (field("VmRSS"), field("VmHWM"))
+        let memory = ProcessProbe(pid: pid).memory()
+        return (memory?.residentKiB ?? 0, memory?.peakKiB ?? 0)
     }
 
     /// Kills the process if it is still running, so a failed test leaves nothing behind.
     public func terminate() {
         try? closeStdin()
-        exitStatus.withLockedValue { status in
-            guard status == nil else { return }
-            kill(pid, SIGKILL)
-            var waitStatus: Int32 = 0
-            while waitpid(pid, &waitStatus, 0) < 0 && errno == EINTR {}
-            status = CleanSpawn.exitStatus(waitStatus)
-        }
+        readStderr()
+        process.kill()
     }
 
     deinit {
@@ -156,10 +165,11 @@ public final class ServerProcess: Sendable {
     public let child: ChildProcess
     public let port: Int
 
-    public init(arguments: [String] = []) async throws {
+    public init(arguments: [String] = [], stallingStderr: Bool = false) async throws {
         child = try ChildProcess(
             ChildProcess.executable("chat-server"),
-            ["--port", "0", "--log-level", "warning"] + arguments
+            ["--port", "0", "--log-level", "warning"] + arguments,
+            stallingStderr: stallingStderr
         )
         let line = try await child.waitForStdoutLine { $0.hasPrefix("listening on ") }
         guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {
@@ -167,4 +177,12 @@ public final class ServerProcess: Sendable {
         }
         self.port = port
     }
+}
+
+/// Runs a program to its end and returns its exit status and output (stdout and stderr).
+func runToCompletion(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = try SpawnedProcess(path, arguments, input: .nullDevice, errorOutput: .standardOutput)
+    var bytes: [UInt8] = []
+    FileDescriptor(rawValue: process.standardOutput).readToEndAndClose { bytes += $0 }
+    return (process.waitForExit().shellStatus, String(decoding: bytes, as: UTF8.self))
 }

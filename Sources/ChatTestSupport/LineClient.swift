@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 public struct TestTimeout: Error, CustomStringConvertible {
     public let description: String
@@ -24,6 +25,7 @@ public final class LineClient: Sendable {
         var receivedBytes = 0
         var isClosed = false
         var wasReset = false
+        var failure: String?
 
         var pending: ArraySlice<UInt8> { received[readIndex...] }
 
@@ -40,29 +42,75 @@ public final class LineClient: Sendable {
 
     /// `receiveBufferBytes` pins the kernel's receive buffer (Linux otherwise grows it to tens of
     /// MiB), so a test that stops reading fills it quickly and the same way on every machine.
+    /// `readBytesPerSecond` makes a slow reader: the client takes at most that much off the
+    /// socket per second, so the server sees a reader that reads, just slowly.
+    /// With `tls`, the client speaks TLS, checking the server's certificate for `host`.
     public static func connect(
         port: Int,
         host: String = "127.0.0.1",
-        receiveBufferBytes: Int? = nil
+        receiveBufferBytes: Int? = nil,
+        readBytesPerSecond: Int? = nil,
+        sourceAddress: String? = nil,
+        tls: TLSConfiguration? = nil
     ) async throws -> LineClient {
+        let tlsContext = try tls.map(NIOSSLContext.init)
         let state = NIOLockedValueBox(ReceiveState())
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let sourceAddress {
+            // Any address in 127.0.0.0/8 is this machine: a second "peer" for per-address caps.
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: sourceAddress, port: 0))
+        }
         if let receiveBufferBytes {
             bootstrap = bootstrap.channelOption(
                 .socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
         }
+        if readBytesPerSecond != nil {
+            // One read of at most `throttledReadBytes` per read() call, so the pace is ours.
+            bootstrap = bootstrap.channelOption(.autoRead, value: false)
+                .channelOption(.maxMessagesPerRead, value: 1)
+                .channelOption(
+                    .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: throttledReadBytes))
+        }
         let channel =
             try await bootstrap
-            .channelOption(.allowRemoteHalfClosure, value: true)
+            // Over TLS the server's close_notify is its end of output; with half-closure allowed,
+            // NIOSSL (2.37) would then wait its 5-second shutdown timeout on every close we start.
+            .channelOption(.allowRemoteHalfClosure, value: tls == nil)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        // An address is checked against the certificate's IP names; only a name
+                        // goes into SNI.
+                        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tlsContext, serverHostname: isAddress ? nil : host))
+                    }
                     try channel.pipeline.syncOperations.addHandler(Collector(state: state))
                 }
             }
             .connect(host: host, port: port)
             .get()
+        if let readBytesPerSecond { throttle(channel, state: state, bytesPerSecond: readBytesPerSecond) }
         return LineClient(channel: channel, state: state)
+    }
+
+    private static let throttledReadBytes = 16 * 1024
+
+    /// Asks for one read whenever the bytes taken so far are behind `bytesPerSecond`.
+    private static func throttle(
+        _ channel: any Channel,
+        state: NIOLockedValueBox<ReceiveState>,
+        bytesPerSecond: Int
+    ) {
+        let start = NIODeadline.now()
+        let ticks = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) {
+            _ in
+            let elapsed = Double((NIODeadline.now() - start).nanoseconds) / 1e9
+            let allowed = Int(elapsed * Double(bytesPerSecond))
+            if state.withLockedValue({ $0.receivedBytes }) < allowed { channel.read() }
+        }
+        channel.closeFuture.whenComplete { _ in ticks.cancel() }
     }
 
     private init(channel: any Channel, state: NIOLockedValueBox<ReceiveState>) {
@@ -144,6 +192,9 @@ public final class LineClient: Sendable {
 
     public var receivedByteCount: Int { state.withLockedValue { $0.receivedBytes } }
 
+    /// The error that ended the connection, if one did (a TLS handshake that failed, say).
+    public var failure: String? { state.withLockedValue { $0.failure } }
+
     /// Stops taking bytes off the socket, so the kernel buffers fill and the server sees a slow
     /// reader.
     public func stopReading() async throws {
@@ -219,6 +270,7 @@ private final class Collector: ChannelInboundHandler, Sendable {
         state.withLockedValue {
             $0.isClosed = true
             $0.wasReset = $0.wasReset || reset
+            $0.failure = $0.failure ?? "\(error)"
         }
         context.close(promise: nil)
     }

@@ -47,6 +47,21 @@ public final class TmuxSession: Sendable {
         return rows
     }
 
+    /// The visible screen with each cell's attributes and colours, read from `capture-pane -e`.
+    public func styledScreen() throws -> [[StyledCell]] {
+        let text = try run(["capture-pane", "-p", "-e"])
+        var rows = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            StyledCell.parse(String($0))
+        }
+        if rows.last?.isEmpty == true { rows.removeLast() }
+        return rows
+    }
+
+    /// A tmux format expanded for the pane: `#{pane_title}`, `#{window_bell_flag}`...
+    public func display(_ format: String) throws -> String {
+        try run(["display-message", "-p", format]).trimmingCharacters(in: .newlines)
+    }
+
     /// The cursor's cell, zero-based.
     public func cursor() throws -> (x: Int, y: Int) {
         let text = try run(["display-message", "-p", "#{cursor_x} #{cursor_y}"])
@@ -89,6 +104,21 @@ public final class TmuxSession: Sendable {
         }
     }
 
+    /// Polls `format` until `matches` accepts its value, and returns that value.
+    @discardableResult
+    public func waitForDisplay(
+        _ format: String, timeout: Duration = .seconds(10), where matches: (String) -> Bool
+    ) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        var last = ""
+        while ContinuousClock.now < deadline {
+            last = try display(format)
+            if matches(last) { return last }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestTimeout("timed out waiting for \(format) to change; it is \(last.debugDescription)")
+    }
+
     /// Waits until the cursor is at `x`, `y`.
     public func waitForCursor(x: Int, y: Int, timeout: Duration = .seconds(10)) async throws {
         let deadline = ContinuousClock.now + timeout
@@ -128,5 +158,78 @@ public final class TmuxSession: Sendable {
             throw TestTimeout("tmux \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
         }
         return output
+    }
+}
+
+/// One cell of a captured screen: its character and how tmux says it is drawn.
+public struct StyledCell: Equatable, Sendable {
+    public var character: Character
+    /// SGR attributes in effect: 1 bold, 2 dim, 4 underline, 7 reverse.
+    public var attributes: Set<Int>
+    /// The foreground colour as tmux writes it: "31" for red, "38;5;142" for a 256-colour one,
+    /// nil for the default.
+    public var foreground: String?
+
+    /// The cells of one line of `capture-pane -e` output.
+    static func parse(_ line: String) -> [StyledCell] {
+        var cells: [StyledCell] = []
+        var attributes: Set<Int> = []
+        var foreground: String?
+        var characters = line[...]
+        while let first = characters.first {
+            guard first == "\u{1B}", characters.dropFirst().first == "[" else {
+                cells.append(StyledCell(character: first, attributes: attributes, foreground: foreground))
+                characters = characters.dropFirst()
+                continue
+            }
+            let body = characters.dropFirst(2)
+            guard let end = body.firstIndex(where: { $0.isLetter }) else { break }
+            if body[end] == "m" {
+                var codes = body[..<end].split(separator: ";", omittingEmptySubsequences: false).map {
+                    Int($0) ?? 0
+                }[...]
+                if codes.isEmpty { codes = [0] }
+                while let code = codes.popFirst() {
+                    switch code {
+                    case 0:
+                        attributes = []
+                        foreground = nil
+                    case 1, 2, 4, 7: attributes.insert(code)
+                    case 22: attributes.subtract([1, 2])
+                    case 24: attributes.remove(4)
+                    case 27: attributes.remove(7)
+                    case 30...37, 90...97: foreground = "\(code)"
+                    case 39: foreground = nil
+                    case 38, 48:
+                        // 38;5;N or 38;2;R;G;B, and the same for the background.
+                        let mode = codes.popFirst()
+                        let values = codes.prefix(mode == 2 ? 3 : 1)
+                        codes = codes.dropFirst(values.count)
+                        if code == 38 {
+                            foreground = (["38", "\(mode ?? 0)"] + values.map(String.init)).joined(
+                                separator: ";")
+                        }
+                    default: break
+                    }
+                }
+            }
+            characters = body[body.index(after: end)...]
+        }
+        return cells
+    }
+}
+
+extension Array where Element == StyledCell {
+    public var text: String { String(map(\.character)) }
+
+    /// The cells of the first occurrence of `text` in this row.
+    public func cells(of text: String) -> ArraySlice<StyledCell>? {
+        let characters = [Character](text)
+        guard characters.count <= count else { return nil }
+        for start in 0...(count - characters.count)
+        where self[start..<start + characters.count].map(\.character) == characters {
+            return self[start..<start + characters.count]
+        }
+        return nil
     }
 }

@@ -29,6 +29,28 @@ int chat_locale_prepare_utf8(void) {
 int chat_wcwidth(unsigned int character) { return wcwidth((wchar_t)character); }
 
 static SCREEN *screen;
+static int title_mode;
+static int sender_pair_first, sender_pair_count;
+
+// Sender colours on terminals with 256 colours: greens, golds, blues and purples from xterm's
+// colour cube, none near red (the notices') or cyan (the remarks').
+static const short sender_colours_256[] = {34,  70, 112, 35, 142, 178, 220, 172,
+                                           33,  69, 63,  27, 99,  135, 171, 213};
+enum { sender_colour_count_256 = sizeof sender_colours_256 / sizeof sender_colours_256[0] };
+
+static int detect_title_support(void) {
+    const char *to_status = tigetstr("tsl");
+    const char *from_status = tigetstr("fsl");
+    if (to_status && to_status != (char *)-1 && from_status && from_status != (char *)-1) return 1;
+    if (tigetflag("XT") > 0) return 2;
+    return 0;
+}
+
+// xterm's focus reports (mode 1004): the client learns when its window loses the focus.
+static void write_sequence(const char *sequence) {
+    fputs(sequence, stdout);
+    fflush(stdout);
+}
 
 // Ctrl-Left and Ctrl-Right have no KEY_* constant. xterm-like terminfo entries list them as the
 // extended capabilities kLFT5 and kRIT5, which ncurses numbers at run time; other entries lack
@@ -111,19 +133,68 @@ int chat_curses_begin(void) {
     define_key("\033[F", KEY_END);
     define_key("\033OF", KEY_END);
     learn_word_movement_keys();
+    sender_pair_first = 0;
+    sender_pair_count = 0;
     if (has_colors()) {
         start_color();
         use_default_colors();
         // Pair 1, red, is for the server's notices only and pair 6, cyan, for the client's
-        // remarks; senders get pairs 2 to 5.
+        // remarks; senders get pairs 2 to 5, or 7 on with 256 colours.
         const short colours[] = {COLOR_RED, COLOR_GREEN, COLOR_YELLOW, COLOR_BLUE, COLOR_MAGENTA, COLOR_CYAN};
         for (short i = 0; i < 6; i++) init_pair((short)(i + 1), colours[i], -1);
+        sender_pair_first = 2;
+        sender_pair_count = 4;
+        if (COLORS >= 256 && COLOR_PAIRS > 7 + sender_colour_count_256) {
+            for (short i = 0; i < sender_colour_count_256; i++) {
+                init_pair((short)(7 + i), sender_colours_256[i], -1);
+            }
+            sender_pair_first = 7;
+            sender_pair_count = sender_colour_count_256;
+        }
     }
+    title_mode = detect_title_support();
+    if (title_mode == 2) {
+        // Keep the title the terminal had (xterm's title stack), to give it back at the end.
+        write_sequence("\033[22;0t");
+    }
+    if (title_mode != 0) write_sequence("\033[?1004h");
     return 0;
+}
+
+int chat_curses_enable_wheel(void) {
+    mouseinterval(0);
+    return mousemask(BUTTON4_PRESSED | BUTTON5_PRESSED, NULL) != 0;
+}
+
+int chat_curses_title_support(void) { return title_mode; }
+
+void chat_curses_set_title(const char *title) {
+    if (title_mode == 1) {
+        putp(tigetstr("tsl"));
+        fputs(title, stdout);
+        putp(tigetstr("fsl"));
+        fflush(stdout);
+    } else if (title_mode == 2) {
+        fputs("\033]2;", stdout);
+        fputs(title, stdout);
+        fputs("\007", stdout);
+        fflush(stdout);
+    }
+}
+
+void chat_curses_bell(void) { beep(); }
+
+int chat_curses_sender_pairs(int *first_pair) {
+    *first_pair = sender_pair_first;
+    return sender_pair_count;
 }
 
 void chat_curses_end(void) {
     if (!screen) return;
+    mousemask(0, NULL);
+    if (title_mode != 0) write_sequence("\033[?1004l");
+    if (title_mode == 2) write_sequence("\033[23;0t");
+    title_mode = 0;
     endwin();
     delscreen(screen);
     screen = NULL;
@@ -148,6 +219,13 @@ int chat_curses_read_key(unsigned int *key) {
     switch (get_wch(&value)) {
     case OK: *key = (unsigned int)value; return CHAT_KEY_CHARACTER;
     case KEY_CODE_YES:
+        if (value == KEY_MOUSE) {
+            MEVENT event;
+            if (getmouse(&event) != OK) return CHAT_KEY_IGNORED;
+            if (event.bstate & BUTTON4_PRESSED) return CHAT_KEY_WHEEL_UP;
+            if (event.bstate & BUTTON5_PRESSED) return CHAT_KEY_WHEEL_DOWN;
+            return CHAT_KEY_IGNORED;
+        }
         if (is_key(&control_left, (int)value)) return CHAT_KEY_CONTROL_LEFT;
         if (is_key(&control_right, (int)value)) return CHAT_KEY_CONTROL_RIGHT;
         *key = (unsigned int)value;
@@ -166,6 +244,7 @@ void chat_curses_put(int row, int column, const unsigned int *characters, int co
     if (attributes & CHAT_ATTRIBUTE_BOLD) attrs |= A_BOLD;
     if (attributes & CHAT_ATTRIBUTE_DIM) attrs |= A_DIM;
     if (attributes & CHAT_ATTRIBUTE_REVERSE) attrs |= A_REVERSE;
+    if (attributes & CHAT_ATTRIBUTE_UNDERLINE) attrs |= A_UNDERLINE;
     cchar_t cell;
     if (setcchar(&cell, text, attrs, (short)colour_pair, NULL) == OK) mvadd_wch(row, column, &cell);
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import ChatBench
-import ChatClient
+import ChatCommandLine
 import NIOPosix
+import SystemPackage
+import SystemSupport
 
 @main
 struct ChatBenchCommand: ParsableCommand {
@@ -10,55 +12,20 @@ struct ChatBenchCommand: ParsableCommand {
         abstract: "Load an a-chat server with many clients and check every delivery.",
         discussion: """
             N clients log in, each messages itself to prove it is registered, and all wait at a \
-            barrier. Then client i sends M messages of P bytes to clients i+1 ... i+K. Every \
-            delivery is checked for sender, order and content. Exit status: 0 when every delivery \
-            arrived once, in order and intact; 1 when one did not (or was never sent); 2 when the \
-            run could not be done (no server, a login refused); 64 for a bad or contradictory flag.
-            """
+            barrier. Then client i sends M messages of P bytes to clients i+1 ... i+K (client i on \
+            server i mod S). Every delivery is checked for sender, order and content. Exit status: \
+            0 when every delivery arrived once, in order and intact; 1 when one did not (or was \
+            never sent, or the server cut a client off); 2 when the run could not be done (no \
+            server, a login refused); 64 for a bad or contradictory flag. See docs/benchmark.md.
+            """,
+        version: AChatVersion.current
     )
 
-    @Option(help: "Server address (default: 127.0.0.1).")
-    var host: String?
+    @OptionGroup(title: "Servers")
+    var server: ServerOptions
 
-    @Option(help: "Server port, 1 to 65535 (default: 8080).")
-    var port: Int?
-
-    @Option(help: "Clients in the ring (default: 100).")
-    var clients: Int?
-
-    @Option(
-        help: "Messages each client sends, at most \(BenchConfiguration.maximumMessages) (default: 2000).")
-    var messages: Int?
-
-    @Option(
-        help: """
-            Body size in bytes, \(MessageFormat.headerBytes) to \(BenchConfiguration.maximumLineBytes); the \
-            whole message line must fit in \(BenchConfiguration.maximumLineBytes) (default: 32).
-            """)
-    var payloadBytes: Int?
-
-    @Option(help: "Each client sends to its next K clients in the ring (default: 1).")
-    var recipients: Int?
-
-    @Option(
-        help: """
-            Messages per second per client, above 0 and at most \(Int(BenchConfiguration.maximumRate)); \
-            default: as fast as the window allows.
-            """)
-    var rate: Double?
-
-    @Option(
-        help: """
-            Messages a client may have out that not all its recipients have received yet \
-            (default: about 64 KiB per recipient; not with --rate).
-            """)
-    var window: Int?
-
-    @Option(help: "Clients that log in and never read; every message is addressed to them too (default: 0).")
-    var slowReaders: Int?
-
-    @Option(help: "The server's pid, to report its memory and CPU time and notice it exiting.")
-    var serverPid: Int32?
+    @OptionGroup(title: "Load")
+    var load: LoadOptions
 
     @Option(
         help: """
@@ -69,8 +36,8 @@ struct ChatBenchCommand: ParsableCommand {
 
     @Flag(
         help: """
-            Run the standard scenarios and print one table. Each sets its own clients, messages, \
-            recipients, body size, rate and slow readers.
+            Run the standard scenarios and print one table. Each sets its own clients, senders, \
+            messages, recipients, body size, rate, flood, reader rate and slow readers.
             """)
     var scenarios = false
 
@@ -80,73 +47,32 @@ struct ChatBenchCommand: ParsableCommand {
     @Option(help: "With --scenarios: run each this many times and report the median run (default: 1).")
     var repeats: Int?
 
-    @Option(
-        help: ArgumentHelp(
-            "Start this server (a path, or a name looked up in PATH) for each scenario (or for the single run) and stop it after.",
-            discussion: """
-                It must print 'listening on HOST:PORT' on stdout within --spawn-timeout seconds; the \
-                host, port and pid come from it. It is stopped with SIGTERM, and SIGKILL if it has \
-                not exited 10 seconds later (1 second if it never said it listens).
-                """
-        )
-    )
-    var spawnServer: String?
-
-    @Option(
-        parsing: .unconditionalSingleValue,
-        help: """
-            An argument for the spawned server (repeat it). Given once, it replaces all the defaults \
-            (--port 0 --log-level warning): include --port 0 yourself.
-            """
-    )
-    var spawnArg: [String] = []
-
-    @Option(help: "With --spawn-server: seconds to wait for its 'listening on' line (default: 30).")
-    var spawnTimeout: Double?
-
     func validate() throws {
-        if serverPid != nil && spawnServer != nil {
-            throw ValidationError("--server-pid and --spawn-server exclude each other")
-        }
         if scenarios {
-            // Each scenario overrides these; accepting them would suggest they shaped the table.
-            let ignored: [(String, Bool)] = [
-                ("--clients", clients != nil), ("--messages", messages != nil),
-                ("--payload-bytes", payloadBytes != nil), ("--recipients", recipients != nil),
-                ("--rate", rate != nil), ("--slow-readers", slowReaders != nil),
-            ]
-            if let (flag, _) = ignored.first(where: \.1) {
+            // Each scenario sets these; accepting them would suggest they shaped the table.
+            if let flag = load.flagScenariosSet {
                 throw ValidationError("\(flag) has no effect with --scenarios (each scenario sets its own)")
             }
         } else {
             if only != nil { throw ValidationError("--only goes with --scenarios") }
+            if server.compareSpawnServer != nil {
+                throw ValidationError("--compare-spawn-server goes with --scenarios")
+            }
             if repeats != nil { throw ValidationError("--repeats goes with --scenarios") }
         }
-        if spawnServer != nil {
-            if host != nil || port != nil {
-                throw ValidationError(
-                    "--\(host != nil ? "host" : "port") has no effect with --spawn-server "
-                        + "(the server's 'listening on' line gives it)")
-            }
-        } else {
-            if !spawnArg.isEmpty { throw ValidationError("--spawn-arg goes with --spawn-server") }
-            if spawnTimeout != nil { throw ValidationError("--spawn-timeout goes with --spawn-server") }
-        }
-        if rate != nil && window != nil {
-            throw ValidationError("--window has no effect with --rate (paced clients send on the clock)")
-        }
         if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
-        if let spawnTimeout, !(spawnTimeout > 0 && spawnTimeout <= 3600) {
-            throw ValidationError("--spawn-timeout must be above 0 and at most 3600 seconds")
-        }
-        if let serverPid {
-            // kill(0, 0) and kill(-1, 0) succeed: they address a process group, not a process.
-            if serverPid < 1 { throw ValidationError("--server-pid must be a positive pid") }
-            if !ProcessProbe(pid: serverPid).isAlive {
-                throw ValidationError("--server-pid \(serverPid): no such process")
-            }
-        }
         let chosen = try chosenScenarios()
+        if server.clusterUrl != nil && !chosen.contains(where: \.isCluster) {
+            throw ValidationError(
+                "--cluster-url goes with the cluster scenarios (--scenarios --only cluster)")
+        }
+        if let nodes = chosen.compactMap(\.nodes).max(), server.spawnServer == nil,
+            server.source.count < nodes
+        {
+            throw ValidationError(
+                "the cluster scenarios need \(nodes) servers: give --server \(nodes) times, or use --spawn-server"
+            )
+        }
         do {
             if scenarios {
                 for scenario in chosen { try scenario.configuration(basedOn: baseConfiguration()).validate() }
@@ -158,47 +84,32 @@ struct ChatBenchCommand: ParsableCommand {
         }
     }
 
-    /// The scenarios `--only` names, in the standard order; all of them without it.
+    /// The scenarios `--only` names, in the table's order; the standard ones without it.
     func chosenScenarios() throws -> [Scenario] {
-        guard let only else { return Scenario.standard }
+        guard scenarios, let only else { return Scenario.standard }
         let names = Set(only.split(separator: ",").map { String($0) })
         if names.isEmpty { throw ValidationError("--only names no scenario") }
-        let known = Scenario.standard.map(\.name)
+        let known = Scenario.all.map(\.name)
         let unknown = names.subtracting(known)
         if !unknown.isEmpty {
             throw ValidationError(
                 "unknown scenario \(unknown.sorted().joined(separator: ", ")); known: "
                     + known.joined(separator: ", "))
         }
-        return Scenario.standard.filter { names.contains($0.name) }
+        return Scenario.all.filter { names.contains($0.name) }
     }
 
     func baseConfiguration() -> BenchConfiguration {
         var configuration = BenchConfiguration()
-        if let host { configuration.host = host }
-        if let port { configuration.port = port }
-        if let clients { configuration.clients = clients }
-        if let messages { configuration.messages = messages }
-        if let payloadBytes { configuration.payloadBytes = payloadBytes }
-        if let recipients { configuration.recipients = recipients }
-        configuration.rate = rate
-        configuration.window = window
-        if let slowReaders { configuration.slowReaders = slowReaders }
-        configuration.serverPID = serverPid
+        load.apply(to: &configuration)
+        configuration.tlsCAFile = server.tlsCA
         configuration.stallTimeoutSeconds = stallTimeout
         return configuration
     }
 
-    var serverSource: ServerSource {
-        guard let spawnServer else { return .running }
-        return .spawn(
-            executable: spawnServer,
-            arguments: spawnArg.isEmpty ? ["--port", "0", "--log-level", "warning"] : spawnArg,
-            startTimeoutSeconds: spawnTimeout ?? SpawnedServer.defaultStartTimeoutSeconds)
-    }
-
     func run() throws {
-        Bench.raiseOpenFileLimit()
+        // Each client is a file descriptor; 10,000 of them need more than the usual soft limit.
+        OpenFileLimit.raiseToHardLimit()
         // One thread: see BenchDriver for why.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
@@ -206,22 +117,23 @@ struct ChatBenchCommand: ParsableCommand {
         do {
             passed = scenarios ? try runScenarios(on: group) : try runOnce(on: group)
         } catch {
-            try? OutputStream.standardError.writeLine("chat-bench: \(error)")
+            try? FileDescriptor.standardError.writeLine("chat-bench: \(error)")
             throw ExitCode(2)
         }
         if !passed { throw ExitCode.failure }
     }
 
     private func runOnce(on group: MultiThreadedEventLoopGroup) throws -> Bool {
-        let result = try serverSource.run(baseConfiguration(), on: group)
+        let result = try server.source.run(baseConfiguration(), on: group)
         writeLine(Report.describe(result))
         return result.passed
     }
 
     private func runScenarios(on group: MultiThreadedEventLoopGroup) throws -> Bool {
+        if let compared = server.comparedSource { return try compareScenarios(with: compared, on: group) }
         let rows = try ScenarioRunner.run(
-            try chosenScenarios(), base: baseConfiguration(), server: serverSource, repeats: repeats ?? 1,
-            on: group, progress: { writeLine($0) })
+            try chosenScenarios(), base: baseConfiguration(), server: server.source, repeats: repeats ?? 1,
+            clusterArguments: server.clusterArguments, on: group, progress: { writeLine($0) })
         writeLine("")
         writeLine(Report.table(rows))
         if let repeats, repeats > 1 {
@@ -230,9 +142,38 @@ struct ChatBenchCommand: ParsableCommand {
         writeLine(ScenarioRunner.summary(rows))
         return rows.allSatisfy(\.result.passed)
     }
+
+    /// The table against two servers, A (--spawn-server) and B (--compare-spawn-server). The
+    /// result and exit status are A's; B's failures are noted.
+    private func compareScenarios(with compared: ServerSource, on group: MultiThreadedEventLoopGroup) throws
+        -> Bool
+    {
+        for (label, source) in [("A", server.source), ("B", compared)] {
+            if case .spawn(let command, let count) = source {
+                let instances = count > 1 ? " (\(count) instances)" : ""
+                writeLine(
+                    "\(label): " + ([command.executable] + command.arguments).joined(separator: " ")
+                        + instances)
+            }
+        }
+        let repeats = repeats ?? 1
+        let rows = try ScenarioRunner.compare(
+            try chosenScenarios(), base: baseConfiguration(), a: server.source, b: compared, repeats: repeats,
+            clusterArguments: server.clusterArguments, on: group, progress: { writeLine($0) })
+        writeLine("")
+        writeLine(Report.comparisonTable(rows))
+        writeLine(
+            "each figure is the median of \(repeats) run\(repeats == 1 ? "" : "s") against each server, "
+                + "run A, B, A, B, ...; A/B above 1: A has more of it")
+        let failedB = rows.filter { $0.b.contains { !$0.passed } }.map(\.name)
+        if !failedB.isEmpty { writeLine("B failed in: \(failedB.joined(separator: ", "))") }
+        let failedA = rows.filter { $0.a.contains { !$0.passed } }.map(\.name)
+        writeLine(failedA.isEmpty ? "result: PASS" : "result: FAIL (\(failedA.joined(separator: ", ")))")
+        return failedA.isEmpty
+    }
 }
 
 /// Unbuffered, so that progress lines reach a pipe (tee, a test) as they happen, not at exit.
 private func writeLine(_ text: String) {
-    try? OutputStream.standardOutput.writeLine(text)
+    try? FileDescriptor.standardOutput.writeLine(text)
 }

@@ -40,10 +40,52 @@ struct ChatClientCommand: AsyncParsableCommand {
     @Option(help: "Lines the full screen keeps for scrolling back.")
     var scrollbackLines = 10_000
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Connect again after the connection is lost (default: on in full screen, off in plain mode).")
+    var reconnect: Bool?
+
+    @Option(
+        help: ArgumentHelp(
+            "Seconds before the first reconnect; doubled after each failed attempt, up to 30.",
+            valueName: "seconds"))
+    var reconnectDelay = 1.0
+
+    @Option(help: ArgumentHelp("Append every line of the conversation to this file.", valueName: "file"))
+    var log: String?
+
+    @Flag(help: "Connect with TLS, verifying the server's certificate against the system's roots and --host.")
+    var tls = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Trust only the CA certificates in this PEM file for the server's certificate (implies --tls).",
+            valueName: "pem"))
+    var tlsCa: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a connect, and with --tls the TLS handshake, may take.", valueName: "seconds"))
+    var connectTimeout = 10.0
+
+    @Flag(inversion: .prefixedNo, help: "Ring the bell for a message you cannot see yet (full screen).")
+    var bell = true
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Scroll with the mouse wheel; select text with Shift held (full screen).")
+    var mouse = true
+
     func validate() throws {
         try address.validatePort(in: 1...65535)
         guard (1...1_000_000).contains(scrollbackLines) else {
             throw ValidationError("--scrollback-lines must be 1...1000000")
+        }
+        guard reconnectDelay >= 0.01, reconnectDelay <= 30 else {
+            throw ValidationError("--reconnect-delay must be 0.01...30 seconds")
+        }
+        guard connectTimeout >= 0.1, connectTimeout <= 600 else {
+            throw ValidationError("--connect-timeout must be 0.1...600 seconds")
         }
         // Caught here rather than by the server: a login that breaks the rules would cost the
         // connection, and the tutorial's server, which has no rules, would register it as it is.
@@ -56,13 +98,35 @@ struct ChatClientCommand: AsyncParsableCommand {
     private var trimmedLogin: String? { login.map(Login.trimmed) }
 
     func run() async throws {
-        let endpoint = ServerEndpoint(host: address.resolvedHost, port: address.resolvedPort)
-        let status = await runChosenMode(endpoint: endpoint)
+        let endpoint = ServerEndpoint(
+            host: address.resolvedHost, port: address.resolvedPort, connectTimeout: .seconds(connectTimeout))
+        // What cannot work is said before anything is shown or connected.
+        var conversationLog: ConversationLog?
+        var clientTLS: ClientTLS?
+        do {
+            if tls || tlsCa != nil {
+                clientTLS = try ClientTLS(trustedCAFile: tlsCa, handshakeTimeout: .seconds(connectTimeout))
+            }
+            if let log { conversationLog = try ConversationLog(path: log) }
+        } catch {
+            try? OutputStream.standardError.writeLine("chat-client: \(error)")
+            throw ExitCode(1)
+        }
+        defer { conversationLog?.close() }
+        let status = await runChosenMode(endpoint: endpoint, tls: clientTLS, log: conversationLog)
         if status != 0 { throw ExitCode(status) }
     }
 
-    private func runChosenMode(endpoint: ServerEndpoint) async -> Int32 {
-        let plainClient = PlainClient(endpoint: endpoint, login: trimmedLogin)
+    private func policy(reconnectsByDefault: Bool) -> ReconnectPolicy {
+        ReconnectPolicy(isEnabled: reconnect ?? reconnectsByDefault, baseDelay: .seconds(reconnectDelay))
+    }
+
+    private func runChosenMode(endpoint: ServerEndpoint, tls: ClientTLS?, log: ConversationLog?) async
+        -> Int32
+    {
+        let plainClient = PlainClient(
+            endpoint: endpoint, tls: tls, login: trimmedLogin, reconnect: policy(reconnectsByDefault: false),
+            log: log)
         guard !plain, isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             return await plainClient.run()
         }
@@ -71,11 +135,17 @@ struct ChatClientCommand: AsyncParsableCommand {
             return await plainClient.run()
         }
         let screen = FullScreenClient(
-            endpoint: endpoint,
-            login: trimmedLogin,
-            showsTimestamps: timestamps,
-            scrollbackLines: scrollbackLines
-        )
+            .init(
+                endpoint: endpoint,
+                tls: tls,
+                login: trimmedLogin,
+                showsTimestamps: timestamps,
+                scrollbackLines: scrollbackLines,
+                reconnect: policy(reconnectsByDefault: true),
+                rings: bell,
+                usesMouse: mouse,
+                log: log
+            ))
         switch await screen.run() {
         case .finished(let status):
             return status

@@ -5,12 +5,8 @@ import ChatServer
 import Logging
 import NIOCore
 import ServiceLifecycle
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import SystemPackage
+import SystemSupport
 
 @main
 struct ChatServerCommand: AsyncParsableCommand {
@@ -24,50 +20,61 @@ struct ChatServerCommand: AsyncParsableCommand {
     @OptionGroup(title: "Address")
     var address: ServerAddressOptions
 
-    @Option(help: "Longest line accepted, in bytes; longer lines get a notice and are discarded.")
-    var maxLineBytes = 64 * 1024
+    @Option(
+        help:
+            "Event loops (threads) the connections are spread over (default: one per core, here \(System.coreCount))."
+    )
+    var eventLoops: Int?
 
-    @Option(help: "Bytes that may wait for one slow reader before it is disconnected.")
-    var maxQueueBytes = 1024 * 1024
+    @OptionGroup(title: "Connections")
+    var connections: ConnectionOptions
+
+    @OptionGroup(title: "Flow control")
+    var flowControl: FlowControlOptions
+
+    @OptionGroup(title: "TLS")
+    var tls: TLSOptions
+
+    @OptionGroup(title: "Metrics")
+    var metrics: MetricsOptions
 
     @Option(help: "Least severe log lines written to stderr.")
     var logLevel = Logger.Level.info
 
     func validate() throws {
         try address.validatePort(in: 0...65535)
-        // A gibibyte is far beyond any sensible line or queue, and keeps all arithmetic on these
-        // limits clear of overflow.
-        let sizes = 1...(1 << 30)
-        guard sizes.contains(maxLineBytes) else {
-            throw ValidationError("--max-line-bytes must be 1...\(1 << 30)")
-        }
-        guard sizes.contains(maxQueueBytes) else {
-            throw ValidationError("--max-queue-bytes must be 1...\(1 << 30)")
+        if let eventLoops, !(1...1024).contains(eventLoops) {
+            throw ValidationError("--event-loops must be 1...1024")
         }
     }
 
     func run() async throws {
+        // Logging must never block the event loop, whatever becomes of stderr.
+        let logOutput = BackgroundLogWriter(descriptor: FileDescriptor.standardError.rawValue)
+        defer { logOutput.finish() }
         LoggingSystem.bootstrap { [logLevel] label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = logOutput.handler(label: label)
             handler.logLevel = logLevel
             return handler
         }
         let logger = Logger(label: "a-chat.server")
-        raiseOpenFileLimit()
+        let descriptorLimit = OpenFileLimit.raiseToHardLimit() ?? 1024
 
+        var configuration = ChatServerConfiguration(
+            eventLoops: eventLoops ?? System.coreCount, host: address.resolvedHost, port: address.resolvedPort
+        )
+        connections.apply(to: &configuration, descriptorLimit: descriptorLimit)
+        flowControl.apply(to: &configuration)
+        tls.apply(to: &configuration)
+        metrics.apply(to: &configuration)
         let service = ChatService(
-            configuration: ChatServerConfiguration(
-                host: address.resolvedHost,
-                port: address.resolvedPort,
-                maximumLineBytes: maxLineBytes,
-                maximumQueueBytes: maxQueueBytes
-            ),
+            configuration: configuration,
             logger: logger,
             onListening: { address in
                 // Scripts wait for this exact line before they connect.
-                writeLine(
-                    "listening on \(Wording.address(host: address.ipAddress ?? "?", port: address.port ?? 0))",
-                    to: STDOUT_FILENO)
+                try? FileDescriptor.standardOutput.writeLine(
+                    "listening on \(Wording.address(host: address.ipAddress ?? "?", port: address.port ?? 0))"
+                )
             }
         )
         let group = ServiceGroup(
@@ -81,34 +88,10 @@ struct ChatServerCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            logOutput.finish()
             // One line, not a stack dump: the usual cause is a port already in use.
-            writeLine("chat-server: \(error)", to: STDERR_FILENO)
+            try? FileDescriptor.standardError.writeLine("chat-server: \(error)")
             throw ExitCode.failure
         }
     }
-
-    /// Each connection is a file descriptor; the usual soft limit of 1024 would cap the server
-    /// far below what it can carry.
-    private func raiseOpenFileLimit() {
-        var limit = rlimit()
-        guard getrlimit(openFilesResource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(openFilesResource, &limit)
-    }
 }
-
-/// Unbuffered, so that a script reading a pipe sees the line at once.
-private func writeLine(_ text: String, to descriptor: Int32) {
-    var bytes = Array((text + "\n").utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        if written <= 0 { return }
-        bytes = bytes.dropFirst(written)
-    }
-}
-
-#if canImport(Glibc)
-    private let openFilesResource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-#else
-    private let openFilesResource = RLIMIT_NOFILE
-#endif

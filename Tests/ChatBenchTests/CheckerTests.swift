@@ -115,6 +115,43 @@ import Testing
         #expect(checker.samples == ["error: 'bob' is not online"])
     }
 
+    /// Only the first senders send: one sender to three recipients in a ring of four.
+    @Test func onlyTheSendersAreExpectedAndOwedCountsWhatARecipientStillLacks() {
+        let checker = DeliveryChecker(
+            clients: 4, senders: 1, recipients: 3, messages: 2, format: format, names: names)
+        #expect(checker.expected == 6)
+        // Client 1 sends nothing, so a delivery from it is not one of this run's.
+        #expect(check(checker, delivery(from: 1, sequence: 0), to: 2) == .corrupt)
+        check(checker, delivery(from: 0, sequence: 0), to: 1)
+        check(checker, delivery(from: 0, sequence: 1), to: 1)
+        check(checker, delivery(from: 0, sequence: 0), to: 2)
+        #expect(checker.owed(to: 1) == 0)
+        #expect(checker.owed(to: 2) == 1)
+        #expect(checker.owed(to: 3) == 2)
+        #expect(checker.owed(to: 0) == 0)
+        #expect(checker.lost(sent: { $0 == 0 ? 2 : 0 }) == 3)
+    }
+
+    /// With several recipients, a message is complete when the last of them has it, timed from
+    /// when it was sent.
+    @Test func completionIsTheLastRecipientsTime() {
+        let checker = DeliveryChecker(
+            clients: 4, senders: 1, recipients: 3, messages: 2, format: format, names: names)
+        #expect(checker.tracksCompletion)
+        check(checker, delivery(from: 0, sequence: 0, time: 1_000), to: 1, at: 2_000)
+        check(checker, delivery(from: 0, sequence: 0, time: 1_000), to: 3, at: 5_000)
+        #expect(checker.completion.count == 0)
+        check(checker, delivery(from: 0, sequence: 0, time: 1_000), to: 2, at: 9_000)
+        #expect(checker.completion.count == 1)
+        #expect(checker.completion.maximum == 8_000)
+        #expect(checker.latency.count == 3)
+        #expect(makeChecker().tracksCompletion)
+        // One recipient: completion is the latency itself and is not kept twice.
+        #expect(
+            !DeliveryChecker(clients: 2, recipients: 1, messages: 1, format: format, names: names)
+                .tracksCompletion)
+    }
+
     @Test func bodiesRoundTrip() throws {
         var body = [UInt8](repeating: 0, count: format.bodyBytes)
         body.withUnsafeMutableBytes {

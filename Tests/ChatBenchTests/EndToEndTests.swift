@@ -65,17 +65,13 @@ import Testing
 
     /// Sending at a fixed rate, through the library against a server in this process.
     @Test func aPacedRun() async throws {
-        let server = try await startTestServer()
-        var configuration = BenchConfiguration()
-        configuration.port = server.port
-        configuration.clients = 10
-        configuration.messages = 100
-        configuration.recipients = 2
-        configuration.rate = 200
-        configuration.serverPID = getpid()
-        let result = try await offThePool { [configuration, group] in try Bench.run(configuration, on: group)
+        let result = try await runAgainstTestServer {
+            $0.clients = 10
+            $0.messages = 100
+            $0.recipients = 2
+            $0.rate = 200
+            $0.serverPIDs = [getpid()]
         }
-        await server.shutdown()
         #expect(result.passed, "\(Report.describe(result))")
         #expect(result.received == 10 * 100 * 2)
         // 100 messages at 200 per second: the last goes out after about half a second.
@@ -86,22 +82,81 @@ import Testing
     /// A reader that never reads is cut off by the server, and the others lose nothing: the
     /// window keeps their queues far below the limit.
     @Test func aSlowReaderIsCutOffAndTheOthersGetEverything() async throws {
-        let server = try await startTestServer(maximumQueueBytes: 256 * 1024)
-        var configuration = BenchConfiguration()
-        configuration.port = server.port
-        configuration.clients = 5
-        // 10 MB for the slow reader: more than the kernel buffers between it and the server hold.
-        configuration.messages = 2000
-        configuration.payloadBytes = 1024
-        configuration.recipients = 1
-        configuration.slowReaders = 1
-        let result = try await offThePool { [configuration, group] in try Bench.run(configuration, on: group)
+        let result = try await runAgainstTestServer(maximumQueueBytes: 256 * 1024) {
+            $0.clients = 5
+            // 10 MB for the slow reader: more than the kernel buffers between it and the server hold.
+            $0.messages = 2000
+            $0.payloadBytes = 1024
+            $0.recipients = 1
+            $0.slowReaders = 1
         }
-        await server.shutdown()
         #expect(result.passed, "\(Report.describe(result))")
         #expect(result.received == 5 * 2000)
         #expect(result.slowReadersCutOff == 1)
         #expect(result.notices > 0)
+    }
+
+    /// A throttled reader takes what it is sent no faster than its rate: 400 kB at 400 kB/s
+    /// cannot arrive in much under a second, however fast the machine (the first burst of 8 kB
+    /// is free).
+    @Test func aThrottledReaderKeepsToItsRate() async throws {
+        let result = try await runAgainstTestServer {
+            $0.clients = 2
+            $0.senders = 1
+            $0.messages = 400
+            $0.payloadBytes = 1000
+            $0.floods = true
+            $0.readerRate = 400_000
+        }
+        #expect(result.passed, "\(Report.describe(result))")
+        #expect(result.received == 400)
+        #expect(result.runSeconds >= 0.95, "\(Report.describe(result))")
+        #expect(Report.describe(result).contains("flood (no window), each reading at most 400000 B/s"))
+    }
+
+    /// A reader that reads next to nothing, flooded without a window with more than the kernel's
+    /// buffers hold: the server cuts it off once it has taken nothing for the server's stall
+    /// timeout. The bench says so apart from the loss, and ends the run when nothing more can
+    /// arrive, not at its own stall timeout.
+    @Test func aReaderTheServerCutsOffIsReportedApartFromTheLoss() async throws {
+        let bench = try ChildProcess(
+            ChildProcess.executable("chat-bench"),
+            [
+                "--spawn-server", ChildProcess.executable("chat-server").path,
+                "--spawn-arg", "--port", "--spawn-arg", "0", "--spawn-arg", "--stall-timeout",
+                "--spawn-arg", "1", "--spawn-arg", "--drain-timeout", "--spawn-arg", "1",
+                "--clients", "2", "--senders", "1", "--messages", "20000",
+                "--payload-bytes", "1024", "--flood", "--reader-rate", "1", "--stall-timeout", "3600",
+            ])
+        #expect(try await bench.waitForExit(timeout: .seconds(120)) == 1, "\(bench.stderr)")
+        let output = bench.stdout
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(
+            lines.contains(
+                "cut off: 1 of 2 clients closed by the server mid-run (what they were sent and never got is lost)"
+            ),
+            "\(output)")
+        let deliveries = try #require(lines.first { $0.hasPrefix("deliveries:") }, "\(output)")
+        #expect(!deliveries.contains("stalled"))
+        let received = try #require(number(after: "received", in: deliveries))
+        let lost = try #require(number(after: "lost", in: deliveries))
+        #expect(lost > 0 && received + lost == 20000, "\(output)")
+        #expect(!output.contains("run ended:"), "\(output)")
+        #expect(output.hasSuffix("result: FAIL\n"))
+    }
+
+    /// One run through the library against a server in this process.
+    func runAgainstTestServer(
+        maximumQueueBytes: Int = 1024 * 1024, _ change: (inout BenchConfiguration) -> Void
+    ) async throws -> BenchResult {
+        let server = try await startTestServer(maximumQueueBytes: maximumQueueBytes)
+        var configuration = BenchConfiguration()
+        configuration.servers = [ServerAddress(host: "127.0.0.1", port: server.port)]
+        change(&configuration)
+        let result = try await offThePool { [configuration, group] in try Bench.run(configuration, on: group)
+        }
+        await server.shutdown()
+        return result
     }
 
     let group = MultiThreadedEventLoopGroup.singleton

@@ -50,7 +50,7 @@ import Testing
         func memory(clients: Int) -> String? {
             var result = result {
                 $0.clients = clients
-                $0.serverPID = 1
+                $0.serverPIDs = [1]
             }
             result.serverBaselineKiB = 1000
             result.serverIdleKiB = 2000

@@ -10,16 +10,6 @@ import Testing
         try ChildProcess(ChildProcess.executable("chat-client"), arguments + ["--port", "\(port)"])
     }
 
-    private func waitUntilOnline(_ server: ChatServer, count: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await server.onlineCount() < count {
-            guard ContinuousClock.now < deadline else {
-                throw TestTimeout("fewer than \(count) logins online")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-    }
-
     @Test func loginByArgumentThenSendAndReceiveLiveWhileInputIsOpen() async throws {
         let server = try await startTestServer()
         let bob = try await LineClient.connect(port: server.port)
@@ -36,6 +26,22 @@ import Testing
         #expect(try await client.waitForExit() == 0)
         #expect(client.stdout == "from bob: hi alice\n")
         #expect(client.stderr == "")
+        await bob.close()
+        await server.shutdown()
+    }
+
+    @Test func controlCharactersReachStdoutByteForByte() async throws {
+        let server = try await startTestServer()
+        let bob = try await LineClient.connect(port: server.port)
+        try await bob.send("bob")
+        let client = try startClient(port: server.port, ["alice"])
+        try await waitUntilOnline(server, count: 2)
+        let texts = ["a\rfrom mallory: b", "\u{1B}[2J\u{1B}]2;title\u{7}", "x\u{2028}y \u{202E}z \u{85}end"]
+        for text in texts { try await bob.send("alice: \(text)") }
+        try await client.waitForStdoutLine { $0.hasPrefix("from bob: x") }
+        try client.closeStdin()
+        #expect(try await client.waitForExit() == 0)
+        #expect(client.stdout == texts.map { "from bob: \($0)\n" }.joined())
         await bob.close()
         await server.shutdown()
     }

@@ -35,6 +35,14 @@ private func kind(_ line: String) -> MessageLine {
         #expect(parsed.text == "hi there")
     }
 
+    /// Found by the message-line fuzz target: `,̺` is one character to Swift, but the list is
+    /// split at the byte, as the tutorial's Rust splits it.
+    @Test func splitsAtACommaOrColonThatAMarkFollows() throws {
+        let parsed = try #require(parse("b-bo,\u{33A}2X :\u{301}x"))
+        #expect(parsed.recipients == ["b-bo", "\u{33A}2X"])
+        #expect(parsed.text == "\u{301}x")
+    }
+
     @Test func keepsRepeatsForTheBrokerToDedupe() throws {
         #expect(try #require(parse("bob,bob: x")).recipients == ["bob", "bob"])
     }
@@ -49,57 +57,6 @@ private func kind(_ line: String) -> MessageLine {
         #expect(kind("hello") == .missingColon)
         #expect(kind(": hello") == .noRecipients)
         #expect(kind(" , ,: hello") == .noRecipients)
-    }
-}
-
-@Suite struct LoginTests {
-    @Test(arguments: ["alice", "Bob_2", "élodie", "李小龍", "🦀", String(repeating: "x", count: 32), "e\u{301}"])
-    func accepts(_ login: String) {
-        #expect(Login.validate(login) == .success(login))
-    }
-
-    @Test func trimsWhiteSpace() {
-        #expect(Login.validate("  alice\t\r") == .success("alice"))
-        #expect(Login.validate("\u{3000}bob\u{A0}") == .success("bob"))
-    }
-
-    @Test func countsCharactersAsPeopleSeeThem() {
-        // 32 "é" written as e + combining accent: 64 scalars, 32 characters.
-        #expect(Login.validate(String(repeating: "e\u{301}", count: 32)) != .failure(.tooLong))
-        #expect(Login.validate(String(repeating: "x", count: 33)) == .failure(.tooLong))
-    }
-
-    @Test func boundsTheBytesOfALoginToo() {
-        // One character, 40 KB: a "character" may carry any number of combining marks.
-        #expect(Login.validate("a" + String(repeating: "\u{301}", count: 20_000)) == .failure(.tooLong))
-        #expect(
-            Login.validate(String(repeating: "a\u{301}\u{302}\u{303}\u{304}", count: 32))
-                == .failure(.tooLong))
-        for login in [String(repeating: "李", count: 32), String(repeating: "🇫🇷", count: 32), "👍🏽"] {
-            #expect(Login.validate(login) == .success(login))
-        }
-    }
-
-    @Test(arguments: [
-        ("", Login.Refusal.empty),
-        ("   ", .empty),
-        ("al,ice", .forbiddenCharacter(",")),
-        ("al:ice", .forbiddenCharacter(":")),
-        ("al ice", .forbiddenCharacter(" ")),
-        ("al\u{1B}ice", .forbiddenCharacter("\u{1B}")),
-        ("a\u{7F}", .forbiddenCharacter("\u{7F}")),
-        ("a\u{2003}b", .forbiddenCharacter("\u{2003}")),
-        // Invisible: a zero-width space, bidi overrides and isolates, a BOM, a tag, private use.
-        ("al\u{200B}ice", .forbiddenCharacter("\u{200B}")),
-        ("\u{202E}alice", .forbiddenCharacter("\u{202E}")),
-        ("a\u{2066}b", .forbiddenCharacter("\u{2066}")),
-        ("a\u{FEFF}", .forbiddenCharacter("\u{FEFF}")),
-        ("a\u{E0041}", .forbiddenCharacter("\u{E0041}")),
-        ("a\u{E000}", .forbiddenCharacter("\u{E000}")),
-        ("👨\u{200D}💻", .forbiddenCharacter("\u{200D}")),
-    ])
-    func refuses(_ login: String, _ refusal: Login.Refusal) {
-        #expect(Login.validate(login) == .failure(refusal))
     }
 }
 
@@ -175,6 +132,6 @@ private func kind(_ line: String) -> MessageLine {
         let heavy = Notice.loginTaken("a" + String(repeating: "\u{301}", count: 20_000) + "\u{202E}b")
         #expect(heavy.line.utf8.count < 300)
         let bidi = Notice.recipientOffline("\u{202E}evil")
-        #expect(bidi.line == "error: '\u{FFFD}evil' is not online\n")
+        #expect(bidi.line == "error: '<U+202E>evil' is not online\n")
     }
 }

@@ -3,25 +3,13 @@ import Testing
 
 @testable import ChatScreen
 
+/// Keys, lines entered and lines received, without a terminal.
 @Suite struct ChatScreenModelTests {
     init() { #expect(utf8LocaleIsReady) }
 
-    private func makeModel(login: String? = "alice", rows: Int = 6, columns: Int = 40) -> ChatScreenModel {
-        var model = ChatScreenModel(
-            options: .init(serverName: "127.0.0.1:8080", login: login, showsTimestamps: false),
-            clock: { 0 }
-        )
-        model.resize(rows: rows, columns: columns)
-        return model
-    }
-
-    private func type(_ text: String, into model: inout ChatScreenModel) {
-        for scalar in text.unicodeScalars { #expect(model.handle(.character(scalar)) == nil) }
-    }
-
     @Test func enterSendsTheLineShowsItAndClearsTheInput() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         type("bob: hi", into: &model)
         #expect(model.handle(.enter) == .send("bob: hi"))
         let frame = model.frame()
@@ -47,7 +35,7 @@ import Testing
                 "-- not sent (not connected yet; Up brings it back): bob: three",
             ])
         #expect(!lines.contains { $0.contains("→") })
-        model.connectionChanged(.connected)
+        model.connected()
         _ = model.handle(.up)
         #expect(model.handle(.enter) == .send("bob: three"))
         #expect(model.frame().lines[3] == "→ bob: three")
@@ -66,7 +54,7 @@ import Testing
         type("bob: hi", into: &model)
         #expect(model.handle(.enter) == nil)
         #expect(model.editor.text == "")
-        model.connectionChanged(.connected)
+        model.connected()
         let lines = model.frame().lines
         #expect(
             Array(lines[0...3]) == [
@@ -78,25 +66,12 @@ import Testing
         #expect(lines[5] == ">")
     }
 
-    @Test func withoutALoginAfterDisconnectNothingIsSent() {
-        var model = makeModel(login: nil, columns: 80)
-        model.connectionChanged(.disconnected("connection refused"))
-        #expect(model.frame().lines[5] == ">")
-        type("alice", into: &model)
-        #expect(model.handle(.enter) == nil)
-        #expect(model.login == nil)
-        #expect(model.editor.text == "")
-        let lines = model.frame().lines
-        #expect(lines[3] == "-- not sent: disconnected; /quit leaves")
-        #expect(lines[5] == ">")
-    }
-
     @Test func quitWorksInEveryState() {
         for login: String? in [nil, "alice"] {
-            for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
+            for state in TestConnection.all {
                 for line in ["/quit", " /quit", "/quit\t ", "\u{3000}/quit "] {
                     var model = makeModel(login: login)
-                    model.connectionChanged(state)
+                    model.enter(state)
                     type(line, into: &model)
                     #expect(model.handle(.enter) == .quit, "\(state) \(line.debugDescription)")
                 }
@@ -106,15 +81,16 @@ import Testing
 
     @Test func otherCommandsAreUnknownAndNotSent() {
         for login: String? in [nil, "alice"] {
-            for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
-                for (line, command) in [("/help", "/help"), (" /quit now ", "/quit now"), ("/", "/")] {
+            for state in TestConnection.all {
+                for (line, command) in [("/hepl", "/hepl"), (" /quit now ", "/quit now"), ("/", "/")] {
                     var model = makeModel(login: login, columns: 80)
-                    model.connectionChanged(state)
+                    model.enter(state)
                     type(line, into: &model)
                     #expect(model.handle(.enter) == nil)
                     #expect(model.editor.text == "")
                     #expect(model.login == login)
-                    #expect(model.frame().lines[3] == "-- unknown command \(command); /quit leaves")
+                    #expect(
+                        model.frame().lines[3] == "-- unknown command \(command); /help lists the commands")
                     _ = model.handle(.up)
                     #expect(model.editor.text == line)
                 }
@@ -122,43 +98,30 @@ import Testing
         }
     }
 
-    @Test func statusLineGivesTheShortReasonAndTheScrollbackTheSentence() {
-        var model = makeModel(columns: 80)
-        model.connectionChanged(
-            .disconnected("connection refused"), remark: "cannot connect to 127.0.0.1:1: connection refused")
-        let lines = model.frame().lines
-        #expect(lines[3] == "-- cannot connect to 127.0.0.1:1: connection refused")
-        #expect(lines[4] == " alice | 127.0.0.1:8080 | disconnected: connection refused")
-    }
-
     @Test func altAndControlArrowsMoveByWords() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         type("bob: hello world", into: &model)
-        _ = model.handle(.escape)
-        _ = model.handle(.character("b"))
+        _ = model.handle(.alt(.character("b")))
         #expect(model.editor.cursor == 11)
         #expect(model.editor.text == "bob: hello world")
         _ = model.handle(.controlLeft)
         #expect(model.editor.cursor == 5)
-        _ = model.handle(.escape)
-        _ = model.handle(.character("f"))
+        _ = model.handle(.alt(.character("f")))
         #expect(model.editor.cursor == 10)
         _ = model.handle(.controlRight)
         #expect(model.editor.cursor == 16)
-        _ = model.handle(.escape)
-        _ = model.handle(.backspace)
+        _ = model.handle(.alt(.backspace))
         #expect(model.editor.text == "bob: hello ")
-        // Escape pairs with one key only; after it, keys mean what they always do.
-        _ = model.handle(.escape)
-        _ = model.handle(.character("x"))
+        // Alt with a key of no meaning is that key; after it, keys mean what they always do.
+        _ = model.handle(.alt(.character("x")))
         type("b", into: &model)
         #expect(model.editor.text == "bob: hello xb")
     }
 
     @Test func editsToARecalledLineSurviveUpAndDown() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         for line in ["bob: one", "bob: two"] {
             type(line, into: &model)
             _ = model.handle(.enter)
@@ -183,7 +146,7 @@ import Testing
 
     @Test func withoutALoginTheFirstLineIsTheLogin() {
         var model = makeModel(login: nil)
-        model.connectionChanged(.connected)
+        model.connected()
         #expect(model.frame().lines[5] == "login:")
         #expect(model.frame().lines[4].contains("(no login yet)"))
         // Sent as the transcript shows it: the tutorial's server would keep the spaces.
@@ -231,7 +194,7 @@ import Testing
 
     @Test func historyRecallsSentLines() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         type("bob: one", into: &model)
         _ = model.handle(.enter)
         type("bob: two", into: &model)
@@ -261,200 +224,6 @@ import Testing
         #expect(model.scrollback.isAtBottom)
     }
 
-    @Test func afterDisconnectEnterClearsTheInputAndSaysItWasNotSent() {
-        var model = makeModel(columns: 80)
-        model.connectionChanged(.connected)
-        model.connectionChanged(
-            .disconnected("server closed the connection"),
-            remark: "server 127.0.0.1:8080 closed the connection")
-        type("bob: hi", into: &model)
-        #expect(model.handle(.enter) == nil)
-        #expect(model.editor.text == "")
-        let lines = model.frame().lines
-        #expect(lines[2] == "-- server 127.0.0.1:8080 closed the connection")
-        #expect(lines[3] == "-- not sent: disconnected; /quit leaves")
-        #expect(lines[4] == " alice | 127.0.0.1:8080 | disconnected: server closed the connection")
-        #expect(lines[5] == ">")
-    }
-
-    /// Every way a session ends for good: no `login:` prompt, and no remark that promises Up
-    /// could still get a line through.
-    @Test func aDeadSessionAsksForNothing() {
-        let ends: [(name: String, login: String?, end: (inout ChatScreenModel) -> Void)] = [
-            ("a failed connect", nil, { $0.connectionChanged(.disconnected("connection refused")) }),
-            (
-                "a refused LOGIN argument", "bob",
-                { model in
-                    model.connectionChanged(.connected)
-                    model.receive(serverLine: "error: login 'bob' is already online")
-                    _ = model.serverClosed(reason: "login 'bob' is already online", remark: "closed")
-                }
-            ),
-            (
-                "a shutdown", nil,
-                { model in
-                    model.connectionChanged(.connected)
-                    model.receive(serverLine: "error: server is shutting down")
-                    _ = model.serverClosed(reason: "server is shutting down", remark: "closed")
-                }
-            ),
-            (
-                "a failed reconnect", nil,
-                { model in
-                    model.connectionChanged(.connected)
-                    _ = model.handle(.character("b"))
-                    _ = model.handle(.enter)
-                    model.receive(serverLine: "error: login 'b' is already online")
-                    _ = model.serverClosed(reason: "login 'b' is already online", remark: "closed")
-                    model.connectionChanged(.disconnected("connection refused"))
-                }
-            ),
-        ]
-        for end in ends {
-            var model = makeModel(login: end.login, columns: 80)
-            end.end(&model)
-            #expect(model.frame().lines[5] == ">", "\(end.name)")
-            type("carol", into: &model)
-            #expect(model.handle(.enter) == nil, "\(end.name)")
-            #expect(model.editor.text == "", "\(end.name)")
-            let lines = model.frame().lines
-            #expect(lines[3] == "-- not sent: disconnected; /quit leaves", "\(end.name)")
-            #expect(lines[4].hasPrefix(" (no login) | 127.0.0.1:8080 | disconnected: "), "\(end.name)")
-            #expect(lines[5] == ">", "\(end.name)")
-        }
-    }
-
-    @Test func aLoginTypedWhileConnectingIsNotShownAsTheUsersWhenTheConnectFails() {
-        var model = makeModel(login: nil, columns: 80)
-        type("carol", into: &model)
-        #expect(model.handle(.enter) == .send("carol"))
-        #expect(model.frame().lines[4] == " carol | 127.0.0.1:8080 | connecting")
-        model.connectionChanged(
-            .disconnected("connection refused"),
-            remark: "cannot connect to 127.0.0.1:8080: connection refused")
-        #expect(model.login == nil)
-        #expect(model.frame().lines[4] == " (no login) | 127.0.0.1:8080 | disconnected: connection refused")
-    }
-
-    @Test func aLoginThatReachedTheServerStaysShownWhenTheConnectionIsLost() {
-        var model = makeModel(login: nil, columns: 80)
-        type("carol", into: &model)
-        _ = model.handle(.enter)
-        model.connectionChanged(.connected)
-        model.connectionChanged(.disconnected("connection reset"))
-        #expect(model.frame().lines[4] == " carol | 127.0.0.1:8080 | disconnected: connection reset")
-    }
-
-    @Test func resizeRewrapsAndKeepsEverything() {
-        var model = makeModel(rows: 6, columns: 40)
-        model.receive(serverLine: "from bob: " + String(repeating: "word ", count: 10))
-        #expect(model.frame().lines[2...3].joined().contains("word word"))
-        model.resize(rows: 10, columns: 20)
-        let lines = model.frame().lines
-        #expect(lines.count == 10)
-        #expect(lines.filter { $0.contains("word") }.count == 3)
-        #expect(lines.allSatisfy { DisplayWidth.width(of: $0) <= 20 })
-    }
-
-    @Test func tinyTerminalSaysSoInWhatFits() {
-        var model = makeModel(rows: 2, columns: 40)
-        #expect(model.frame().lines == ["terminal too small", ""])
-        model.resize(rows: 8, columns: 10)
-        #expect(model.frame().lines[0] == "too small")
-        model.resize(rows: 1, columns: 1)
-        #expect(model.frame().lines == ["…"])
-    }
-
-    /// Every size from 1 × 1 up, in states that each stretch some part of the frame: no row
-    /// is wider than the terminal, there are exactly as many rows as it has, the cursor is on
-    /// it, and nothing traps.
-    @Test func everyFrameFitsEveryTerminalSize() {
-        let longReason = "login 'a-rather-long-login-name-for-a-narrow-terminal' is already online"
-        let states:
-            [(name: String, login: String?, timestamps: Bool, prepare: (inout ChatScreenModel) -> Void)] = [
-                ("connecting, no login yet", nil, false, { _ in }),
-                (
-                    "scrolled up, many lines below", "alice", true,
-                    { model in
-                        model.connectionChanged(.connected)
-                        for index in 1...12 { model.receive(serverLine: "from bob: line \(index)") }
-                        _ = model.handle(.pageUp)
-                        _ = model.handle(.pageUp)
-                        for index in 1...1234 { model.receive(serverLine: "from bob: more \(index) 世界") }
-                    }
-                ),
-                (
-                    "long reason", "alice", false,
-                    { model in model.connectionChanged(.disconnected(longReason)) }
-                ),
-                (
-                    "long input", nil, false,
-                    { model in
-                        model.connectionChanged(.connected)
-                        for _ in 0..<30 { _ = model.handle(.character("世")) }
-                        for _ in 0..<7 { _ = model.handle(.left) }
-                    }
-                ),
-            ]
-        for state in states {
-            var model = ChatScreenModel(
-                options: .init(
-                    serverName: "127.0.0.1:8080", login: state.login, showsTimestamps: state.timestamps),
-                clock: { 0 })
-            model.resize(rows: 24, columns: 80)
-            state.prepare(&model)
-            for rows in 1...10 {
-                for columns in 1...40 {
-                    model.resize(rows: rows, columns: columns)
-                    _ = model.handle(.pageUp)
-                    let frame = model.frame()
-                    // One #expect per frame would cost more than the frames.
-                    if frame.rows.count != rows || frame.rows.contains(where: { $0.width > columns })
-                        || frame.cursor.row >= rows || frame.cursor.column >= columns
-                    {
-                        Issue.record(
-                            "\(state.name), \(columns) × \(rows): \(frame.lines), cursor \(frame.cursor)")
-                    }
-                }
-            }
-            if state.name.hasPrefix("scrolled") { #expect(model.scrollback.entriesBelow > 100) }
-        }
-    }
-
-    @Test func narrowStatusLineKeepsAShortScrollHint() {
-        var model = makeModel(rows: 8, columns: 20)
-        for index in 1...12 { model.receive(serverLine: "from bob: line \(index)") }
-        _ = model.handle(.pageUp)
-        #expect(model.frame().lines[6] == " alice | 1… 5 below")
-    }
-
-    @Test func unknownEscapeSequencesAreDroppedWhole() {
-        var model = makeModel()
-        type("ab", into: &model)
-        // Shift-Left, Alt-Left, Shift-Right, Ctrl-Up, an SS3 F1 and a bracketed-paste start, as
-        // a terminal whose terminfo lacks them delivers them: Escape, then the rest as characters.
-        for sequence in ["[1;2D", "[1;3D", "[1;2C", "[1;5A", "OP", "[200~"] {
-            _ = model.handle(.escape)
-            type(sequence, into: &model)
-        }
-        type("c", into: &model)
-        #expect(model.editor.text == "abc")
-        // A sequence cut short by a key that cannot be part of it leaves that key alone.
-        _ = model.handle(.escape)
-        type("[1", into: &model)
-        _ = model.handle(.backspace)
-        #expect(model.editor.text == "ab")
-        // Alt and a letter still mean what they did.
-        _ = model.handle(.escape)
-        _ = model.handle(.character("b"))
-        #expect(model.editor.cursor == 0)
-        _ = model.handle(.escape)
-        _ = model.handle(.character("f"))
-        _ = model.handle(.escape)
-        _ = model.handle(.backspace)
-        #expect(model.editor.text == "")
-    }
-
     @Test func tabCyclesAlsoWhenTheInputIsWiderThanTheScreen() {
         var model = makeModel(columns: 20)
         model.receive(serverLine: "from alice: hi")
@@ -472,34 +241,39 @@ import Testing
         #expect(model.editor.text == "bob, carol, dave, erin, frank, anna: ")
     }
 
-    @Test func tabInTheMessageTextIsACharacter() {
+    @Test func tabInTheMessageTextCompletesAMentionAndNeverInsertsATab() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         model.receive(serverLine: "from alice: hi")
         type("bob: a", into: &model)
         _ = model.handle(.tab)
         type("b", into: &model)
-        #expect(model.editor.text == "bob: a\tb")
-        #expect(model.frame().lines[5] == "> bob: a b")
-        #expect(model.frame().cursor == (5, 10))
-        #expect(model.handle(.enter) == .send("bob: a\tb"))
-        // In the recipient list it still completes; once more, it is a Tab in the text.
+        #expect(model.editor.text == "bob: alice b")
+        #expect(model.handle(.enter) == .send("bob: alice b"))
+        // No name to complete: the Tab does nothing at all.
+        type("bob: x", into: &model)
+        _ = model.handle(.tab)
+        _ = model.handle(.tab)
+        #expect(model.editor.text == "bob: x")
+        _ = model.handle(.control("u"))
+        // In the recipient list it completes as before; once more after the ':', nothing.
         type("a", into: &model)
         _ = model.handle(.tab)
         #expect(model.editor.text == "alice: ")
         _ = model.handle(.tab)
-        #expect(model.editor.text == "alice: \t")
+        #expect(model.editor.text == "alice: ")
+        #expect(!model.editor.text.contains("\t"))
     }
 
     @Test func everyKeyThatEditsTheInputReturnsToTheBottom() {
         let keys: [[Key]] = [
             [.backspace], [.delete], [.control("u")], [.control("k")], [.control("w")],
-            [.escape, .backspace],
+            [.alt(.backspace)],
             [.control("d")], [.tab], [.up], [.character("x")],
         ]
         for sequence in keys {
             var model = makeModel()
-            model.connectionChanged(.connected)
+            model.connected()
             type("bob: hello", into: &model)
             _ = model.handle(.enter)
             type("bob: hi there", into: &model)
@@ -511,6 +285,7 @@ import Testing
             #expect(model.scrollback.isAtBottom, "\(sequence)")
         }
     }
+
     // MARK: Lines checked before they are sent
 
     @Test(arguments: [
@@ -523,7 +298,7 @@ import Testing
     func anInvalidLoginIsNotSentAndUpBringsItBack(login: String, reason: String) {
         for connected in [false, true] {
             var model = makeModel(login: nil, columns: 120)
-            if connected { model.connectionChanged(.connected) }
+            if connected { model.connected() }
             type(login, into: &model)
             #expect(model.handle(.enter) == nil)
             #expect(model.login == nil)
@@ -550,7 +325,7 @@ import Testing
     ])
     func aMalformedMessageIsNotSentAndUpBringsItBack(line: String, reason: String) {
         var model = makeModel(columns: 80)
-        model.connectionChanged(.connected)
+        model.connected()
         type(line, into: &model)
         #expect(model.handle(.enter) == nil)
         #expect(model.editor.text == "")
@@ -567,7 +342,7 @@ import Testing
     /// A paste: each line ends in Enter. A line refused here must not run into the next.
     @Test func aLineAfterARefusedOneIsNotGluedToIt() {
         var model = makeModel(columns: 80)
-        model.connectionChanged(.connected)
+        model.connected()
         type("carol hi there", into: &model)
         #expect(model.handle(.enter) == nil)
         type("carol: second line", into: &model)
@@ -589,12 +364,12 @@ import Testing
             type(line, into: &model)
             _ = model.handle(.enter)
         }
-        model.connectionChanged(.connected)
+        model.connected()
         for line in ["erin hi", "frank:", "/gina: hi"] {
             type(line, into: &model)
             #expect(model.handle(.enter) == nil)
         }
-        model.connectionChanged(.disconnected("connection reset"))
+        _ = model.connectFailed("connection reset")
         type("hank: gone", into: &model)
         #expect(model.handle(.enter) == nil)
         #expect(model.completion.knownLogins.isEmpty)
@@ -602,16 +377,16 @@ import Testing
 
     @Test func quitIsACommandNotAMessage() {
         var model = makeModel()
-        model.connectionChanged(.connected)
+        model.connected()
         type("/quit", into: &model)
         #expect(model.handle(.enter) == .quit)
     }
 
     @Test func enterOnWhiteSpaceClearsTheInput() {
         for login: String? in [nil, "alice"] {
-            for state in [ConnectionState.connecting, .connected, .disconnected("connection refused")] {
+            for state in TestConnection.all {
                 var model = makeModel(login: login)
-                model.connectionChanged(state)
+                model.enter(state)
                 let before = model.frame().lines
                 type("  \t ", into: &model)
                 #expect(model.handle(.enter) == nil)
@@ -620,186 +395,5 @@ import Testing
             }
         }
     }
-    // MARK: A refused login
 
-    @Test func aRefusedTypedLoginIsClearedAndAskedForAgainOnANewConnection() {
-        var model = makeModel(login: nil, rows: 10, columns: 80)
-        model.connectionChanged(.connected)
-        type("bob", into: &model)
-        #expect(model.handle(.enter) == .send("bob"))
-        model.receive(serverLine: "error: login 'bob' is already online")
-        let command = model.serverClosed(
-            reason: "login 'bob' is already online", remark: "server 127.0.0.1:8080 closed the connection")
-        #expect(command == .reconnect)
-        #expect(model.login == nil)
-        #expect(model.connection == .connecting)
-        var lines = model.frame().lines
-        #expect(
-            Array(lines[4...7]) == [
-                "-- logging in as bob",
-                "-!- login 'bob' is already online",
-                "-- login refused; enter another login (Up brings it back)",
-                "-- connecting to 127.0.0.1:8080",
-            ])
-        #expect(lines[8] == " (no login yet) | 127.0.0.1:8080 | connecting")
-        #expect(lines[9] == "login:")
-        _ = model.handle(.up)
-        #expect(model.editor.text == "bob")
-        _ = model.handle(.control("u"))
-
-        model.connectionChanged(.connected)
-        type("carol", into: &model)
-        #expect(model.handle(.enter) == .send("carol"))
-        type("bob: hi", into: &model)
-        #expect(model.handle(.enter) == .send("bob: hi"))
-        lines = model.frame().lines
-        #expect(lines[8].hasPrefix(" carol | 127.0.0.1:8080 | connected"))
-
-        // A notice that answers a message is no refusal, whatever the name in it.
-        model.receive(serverLine: "error: 'login' is not online")
-        #expect(model.serverClosed(reason: "server is shutting down", remark: "closed") == nil)
-        #expect(model.login == "carol")
-    }
-
-    @Test func aLoginTypedWhileConnectingAndRefusedIsAskedForAgain() {
-        var model = makeModel(login: nil, columns: 80)
-        type("bob", into: &model)
-        #expect(model.handle(.enter) == .send("bob"))
-        model.connectionChanged(.connected)
-        model.receive(serverLine: "error: login 'bob' is already online")
-        #expect(model.serverClosed(reason: "login 'bob' is already online", remark: "closed") == .reconnect)
-        #expect(model.frame().lines[5] == "login:")
-    }
-
-    @Test func aRefusedLoginArgumentSaysToRestartAndDoesNotReconnect() {
-        var model = makeModel(login: "bob", columns: 80)
-        model.connectionChanged(.connected)
-        model.receive(serverLine: "error: login 'bob' is already online")
-        let command = model.serverClosed(
-            reason: "login 'bob' is already online", remark: "server 127.0.0.1:8080 closed the connection")
-        #expect(command == nil)
-        let lines = model.frame().lines
-        #expect(
-            Array(lines[2...3]) == [
-                "-!- login 'bob' is already online", "-- login refused; restart with another login",
-            ])
-        #expect(lines[4] == " (no login) | 127.0.0.1:8080 | disconnected: login 'bob' is already online")
-        type("carol", into: &model)
-        #expect(model.handle(.enter) == nil)
-    }
-
-    /// A paste sends messages right behind the login; the refusal still counts as one.
-    @Test func aRefusalAfterMessagesWentOutIsStillARefusal() {
-        var model = makeModel(login: nil, columns: 80)
-        model.connectionChanged(.connected)
-        type("bob", into: &model)
-        #expect(model.handle(.enter) == .send("bob"))
-        type("bob: one", into: &model)
-        #expect(model.handle(.enter) == .send("bob: one"))
-        model.receive(serverLine: "error: login 'bob' is already online")
-        #expect(model.serverClosed(reason: "login 'bob' is already online", remark: "closed") == .reconnect)
-        #expect(model.login == nil)
-    }
-
-    /// The texts our server refuses a login with, and every other notice it sends.
-    @Test func loginNoticesAreToldFromTheOthers() {
-        let refusals: [Notice] = [
-            .loginRefused(.empty), .loginRefused(.tooLong), .loginRefused(.forbiddenCharacter(" ")),
-            .loginRefused(.forbiddenCharacter("\u{200B}")), .loginTaken("bob"),
-        ]
-        let others: [Notice] = [
-            .lineTooLong(limit: 10), .invalidUTF8, .recipientOffline("login"), .recipientOffline("bob"),
-            .missingColon, .noRecipients, .tooSlow, .shuttingDown,
-        ]
-        for notice in refusals { #expect(ChatScreenModel.isAboutTheLogin(notice: notice.text), "\(notice)") }
-        for notice in others { #expect(!ChatScreenModel.isAboutTheLogin(notice: notice.text), "\(notice)") }
-    }
-
-    /// Only a close that answers the login is a refusal; every other close ends the session as
-    /// before, with no new connection, however soon after the login it comes.
-    @Test func otherClosesDoNotReconnect() {
-        let closes: [(name: String, login: String?, events: (inout ChatScreenModel) -> Void)] = [
-            ("a message before the notice", "alice", { $0.receive(serverLine: "from bob: hi") }),
-            (
-                "a message after a login notice", "alice",
-                {
-                    $0.receive(serverLine: "error: login 'alice' is already online")
-                    $0.receive(serverLine: "from bob: hi")
-                }
-            ),
-            (
-                "two notices", "alice",
-                {
-                    $0.receive(serverLine: "error: 'zed' is not online")
-                    $0.receive(serverLine: "error: server is shutting down")
-                }
-            ),
-            ("no notice", "alice", { _ in }),
-            ("an overlong line", "alice", { $0.receiveOverlongLine() }),
-            ("a shutdown", "alice", { $0.receive(serverLine: "error: server is shutting down") }),
-            (
-                "a slow reader cut off", "alice",
-                { $0.receive(serverLine: "error: you are not reading fast enough; disconnecting") }
-            ),
-            ("a recipient named login", "alice", { $0.receive(serverLine: "error: 'login' is not online") }),
-            // No login went out: the notice cannot be about one.
-            (
-                "a notice before any login", nil,
-                { $0.receive(serverLine: "error: login 'x' is already online") }
-            ),
-        ]
-        for close in closes {
-            var model = makeModel(login: nil, columns: 80)
-            model.connectionChanged(.connected)
-            if let login = close.login {
-                type(login, into: &model)
-                _ = model.handle(.enter)
-            }
-            close.events(&model)
-            #expect(model.serverClosed(reason: "why", remark: "server closed") == nil, "\(close.name)")
-            #expect(model.connection == .disconnected("why"), "\(close.name)")
-            #expect(model.login == close.login, "\(close.name)")
-            #expect(model.frame().lines[3] == "-- server closed", "\(close.name)")
-        }
-    }
-
-    @Test func aReconnectThatCannotConnectEndsThere() {
-        var model = makeModel(login: nil, columns: 80)
-        model.connectionChanged(.connected)
-        type("bob", into: &model)
-        _ = model.handle(.enter)
-        model.receive(serverLine: "error: login 'bob' is already online")
-        #expect(model.serverClosed(reason: "login 'bob' is already online", remark: "closed") == .reconnect)
-        model.connectionChanged(
-            .disconnected("connection refused"),
-            remark: "cannot connect to 127.0.0.1:8080: connection refused")
-        type("carol", into: &model)
-        #expect(model.handle(.enter) == nil)
-        let lines = model.frame().lines
-        #expect(lines[3] == "-- not sent: disconnected; /quit leaves")
-        #expect(lines[4] == " (no login) | 127.0.0.1:8080 | disconnected: connection refused")
-        #expect(lines[5] == ">")
-    }
-}
-
-@Suite struct MailboxTests {
-    @Test func anyCapacityIsSafe() throws {
-        let wake = try #require(WakePipe())
-        defer { wake.close() }
-        let mailbox = Mailbox(wake: wake, capacity: Int.max)
-        for index in 0..<2000 { mailbox.post(.line("from bob: \(index)")) }
-        #expect(mailbox.takeAll().count == 2000)
-    }
-
-    @Test func aFloodKeepsTheNewestLinesAndEveryOtherEvent() throws {
-        let wake = try #require(WakePipe())
-        defer { wake.close() }
-        let mailbox = Mailbox(wake: wake, capacity: 10)
-        mailbox.post(.connected)
-        for index in 0..<2000 { mailbox.post(.line("\(index)")) }
-        let events = mailbox.takeAll()
-        #expect(events.count <= 10 + 1024 + 1)
-        if case .connected = events.first {} else { Issue.record("connected was dropped") }
-        if case .line("1999") = events.last {} else { Issue.record("the newest line was dropped") }
-    }
 }

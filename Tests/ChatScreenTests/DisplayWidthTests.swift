@@ -25,10 +25,22 @@ import Testing
         #expect(DisplayWidth.glyphs(of: Character("\u{301}")) == [Glyph([" ", "\u{301}"], width: 1)])
     }
 
-    @Test func controlCharactersNeverReachTheTerminal() {
+    @Test func controlCharactersNeverReachTheTerminalAndAreShownInstead() {
         let glyphs = DisplayWidth.glyphs(of: "a\u{1B}[2Jb\u{7}")
-        #expect(glyphs.map(\.text).joined() == "a\u{FFFD}[2Jb\u{FFFD}")
+        #expect(glyphs.map(\.text).joined() == "a\u{241B}[2Jb\u{2407}")
         #expect(glyphs.allSatisfy { $0.width == 1 })
+        let hostile = "x\ry\u{85}\u{2028}\u{2029}\u{202E}z\u{2066}\u{200F}\u{7F}"
+        let shown = DisplayWidth.glyphs(of: hostile)
+        #expect(
+            shown.map(\.text).joined()
+                == "x\u{240D}y<U+0085><U+2028><U+2029><U+202E>z<U+2066><U+200F>\u{2421}")
+        #expect(shown.allSatisfy { $0.width == 1 && $0.scalars.count == 1 })
+        #expect(
+            shown.allSatisfy {
+                $0.scalars[0].value >= 0x20 && $0.scalars[0].properties.generalCategory != .format
+            })
+        // After a letter, a bidi control is shown, not folded into the letter's cell.
+        #expect(DisplayWidth.width(of: "e\u{202E}") == 9)
     }
 
     @Test func zeroWidthJoinedSequenceIsDrawnAsItsPartsWithoutTheJoiner() {

@@ -16,17 +16,6 @@ import Testing
         try TmuxSession(command: "\(Self.client) --port \(port) --no-timestamps \(arguments)")
     }
 
-    private func connectBob(to server: ChatServer, online: Int = 2) async throws -> LineClient {
-        let bob = try await LineClient.connect(port: server.port)
-        try await bob.send("bob")
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await server.onlineCount() < online {
-            guard ContinuousClock.now < deadline else { throw TestTimeout("bob not online") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return bob
-    }
-
     private static func inputLine(_ screen: [String]) -> String {
         screen.count > inputRow ? screen[inputRow] : ""
     }
@@ -292,11 +281,7 @@ import Testing
         try tmux.press("C-u")
         try tmux.type("carol\r")
         try await tmux.waitForText("-- logging in as carol")
-        let deadline = ContinuousClock.now + .seconds(2)
-        while try await server.onlineCount() < 2 {
-            guard ContinuousClock.now < deadline else { throw TestTimeout("carol not online") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitUntilOnline(server, count: 2)
         try await bob.send("carol: welcome")
         try await tmux.waitForText("bob: welcome")
         try tmux.type("bob: thanks\r")
@@ -338,11 +323,11 @@ import Testing
         await server.shutdown()
     }
 
-    @Test func refusedConnectionIsShownUntilTheUserQuits() async throws {
+    @Test func withoutReconnectingARefusedConnectionIsShownUntilTheUserQuits() async throws {
         let server = try await startTestServer()
         let port = server.port
         await server.shutdown()
-        let screen = try ScreenRecordingExit(port: port)
+        let screen = try ScreenRecordingExit(port: port, "--no-timestamps --no-reconnect alice")
         defer { screen.close() }
         let tmux = screen.tmux
         let reason = "cannot connect to 127.0.0.1:\(port): connection refused"
@@ -403,198 +388,4 @@ import Testing
         }
         #expect(screen[Self.statusRow].hasPrefix(" alice | 127.0.0.1:\(port) | connected"))
     }
-}
-
-/// Terminals other than the 80 × 24 xterm of `FullScreenTests`.
-@Suite(.serialized) struct OtherTerminalTests {
-    @Test func smallTerminalScrollsAndSaysWhenItIsTooSmall() async throws {
-        let server = try await startTestServer()
-        let tmux = try TmuxSession(
-            command: "\(FullScreenTests.client) --port \(server.port) --no-timestamps alice", width: 20,
-            height: 8)
-        defer { tmux.kill() }
-        try await tmux.waitForText("-- logging in as")
-        let bob = try await LineClient.connect(port: server.port)
-        try await bob.send("bob")
-        try await bob.send("bob: ready")
-        #expect(try await bob.readLine() == "from bob: ready")
-        try await bob.sendRaw((1...12).map { "alice: line \($0)\n" }.joined())
-        try await tmux.waitForText("bob: line 12")
-        // The scroll hint is wider than the status line: it is shortened, not a crash.
-        try tmux.press("PPage")
-        let screen = try await tmux.waitForScreen { $0.count == 8 && $0[6].hasSuffix(" below") }
-        #expect(screen[6] == " alice | 1… 5 below")
-        try tmux.resize(width: 10, height: 8)
-        try await tmux.waitForScreen { $0.first == "too small" }
-        #expect(tmux.isRunning)
-        await bob.close()
-        await server.shutdown()
-    }
-
-    @Test func unknownEscapeSequencesInsertNothing() async throws {
-        let server = try await startTestServer()
-        // screen's terminfo lacks xterm's modified arrow keys, so curses passes them on raw.
-        let tmux = try TmuxSession(
-            command: "\(FullScreenTests.client) --port \(server.port) --no-timestamps alice", term: "screen")
-        defer { tmux.kill() }
-        try await tmux.waitForText("-- logging in as alice")
-        try tmux.type("ab")
-        try tmux.press("S-Left", "M-Left", "S-Right", "C-Up", "M-b")
-        try tmux.type("c")
-        try await tmux.waitForScreen { $0.count == 24 && $0[23] == "> cab" }
-        await server.shutdown()
-    }
-
-    @Test func aTerminalThatCannotMoveTheCursorGetsPlainMode() async throws {
-        let server = try await startTestServer()
-        let tmux = try TmuxSession(
-            command: "\(FullScreenTests.client) --port \(server.port) alice", term: "dumb")
-        defer { tmux.kill() }
-        try await tmux.waitForText("chat-client: cannot run full screen (TERM=dumb); using plain mode")
-        let bob = try await LineClient.connect(port: server.port)
-        try await bob.send("bob")
-        try await bob.send("bob: ready")
-        #expect(try await bob.readLine() == "from bob: ready")
-        try tmux.type("bob: plain\r")
-        #expect(try await bob.readLine() == "from alice: plain")
-        #expect(try !tmux.screen().contains { $0.contains("| connected") })
-        await bob.close()
-        await server.shutdown()
-    }
-}
-
-/// The terminal is given back exactly as it was found, however the client ends.
-@Suite(.serialized) struct TerminalRestoreTests {
-    /// Runs the client from a shell script in tmux that saves `stty -a` before and after, then
-    /// ends it with `quit`, and compares.
-    private func checkRestored(
-        expectedStatus: Int32,
-        quit: (TmuxSession, URL) async throws -> Void
-    ) async throws {
-        let server = try await startTestServer()
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let script = """
-            stty -a > before
-            echo $$ > shell.pid
-            "\(FullScreenTests.client)" --port \(server.port) alice
-            echo $? > status.tmp && mv status.tmp status
-            stty -a > after.tmp && mv after.tmp after
-            """
-        try Data(script.utf8).write(to: directory.appendingPathComponent("run.sh"))
-        let tmux = try TmuxSession(command: "sh -c 'cd \"\(directory.path)\" && sh run.sh'")
-        defer { tmux.kill() }
-        try await tmux.waitForText("-- logging in as alice")
-        try await quit(tmux, directory)
-        let after = try await contents(of: directory.appendingPathComponent("after"))
-        let before = try String(contentsOf: directory.appendingPathComponent("before"), encoding: .utf8)
-        #expect(after == before)
-        #expect(before.contains(" icanon") && before.contains(" echo "))
-        #expect(try await contents(of: directory.appendingPathComponent("status")) == "\(expectedStatus)\n")
-        // The screen the shell gets back is the shell's, not the chat's.
-        #expect(try !tmux.screen().contains { $0.contains("alice | 127.0.0.1") })
-        await server.shutdown()
-    }
-
-    @Test func afterQuitCommand() async throws {
-        try await checkRestored(expectedStatus: 0) { tmux, _ in
-            try tmux.type("/quit")
-            try tmux.press("Enter")
-        }
-    }
-
-    @Test func afterControlC() async throws {
-        try await checkRestored(expectedStatus: 0) { tmux, _ in try tmux.press("C-c") }
-    }
-
-    @Test func afterSIGTERM() async throws {
-        try await checkRestored(expectedStatus: 128 + SIGTERM) { _, directory in
-            let shell = try String(contentsOf: directory.appendingPathComponent("shell.pid"), encoding: .utf8)
-            let children = try String(
-                contentsOfFile: "/proc/\(shell.trimmingCharacters(in: .whitespacesAndNewlines))/task/"
-                    + "\(shell.trimmingCharacters(in: .whitespacesAndNewlines))/children",
-                encoding: .utf8)
-            let client = try #require(children.split(separator: " ").first.flatMap { Int32($0) })
-            kill(client, SIGTERM)
-        }
-    }
-}
-
-/// A TCP listener on loopback that never completes a handshake: its accept queue is filled at
-/// once, after which the kernel drops every new connection attempt, so a connect just waits.
-struct UnansweredListener {
-    let port: Int
-    private var descriptors: [CInt] = []
-
-    init() throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        descriptors.append(listener)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                bind(listener, address, length) == 0 && listen(listener, 0) == 0
-                    && getsockname(listener, address, &length) == 0
-            }
-        }
-        guard bound else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        port = Int(UInt16(bigEndian: address.sin_port))
-        for _ in 0..<3 {
-            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            descriptors.append(filler)
-            _ = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) }
-            }
-        }
-    }
-
-    func close() {
-        for descriptor in descriptors { _ = Glibc.close(descriptor) }
-    }
-}
-
-/// The client full screen in tmux, run by a shell that writes its exit status to a file.
-struct ScreenRecordingExit {
-    let tmux: TmuxSession
-    private let directory: URL
-
-    init(port: Int) throws {
-        directory = try temporaryDirectory()
-        let status = directory.appendingPathComponent("status").path
-        tmux = try TmuxSession(
-            command:
-                "sh -c '\(FullScreenTests.client) --port \(port) --no-timestamps alice; echo $? > \(status).tmp && mv \(status).tmp \(status)'"
-        )
-    }
-
-    func exitStatus(timeout: Duration = .seconds(10)) async throws -> String {
-        try await contents(of: directory.appendingPathComponent("status"), timeout: timeout)
-    }
-
-    func close() {
-        tmux.kill()
-        try? FileManager.default.removeItem(at: directory)
-    }
-}
-
-func temporaryDirectory() throws -> URL {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-        "chat-screen-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    return directory
-}
-
-/// The contents of `file` once it exists; scripts write a temporary name and rename it, so a file
-/// that exists is complete.
-func contents(of file: URL, timeout: Duration = .seconds(10)) async throws -> String {
-    let deadline = ContinuousClock.now + timeout
-    while !FileManager.default.fileExists(atPath: file.path) {
-        guard ContinuousClock.now < deadline else {
-            throw TestTimeout("\(file.lastPathComponent) never appeared")
-        }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return try String(contentsOf: file, encoding: .utf8)
 }

@@ -67,9 +67,26 @@ import Testing
         #expect(completing("a", known: ["anna", "alice"], tabs: 3) == "anna: ")
     }
 
-    @Test func doesNotCompleteInTheMessageText() {
-        #expect(completing("bob: a", known: ["alice"]) == "bob: a")
+    @Test func completesAMentionInTheMessageText() {
+        #expect(completing("bob: a", known: ["alice"]) == "bob: alice ")
+        #expect(completing("bob: hi @a", known: ["alice"]) == "bob: hi @alice ")
+        #expect(completing("bob: hi (A", known: ["alice"]) == "bob: hi (alice ")
+        #expect(completing("bob: a", known: ["anna", "alice"], tabs: 2) == "bob: alice ")
+        // Nothing typed of a name, or no name known: nothing happens, and no Tab is inserted.
+        #expect(completing("bob: ", known: ["alice"]) == "bob: ")
+        #expect(completing("bob: hi z", known: ["alice"]) == "bob: hi z")
         #expect(completing("zed", known: ["alice"]) == "zed")
+    }
+
+    @Test func aMentionInTheMiddleOfTheTextGetsNoSpace() {
+        var completion = LoginCompletion()
+        completion.noteLogin("alice")
+        var editor = LineEditor("bob: al, hi")
+        for _ in 0..<4 { editor.moveLeft() }
+        let completed = completion.complete(&editor)
+        #expect(completed)
+        #expect(editor.text == "bob: alice, hi")
+        #expect(editor.cursor == 10)
     }
 
     @Test func learnsRecipientsOfSentLines() {

@@ -63,40 +63,34 @@ import Testing
 
     @Test func senderColourIsStable() {
         #expect(SenderPalette.colour(for: "alice") == SenderPalette.colour(for: "alice"))
-        let colours = Set(
-            ["alice", "bob", "carol", "dave", "erin", "frank", "grace"].map(SenderPalette.colour))
-        #expect(colours.count > 2)
-        #expect(colours.allSatisfy { (0..<SenderPalette.count).contains($0) })
-    }
-
-    @Test func noSenderLooksLikeANotice() {
-        let notice = CursesTerminal.appearance(of: .notice)
-        // trent and victor are logins the old six-colour palette drew in the notices' red.
-        for login in ["trent", "victor", "alice", "bob", "carol", "dave", "erin", "frank", "grace"] {
-            let sender = CursesTerminal.appearance(of: .sender(SenderPalette.colour(for: login)))
-            #expect(sender.pair != notice.pair, "\(login)")
-        }
-        for colour in 0..<SenderPalette.count {
-            #expect(CursesTerminal.appearance(of: .sender(colour)).pair != notice.pair)
-        }
-        let pairs = Set((0..<SenderPalette.count).map { CursesTerminal.appearance(of: .sender($0)).pair })
-        #expect(pairs.count == SenderPalette.count)
-    }
-
-    @Test func noSenderLooksLikeARemark() {
-        let remark = CursesTerminal.appearance(of: .info)
-        for colour in 0..<SenderPalette.count {
-            #expect(CursesTerminal.appearance(of: .sender(colour)).pair != remark.pair, "\(colour)")
+        for pairs in [CursesTerminal.SenderPairs.basic, CursesTerminal.SenderPairs(first: 7, count: 16)] {
+            let colours = Set(
+                ["alice", "bob", "carol", "dave", "erin", "frank", "grace"].map {
+                    pairs.pair(for: SenderPalette.colour(for: $0))
+                })
+            #expect(colours.count > 2)
+            #expect(colours.allSatisfy { (pairs.first..<pairs.first + pairs.count).contains($0) })
         }
     }
-}
 
-@Suite struct KeyDecodingTests {
-    @Test func escapeIsAKeyOfItsOwn() {
-        // Alt-B arrives as Escape, then b; the model pairs them.
-        #expect(CursesTerminal.key(character: 27) == .escape)
-        #expect(CursesTerminal.key(character: 127) == .backspace)
-        #expect(CursesTerminal.key(character: UInt32(UInt8(ascii: "b"))) == .character("b"))
+    @Test func noSenderLooksLikeANoticeOrARemark() {
+        for pairs in [CursesTerminal.SenderPairs.basic, CursesTerminal.SenderPairs(first: 7, count: 16)] {
+            let notice = CursesTerminal.appearance(of: .notice, senderPairs: pairs)
+            let remark = CursesTerminal.appearance(of: .info, senderPairs: pairs)
+            // trent and victor are logins the old six-colour palette drew in the notices' red.
+            for login in ["trent", "victor", "alice", "bob", "carol", "dave", "erin", "frank", "grace"] {
+                let sender = CursesTerminal.appearance(
+                    of: .sender(SenderPalette.colour(for: login)), senderPairs: pairs)
+                #expect(sender.pair != notice.pair, "\(login)")
+                #expect(sender.pair != remark.pair, "\(login)")
+            }
+            let senderPairs = Set(
+                (0..<Int(pairs.count)).map {
+                    CursesTerminal.appearance(of: .sender($0), senderPairs: pairs).pair
+                })
+            #expect(senderPairs.count == Int(pairs.count))
+            #expect(!senderPairs.contains(notice.pair) && !senderPairs.contains(remark.pair))
+        }
     }
 }
 

@@ -2,6 +2,7 @@ import ChatServer
 import ChatTestSupport
 import Logging
 import NIOCore
+import NIOSSL
 import Testing
 
 /// Runs `body` against a fresh in-process server and always shuts it down.
@@ -12,12 +13,23 @@ func withServer(
     logLevel: Logger.Level = .warning,
     _ body: (ChatServer) async throws -> Void
 ) async throws {
-    let server = try await startTestServer(
-        maximumLineBytes: maximumLineBytes,
-        maximumQueueBytes: maximumQueueBytes,
-        drainTimeout: drainTimeout,
-        logLevel: logLevel
-    )
+    try await withServer(
+        configuration: .forTests.with {
+            $0.maximumLineBytes = maximumLineBytes
+            $0.maximumQueueBytes = maximumQueueBytes
+            $0.drainTimeout = drainTimeout
+        },
+        logLevel: logLevel,
+        body)
+}
+
+/// Runs `body` against a fresh in-process server set up as `configuration` says.
+func withServer(
+    configuration: ChatServerConfiguration,
+    logLevel: Logger.Level = .warning,
+    _ body: (ChatServer) async throws -> Void
+) async throws {
+    let server = try await startTestServer(configuration: configuration, logLevel: logLevel)
     do {
         try await body(server)
     } catch {
@@ -28,8 +40,15 @@ func withServer(
 }
 
 /// A client logged in as `name`, proven registered: it has messaged itself and got it back.
-func loggedIn(_ name: String, port: Int, receiveBufferBytes: Int? = nil) async throws -> LineClient {
-    let client = try await LineClient.connect(port: port, receiveBufferBytes: receiveBufferBytes)
+func loggedIn(
+    _ name: String,
+    port: Int,
+    receiveBufferBytes: Int? = nil,
+    readBytesPerSecond: Int? = nil,
+    tls: TLSConfiguration? = nil
+) async throws -> LineClient {
+    let client = try await LineClient.connect(
+        port: port, receiveBufferBytes: receiveBufferBytes, readBytesPerSecond: readBytesPerSecond, tls: tls)
     try await client.send(name)
     try await client.send("\(name): ready")
     let echo = try await client.readLine()

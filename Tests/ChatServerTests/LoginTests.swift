@@ -119,13 +119,43 @@ import Testing
 }
 
 /// Polls `condition` until it holds, for state the server changes asynchronously.
-func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
+func waitUntil(
+    timeout: Duration = .seconds(5),
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while try await !condition() {
         guard ContinuousClock.now < deadline else {
-            Issue.record("condition not met within \(timeout)")
+            Issue.record("condition not met within \(timeout)", sourceLocation: sourceLocation)
             return
         }
         try await Task.sleep(for: .milliseconds(2))
+    }
+}
+
+@Suite struct LoginTimeoutTests {
+    @Test func aConnectionThatNeverLogsInGetsANoticeAndIsClosed() async throws {
+        try await withServer(configuration: .forTests.with { $0.loginTimeout = .milliseconds(300) }) {
+            server in
+            let silent = try await LineClient.connect(port: server.port)
+            try await expectNotice(silent, containing: "no login within 300 ms")
+            #expect(try await silent.readToEnd() == [])
+            #expect(!silent.wasReset)
+        }
+    }
+
+    @Test func aLoggedInClientIsNeverTimedOutForBeingIdle() async throws {
+        try await withServer(configuration: .forTests.with { $0.loginTimeout = .seconds(5) }) { server in
+            let alice = try await loggedIn("alice", port: server.port)
+            try await alice.expectSilence(for: .seconds(6))
+            try await expectStillServed(alice, as: "alice")
+        }
+    }
+
+    @Test func theTimeoutIsAFlag() async throws {
+        let server = try await ServerProcess(arguments: ["--login-timeout", "0.5"])
+        let silent = try await LineClient.connect(port: server.port)
+        #expect(try await silent.readToEnd() == ["error: no login within 500 ms; disconnecting"])
     }
 }

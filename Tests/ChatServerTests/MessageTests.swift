@@ -1,3 +1,4 @@
+import ChatServer
 import ChatTestSupport
 import Testing
 
@@ -194,8 +195,14 @@ import Testing
     }
 
     @Test func closesAHalfClosedClientThatNeverReadsAfterTheDrainTimeout() async throws {
-        try await withServer(maximumQueueBytes: 64 * 1024 * 1024, drainTimeout: .milliseconds(300)) {
-            server in
+        // Flow control out of the way (a soft limit above the whole burst), so the burst is read
+        // and queued, and the drain has something to give up on.
+        let softLimitAboveTheBurst = ChatServerConfiguration.forTests.with {
+            $0.maximumQueueBytes = 64 * 1024 * 1024
+            $0.drainTimeout = .milliseconds(300)
+            $0.softQueueBytes = 32 * 1024 * 1024
+        }
+        try await withServer(configuration: softLimitAboveTheBurst) { server in
             let alice = try await loggedIn("alice", port: server.port, receiveBufferBytes: 64 * 1024)
             try await alice.stopReading()
             let total = 20_000
@@ -224,8 +231,15 @@ import Testing
         }
     }
 
-    @Test func cutsOffASlowReaderAndFreesItsLogin() async throws {
-        try await withServer(maximumQueueBytes: 64 * 1024) { server in
+    /// The absolute bound, which flow control normally keeps queues far from, reached here by a
+    /// soft limit (256 KiB by default) above it.
+    @Test func cutsOffAReaderAtTheAbsoluteQueueLimitAndFreesItsLogin() async throws {
+        // One loop: a delivery from another loop is exempt from the bound (see Connection.enqueue).
+        let oneLoop = ChatServerConfiguration.forTests.with {
+            $0.maximumQueueBytes = 64 * 1024
+            $0.eventLoops = 1
+        }
+        try await withServer(configuration: oneLoop) { server in
             let slow = try await loggedIn("slow", port: server.port, receiveBufferBytes: 64 * 1024)
             let fast = try await loggedIn("fast", port: server.port)
             try await slow.stopReading()

@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func aReaderThatStopsIsCutOffWithoutGrowingMemory() async throws {
-        let server = try await ServerProcess()
+        let server = try await ServerProcess(arguments: ["--stall-timeout", "1"])
         let slow = try await loggedIn("slow", port: server.port, receiveBufferBytes: 64 * 1024)
         var flooders: [LineClient] = []
         for index in 0..<4 {
@@ -96,7 +96,8 @@ import Testing
         let chunk = String(repeating: line, count: 100)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for flooder in flooders {
-                // 20 MB each, 80 MB in all, at a reader that takes none of it.
+                // 20 MB each, 80 MB in all, at a reader that takes none of it: the flooders are
+                // held back until it is cut off for taking nothing for a second.
                 group.addTask {
                     for _ in 0..<200 { try await flooder.sendRaw(chunk) }
                 }

@@ -9,6 +9,7 @@ enum {
     CHAT_ATTRIBUTE_BOLD = 1,
     CHAT_ATTRIBUTE_DIM = 2,
     CHAT_ATTRIBUTE_REVERSE = 4,
+    CHAT_ATTRIBUTE_UNDERLINE = 8,
 };
 
 // What chat_curses_read_key found.
@@ -18,6 +19,10 @@ enum {
     CHAT_KEY_FUNCTION = 2,
     CHAT_KEY_CONTROL_LEFT = 3,
     CHAT_KEY_CONTROL_RIGHT = 4,
+    CHAT_KEY_WHEEL_UP = 5,
+    CHAT_KEY_WHEEL_DOWN = 6,
+    // Something was read that is no key (another mouse event): read on.
+    CHAT_KEY_IGNORED = 7,
 };
 
 // Signals delivered as events: bits of chat_signals_take().
@@ -45,6 +50,23 @@ int chat_curses_rows(void);
 int chat_curses_columns(void);
 // Takes the terminal's size after SIGWINCH; the next chat_curses_present repaints every cell.
 void chat_curses_update_size(void);
+
+// Asks the terminal to report the mouse wheel, if curses knows how (terminfo's kmous). While it
+// reports, the terminal selects text with Shift held. Returns 1 when reporting is on.
+int chat_curses_enable_wheel(void);
+
+// Whether the window title can be set: 1 through terminfo's tsl and fsl, 2 through xterm's
+// OSC 2 (terminals whose terminfo has the XT flag), 0 not at all.
+int chat_curses_title_support(void);
+// Sets the window title (UTF-8) where the terminal supports it; see chat_curses_title_support.
+void chat_curses_set_title(const char *title);
+// Rings the terminal's bell.
+void chat_curses_bell(void);
+
+// The colour pairs for senders: writes the first pair's number and returns how many there are,
+// 16 from the 256-colour palette on terminals that have it, else the 4 basic colours that are
+// neither the notices' red nor the remarks' cyan. 0 without colours.
+int chat_curses_sender_pairs(int *first_pair);
 
 // Reads one key without waiting. CHAT_KEY_FUNCTION puts a KEY_* code in `key`; Ctrl-Left and
 // Ctrl-Right, which have none, come as CHAT_KEY_CONTROL_LEFT and CHAT_KEY_CONTROL_RIGHT.

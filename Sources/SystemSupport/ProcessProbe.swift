@@ -19,6 +19,11 @@ public struct ProcessProbe: Sendable {
         public var residentKiB: Int
         /// VmHWM: the most it has ever been resident.
         public var peakKiB: Int
+
+        public init(residentKiB: Int, peakKiB: Int) {
+            self.residentKiB = residentKiB
+            self.peakKiB = peakKiB
+        }
     }
 
     public func memory() -> Memory? {

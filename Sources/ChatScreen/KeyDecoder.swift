@@ -1,0 +1,146 @@
+import CursesShim
+
+/// A key as the screen understands it.
+public enum Key: Equatable, Sendable {
+    case character(Unicode.Scalar)
+    /// Ctrl and a letter, given in lower case.
+    case control(Character)
+    case enter, tab, backspace, delete
+    case left, right, home, end, up, down, pageUp, pageDown
+    case controlLeft, controlRight
+    /// The mouse wheel, where the terminal reports it.
+    case wheelUp, wheelDown
+    /// The terminal window gained or lost the focus, where the terminal reports it.
+    case focusIn, focusOut
+    /// Alt and a key: terminals send Escape, then the key.
+    indirect case alt(Key)
+}
+
+/// What curses reads from the terminal, before `KeyDecoder` makes keys of it.
+public enum TerminalInput: Equatable, Sendable {
+    /// A character, or a control code (Escape is 27).
+    case character(UInt32)
+    /// A curses `KEY_*` code.
+    case function(Int32)
+    /// Ctrl-Left and Ctrl-Right, which curses has no codes for (see CursesShim).
+    case controlLeft, controlRight
+    /// The wheel, which curses reports as a mouse event.
+    case wheelUp, wheelDown
+}
+
+/// Turns what curses reads into keys. Curses decodes the escape sequences its terminfo entry
+/// lists; the rest arrive as Escape followed by plain characters, and this pairs them up: Alt
+/// and a key, or an escape sequence curses did not know, which is dropped whole (Shift-Left on
+/// a TERM whose terminfo lacks it, say), since what follows the Escape would otherwise land in
+/// the input as text like `[1;2D`.
+public struct KeyDecoder: Equatable, Sendable {
+    private var escape = EscapeState.none
+
+    private enum EscapeState: Equatable, Sendable {
+        case none
+        /// Escape alone so far: Alt and a key, or the start of a sequence.
+        case pending
+        /// After Escape [: parameters and intermediates until the final character; `isBare` while
+        /// there are none.
+        case controlSequence(isBare: Bool)
+        /// After Escape O: one more character.
+        case singleShift
+    }
+
+    public init() {}
+
+    /// The key `input` completes, or nil while a sequence is under way or for input that is no
+    /// key of ours.
+    public mutating func decode(_ input: TerminalInput) -> Key? {
+        guard let key = Self.key(input) else { return nil }
+        switch escape {
+        case .none:
+            if key == .character("\u{1B}") {
+                escape = .pending
+                return nil
+            }
+            return key
+        case .pending:
+            switch key {
+            case .character("\u{1B}"):
+                // Escape twice: still waiting for the key that goes with it.
+                return nil
+            case .character("["):
+                escape = .controlSequence(isBare: true)
+                return nil
+            case .character("O"):
+                escape = .singleShift
+                return nil
+            default:
+                escape = .none
+                return .alt(key)
+            }
+        case .singleShift:
+            escape = .none
+            if case .character = key { return nil }
+            return key
+        case .controlSequence(let isBare):
+            guard case .character(let scalar) = key else {
+                escape = .none
+                return key
+            }
+            switch scalar.value {
+            case 0x20...0x3F:
+                escape = .controlSequence(isBare: false)
+                return nil
+            case 0x40...0x7E:
+                escape = .none
+                // Focus reports (xterm's mode 1004), which curses knows no key for.
+                if isBare && scalar == "I" { return .focusIn }
+                if isBare && scalar == "O" { return .focusOut }
+                return nil
+            default:
+                // Not part of any sequence: the sequence was cut short, the key is a key.
+                escape = .none
+                return key
+            }
+        }
+    }
+
+    /// The key one input stands for on its own; Escape is `.character("\u{1B}")` here and never
+    /// leaves the decoder.
+    static func key(_ input: TerminalInput) -> Key? {
+        switch input {
+        case .character(let code): return key(character: code)
+        case .function(let code): return key(function: code)
+        case .controlLeft: return .controlLeft
+        case .controlRight: return .controlRight
+        case .wheelUp: return .wheelUp
+        case .wheelDown: return .wheelDown
+        }
+    }
+
+    static func key(character code: UInt32) -> Key? {
+        switch code {
+        case 9: return .tab
+        case 10, 13: return .enter
+        case 8, 127: return .backspace
+        case 1...26: return .control(Character(Unicode.Scalar(code + 96)!))
+        case 27: return .character("\u{1B}")
+        case 0..<32: return nil
+        default: return Unicode.Scalar(code).map(Key.character)
+        }
+    }
+
+    static func key(function code: Int32) -> Key? {
+        switch code {
+        case KEY_LEFT: return .left
+        case KEY_RIGHT: return .right
+        case KEY_UP: return .up
+        case KEY_DOWN: return .down
+        case KEY_HOME: return .home
+        case KEY_END: return .end
+        case KEY_PPAGE: return .pageUp
+        case KEY_NPAGE: return .pageDown
+        case KEY_BACKSPACE: return .backspace
+        case KEY_DC: return .delete
+        case KEY_ENTER: return .enter
+        default: return nil
+        }
+    }
+}

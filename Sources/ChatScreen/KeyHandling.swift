@@ -1,0 +1,103 @@
+/// Keys: editing the input, scrolling, searching, and the keys that ask the loop for something.
+extension ChatScreenModel {
+    /// Applies one key; returns what the loop must do, if anything.
+    public mutating func handle(_ key: Key) -> ScreenCommand? {
+        if key != .tab { completion.endCycle() }
+        // Editing the input means the user is back in the conversation, as typing does.
+        if Self.editsInput(key) { backToTheBottom() }
+        defer { attention.caughtUp(atBottom: scrollback.isAtBottom) }
+        switch key {
+        case .alt(.character("b")), .alt(.character("B")):
+            editor.moveWordLeft()
+        case .alt(.character("f")), .alt(.character("F")):
+            editor.moveWordRight()
+        case .alt(.backspace):
+            editor.deleteToWordStart()
+        case .alt(let alone):
+            // Alt with a key of no meaning here: the key counts as pressed alone.
+            return handle(alone)
+        case .character(let scalar):
+            editor.insert(String(scalar))
+        case .enter:
+            return submit()
+        case .tab:
+            // A name in the recipient list, or a mention in the text; never a Tab character,
+            // which would be sent.
+            _ = completion.complete(&editor)
+        case .backspace:
+            editor.deleteBackward()
+        case .delete:
+            editor.deleteForward()
+        case .left, .control("b"):
+            editor.moveLeft()
+        case .right, .control("f"):
+            editor.moveRight()
+        case .controlLeft:
+            editor.moveWordLeft()
+        case .controlRight:
+            editor.moveWordRight()
+        case .home, .control("a"):
+            editor.moveToStart()
+        case .end, .control("e"):
+            editor.moveToEnd()
+            backToTheBottom()
+        case .control("u"):
+            editor.deleteToStart()
+        case .control("k"):
+            editor.deleteToEnd()
+        case .control("w"):
+            editor.deleteWordBackward()
+        case .up, .control("p"):
+            if let line = history.previous(current: editor.text) { editor.setText(line) }
+        case .down, .control("n"):
+            if let line = history.next(current: editor.text) { editor.setText(line) }
+        case .pageUp:
+            scroll(by: max(1, paneHeight - 1))
+        case .pageDown:
+            scroll(by: -max(1, paneHeight - 1))
+        case .wheelUp:
+            scroll(by: Self.wheelRows)
+        case .wheelDown:
+            scroll(by: -Self.wheelRows)
+        case .focusIn:
+            attention.focusChanged(to: true)
+        case .focusOut:
+            attention.focusChanged(to: false)
+        case .control("r"):
+            searchFromKey()
+        case .control("c"):
+            return quit()
+        case .control("d"):
+            if editor.isEmpty { return quit() }
+            editor.deleteForward()
+        case .control("l"):
+            return .repaint
+        case .control:
+            break
+        }
+        return nil
+    }
+
+    /// Rows one notch of the wheel scrolls, as in most terminals and browsers.
+    static let wheelRows = 3
+
+    private static func editsInput(_ key: Key) -> Bool {
+        switch key {
+        case .character, .tab, .backspace, .delete, .up, .down, .control("u"), .control("k"), .control("w"),
+            .control("p"), .control("n"), .control("d"), .alt(.backspace):
+            return true
+        default:
+            return false
+        }
+    }
+
+    private mutating func scroll(by rows: Int) {
+        scrollback.scroll(by: rows, height: paneHeight, rowCount: rowCount)
+    }
+
+    /// Back to the newest line, where the last search's highlight has done its work.
+    mutating func backToTheBottom() {
+        scrollback.scrollToBottom()
+        hideSearchMatch()
+    }
+}

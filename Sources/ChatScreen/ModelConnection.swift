@@ -1,0 +1,159 @@
+import ChatClient
+import ChatProtocol
+
+/// The connection as the screen shows it: the lifecycle decides, the model words it in the
+/// scrollback and the status line and hands the loop what to do.
+extension ChatScreenModel {
+    /// The first connect, once the screen is up.
+    public mutating func start() -> ScreenCommand? {
+        perform(lifecycle.start())
+    }
+
+    public mutating func connected() {
+        guard case .connecting = lifecycle.phase else { return }
+        lifecycle.connected(now: now)
+        loginReply = LoginReplyWatch()
+        lastFailureRemark = nil
+        note((lifecycle.isReconnect ? "reconnected to " : "connected to ") + options.serverName)
+        // A login given or typed before this goes out first, as the session starts.
+        if let login { note("logging in as \(login)") }
+    }
+
+    /// The session ended; returns what to start next, if anything starts at once.
+    public mutating func sessionEnded(_ report: SessionReport) -> ScreenCommand? {
+        let end: ConnectionLifecycle.SessionEnd
+        let remark: String
+        switch report {
+        case .failed(let reason, let sentence):
+            (lastReason, remark, end) = (reason, sentence, .lost)
+        case .insecure(let reason, let sentence):
+            (lastReason, remark, end) = (reason, sentence, .insecure)
+        case .closedByServer(let reason, let sentence):
+            (lastReason, remark) = (reason, sentence)
+            // A notice can only refuse a login that went out. `reason` is the server's last
+            // notice when it sent one.
+            if lifecycle.login != nil, let kind = loginReply.refusalOnClose {
+                end = .loginRefused(kind)
+            } else if Notice.kind(ofText: reason) == .loginTimedOut {
+                end = .loginTimedOut
+            } else {
+                end = .lost
+            }
+        }
+        guard let action = lifecycle.sessionEnded(end, now: now) else { return nil }
+        switch (end, action) {
+        case (.lost, .wait):
+            // A server that stays down is said so once, not at every attempt.
+            if remark != lastFailureRemark { note(remark) }
+            lastFailureRemark = remark
+        case (.loginRefused, _), (.loginTimedOut, .awaitLogin):
+            // The server's notice said it; the remark that follows says what happens next.
+            break
+        default:
+            note(remark)
+        }
+        return perform(action)
+    }
+
+    /// Time passed: a wait that is over starts its attempt.
+    public mutating func tick(now: ContinuousClock.Instant) -> ScreenCommand? {
+        self.now = now
+        return lifecycle.tick(now: now).flatMap { perform($0) }
+    }
+
+    /// When the loop must tick next although nothing else happens: when the countdown in the
+    /// status line changes, or the wait is over.
+    public var nextTick: ContinuousClock.Instant? {
+        guard case .waiting(let deadline, _) = lifecycle.phase else { return nil }
+        let shown = Self.wholeSeconds(deadline - now)
+        return shown > 1 ? deadline - .seconds(shown - 1) : deadline
+    }
+
+    /// `/reconnect`.
+    mutating func reconnectNow() -> ScreenCommand? {
+        guard let action = lifecycle.reconnectNow() else {
+            note(
+                lifecycle.phase == .connecting(attempt: 0) || isConnecting
+                    ? "already connecting" : "already connected")
+            return nil
+        }
+        note("reconnecting to \(options.serverName)")
+        return perform(action)
+    }
+
+    mutating func quit() -> ScreenCommand {
+        if case .exit(let status) = lifecycle.quit() { exitStatus = status }
+        return .quit
+    }
+
+    /// Whether the connection is gone with no other coming unless the user asks.
+    var isDead: Bool {
+        switch lifecycle.phase {
+        case .refused, .givenUp: return true
+        default: return false
+        }
+    }
+
+    var isConnecting: Bool {
+        if case .connecting = lifecycle.phase { return true }
+        return false
+    }
+
+    /// Words for what the lifecycle decided, and the command that carries it out.
+    mutating func perform(_ action: ConnectionLifecycle.Action) -> ScreenCommand? {
+        switch action {
+        case .connect(let login):
+            if lifecycle.phase == .connecting(attempt: 0) { note("connecting to \(options.serverName)") }
+            return .connect(login: login)
+        case .wait:
+            return nil
+        case .waitForHeldLogin(_, let retry, let limit):
+            note(
+                "login \(lifecycle.login ?? "") is still online (likely the lost connection); retry \(retry) of \(limit)"
+            )
+            return nil
+        case .awaitLogin:
+            note("enter your login to connect again")
+            return nil
+        case .askForAnotherLogin(let refused):
+            // As with a line refused before it went: the name is there to fix at the next prompt.
+            history.record(refused)
+            note("login refused; enter another login (Up brings it back)")
+            note("connecting to \(options.serverName)")
+            return .connect(login: nil)
+        case .stop(.loginRefused):
+            note("login refused; restart with another login")
+            return nil
+        case .stop(.loginStillHeld):
+            note("gave up: login \(lifecycle.login ?? "") is still online; /reconnect tries again")
+            return nil
+        case .stop(.disconnected):
+            return nil
+        case .stop(.insecure):
+            note("nothing was sent; /reconnect tries again")
+            return nil
+        case .exit(let status):
+            exitStatus = status
+            return .quit
+        }
+    }
+
+    /// The state in the status line.
+    var connectionStatus: String {
+        switch lifecycle.phase {
+        case .connecting(0): return "connecting"
+        case .connecting(let attempt): return "reconnecting (attempt \(attempt))"
+        case .online: return "connected"
+        case .waiting(let deadline, let attempt):
+            return "reconnecting in \(Self.wholeSeconds(deadline - now)) s (attempt \(attempt))"
+        case .awaitingLogin: return "waiting for your login"
+        case .refused, .givenUp, .quit: return "disconnected: " + lastReason
+        }
+    }
+
+    /// A wait as the countdown shows it: rounded up, and never 0 while it lasts.
+    static func wholeSeconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return max(1, seconds + (attoseconds > 0 ? 1 : 0))
+    }
+}

@@ -1,0 +1,147 @@
+import ChatProtocol
+import NIOCore
+
+extension Broker {
+    /// A list of thousands of names would pin a copy of itself to every connection that sent
+    /// one; such lists are rare, so they are looked up each time instead.
+    static let cachedListBytes = 1024
+
+    /// Large enough that a recipient fed by several senders in a row still gets them in one
+    /// write; small enough that the deliveries waiting for a write stay a few hundred KiB.
+    static let earlyFlushBytes = 256 * 1024
+
+    /// Delivers `text` from `sender` to each distinct name in `list`; `line` holds the bytes both
+    /// ranges point into. Returns, without delivering anything, the congestion gate of the first
+    /// recipient whose queue is congested: the sender waits on it and tries the line again.
+    func deliver(
+        from sender: Connection,
+        login: ByteBuffer,
+        line: ByteBuffer,
+        bytes: UnsafeRawBufferPointer,
+        recipients list: ByteRange,
+        text: ByteRange
+    ) -> CongestionGate? {
+        let listBytes = UnsafeRawBufferPointer(rebasing: bytes[list])
+        let recipients: ResolvedRecipients
+        if let last = sender.lastRecipients, last.isCurrent(for: listBytes, version: directory.version) {
+            recipients = last
+        } else {
+            recipients = ResolvedRecipients.resolve(
+                list, in: bytes, line: line, directory: directory, fromLoop: loopIndex)
+            sender.lastRecipients = listBytes.count <= Self.cachedListBytes ? recipients : nil
+        }
+        if let congested = firstCongestedGate(of: recipients) { return congested }
+        for name in recipients.offlineNames {
+            sender.send(.recipientOffline(name))
+        }
+        formattedDelivery.clear()
+        login.withUnsafeReadableBytes { login in
+            Wire.writeDelivery(
+                from: login,
+                text: UnsafeRawBufferPointer(rebasing: bytes[text]),
+                into: &formattedDelivery
+            )
+        }
+        formattedDelivery.withUnsafeReadableBytes { delivery in
+            // A slot empties mid-loop only if its owner was just cut off (the sender, say, by its
+            // own notices); the rest still get the message.
+            for slot in recipients.localSlots {
+                online[slot]?.enqueue(delivery)
+            }
+            for run in recipients.remoteRuns {
+                let loop = recipients.remote[run.lowerBound].loop
+                outgoingMail[loop].add(delivery, to: recipients.remote[run])
+                scheduleFlushTask()
+            }
+            bytesSinceFlush &+= delivery.count &* (recipients.localSlots.count + recipients.remote.count)
+        }
+        return nil
+    }
+
+    private func firstCongestedGate(of recipients: ResolvedRecipients) -> CongestionGate? {
+        if congestedCount > 0 {
+            for slot in recipients.localSlots {
+                if let recipient = online[slot], recipient.isCongested || budgetHoldsBack(recipient) {
+                    return recipient.gate
+                }
+            }
+        }
+        // Another loop's congestion is only seen through its gates.
+        for recipient in recipients.remote where recipient.gate.isCongested {
+            return recipient.gate
+        }
+        return nil
+    }
+
+    /// Takes mail from another loop: each delivery goes to its recipients' outboxes, if the
+    /// slot still holds the connection it was meant for.
+    func receive(_ mail: ByteBuffer) {
+        var mail = mail
+        LoopMail.open(&mail) { delivery, slot, generation in
+            guard slot < online.count, generations[slot] == generation, let recipient = online[slot] else {
+                return
+            }
+            recipient.enqueue(delivery, fromAnotherLoop: true)
+            bytesSinceFlush &+= delivery.count
+        }
+        flushIfOutboxesAreFull()
+    }
+
+    // MARK: Writing
+
+    /// Asks for `connection`'s outbox to be written at the end of this loop iteration. NIO runs
+    /// submitted tasks after it has handled every ready socket, so all the reads of one iteration
+    /// feed one write per recipient.
+    func scheduleFlush(of connection: Connection) {
+        outboxesToFlush.append(connection)
+        scheduleFlushTask()
+    }
+
+    private func scheduleFlushTask() {
+        guard !isFlushScheduled else { return }
+        isFlushScheduled = true
+        eventLoop.assumeIsolatedUnsafeUnchecked().execute { self.flushOutboxes() }
+    }
+
+    /// Writes the outboxes before the loop iteration ends if they already hold a lot. With
+    /// thousands of busy clients one iteration reads thousands of sockets; holding every delivery
+    /// until the end of it would stall the recipients meanwhile and pile up memory.
+    func flushIfOutboxesAreFull() {
+        if bytesSinceFlush >= Self.earlyFlushBytes { flushOutboxes() }
+    }
+
+    func flushOutboxes() {
+        isFlushScheduled = false
+        bytesSinceFlush = 0
+        // A flush can close a channel, and closing can schedule more flushes: work on a copy.
+        let due = outboxesToFlush
+        outboxesToFlush.removeAll(keepingCapacity: true)
+        for connection in due {
+            connection.flushOutbox()
+        }
+        for loop in outgoingMail.indices where !outgoingMail[loop].isEmpty {
+            let mail = outgoingMail[loop].take()
+            let recipient = brokers[loop]
+            recipient.eventLoop.execute { recipient.value.receive(mail) }
+        }
+    }
+
+    // MARK: Flow control
+
+    /// Takes `sender`'s input up again once the current event is over, if it still waits on `gate`.
+    func scheduleResume(of sender: Connection, waitingOn gate: CongestionGate) {
+        sendersToResume.append((sender, gate))
+        guard !isResumeScheduled else { return }
+        isResumeScheduled = true
+        eventLoop.assumeIsolatedUnsafeUnchecked().execute { self.resumeSenders() }
+    }
+
+    private func resumeSenders() {
+        isResumeScheduled = false
+        let due = sendersToResume
+        sendersToResume.removeAll(keepingCapacity: true)
+        for (sender, gate) in due {
+            sender.resumeInput(waitingOn: gate)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import ChatProtocol
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What all connections' queues hold together, against `queueBudgetBytes`.
+///
+/// Each connection is bounded on its own, but many readers that stop reading would add up: a
+/// thousand of them, each fed to its soft limit, hold a quarter of a gibibyte. Past the budget
+/// the server (1) holds back any sender whose next line would feed a queue holding more than its
+/// fair share of the budget, (2) cuts off, early, readers that take nothing at all, and (3) once
+/// back under three quarters of the budget, lets the held senders go and hands the freed memory
+/// back to the system.
+struct QueueBudget {
+    let limit: Int
+    /// Bytes in every connection's outbox and channel, as last accounted.
+    var total = 0
+    /// Connections whose accounted queue is not empty.
+    var queuedConnections = 0
+    private(set) var isOver = false
+    var sweep: Scheduled<Void>?
+
+    /// Each loop keeps its share of the server's budget, so no loop need ask another.
+    init(serverLimit: Int, loops: Int) {
+        self.limit = max(1, serverLimit / max(loops, 1))
+    }
+
+    /// A queue above this is among the fullest while the budget is exceeded.
+    var fairShare: Int { limit / max(queuedConnections, 1) }
+
+    var resumeBelow: Int { limit / 4 * 3 }
+
+    mutating func enter() { isOver = true }
+    mutating func leave() { isOver = false }
+}
+
+extension Broker {
+    /// How often, while over budget, queues are re-measured and stalled readers looked for.
+    static let budgetSweepInterval = TimeAmount.milliseconds(100)
+
+    /// Under budget pressure a reader that took nothing for this long (or the stall timeout, if
+    /// shorter) counts as stalled.
+    static let budgetStallTimeout = TimeAmount.seconds(1)
+
+    /// Called when a connection's accounted queue changes from `old` to `new` bytes.
+    func accountQueue(from old: Int, to new: Int) {
+        budget.total &+= new &- old
+        if old == 0 && new > 0 { budget.queuedConnections += 1 }
+        if old > 0 && new == 0 { budget.queuedConnections -= 1 }
+        if !budget.isOver && budget.total > budget.limit { budgetExceeded() }
+    }
+
+    /// True if a delivery to `recipient` must wait for the budget's sake.
+    func budgetHoldsBack(_ recipient: Connection) -> Bool {
+        guard budget.isOver, recipient.accountedQueueBytes > budget.fairShare else { return false }
+        recipient.holdBackForBudget()
+        return true
+    }
+
+    private func budgetExceeded() {
+        // The running total only learns that the kernel took bytes at flushes and writability
+        // changes; measure before believing it.
+        remeasureQueues()
+        guard budget.total > budget.limit else { return }
+        budget.enter()
+        congestedCount += 1
+        logger.warning(
+            "queue budget exceeded",
+            metadata: ["queued": "\(budget.total)", "budget": "\(budget.limit)"])
+        holdBackTheFullestQueues()
+        scheduleBudgetSweep()
+    }
+
+    private func scheduleBudgetSweep() {
+        budget.sweep = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: Self.budgetSweepInterval) {
+            self.sweepBudget()
+        }
+    }
+
+    private func sweepBudget() {
+        remeasureQueues()
+        let stallTimeout = min(configuration.stallTimeout, Self.budgetStallTimeout)
+        let now = NIODeadline.now()
+        for connection in connections.values {
+            connection.cutOffIfStalled(under: stallTimeout, now: now)
+        }
+        guard budget.total < budget.resumeBelow else {
+            holdBackTheFullestQueues()
+            return scheduleBudgetSweep()
+        }
+        budget.leave()
+        congestedCount -= 1
+        logger.notice("queue budget recovered", metadata: ["queued": "\(budget.total)"])
+        for connection in connections.values {
+            connection.budgetStallMonitor = nil
+            if connection.isHoldingBackForBudget { connection.stopHoldingBackForBudget() }
+        }
+        returnFreeMemory()
+    }
+
+    /// Marks every queue above its fair share as one that holds its senders back (on any loop,
+    /// through its gate), and lets go of those back under it.
+    private func holdBackTheFullestQueues() {
+        let share = budget.fairShare
+        for connection in connections.values {
+            if connection.accountedQueueBytes > share {
+                connection.holdBackForBudget()
+            } else if connection.isHoldingBackForBudget {
+                connection.stopHoldingBackForBudget()
+            }
+        }
+    }
+
+    private func remeasureQueues() {
+        for connection in connections.values {
+            connection.remeasureQueue()
+        }
+    }
+
+    /// glibc keeps freed memory for reuse; after a burst that exceeded the budget, give it back.
+    /// (`malloc_trim` is glibc's own, not in the Glibc module's headers, hence the look-up.)
+    private func returnFreeMemory() {
+        #if canImport(Glibc)
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+            typealias MallocTrim = @convention(c) (Int) -> Int32
+            _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        #endif
+    }
+
+    func cancelBudgetSweep() {
+        budget.sweep?.cancel()
+        budget.sweep = nil
+    }
+}

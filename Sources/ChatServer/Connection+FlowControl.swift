@@ -1,0 +1,181 @@
+import ChatProtocol
+import NIOCore
+
+/// Flow control, the way TCP itself does it end to end: a connection whose queue is over the
+/// soft limit is congested (its channel is not writable: the channel's write-buffer water marks
+/// are the soft limit and the low-water mark), and a sender whose next line would feed a
+/// congested queue stops being read from until that queue drains below the low-water mark. A fast
+/// sender is so slowed to its slowest recipient's pace and nobody else is; only a queue that
+/// takes nothing at all for the stall timeout is cut off, which releases whoever waited on it.
+extension Connection {
+    /// Stops taking input until the queue behind `gate` is relieved; the lines not yet taken
+    /// wait in `heldLine` and `pendingInput`. If the gate opened meanwhile (its queue is on
+    /// another loop), the lines are taken again at once.
+    func wait(on gate: CongestionGate) {
+        guard case .pauseInput = lifecycle.congested() else { return }
+        perform(.pauseInput)
+        awaitedGate = gate
+        if !gate.wait(NIOLoopBound(self, eventLoop: broker.eventLoop)) {
+            broker.scheduleResume(of: self, waitingOn: gate)
+        }
+    }
+
+    /// Follows the channel's writability: the channel turns unwritable above the soft limit and
+    /// writable again below the low-water mark.
+    func updateCongestion() {
+        remeasureQueue()
+        let congested = !(context?.channel.isWritable ?? true)
+        guard congested != isCongested else { return }
+        isCongested = congested
+        broker.congestedCount += congested ? 1 : -1
+        if congested {
+            gate.setCongested(true)
+            startStallMonitor()
+        } else {
+            stopStallMonitor()
+            openGateUnlessHeldForBudget()
+        }
+    }
+
+    /// The queue budget holds back the senders that feed this queue, wherever they are.
+    func holdBackForBudget() {
+        guard !isHoldingBackForBudget else { return }
+        isHoldingBackForBudget = true
+        gate.setCongested(true)
+    }
+
+    /// The queue budget no longer holds senders back on this queue's account.
+    func stopHoldingBackForBudget() {
+        isHoldingBackForBudget = false
+        if !isCongested { openGateUnlessHeldForBudget() }
+    }
+
+    private func openGateUnlessHeldForBudget() {
+        guard !isHoldingBackForBudget else { return }
+        gate.setCongested(false)
+        releaseWaiters()
+    }
+
+    /// Lets every sender waiting on this queue go on, in the order they stopped, once the
+    /// current event is over (so a sender's lines are never taken inside another connection's
+    /// event), each on its own loop.
+    func releaseWaiters() {
+        let gate = self.gate
+        for sender in gate.release() {
+            if sender.eventLoop.inEventLoop {
+                broker.scheduleResume(of: sender.value, waitingOn: gate)
+            } else {
+                sender.eventLoop.execute { sender.value.resumeInput(waitingOn: gate) }
+            }
+        }
+    }
+
+    /// Called for a sender whose awaited queue was relieved; a late call about a gate it no
+    /// longer waits on is ignored.
+    func resumeInput(waitingOn released: CongestionGate) {
+        guard awaitedGate === released else { return }
+        awaitedGate = nil
+        perform(lifecycle.relieved())
+        broker.flushIfOutboxesAreFull()
+    }
+
+    /// Leaving for good: nobody waits on this connection any more, and it waits on nobody.
+    func leaveFlowControl() {
+        if isCongested {
+            isCongested = false
+            broker.congestedCount -= 1
+        }
+        isHoldingBackForBudget = false
+        gate.setCongested(false)
+        releaseWaiters()
+        awaitedGate = nil
+    }
+
+    // MARK: Stalls
+
+    func startStallMonitor() {
+        guard lifecycle.takesInput else { return }
+        stallMonitor = StallMonitor(
+            written: bytesWritten, now: .now(), timeout: broker.configuration.stallTimeout)
+        scheduleStallCheck()
+    }
+
+    func stopStallMonitor() {
+        stallCheck?.cancel()
+        stallCheck = nil
+        stallMonitor = nil
+    }
+
+    /// While the queue budget is exceeded, a reader whose queue the kernel takes nothing from
+    /// for `timeout` is cut off (or, already leaving, closed) without waiting for the stall
+    /// timeout: the readers that read keep their share of the budget.
+    func cutOffIfStalled(under timeout: TimeAmount, now: NIODeadline) {
+        guard accountedQueueBytes > 0, lifecycle.state != .closed else {
+            budgetStallMonitor = nil
+            return
+        }
+        guard var monitor = budgetStallMonitor else {
+            budgetStallMonitor = StallMonitor(written: bytesWritten, now: now, timeout: timeout)
+            return
+        }
+        guard monitor.isStalled(written: bytesWritten, now: now) else {
+            budgetStallMonitor = monitor
+            return
+        }
+        budgetStallMonitor = nil
+        let words = Wording.duration(timeout)
+        logger.notice("cut off", metadata: ["reason": "queue budget exceeded; took nothing for \(words)"])
+        if lifecycle.takesInput {
+            perform(lifecycle.cutOff(.stalled(words), reason: "stalled while the queue budget was exceeded"))
+        } else {
+            perform(lifecycle.failed(reason: "queue budget exceeded"))
+        }
+    }
+
+    /// What the kernel has taken so far.
+    var bytesWritten: Int { bytesFlushed &- currentBytesInChannel() }
+
+    private func scheduleStallCheck() {
+        guard let interval = stallMonitor?.checkInterval else { return }
+        stallCheck = broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: interval) {
+            self.checkForStall()
+        }
+    }
+
+    private func checkForStall() {
+        guard isCongested, lifecycle.takesInput, var monitor = stallMonitor else { return }
+        if monitor.isStalled(written: bytesWritten, now: .now()) {
+            let timeout = Wording.duration(broker.configuration.stallTimeout)
+            logger.notice("cut off", metadata: ["reason": "took nothing for \(timeout) with a full queue"])
+            return perform(
+                lifecycle.cutOff(.stalled(timeout), reason: "stalled: took nothing for \(timeout)"))
+        }
+        stallMonitor = monitor
+        scheduleStallCheck()
+    }
+}
+
+/// Watches a congested queue for progress: the kernel taking any byte of it counts.
+struct StallMonitor {
+    let timeout: TimeAmount
+    private var lastWritten: Int
+    private var lastProgress: NIODeadline
+
+    init(written: Int, now: NIODeadline, timeout: TimeAmount) {
+        self.timeout = timeout
+        self.lastWritten = written
+        self.lastProgress = now
+    }
+
+    /// Often enough that a stall is noticed within a quarter of the timeout after it is due.
+    var checkInterval: TimeAmount { .nanoseconds(max(timeout.nanoseconds / 4, 1_000_000)) }
+
+    mutating func isStalled(written: Int, now: NIODeadline) -> Bool {
+        if written != lastWritten {
+            lastWritten = written
+            lastProgress = now
+            return false
+        }
+        return now - lastProgress >= timeout
+    }
+}

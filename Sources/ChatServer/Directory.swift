@@ -1,0 +1,86 @@
+import NIOCore
+import Synchronization
+
+/// Who is online, on whichever of the server's event loops: the one peers map every loop's broker
+/// shares. A login is claimed and freed under its lock, so two loops can never both hand out the
+/// same name; every change bumps `version`, which tells a sender's cached recipient list it is
+/// stale. Deliveries do not touch it: a sender resolves a list once and reuses it while the
+/// version stands.
+final class Directory: Sendable {
+    /// Where a logged-in connection lives.
+    struct Location: Sendable {
+        let loop: Int
+        let slot: Int
+        /// Tells a message that crossed loops whether the slot still holds the connection it was
+        /// meant for.
+        let generation: UInt32
+        let gate: CongestionGate
+    }
+
+    private let locations = Mutex<[ByteBuffer: Location]>([:])
+    private let currentVersion = Atomic<Int>(0)
+
+    var version: Int { currentVersion.load(ordering: .acquiring) }
+
+    var count: Int { locations.withLock { $0.count } }
+
+    /// Claims `login`; false if someone holds it.
+    func claim(_ login: ByteBuffer, at location: Location) -> Bool {
+        locations.withLock { locations in
+            guard locations[login] == nil else { return false }
+            locations[login] = location
+            currentVersion.wrappingAdd(1, ordering: .releasing)
+            return true
+        }
+    }
+
+    func release(_ login: ByteBuffer) {
+        locations.withLock { locations in
+            guard locations.removeValue(forKey: login) != nil else { return }
+            currentVersion.wrappingAdd(1, ordering: .releasing)
+        }
+    }
+
+    /// Looks up every name `names` yields under one lock, with the version they belong to.
+    func locate(_ names: (_ lookUp: (ByteBuffer) -> Location?) -> Void) -> Int {
+        locations.withLock { locations in
+            names { locations[$0] }
+            return currentVersion.load(ordering: .relaxed)
+        }
+    }
+}
+
+/// Whether a connection's queue is congested, readable from any loop, and the senders waiting
+/// for it to drain, wherever they live.
+///
+/// Its owner sets the flag as its channel's writability changes; a sender that finds it set
+/// waits here and is sent back to its own loop when the owner releases the gate. A sender adds
+/// itself under the lock and checks the flag again there, and the owner clears the flag before
+/// it takes the lock to release, so no wake-up is lost in between.
+final class CongestionGate: Sendable {
+    private let congested = Atomic<Bool>(false)
+    private let waiters = Mutex<[NIOLoopBound<Connection>]>([])
+
+    var isCongested: Bool { congested.load(ordering: .relaxed) }
+
+    func setCongested(_ value: Bool) {
+        congested.store(value, ordering: .sequentiallyConsistent)
+    }
+
+    /// Adds `sender` to the waiters; false, without adding it, if the gate is open by now.
+    func wait(_ sender: NIOLoopBound<Connection>) -> Bool {
+        waiters.withLock { waiters in
+            guard congested.load(ordering: .sequentiallyConsistent) else { return false }
+            waiters.append(sender)
+            return true
+        }
+    }
+
+    /// Lets every waiting sender go, in the order they came.
+    func release() -> [NIOLoopBound<Connection>] {
+        waiters.withLock { waiters in
+            defer { waiters = [] }
+            return waiters
+        }
+    }
+}

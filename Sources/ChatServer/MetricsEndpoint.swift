@@ -1,0 +1,155 @@
+import ChatProtocol
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Where the metrics endpoint listens.
+public struct MetricsEndpointConfiguration: Sendable {
+    public var host: String
+    /// 0 picks a free port; `ChatServer.metricsAddress` tells which.
+    public var port: Int
+    /// A connection that sends nothing for this long is closed.
+    public var idleTimeout: TimeAmount
+
+    public init(host: String = "127.0.0.1", port: Int, idleTimeout: TimeAmount = .seconds(10)) {
+        self.host = host
+        self.port = port
+        self.idleTimeout = idleTimeout
+    }
+}
+
+/// `GET /metrics` in Prometheus's text format over HTTP/1.1, on the server's event loops. Any
+/// other path is 404 and any other method on it 405. One request per connection; a request body
+/// over 4 KiB or a connection idle for the idle timeout is closed, so a scraper holds next to
+/// nothing.
+final class MetricsEndpoint: Sendable {
+    private let channel: any Channel
+    var localAddress: SocketAddress? { channel.localAddress }
+
+    private init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    /// Nil when `configuration` is: the endpoint is off.
+    static func start(
+        _ configuration: MetricsEndpointConfiguration?,
+        statistics: ServerStatistics,
+        group: any EventLoopGroup,
+        logger: Logger
+    ) async throws -> MetricsEndpoint? {
+        guard let configuration else { return nil }
+        let publisher = MetricsPublisher(statistics: statistics, loop: group.next())
+        publisher.startPublishing()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(MetricsRequestHandler(publisher: publisher))
+                }
+            }
+        let address = Wording.address(host: configuration.host, port: configuration.port)
+        do {
+            let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+            let endpoint = MetricsEndpoint(channel: channel)
+            logger.info(
+                "serving metrics",
+                metadata: [
+                    "address":
+                        "\(Wording.address(host: configuration.host, port: channel.localAddress?.port ?? 0))"
+                ])
+            return endpoint
+        } catch {
+            throw ChatServerError(description: "cannot serve metrics on \(address): \(Wording.reason(error))")
+        }
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Answers one request, then closes the connection.
+private final class MetricsRequestHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let maximumBodyBytes = 4096
+
+    private let publisher: MetricsPublisher
+    private var request: HTTPRequestHead?
+    private var bodyBytes = 0
+    private var answered = false
+
+    init(publisher: MetricsPublisher) {
+        self.publisher = publisher
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            request = head
+        case .body(let body):
+            bodyBytes += body.readableBytes
+            if bodyBytes > Self.maximumBodyBytes {
+                respond(context, .payloadTooLarge, "request body too large\n")
+            }
+        case .end:
+            guard let request else { return }
+            route(context, request)
+        }
+    }
+
+    private func route(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
+        let path =
+            request.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard path == "/metrics" else {
+            return respond(context, .notFound, "not found; metrics are at /metrics\n")
+        }
+        guard request.method == .GET else { return respond(context, .methodNotAllowed, "only GET\n") }
+        answered = true
+        let registry = publisher.registry
+        publisher.publish().hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in
+            // A fold that failed (the server is stopping) still leaves the last one to show.
+            self.answered = false
+            self.respond(
+                context, .ok, String(decoding: registry.emitToBuffer(), as: UTF8.self),
+                contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+    }
+
+    private func respond(
+        _ context: ChannelHandlerContext,
+        _ status: HTTPResponseStatus,
+        _ body: String,
+        contentType: String = "text/plain; charset=utf-8"
+    ) {
+        guard !answered else { return }
+        answered = true
+        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
+        buffer.writeString(body)
+        let headers = HTTPHeaders([
+            ("Content-Type", contentType), ("Content-Length", "\(buffer.readableBytes)"),
+            ("Connection", "close"),
+        ])
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+            promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}

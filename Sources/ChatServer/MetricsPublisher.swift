@@ -1,0 +1,100 @@
+import CoreMetrics
+import NIOCore
+import Prometheus
+
+/// Folds the event loops' plain counters (`ServerStatistics`) into swift-metrics counters and
+/// gauges backed by a Prometheus registry of this server's own, once a second and before each
+/// scrape. The loops pay one read of their counters per fold; nothing else leaves them.
+final class MetricsPublisher: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let statistics: ServerStatistics
+    /// Where folds run, one at a time, so each sees the totals grow.
+    private let loop: any EventLoop
+    private let metrics: Metrics
+    /// The totals folded last time, on `loop`.
+    private let published: NIOLoopBoundBox<StatisticsSnapshot>
+
+    init(statistics: ServerStatistics, loop: any EventLoop) {
+        self.statistics = statistics
+        self.loop = loop
+        self.metrics = Metrics(factory: PrometheusMetricsFactory(registry: registry))
+        self.published = NIOLoopBoundBox.makeBoxSendingValue(StatisticsSnapshot(), eventLoop: loop)
+    }
+
+    /// Folds every second until the loop shuts down.
+    func startPublishing(every interval: TimeAmount = .seconds(1)) {
+        loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in self.publish() }
+    }
+
+    /// Reads every loop's counters and folds what changed since last time.
+    func publish() -> EventLoopFuture<Void> {
+        statistics.snapshot(on: loop).map { total in
+            self.metrics.fold(total, since: self.published.value)
+            self.published.value = total
+        }
+    }
+
+    /// The swift-metrics side: one counter or gauge per series, made up front so that every
+    /// series is scraped from the start, at zero.
+    private struct Metrics: Sendable {
+        let connectionsOpen: CoreMetrics.Gauge
+        let loginsOnline: CoreMetrics.Gauge
+        let connections: CoreMetrics.Counter
+        let bytesReceived: CoreMetrics.Counter
+        let bytesSent: CoreMetrics.Counter
+        let messagesReceived: CoreMetrics.Counter
+        let deliveries: CoreMetrics.Counter
+        let notices: [CoreMetrics.Counter]
+        let cutOffs: [CoreMetrics.Counter]
+        let sendersPaused: CoreMetrics.Counter
+        let tlsHandshakeFailures: CoreMetrics.Counter
+        let loginTimeouts: CoreMetrics.Counter
+        let connectionsRefused: [CoreMetrics.Counter]
+
+        init(factory: any MetricsFactory) {
+            func counter(_ name: String, _ dimensions: [(String, String)] = []) -> CoreMetrics.Counter {
+                CoreMetrics.Counter(label: "chat_" + name, dimensions: dimensions, factory: factory)
+            }
+            connectionsOpen = CoreMetrics.Gauge(label: "chat_connections_open", factory: factory)
+            loginsOnline = CoreMetrics.Gauge(label: "chat_logins_online", factory: factory)
+            connections = counter("connections_total")
+            bytesReceived = counter("bytes_received_total")
+            bytesSent = counter("bytes_sent_total")
+            messagesReceived = counter("messages_received_total")
+            deliveries = counter("deliveries_total")
+            notices = NoticeKind.allCases.map { counter("notices_total", [("kind", $0.label)]) }
+            cutOffs = CutOffReason.allCases.map { counter("cut_offs_total", [("reason", $0.label)]) }
+            sendersPaused = counter("senders_paused_total")
+            tlsHandshakeFailures = counter("tls_handshake_failures_total")
+            loginTimeouts = counter("login_timeouts_total")
+            connectionsRefused = ConnectionCap.allCases.map {
+                counter("connections_refused_total", [("cap", $0.label)])
+            }
+        }
+
+        func fold(_ now: StatisticsSnapshot, since before: StatisticsSnapshot) {
+            func add(_ counter: CoreMetrics.Counter, _ now: Int, _ before: Int) {
+                if now > before { counter.increment(by: now - before) }
+            }
+            connectionsOpen.record(now.connectionsOpen)
+            loginsOnline.record(now.loginsOnline)
+            add(connections, now.connectionsOpened, before.connectionsOpened)
+            add(bytesReceived, now.bytesReceived, before.bytesReceived)
+            add(bytesSent, now.bytesSent, before.bytesSent)
+            add(messagesReceived, now.messagesReceived, before.messagesReceived)
+            add(deliveries, now.deliveries, before.deliveries)
+            for (index, counter) in notices.enumerated() {
+                add(counter, now.notices[index], before.notices[index])
+            }
+            for (index, counter) in cutOffs.enumerated() {
+                add(counter, now.cutOffs[index], before.cutOffs[index])
+            }
+            add(sendersPaused, now.sendersPaused, before.sendersPaused)
+            add(tlsHandshakeFailures, now.tlsHandshakeFailures, before.tlsHandshakeFailures)
+            add(loginTimeouts, now.loginTimeouts, before.loginTimeouts)
+            for (index, counter) in connectionsRefused.enumerated() {
+                add(counter, now.connectionsRefused[index], before.connectionsRefused[index])
+            }
+        }
+    }
+}

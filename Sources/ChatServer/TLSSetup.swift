@@ -1,0 +1,124 @@
+import ChatProtocol
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The server's certificate chain and private key, as PEM files: with them it serves TLS only.
+public struct TLSFiles: Sendable, Equatable {
+    public var certificateChainPath: String
+    public var privateKeyPath: String
+
+    public init(certificateChainPath: String, privateKeyPath: String) {
+        self.certificateChainPath = certificateChainPath
+        self.privateKeyPath = privateKeyPath
+    }
+}
+
+/// TLS for every connection: one context, built once at start from the files, so a bad file is
+/// one clear error before the server listens; and the handlers each connection's pipeline starts
+/// with.
+struct ServerTLS: Sendable {
+    private let context: NIOSSLContext
+
+    init(_ files: TLSFiles) throws {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(files.certificateChainPath)
+        } catch {
+            throw Self.unusable(files.certificateChainPath, "the certificate", error)
+        }
+        guard !chain.isEmpty else {
+            throw ChatServerError(description: "no PEM certificate in \(files.certificateChainPath)")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)
+        } catch {
+            throw Self.unusable(files.privateKeyPath, "the private key", error)
+        }
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key))
+        do {
+            context = try NIOSSLContext(configuration: configuration)
+        } catch NIOSSLError.failedToLoadPrivateKey {
+            throw ChatServerError(
+                description:
+                    "the private key in \(files.privateKeyPath) does not belong to the certificate in \(files.certificateChainPath)"
+            )
+        } catch {
+            throw ChatServerError(
+                description:
+                    "cannot use the certificate in \(files.certificateChainPath) with the key in \(files.privateKeyPath): \(Self.reason(error))"
+            )
+        }
+    }
+
+    /// The TLS handler first, so everything after it sees plain lines; then a watcher that counts
+    /// and logs a failed handshake and steps aside once the handshake is done.
+    func addHandlers(to channel: any Channel, statistics: ServerStatistics, logger: Logger) throws {
+        try channel.pipeline.syncOperations.addHandlers(
+            NIOSSLServerHandler(context: context),
+            HandshakeWatcher(statistics: statistics.onLoop(channel.eventLoop), logger: logger))
+    }
+
+    /// NIOSSL says only that it could not load a file; the system says why, if it cannot be read.
+    private static func unusable(_ path: String, _ what: String, _ error: any Error) -> ChatServerError {
+        let why = access(path, R_OK) == 0 ? reason(error) : Wording.reason(errno: errno)
+        return ChatServerError(description: "cannot read \(what) from \(path): \(why)")
+    }
+
+    /// NIOSSL's errors in words.
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case NIOSSLError.noSuchFilesystemObject: return "no such file"
+        case NIOSSLError.failedToLoadCertificate: return "not a readable PEM certificate"
+        case NIOSSLError.failedToLoadPrivateKey: return "not a readable PEM private key"
+        case NIOSSLError.handshakeFailed(let error): return "handshake failed: \(error)"
+        case let error as BoringSSLError: return "\(error)"
+        default: return Wording.reason(error)
+        }
+    }
+}
+
+/// Sits right after the TLS handler until the handshake completes. A handshake that fails (a
+/// client speaking plain text, or one that does not trust our certificate) is counted and logged
+/// at debug level, and the connection closed: it never reached the chat, so it is not the chat's
+/// error. After the handshake this handler removes itself and costs nothing.
+private final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let statistics: LoopStatistics
+    private let logger: Logger
+
+    init(statistics: LoopStatistics, logger: Logger) {
+        self.statistics = statistics
+        self.logger = logger
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.fireUserInboundEventTriggered(event)
+        if case TLSUserEvent.handshakeCompleted = event {
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        statistics.tlsHandshakeFailed()
+        logger.debug(
+            "TLS handshake failed",
+            metadata: [
+                "peer":
+                    "\(context.remoteAddress.map { Wording.address(host: $0.ipAddress ?? "?", port: $0.port ?? 0) } ?? "?")",
+                "reason": "\(ServerTLS.reason(error))",
+            ])
+        context.close(promise: nil)
+    }
+}

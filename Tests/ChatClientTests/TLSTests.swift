@@ -1,0 +1,161 @@
+import ChatServer
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// `--tls` against a TLS server made in the test (TLS in front of the test server), with
+/// certificates made by openssl: verified chat; and every way verification fails is one clear
+/// error, exit status 1 in plain mode, a status line and remarks in full screen, and never a
+/// line sent in plain text.
+@Suite(.serialized) struct TLSTests {
+    private func startClient(_ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess(ChildProcess.executable("chat-client"), ["--plain"] + arguments)
+    }
+
+    @Test func aVerifiedServerCarriesTheChat() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let server = try await startTestServer()
+        let front = try await Front(
+            certificate: certificates.serverCertificate, key: certificates.serverKey, backendPort: server.port
+        )
+        let bob = try await LineClient.connect(port: server.port)
+        try await bob.send("bob")
+        for host in ["localhost", "127.0.0.1"] {
+            let client = try startClient([
+                "--tls-ca", certificates.caFile, "--host", host, "--port", "\(front.port)", "alice",
+            ])
+            try await waitUntilOnline(server, count: 2)
+            try await bob.send("alice: over TLS to \(host)")
+            try await client.waitForStdoutLine { $0 == "from bob: over TLS to \(host)" }
+            try client.write("bob: and back\n")
+            #expect(try await bob.readLine() == "from alice: and back")
+            // End of input still drains: the half-close crosses TLS.
+            try client.write("alice: last\n")
+            try client.closeStdin()
+            #expect(try await client.waitForExit() == 0)
+            #expect(client.stdout.hasSuffix("from alice: last\n"))
+            #expect(client.stderr == "")
+            try await waitUntilOnline(server, count: 1)
+        }
+        await bob.close()
+        await front.close()
+        await server.shutdown()
+    }
+
+    /// Runs a plain-mode client that must fail, and checks that the server never saw a login.
+    private func expectRefusal(
+        _ arguments: [String], server: ChatServer, reason: (String) -> Bool
+    ) async throws {
+        let client = try startClient(arguments + ["alice"])
+        try client.write("bob: never in plain text\n")
+        #expect(try await client.waitForExit() == 1)
+        let lines = client.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(client.stderr)")
+        let prefix = "chat-client: cannot connect securely to "
+        #expect(client.stderr.hasPrefix(prefix) || client.stderr.hasPrefix("chat-client: cannot connect to "))
+        #expect(reason(client.stderr), "\(client.stderr)")
+        #expect(client.stdout == "")
+        #expect(try await server.onlineCount() == 0)
+    }
+
+    @Test func aCertificateFromAnotherCAIsRefused() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let server = try await startTestServer()
+        let front = try await Front(
+            certificate: certificates.serverCertificate, key: certificates.serverKey, backendPort: server.port
+        )
+        try await expectRefusal(
+            [
+                "--tls-ca", certificates.otherCAFile, "--host", "localhost", "--port", "\(front.port)",
+                "--reconnect",
+            ],
+            server: server
+        ) {
+            $0.hasSuffix(
+                ": the server's certificate is not trusted (unknown authority, expired or not yet valid)\n")
+        }
+        // Without --tls-ca, the system's roots do not know the test CA either.
+        try await expectRefusal(["--tls", "--host", "localhost", "--port", "\(front.port)"], server: server) {
+            $0.contains("not trusted")
+        }
+        await front.close()
+        await server.shutdown()
+    }
+
+    @Test func aCertificateForAnotherNameIsRefused() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let server = try await startTestServer()
+        let elsewhere = try await Front(
+            certificate: certificates.elsewhereCertificate, key: certificates.serverKey,
+            backendPort: server.port)
+        try await expectRefusal(
+            ["--tls-ca", certificates.caFile, "--host", "localhost", "--port", "\(elsewhere.port)"],
+            server: server
+        ) {
+            $0
+                == "chat-client: cannot connect securely to localhost:\(elsewhere.port): the server's certificate is not for localhost\n"
+        }
+        // An address is checked against the certificate's addresses, not its names.
+        let nameOnly = try await Front(
+            certificate: certificates.nameOnlyCertificate, key: certificates.serverKey,
+            backendPort: server.port)
+        try await expectRefusal(
+            ["--tls-ca", certificates.caFile, "--host", "127.0.0.1", "--port", "\(nameOnly.port)"],
+            server: server
+        ) { $0.hasSuffix("the server's certificate is not for 127.0.0.1\n") }
+        await elsewhere.close()
+        await nameOnly.close()
+        await server.shutdown()
+    }
+
+    @Test func aPlainTextServerIsRefused() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let server = try await startTestServer()
+        try await expectRefusal(
+            ["--tls-ca", certificates.caFile, "--port", "\(server.port)", "--connect-timeout", "1"],
+            server: server
+        ) { $0.contains("TLS") }
+        await server.shutdown()
+    }
+
+    @Test func aCAFileThatCannotBeUsedIsSaidBeforeConnecting() async throws {
+        let missing = try startClient(["--tls-ca", "/nonexistent/ca.pem", "--port", "1", "alice"])
+        #expect(try await missing.waitForExit() == 1)
+        #expect(
+            missing.stderr
+                == "chat-client: cannot read --tls-ca /nonexistent/ca.pem: no such file or directory\n")
+        let notPEM = try startClient(["--tls-ca", "/etc/hostname", "--port", "1", "alice"])
+        #expect(try await notPEM.waitForExit() == 1)
+        #expect(notPEM.stderr == "chat-client: --tls-ca /etc/hostname holds no PEM certificate\n")
+    }
+
+    @Test func theFullScreenSaysSoInItsStatusLineAndStops() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let server = try await startTestServer()
+        let front = try await Front(
+            certificate: certificates.serverCertificate, key: certificates.serverKey, backendPort: server.port
+        )
+        let client = ChildProcess.executable("chat-client").path
+        let tmux = try TmuxSession(
+            command: "\(client) --no-timestamps --tls-ca \(certificates.otherCAFile) --host localhost "
+                + "--port \(front.port) --reconnect-delay 0.1 alice")
+        defer { tmux.kill() }
+        let screen = try await tmux.waitForText("-- nothing was sent; /reconnect tries again")
+        #expect(
+            screen.contains {
+                $0.hasPrefix(
+                    "-- cannot connect securely to localhost:\(front.port): the server's certificate is")
+            })
+        // Stopped, not counting down to another try; and nothing reached the server.
+        #expect(
+            screen[22].hasPrefix(" alice | localhost:\(front.port) | disconnected: the server's certificate"))
+        #expect(try await server.onlineCount() == 0)
+        await front.close()
+        await server.shutdown()
+    }
+}

@@ -1,0 +1,54 @@
+import CursesShim
+import Testing
+
+@testable import ChatScreen
+
+@Suite struct KeyDecoderTests {
+    /// Decodes `text` as curses hands it over when it does not know a sequence: one character
+    /// at a time.
+    private func decode(_ text: String, with decoder: inout KeyDecoder) -> [Key] {
+        text.unicodeScalars.compactMap { decoder.decode(.character($0.value)) }
+    }
+
+    @Test func plainKeysAreThemselves() {
+        var decoder = KeyDecoder()
+        #expect(decoder.decode(.character(127)) == .backspace)
+        #expect(decoder.decode(.character(8)) == .backspace)
+        #expect(decoder.decode(.character(13)) == .enter)
+        #expect(decoder.decode(.character(9)) == .tab)
+        #expect(decoder.decode(.character(UInt32(UInt8(ascii: "b")))) == .character("b"))
+        #expect(decoder.decode(.character(1)) == .control("a"))
+        #expect(decoder.decode(.character(0)) == nil)
+        #expect(decoder.decode(.function(KEY_LEFT)) == .left)
+        #expect(decoder.decode(.function(KEY_NPAGE)) == .pageDown)
+        #expect(decoder.decode(.controlRight) == .controlRight)
+    }
+
+    @Test func escapeThenAKeyIsAltAndThatKey() {
+        var decoder = KeyDecoder()
+        #expect(decode("\u{1B}b", with: &decoder) == [.alt(.character("b"))])
+        #expect(decode("\u{1B}\u{1B}f", with: &decoder) == [.alt(.character("f"))])
+        #expect(decoder.decode(.character(27)) == nil)
+        #expect(decoder.decode(.character(127)) == .alt(.backspace))
+        // Escape pairs with one key only.
+        #expect(decode("\u{1B}xy", with: &decoder) == [.alt(.character("x")), .character("y")])
+        #expect(decoder.decode(.character(27)) == nil)
+        #expect(decoder.decode(.function(KEY_LEFT)) == .alt(.left))
+    }
+
+    @Test func unknownEscapeSequencesAreDroppedWhole() {
+        var decoder = KeyDecoder()
+        // Shift-Left, Alt-Left, Shift-Right, Ctrl-Up, an SS3 F1 and a bracketed-paste start, as
+        // a terminal whose terminfo lacks them delivers them: Escape, then the rest as characters.
+        for sequence in ["[1;2D", "[1;3D", "[1;2C", "[1;5A", "OP", "[200~"] {
+            #expect(decode("a\u{1B}\(sequence)c", with: &decoder) == [.character("a"), .character("c")])
+        }
+        // A sequence cut short by a key that cannot be part of it leaves that key alone.
+        #expect(decode("\u{1B}[1", with: &decoder) == [])
+        #expect(decoder.decode(.character(127)) == .backspace)
+        #expect(decode("\u{1B}O", with: &decoder) == [])
+        #expect(decoder.decode(.function(KEY_UP)) == .up)
+        // And keys after any of these mean what they always do.
+        #expect(decode("\u{1B}b", with: &decoder) == [.alt(.character("b"))])
+    }
+}

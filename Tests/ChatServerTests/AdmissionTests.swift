@@ -1,0 +1,86 @@
+import ChatServer
+import ChatTestSupport
+import Foundation
+import SystemSupport
+import Testing
+
+/// The connection caps and what happens when descriptors run out.
+@Suite struct AdmissionTests {
+    @Test func overTheConnectionCapOneMoreGetsANoticeAndTheNextGetsInWhenRoomIsMade() async throws {
+        let server = try await ServerProcess(arguments: ["--max-connections", "50"])
+        var held: [LineClient] = []
+        for index in 0..<50 { held.append(try await loggedIn("u\(index)", port: server.port)) }
+        let extra = try await LineClient.connect(port: server.port)
+        try await extra.send("extra")
+        #expect(try await extra.readToEnd() == ["error: server is full; try again later"])
+        #expect(!extra.wasReset)
+        // Everyone inside is still served.
+        try await expectStillServed(held[0], as: "u0")
+        await held[49].close()
+        let next = try await eventuallyLoggedIn("next", port: server.port)
+        try await expectStillServed(next, as: "next")
+    }
+
+    @Test func theCapPerAddressCountsOnlyThatAddress() async throws {
+        try await withServer(configuration: .forTests.with { $0.maximumConnectionsPerAddress = 3 }) {
+            server in
+            var held: [LineClient] = []
+            for index in 0..<3 { held.append(try await loggedIn("u\(index)", port: server.port)) }
+            let fourth = try await LineClient.connect(port: server.port)
+            #expect(
+                try await fourth.readToEnd() == [
+                    "error: more than 3 connections from your address; try again later"
+                ])
+            let elsewhere = try await LineClient.connect(port: server.port, sourceAddress: "127.0.0.2")
+            try await elsewhere.send("elsewhere")
+            try await expectStillServed(elsewhere, as: "elsewhere")
+            await held[0].close()
+            let again = try await eventuallyLoggedIn("again", port: server.port)
+            try await expectStillServed(again, as: "again")
+        }
+    }
+
+    @Test func outOfDescriptorsTheServerBacksOffInsteadOfSpinningAndRecovers() async throws {
+        // A descriptor limit the cap does not know about: accept itself fails.
+        let prlimit = URL(fileURLWithPath: "/usr/bin/prlimit")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: prlimit.path), "prlimit (util-linux) is missing")
+        let child = try ChildProcess(
+            prlimit,
+            [
+                "--nofile=100:100", ChildProcess.executable("chat-server").path, "--port", "0",
+                "--log-level", "error", "--max-connections", "1000",
+            ])
+        let line = try await child.waitForStdoutLine { $0.hasPrefix("listening on ") }
+        let port = try #require(line.split(separator: ":").last.flatMap { Int($0) })
+        var flood: [LineClient] = []
+        for _ in 0..<150 { flood.append(try await LineClient.connect(port: port)) }
+        // The listener keeps failing for lack of descriptors; meanwhile it must stay nearly idle.
+        try await child.waitForStderrLine { $0.contains("cannot accept connections") }
+        let probe = ProcessProbe(pid: child.pid)
+        let before = try #require(probe.cpuSeconds())
+        try await Task.sleep(for: .seconds(2))
+        let spent = try #require(probe.cpuSeconds()) - before
+        #expect(spent < 0.5, "the server spent \(spent) s of CPU in 2 s while out of descriptors")
+        // Room again: the waiting connections are taken, and newcomers get in.
+        for client in flood { await client.close() }
+        let newcomer = try await eventuallyLoggedIn("newcomer", port: port)
+        try await expectStillServed(newcomer, as: "newcomer")
+        child.signal(SIGTERM)
+        #expect(try await child.waitForExit() == 0)
+    }
+}
+
+/// Logs in as `name`, retrying while the server is still making room.
+func eventuallyLoggedIn(_ name: String, port: Int) async throws -> LineClient {
+    let deadline = ContinuousClock.now + .seconds(20)
+    while true {
+        let client = try await LineClient.connect(port: port)
+        try await client.send(name)
+        try await client.send("\(name): ready")
+        if let echo = try await client.readLine(), echo == "from \(name): ready" { return client }
+        await client.close()
+        guard ContinuousClock.now < deadline else { throw TestTimeout("\(name) never got in") }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}

@@ -1,0 +1,127 @@
+import ChatProtocol
+import NIOCore
+import Testing
+
+@testable import ChatServer
+
+/// Every path through a connection's life, without a socket.
+@Suite struct ConnectionLifecycleTests {
+    @Test func aLoginThenEndOfInputDrainsThenReleases() {
+        var life = ConnectionLifecycle()
+        #expect(act(&life) { $0.activated(serverIsShuttingDown: false) } == .armLoginTimer)
+        #expect(act(&life) { $0.loggedIn() } == .disarmLoginTimer)
+        #expect(life.state == .online)
+        life.inputEnded()
+        #expect(act(&life) { $0.inputProcessed() } == .drain(notice: nil))
+        #expect(life.closeReason == "end of input")
+        #expect(act(&life) { $0.outputWritten() } == .endOutput)
+        #expect(act(&life) { $0.channelClosed() } == .release)
+        #expect(act(&life) { $0.channelClosed() } == .none, "released once")
+    }
+
+    @Test func aConnectionAcceptedDuringShutdownIsSentAway() {
+        var life = ConnectionLifecycle()
+        #expect(act(&life) { $0.activated(serverIsShuttingDown: true) } == .drain(notice: .shuttingDown))
+        #expect(!life.takesInput)
+    }
+
+    @Test func theLoginTimerOnlyMattersBeforeTheLogin() {
+        var waiting = ConnectionLifecycle()
+        _ = waiting.activated(serverIsShuttingDown: false)
+        #expect(
+            act(&waiting) { $0.loginTimerFired(after: "30 seconds") }
+                == .drain(notice: .loginTimedOut("30 seconds")))
+        var online = ConnectionLifecycle()
+        _ = online.activated(serverIsShuttingDown: false)
+        _ = online.loggedIn()
+        #expect(act(&online) { $0.loginTimerFired(after: "30 seconds") } == .none)
+    }
+
+    @Test func aRefusedLoginDrainsWithItsNotice() {
+        var life = ConnectionLifecycle()
+        _ = life.activated(serverIsShuttingDown: false)
+        #expect(
+            act(&life) { $0.loginRefused(.loginTaken("bob"), reason: "already online") }
+                == .drain(notice: .loginTaken("bob")))
+        #expect(act(&life) { $0.loggedIn() } == .none, "no login after a refusal")
+        #expect(life.closeReason == "login refused: already online")
+    }
+
+    @Test func inputEndedWhileHeldBackWaitsForTheHeldLines() {
+        var life = ConnectionLifecycle()
+        _ = life.activated(serverIsShuttingDown: false)
+        _ = life.loggedIn()
+        #expect(act(&life) { $0.congested() } == .pauseInput)
+        #expect(act(&life) { $0.congested() } == .none, "paused once")
+        life.inputEnded()
+        #expect(act(&life) { $0.inputProcessed() } == .none, "the held lines still have to go")
+        #expect(act(&life) { $0.relieved() } == .resumeInput)
+        #expect(act(&life) { $0.inputProcessed() } == .drain(notice: nil))
+    }
+
+    @Test func drainingIgnoresFlowControlAndFurtherEndings() {
+        var life = ConnectionLifecycle()
+        _ = life.activated(serverIsShuttingDown: false)
+        _ = life.loggedIn()
+        _ = life.congested()
+        #expect(
+            act(&life) { $0.cutOff(.stalled("10 seconds"), reason: "stalled") }
+                == .drain(notice: .stalled("10 seconds")))
+        #expect(!life.isInputPaused)
+        #expect(act(&life) { $0.relieved() } == .none)
+        #expect(act(&life) { $0.congested() } == .none)
+        #expect(act(&life) { $0.shutdown() } == .none)
+        #expect(act(&life) { $0.cutOff(.tooSlow, reason: "again") } == .none)
+        #expect(life.closeReason == "stalled")
+    }
+
+    @Test func aDrainThatTimesOutClosesAndSaysSo() {
+        var life = ConnectionLifecycle()
+        _ = life.activated(serverIsShuttingDown: false)
+        _ = life.shutdown()
+        #expect(act(&life) { $0.drainTimerFired(after: "3 seconds") } == .abandon)
+        #expect(life.closeReason == "server shutdown, then did not finish within 3 seconds")
+        #expect(act(&life) { $0.channelClosed() } == .release)
+        #expect(act(&life) { $0.drainTimerFired(after: "3 seconds") } == .none)
+    }
+
+    @Test func anErrorClosesAtOnceAndKeepsTheDrainsReason() {
+        var online = ConnectionLifecycle()
+        _ = online.activated(serverIsShuttingDown: false)
+        #expect(act(&online) { $0.failed(reason: "connection reset by peer") } == .close)
+        #expect(online.closeReason == "connection reset by peer")
+        var draining = ConnectionLifecycle()
+        _ = draining.activated(serverIsShuttingDown: false)
+        _ = draining.shutdown()
+        #expect(act(&draining) { $0.failed(reason: "connection reset by peer") } == .close)
+        #expect(draining.closeReason == "server shutdown")
+    }
+}
+
+/// Runs a mutating event on `life` and returns its action (a `#expect` cannot mutate in place).
+private func act(
+    _ life: inout ConnectionLifecycle,
+    _ event: (inout ConnectionLifecycle) -> ConnectionLifecycle.Action
+) -> ConnectionLifecycle.Action {
+    event(&life)
+}
+
+@Suite struct StallMonitorTests {
+    @Test func anyProgressRestartsTheClock() {
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var monitor = StallMonitor(written: 0, now: start, timeout: .seconds(10))
+        var verdicts: [Bool] = []
+        for (written, seconds) in [(0, 9), (1, 9), (1, 18), (1, 19)] {
+            verdicts.append(monitor.isStalled(written: written, now: start + .seconds(Int64(seconds))))
+        }
+        #expect(verdicts == [false, false, false, true])
+    }
+
+    @Test func checksOftenEnoughAndNeverBusily() {
+        #expect(
+            StallMonitor(written: 0, now: .now(), timeout: .seconds(10)).checkInterval == .milliseconds(2500))
+        #expect(
+            StallMonitor(written: 0, now: .now(), timeout: .milliseconds(2)).checkInterval == .milliseconds(1)
+        )
+    }
+}

@@ -1,0 +1,176 @@
+import ChatServer
+import ChatTestSupport
+import Foundation
+import NIOCore
+import Testing
+
+/// Flow control must never deadlock: each of these ends within the stall timeout (two seconds
+/// here: long enough for a loaded machine to observe who waits on whom before it runs out), and
+/// whatever was accepted for a reader that reads still reaches it.
+@Suite struct DeadlockTests {
+    let stallTimeout = TimeAmount.seconds(2)
+    /// Short limits, so a few hundred lines fill a queue.
+    var configuration: ChatServerConfiguration {
+        .forTests.with {
+            $0.softQueueBytes = 64 * 1024
+            $0.lowWaterQueueBytes = 32 * 1024
+            $0.stallTimeout = stallTimeout
+        }
+    }
+
+    /// For tests about something other than stalls: nobody is cut off for taking nothing.
+    var patient: ChatServerConfiguration { configuration.with { $0.stallTimeout = .seconds(600) } }
+
+    @Test func aClientFloodingItselfWithoutReadingIsCutOffAtTheStallTimeout() async throws {
+        try await withServer(configuration: configuration) { server in
+            let loner = try await loggedIn("loner", port: server.port, receiveBufferBytes: 16 * 1024)
+            let other = try await loggedIn("other", port: server.port)
+            try await loner.stopReading()
+            let flooding = Task {
+                try await Flood(recipients: "loner", count: 20_000, textBytes: 500).send(from: loner)
+            }
+            try await waitUntil(timeout: .seconds(60)) { try await server.onlineCount() == 1 }
+            try await expectStillServed(other, as: "other")
+            try await loner.resumeReading()
+            let lines = try await loner.readToEnd(timeout: .seconds(20))
+            #expect(lines.last?.hasPrefix("error: you read nothing for 2 seconds") == true)
+            flooding.cancel()
+        }
+    }
+
+    @Test func twoClientsFloodingEachOtherWithoutReadingDoNotHoldEachOtherForever() async throws {
+        try await withServer(configuration: configuration) { server in
+            let alice = try await loggedIn("alice", port: server.port, receiveBufferBytes: 16 * 1024)
+            let bob = try await loggedIn("bob", port: server.port, receiveBufferBytes: 16 * 1024)
+            let carol = try await loggedIn("carol", port: server.port)
+            try await alice.stopReading()
+            try await bob.stopReading()
+            let floods = [(alice, "bob"), (bob, "alice")].map { client, target in
+                Task { try await Flood(recipients: target, count: 20_000, textBytes: 500).send(from: client) }
+            }
+            // Each waits on the other's full queue: the first to stall is cut off, which lets the
+            // other go on (its later lines earn it notices, which may stall it in turn).
+            try await waitUntil(timeout: .seconds(60)) { try await server.onlineCount() <= 2 }
+            try await waitUntil(timeout: .seconds(60)) { try await server.pausedSenderCount() == 0 }
+            try await expectStillServed(carol, as: "carol")
+            for flood in floods { flood.cancel() }
+        }
+    }
+
+    @Test func aChainOfWaitsUnwindsFromItsStuckEnd() async throws {
+        try await withServer(configuration: configuration) { server in
+            // a floods b, b floods c; b and c never read; a reads.
+            let a = try await loggedIn("a", port: server.port)
+            let b = try await loggedIn("b", port: server.port, receiveBufferBytes: 16 * 1024)
+            let c = try await loggedIn("c", port: server.port, receiveBufferBytes: 16 * 1024)
+            try await b.stopReading()
+            try await c.stopReading()
+            let bToC = Task { try await Flood(recipients: "c", count: 20_000, textBytes: 500).send(from: b) }
+            let aToB = Task { try await Flood(recipients: "b", count: 20_000, textBytes: 500).send(from: a) }
+            // c is cut off for taking nothing, then b, whom a waited on; a is free again.
+            try await waitUntil(timeout: .seconds(60)) { try await server.onlineCount() == 1 }
+            aToB.cancel()
+            bToC.cancel()
+            var heardBLeft = false
+            while let line = try await a.readLine(timeout: .seconds(20)) {
+                if line == "error: 'b' is not online" {
+                    heardBLeft = true
+                    break
+                }
+            }
+            #expect(heardBLeft)
+        }
+    }
+
+    @Test func aSenderWaitingOnARecipientThatLeavesGoesOn() async throws {
+        // The recipient leaves, rather than being cut off: no stall timeout here.
+        try await withServer(configuration: patient) { server in
+            let sender = try await loggedIn("sender", port: server.port)
+            let leaver = try await loggedIn("leaver", port: server.port, receiveBufferBytes: 16 * 1024)
+            try await leaver.stopReading()
+            let flooding = Task {
+                try await Flood(recipients: "leaver", count: 20_000, textBytes: 500).send(from: sender)
+            }
+            try await waitUntil(timeout: .seconds(60)) { try await server.pausedSenderCount() == 1 }
+            await leaver.close()
+            try await flooding.value
+            // The lines after it left earn notices; nothing is stuck.
+            var notices = 0
+            while notices == 0, let line = try await sender.readLine() {
+                if line == "error: 'leaver' is not online" { notices += 1 }
+            }
+            try await waitUntil { try await server.pausedSenderCount() == 0 }
+        }
+    }
+
+    @Test func endOfInputWhileHeldBackStillDeliversEverything() async throws {
+        // The reader takes nothing until the sender has ended its input: no stall timeout here.
+        try await withServer(configuration: patient, logLevel: .notice) { server in
+            let reader = try await loggedIn("reader", port: server.port, receiveBufferBytes: 16 * 1024)
+            let sender = try await loggedIn("sender", port: server.port)
+            try await reader.stopReading()
+            // More than the kernel buffers toward the reader hold (4 MiB at most here), so the
+            // sender is held back; less than they and the sender's own buffers hold, so all of it
+            // leaves the sender.
+            let flood = Flood(recipients: "reader", count: 6000, textBytes: 1000)
+            try await flood.send(from: sender)
+            try await waitUntil(timeout: .seconds(60)) { try await server.pausedSenderCount() == 1 }
+            try await sender.closeOutput()
+            try await reader.resumeReading()
+            try await expectEveryLine(reader, from: ["sender"], of: flood)
+            // Having sent everything and ended its input, the sender is closed in order.
+            #expect(try await sender.readToEnd() == [])
+            #expect(!sender.wasReset)
+        }
+    }
+
+    @Test func aStalledReaderHeldItsSenderAndIsCutOffInOrder() async throws {
+        try await withServer(configuration: configuration) { server in
+            let slow = try await loggedIn("slow", port: server.port, receiveBufferBytes: 16 * 1024)
+            let fast = try await loggedIn("fast", port: server.port)
+            try await slow.stopReading()
+            let flood = Flood(recipients: "slow", count: 5000, textBytes: 1000)
+            let flooding = Task { try await flood.send(from: fast) }
+            try await waitUntil(timeout: .seconds(60)) { try await server.onlineCount() == 1 }
+            try await flooding.value
+            try await slow.resumeReading()
+            // What was queued before the cut-off arrives whole and in order, then the reason.
+            let rest = try await slow.readToEnd(timeout: .seconds(20))
+            #expect(
+                rest.last
+                    == "error: you read nothing for 2 seconds while messages waited for you; disconnecting"
+            )
+            for (sequence, line) in rest.dropLast().enumerated() {
+                try #require(line == "from fast: \(flood.text(sequence))")
+            }
+            #expect(!slow.wasReset)
+            // The freed login can be taken again, and the sender goes on.
+            let again = try await loggedIn("slow", port: server.port)
+            try await fast.send("slow: welcome back")
+            var heard = try await again.readLine()
+            while heard?.hasPrefix("from fast: ") == true && heard != "from fast: welcome back" {
+                heard = try await again.readLine()
+            }
+            #expect(heard == "from fast: welcome back")
+        }
+    }
+}
+
+@Suite struct ShutdownWhileHeldBackTests {
+    @Test func aServerWithHeldBackSendersStillStopsPromptly() async throws {
+        let server = try await ServerProcess(arguments: ["--soft-queue-bytes", "65536"])
+        let stuck = try await loggedIn("stuck", port: server.port, receiveBufferBytes: 16 * 1024)
+        let sender = try await loggedIn("sender", port: server.port)
+        try await stuck.stopReading()
+        let flooding = Task {
+            try await Flood(recipients: "stuck", count: 20_000, textBytes: 500).send(from: sender)
+        }
+        // Time for the flood to fill the stuck reader's queue, so the sender is held back when
+        // the signal comes (if it were not yet, the test would only be weaker, not wrong).
+        try await Task.sleep(for: .seconds(1))
+        server.child.signal(SIGTERM)
+        #expect(try await server.child.waitForExit(timeout: .seconds(15)) == 0)
+        #expect(try await sender.readToEnd().last == "error: server is shutting down")
+        flooding.cancel()
+    }
+}

@@ -1,0 +1,140 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// Issue 8's measurements, each with every line checked: a reader that reads, however slowly,
+/// gets everything, in order, in bounded server memory, and nobody who reads is cut off.
+@Suite struct FlowControlTests {
+    @Test func aSlowReaderGetsEverythingFromOneFastSender() async throws {
+        let server = try await ServerProcess()
+        let reader = try await loggedIn(
+            "reader", port: server.port, receiveBufferBytes: 64 * 1024, readBytesPerSecond: 6_000_000)
+        let sender = try await loggedIn("sender", port: server.port)
+        let baseline = server.child.memory().residentKiB
+        let flood = Flood(recipients: "reader", count: 30_000, textBytes: 1000)
+        async let sent: Void = flood.send(from: sender)
+        try await expectEveryLine(reader, from: ["sender"], of: flood)
+        try await sent
+        try await expectStillServed(reader, as: "reader")
+        try await expectStillServed(sender, as: "sender")
+        expectPeakGrowth(of: server, over: baseline, atMostMiB: 64)
+    }
+
+    @Test func aSlowReaderGetsEverythingFromTenSenders() async throws {
+        let server = try await ServerProcess()
+        let reader = try await loggedIn(
+            "reader", port: server.port, receiveBufferBytes: 64 * 1024, readBytesPerSecond: 4_000_000)
+        var senders: [LineClient] = []
+        for index in 0..<10 { senders.append(try await loggedIn("s\(index)", port: server.port)) }
+        let baseline = server.child.memory().residentKiB
+        let flood = Flood(recipients: "reader", count: 2000, textBytes: 1000)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for sender in senders { group.addTask { try await flood.send(from: sender) } }
+            try await expectEveryLine(reader, from: (0..<10).map { "s\($0)" }, of: flood)
+            try await group.waitForAll()
+        }
+        try await expectStillServed(reader, as: "reader")
+        expectPeakGrowth(of: server, over: baseline, atMostMiB: 64)
+    }
+
+    @Test func aStuckRecipientHoldsItsSendersBackOnlyUntilTheStallTimeout() async throws {
+        // A long drain timeout: the stuck one takes its last lines only once the readers are done.
+        let server = try await ServerProcess(arguments: ["--stall-timeout", "2", "--drain-timeout", "600"])
+        let stuck = try await loggedIn("stuck", port: server.port, receiveBufferBytes: 64 * 1024)
+        let readers = [
+            try await loggedIn("r1", port: server.port), try await loggedIn("r2", port: server.port),
+        ]
+        let sender = try await loggedIn("sender", port: server.port)
+        try await stuck.stopReading()
+        let baseline = server.child.memory().residentKiB
+        let flood = Flood(recipients: "stuck, r1, r2", count: 20_000, textBytes: 1000)
+        // Were the readers held until the stuck one left, and no longer, every line arrives; were
+        // they held for good, a line would time out.
+        async let sent: Void = flood.send(from: sender)
+        for reader in readers {
+            try await expectEveryLine(reader, from: ["sender"], of: flood)
+        }
+        try await sent
+        // The stuck one was cut off: what was queued for it, then the reason, then the end.
+        try await stuck.resumeReading()
+        let rest = try await stuck.readToEnd(timeout: .seconds(30))
+        #expect(rest.last?.hasPrefix("error: you read nothing for 2 seconds") == true, "\(rest.suffix(2))")
+        #expect(!stuck.wasReset)
+        // Only the lines before the cut-off reached it, and the sender heard it left.
+        #expect(rest.count < flood.count)
+        expectPeakGrowth(of: server, over: baseline, atMostMiB: 64)
+    }
+
+    @Test func aRingOfFloodersDeliversEverythingToEveryone() async throws {
+        let server = try await ServerProcess()
+        let size = 20
+        var clients: [LineClient] = []
+        for index in 0..<size { clients.append(try await loggedIn("c\(index)", port: server.port)) }
+        let baseline = server.child.memory().residentKiB
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<size {
+                let flood = Flood(recipients: "c\((index + 1) % size)", count: 1500, textBytes: 1000)
+                let client = clients[index]
+                group.addTask { try await flood.send(from: client) }
+                group.addTask {
+                    try await expectEveryLine(client, from: ["c\((index + size - 1) % size)"], of: flood)
+                }
+            }
+            try await group.waitForAll()
+        }
+        for (index, client) in clients.enumerated() { try await expectStillServed(client, as: "c\(index)") }
+        expectPeakGrowth(of: server, over: baseline, atMostMiB: 64)
+    }
+
+    @Test func aReaderOfHugeLinesIsNotCutOff() async throws {
+        let server = try await ServerProcess()
+        let reader = try await loggedIn("reader", port: server.port, receiveBufferBytes: 128 * 1024)
+        let sender = try await loggedIn("sender", port: server.port)
+        let baseline = server.child.memory().residentKiB
+        let flood = Flood(recipients: "reader", count: 600, textBytes: 60 * 1024)
+        async let sent: Void = flood.send(from: sender)
+        try await expectEveryLine(reader, from: ["sender"], of: flood)
+        try await sent
+        try await expectStillServed(reader, as: "reader")
+        expectPeakGrowth(of: server, over: baseline, atMostMiB: 64)
+    }
+
+    @Test func anUnrelatedPairStaysResponsiveDuringAFlood() async throws {
+        let server = try await ServerProcess()
+        let reader = try await loggedIn(
+            "reader", port: server.port, receiveBufferBytes: 64 * 1024, readBytesPerSecond: 2_000_000)
+        var flooders: [LineClient] = []
+        for index in 0..<5 { flooders.append(try await loggedIn("f\(index)", port: server.port)) }
+        let ping = try await loggedIn("ping", port: server.port)
+        let pong = try await loggedIn("pong", port: server.port)
+        let quiet = try await medianRoundTrip(ping, pong)
+        let flood = Flood(recipients: "reader", count: 3000, textBytes: 1000)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for flooder in flooders { group.addTask { try await flood.send(from: flooder) } }
+            group.addTask { try await expectEveryLine(reader, from: (0..<5).map { "f\($0)" }, of: flood) }
+            // Once the flood has the reader's queue full and its senders held back.
+            try await waitUntil(timeout: .seconds(30)) { reader.receivedByteCount > 1_000_000 }
+            let flooded = try await medianRoundTrip(ping, pong)
+            // About a millisecond either way on an idle machine. A pair stuck behind the flood
+            // would wait seconds; a loaded machine slows both medians alike, hence the bound
+            // relative to the quiet one.
+            #expect(
+                flooded < max(.milliseconds(100), quiet * 5),
+                "median round trip \(flooded) during the flood, \(quiet) before it")
+            try await group.waitForAll()
+        }
+    }
+
+    private func medianRoundTrip(_ ping: LineClient, _ pong: LineClient) async throws -> Duration {
+        var roundTrips: [Duration] = []
+        for round in 0..<30 {
+            let sent = ContinuousClock.now
+            try await ping.send("pong: \(round)")
+            #expect(try await pong.readLine() == "from ping: \(round)")
+            try await pong.send("ping: \(round)")
+            #expect(try await ping.readLine() == "from pong: \(round)")
+            roundTrips.append(ContinuousClock.now - sent)
+        }
+        return roundTrips.sorted()[roundTrips.count / 2]
+    }
+}

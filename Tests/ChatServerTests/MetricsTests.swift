@@ -1,0 +1,157 @@
+import ChatProtocol
+import ChatTestSupport
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import ChatServer
+
+/// The metrics endpoint, end to end over HTTP on loopback.
+@Suite struct MetricsTests {
+    @Test func countersBumpedOnTheLoopsAreScrapedExactlyOnce() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let statistics = ServerStatistics(group: group)
+        let endpoint = try #require(
+            try await MetricsEndpoint.start(
+                MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper), statistics: statistics,
+                group: group,
+                logger: Logger(label: "test")))
+        let port = try #require(endpoint.localAddress?.port)
+
+        let before = try await scrape(port)
+        #expect(before["chat_bytes_received_total"] == "0")
+        #expect(before["chat_notices_total{kind=\"too_slow\"}"] == "0")
+
+        try await bumpEveryLoop(group, statistics)
+        let once = try await scrape(port)
+        #expect(once["chat_bytes_received_total"] == "2000")
+        #expect(once["chat_bytes_sent_total"] == "600")
+        #expect(once["chat_deliveries_total"] == "6")
+        #expect(once["chat_connections_total"] == "2")
+        #expect(once["chat_connections_open"] == "2.0")
+        #expect(once["chat_logins_online"] == "2.0")
+        #expect(once["chat_notices_total{kind=\"too_slow\"}"] == "2")
+        #expect(once["chat_notices_total{kind=\"recipient_offline\"}"] == "0")
+        #expect(once["chat_cut_offs_total{reason=\"drain_timeout\"}"] == "2")
+        #expect(once["chat_connections_refused_total{cap=\"max_connections_per_ip\"}"] == "2")
+        #expect(once["chat_tls_handshake_failures_total"] == "2")
+
+        // Scraping again folds nothing twice; bumping again adds exactly that.
+        #expect(try await scrape(port) == once)
+        try await bumpEveryLoop(group, statistics)
+        let twice = try await scrape(port)
+        #expect(twice["chat_bytes_received_total"] == "4000")
+        #expect(twice["chat_connections_open"] == "4.0")
+
+        await endpoint.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func answersOnlyGETOnMetrics() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let endpoint = try #require(
+            try await MetricsEndpoint.start(
+                MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper),
+                statistics: ServerStatistics(group: group),
+                group: group,
+                logger: Logger(label: "test")))
+        let port = try #require(endpoint.localAddress?.port)
+        #expect(try await request(port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n").status == "404")
+        #expect(
+            try await request(port, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi").status
+                == "405")
+        let huge =
+            "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+            + String(repeating: "x", count: 100_000)
+        #expect(try await request(port, huge).status == "413")
+        #expect(try await request(port, "GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n").status == "200")
+        await endpoint.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// A plain-text client on the TLS port is counted as a failed handshake.
+    @Test func aFailedTLSHandshakeIsCounted() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try await ChatServer.start(
+            configuration: ChatServerConfiguration(
+                port: 0,
+                tls: TLSFiles(
+                    certificateChainPath: certificates.serverCertificate,
+                    privateKeyPath: certificates.serverKey),
+                metrics: MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper)),
+            logger: Logger(label: "test"))
+        let port = try #require(server.metricsAddress?.port)
+        #expect(try await scrape(port)["chat_tls_handshake_failures_total"] == "0")
+        for _ in 0..<3 {
+            let plain = try await LineClient.connect(port: server.port)
+            try await plain.send("mallory")
+            _ = try await plain.readToEnd()
+        }
+        try await waitUntil { try await scrape(port)["chat_tls_handshake_failures_total"] == "3" }
+        await server.shutdown()
+    }
+
+    @Test func theServerProcessServesMetricsOnItsFlag() async throws {
+        let port = try await freePort()
+        let server = try await ServerProcess(arguments: ["--metrics-port", "\(port)"])
+        let metrics = try await scrape(port)
+        #expect(metrics["chat_connections_open"] != nil, "\(metrics)")
+        _ = server
+    }
+
+    private func bumpEveryLoop(_ group: MultiThreadedEventLoopGroup, _ statistics: ServerStatistics)
+        async throws
+    {
+        for loop in group.makeIterator() {
+            try await loop.submit {
+                let counters = statistics.onLoop(loop)
+                counters.connectionOpened()
+                counters.loggedIn()
+                counters.received(bytes: 1000)
+                counters.sent(bytes: 300)
+                counters.delivered(3)
+                counters.noticeSent(.tooSlow)
+                counters.cutOff(.drainTimeout)
+                counters.connectionRefused(.maximumConnectionsPerAddress)
+                counters.tlsHandshakeFailed()
+            }.get()
+        }
+    }
+}
+
+/// The endpoint closes a connection that sends nothing for a while; a test on a busy machine may
+/// be descheduled between connecting and sending for longer than the production timeout.
+private let patientScraper = TimeAmount.minutes(5)
+
+/// `/metrics` as series name (with labels) to value.
+private func scrape(_ port: Int) async throws -> [String: String] {
+    let response = try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    try #require(response.status == "200", "\(response)")
+    var series: [String: String] = [:]
+    for line in response.body where !line.hasPrefix("#") && !line.isEmpty {
+        guard let space = line.lastIndex(of: " ") else { continue }
+        series[String(line[..<space])] = String(line[line.index(after: space)...])
+    }
+    return series
+}
+
+/// Sends `raw` and reads the response to the end: the server closes after one.
+private func request(_ port: Int, _ raw: String) async throws -> (status: String, body: [String]) {
+    let client = try await LineClient.connect(port: port)
+    try await client.sendRaw(raw)
+    let lines = try await client.readToEnd()
+    let status = lines.first?.split(separator: " ").dropFirst().first.map(String.init) ?? ""
+    let body = lines.drop { $0 != "\r" }.dropFirst()
+    return (status, Array(body))
+}
+
+/// A port nobody listens on right now.
+private func freePort() async throws -> Int {
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .bind(host: "127.0.0.1", port: 0).get()
+    let port = channel.localAddress!.port!
+    try await channel.close()
+    return port
+}

@@ -1,0 +1,50 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// Per-connection limits alone let many stalled readers add up; the queue budget bounds them all.
+@Suite struct QueueBudgetTests {
+    @Test func manyReadersThatNeverReadStayWithinTheBudgetAndAreCutOff() async throws {
+        let budgetMiB = 8
+        // The stall timeout is far away: any cut-off seen here is the budget's.
+        let server = try await ServerProcess(arguments: [
+            "--queue-budget-bytes", "\(budgetMiB << 20)", "--stall-timeout", "600", "--log-level", "notice",
+        ])
+        let readerCount = 200
+        var readers: [LineClient] = []
+        for index in 0..<readerCount {
+            let reader = try await loggedIn("r\(index)", port: server.port, receiveBufferBytes: 16 * 1024)
+            try await reader.stopReading()
+            readers.append(reader)
+        }
+        let attacker = try await loggedIn("attacker", port: server.port)
+        let baseline = server.child.memory().residentKiB
+        let everyone = (0..<readerCount).map { "r\($0)" }.joined(separator: ",")
+        let flood = Flood(recipients: everyone, count: 4000, textBytes: 2000)
+        let attacking = Task { try await flood.send(from: attacker) }
+        // Every reader is cut off long before the stall timeout, the server's memory stays near
+        // the budget meanwhile, and the attacker, once they are gone, is read from again.
+        try await waitUntil(timeout: .seconds(120)) { cutOffs(server) == readerCount }
+        try await attacking.value
+        let peak = server.child.memory().peakKiB
+        #expect(
+            peak - baseline <= (budgetMiB + 48) * 1024,
+            "server peak RSS grew by \((peak - baseline) / 1024) MiB with a \(budgetMiB) MiB budget")
+        for reader in readers { await reader.close() }
+        // Past the notices for the readers that left, the attacker is still served.
+        try await attacker.send("attacker: still here")
+        var line = try await attacker.readLine()
+        while line?.hasPrefix("error: ") == true { line = try await attacker.readLine() }
+        #expect(line == "from attacker: still here")
+        // And the memory of the burst went back to the system.
+        let after = server.child.memory().residentKiB
+        #expect(
+            after - baseline <= 16 * 1024, "RSS \(after - baseline) KiB over the baseline after the burst")
+        print("budget test: peak +\((peak - baseline) / 1024) MiB, after +\((after - baseline) / 1024) MiB")
+    }
+}
+
+/// Readers the server's log says it cut off.
+private func cutOffs(_ server: ServerProcess) -> Int {
+    server.child.stderr.split(separator: "\n").count { $0.contains("cut off") }
+}

@@ -1,0 +1,122 @@
+import ChatTestSupport
+import Foundation
+import NIOSSL
+import Testing
+
+/// The real `chat-server` with `--tls-cert` and `--tls-key`.
+@Suite struct TLSTests {
+    @Test func twoTLSClientsChatAndOpenSSLJoinsIn() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try await tlsServer(certificates)
+        let trusting = try TestCertificates.clientConfiguration(trusting: certificates.caCertificate)
+        let alice = try await loggedIn("alice", port: server.port, tls: trusting)
+        let bob = try await loggedIn("bob", port: server.port, tls: trusting)
+        try await alice.send("bob: hello over TLS")
+        #expect(try await bob.readLine() == "from alice: hello over TLS")
+
+        let carol = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "openssl", "s_client", "-connect", "127.0.0.1:\(server.port)", "-CAfile",
+                certificates.caCertificate,
+                "-verify_ip", "127.0.0.1", "-verify_return_error", "-quiet",
+            ])
+        defer { carol.terminate() }
+        try carol.write("carol\ncarol: ready\n")
+        try await carol.waitForStdoutLine { $0 == "from carol: ready" }
+        try await alice.send("bob, carol: hello both")
+        try await carol.waitForStdoutLine { $0 == "from alice: hello both" }
+        #expect(try await bob.readLine() == "from alice: hello both")
+        try carol.write("alice: hello from openssl\n")
+        #expect(try await alice.readLine() == "from carol: hello from openssl")
+    }
+
+    @Test func aPlainTextClientGetsNowhereAndTheServerKeepsServing() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try await tlsServer(certificates)
+        let trusting = try TestCertificates.clientConfiguration(trusting: certificates.caCertificate)
+        let alice = try await loggedIn("alice", port: server.port, tls: trusting)
+
+        let plain = try await LineClient.connect(port: server.port)
+        try await plain.send("mallory")
+        try await plain.send("alice: let me in")
+        // At most a TLS alert comes back, never a line of the chat.
+        for line in try await plain.readToEnd() {
+            #expect(!line.hasPrefix("from ") && !line.hasPrefix("error: "), "\(line.debugDescription)")
+        }
+        try await alice.expectSilence(for: .milliseconds(100))
+
+        let bob = try await loggedIn("bob", port: server.port, tls: trusting)
+        try await bob.send("alice: still here?")
+        #expect(try await alice.readLine() == "from bob: still here?")
+    }
+
+    @Test func aClientThatDoesNotTrustTheCertificateFailsTheHandshake() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try await tlsServer(certificates)
+        let trustingAnother = try TestCertificates.clientConfiguration(
+            trusting: certificates.otherCACertificate)
+        let client = try await LineClient.connect(port: server.port, tls: trustingAnother)
+        try await client.send("alice")
+        try await client.waitUntilClosedByServer()
+        let failure = try #require(client.failure)
+        #expect(failure.contains("CERTIFICATE_VERIFY_FAILED"), "\(failure)")
+
+        // It never logged in: the name is free.
+        let trusting = try TestCertificates.clientConfiguration(trusting: certificates.caCertificate)
+        let alice = try await loggedIn("alice", port: server.port, tls: trusting)
+        await alice.close()
+    }
+
+    @Test func aClientCanCheckTheServersNameToo() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try await tlsServer(certificates)
+        let trusting = try TestCertificates.clientConfiguration(trusting: certificates.caCertificate)
+        let client = try await LineClient.connect(port: server.port, host: "localhost", tls: trusting)
+        try await client.send("alice")
+        try await expectStillServed(client, as: "alice")
+    }
+
+    @Test func badCertificateOrKeyFilesAreOneLineAndStatus1() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let cases: [([String], String)] = [
+            (
+                ["--tls-cert", "/nonexistent/cert.pem", "--tls-key", certificates.serverKey],
+                "chat-server: cannot read the certificate from /nonexistent/cert.pem: no such file or directory"
+            ),
+            (
+                ["--tls-cert", certificates.serverKey, "--tls-key", certificates.serverKey],
+                "chat-server: cannot read the certificate from \(certificates.serverKey): not a readable PEM certificate"
+            ),
+            (
+                ["--tls-cert", certificates.serverCertificate, "--tls-key", certificates.serverCertificate],
+                "chat-server: cannot read the private key from \(certificates.serverCertificate): not a readable PEM private key"
+            ),
+            (
+                ["--tls-cert", certificates.serverCertificate, "--tls-key", certificates.otherKey],
+                "chat-server: the private key in \(certificates.otherKey) does not belong to the certificate in \(certificates.serverCertificate)"
+            ),
+        ]
+        for (arguments, message) in cases {
+            let server = try ChildProcess(
+                ChildProcess.executable("chat-server"), ["--port", "0"] + arguments)
+            #expect(try await server.waitForExit() == 1)
+            let errors = server.stderr.split(separator: "\n").filter { !$0.contains(" info ") }
+            #expect(errors == [Substring(message)], "stderr: \(server.stderr)")
+            #expect(server.stdout.isEmpty)
+        }
+    }
+
+    @Test(arguments: [["--tls-cert", "cert.pem"], ["--tls-key", "key.pem"]])
+    func aCertificateWithoutAKeyIsAUsageError(_ arguments: [String]) async throws {
+        let server = try ChildProcess(ChildProcess.executable("chat-server"), arguments)
+        #expect(try await server.waitForExit() == 64)
+        #expect(server.stderr.contains("--tls-cert and --tls-key go together"), "stderr: \(server.stderr)")
+    }
+
+    private func tlsServer(_ certificates: TestCertificates) async throws -> ServerProcess {
+        try await ServerProcess(arguments: [
+            "--tls-cert", certificates.serverCertificate, "--tls-key", certificates.serverKey,
+        ])
+    }
+}
