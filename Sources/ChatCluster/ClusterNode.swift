@@ -27,6 +27,8 @@ public final class ClusterNode: Sendable {
     let counters = NIOLockedValueBox(ClusterStatistics())
     let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
     let callbackLoop: any EventLoop
+    /// Where the node's own tasks run.
+    let executor: LoopExecutor
     let onEvent: @Sendable (ClusterEvent) -> Void
     let onDeliveries: @Sendable (InboundBatch) -> Void
     let flushBell: AsyncStream<Void>.Continuation
@@ -73,6 +75,7 @@ public final class ClusterNode: Sendable {
             NodeLifecycle(
                 leaseDuration: configuration.leaseDuration, safetyMargin: configuration.leaseSafetyMargin))
         self.callbackLoop = configuration.eventLoopGroup.next()
+        self.executor = LoopExecutor(callbackLoop)
         self.onEvent = onEvent
         self.onDeliveries = onDeliveries
         (flushRequests, flushBell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -116,21 +119,24 @@ public final class ClusterNode: Sendable {
         let node = ClusterNode(
             name: name, url: databaseURL, configuration: configuration, logger: logger, onEvent: onEvent,
             onDeliveries: onDeliveries)
-        let session: Session
-        do {
-            session = try await node.establish(generation: 1, isFirst: true)
-        } catch {
-            throw ClusterError("cannot join the cluster at \(databaseURL): \(DatabaseErrors.reason(error))")
-        }
-        let (ready, readiness) = AsyncStream<String?>.makeStream()
-        node.start(first: session, readiness: readiness)
-        // The first session reports once it has read the directory, or why it could not.
-        for await failure in ready {
-            if let failure {
-                await node.stop(removingLease: true)
-                throw ClusterError("cannot join the cluster at \(databaseURL): \(failure)")
+        try await node.executor.run {
+            let session: Session
+            do {
+                session = try await node.establish(generation: 1, isFirst: true)
+            } catch {
+                throw ClusterError(
+                    "cannot join the cluster at \(databaseURL): \(DatabaseErrors.reason(error))")
             }
-            break
+            let (ready, readiness) = AsyncStream<String?>.makeStream()
+            node.start(first: session, readiness: readiness)
+            // The first session reports once it has read the directory, or why it could not.
+            for await failure in ready {
+                if let failure {
+                    await node.stop(removingLease: true)
+                    throw ClusterError("cannot join the cluster at \(databaseURL): \(failure)")
+                }
+                break
+            }
         }
         node.logger.info(
             "joined the cluster",
@@ -230,14 +236,14 @@ public final class ClusterNode: Sendable {
         {
             try? await Task.sleep(for: .milliseconds(5))
         }
-        await stop(removingLease: true)
+        await executor.run { await stop(removingLease: true) }
         logger.info("left the cluster")
     }
 
     /// What a crash looks like to the others: the connections close, the lease is not renewed,
     /// and nothing is freed.
     func stopAsIfCrashed() async {
-        await stop(removingLease: false)
+        await executor.run { await stop(removingLease: false) }
     }
 
     /// Stops every task and closes the connections; with `removingLease`, deletes this node's

@@ -72,14 +72,14 @@ func withTimeout<Value: Sendable>(
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
             outcome.withLockedValue { $0 = continuation }
-            let work = Task {
+            let work = Task(executorPreference: LoopExecutor.current) {
                 do {
                     _ = finish(.success(try await body()))
                 } catch {
                     _ = finish(.failure(error))
                 }
             }
-            let timer = Task {
+            let timer = Task(executorPreference: LoopExecutor.current) {
                 guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 if finish(.failure(QueryTimeout())) { connection.close() }
             }

@@ -81,11 +81,11 @@ extension ClusterNode {
 
     func start(first: Session, readiness: AsyncStream<String?>.Continuation) {
         let started = [
-            Task { await self.supervise(first: first, readiness: readiness) },
-            Task { await self.watchLease() },
-            Task { await self.runFlusher() },
-            Task { await self.runFetcher() },
-            Task { await self.runRegistry() },
+            executor.spawn { await self.supervise(first: first, readiness: readiness) },
+            executor.spawn { await self.watchLease() },
+            executor.spawn { await self.runFlusher() },
+            executor.spawn { await self.runFetcher() },
+            executor.spawn { await self.runRegistry() },
         ]
         tasks.withLockedValue { $0 = started }
     }
