@@ -109,9 +109,12 @@ extension ClusterNode {
             }
             guard !batches.isEmpty else { continue }
             let (onDeliveries, ready) = (self.onDeliveries, batches)
-            callbackLoop.execute {
+            // The next fetch waits until the server has taken these: a server that falls behind
+            // leaves batches in the table, where they count against their senders' queues and
+            // pause them, instead of piling up here.
+            try? await callbackLoop.submit {
                 for batch in ready { onDeliveries(batch) }
-            }
+            }.get()
         }
     }
 }
