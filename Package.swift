@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The wire contract: framing, login rules, line parsing, formatting; and the wording of
@@ -87,6 +88,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Several servers as one over PostgreSQL: the login registry, routing between nodes, leases.
+        // No chat logic: the server plugs it into its broker.
+        .target(
+            name: "ChatCluster",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         // ncursesw from Debian's libncurses-dev, and the C functions that stand in for its macros.
@@ -174,6 +187,10 @@ let package = Package(
         .testTarget(
             name: "SystemSupportTests",
             dependencies: ["SystemSupport", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .testTarget(
+            name: "ChatClusterTests",
+            dependencies: ["ChatCluster", "ChatTestSupport"]
         ),
         .testTarget(
             name: "ChatServerTests",

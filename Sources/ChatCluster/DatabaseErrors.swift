@@ -1,0 +1,97 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// Database failures in words. postgres-nio's own descriptions hide the server's message on
+/// purpose (it may quote data); the cluster's messages quote nothing but the server's reason.
+enum DatabaseErrors {
+    /// One line saying why, e.g. `password authentication failed for user "achat"` or
+    /// `connection refused`.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? ClusterError { return error.description }
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] {
+                return message
+            }
+            if let underlying = error.underlying { return reason(underlying) }
+            switch error.code {
+            case .serverClosedConnection, .uncleanShutdown: return "the database closed the connection"
+            case .clientClosedConnection: return "the connection was closed"
+            case .connectionError: return "the connection failed"
+            default: return "\(error.code)"
+            }
+        }
+        if let error = error as? PostgresTransactionError {
+            return reason(error.closureError ?? error.commitError ?? error.beginError ?? error)
+        }
+        if let error = error as? NIOConnectionError {
+            if let first = error.connectionErrors.first { return reason(first.error) }
+            if error.dnsAError != nil || error.dnsAAAAError != nil { return "host name not found" }
+            return "cannot connect"
+        }
+        if let error = error as? IOError {
+            return String(cString: strerror(error.errnoCode)).lowercased()
+        }
+        if error is ChannelError {
+            if case ChannelError.connectTimeout = error { return "connection timed out" }
+            return "connection failed (\(error))"
+        }
+        if error is QueryTimeout { return "the database did not answer within the query timeout" }
+        if error is ConnectionClosed { return "the connection was closed" }
+        return "\(error)"
+    }
+
+    /// The SQLSTATE of a server error, e.g. "23503".
+    static func sqlState(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    static let foreignKeyViolation = "23503"
+}
+
+struct QueryTimeout: Error {}
+
+/// Runs `body`, or closes `connection` and throws `QueryTimeout` after `timeout`: postgres-nio
+/// has no per-query deadline, and a connection that hangs is a lost one. Returns at the deadline
+/// even if `body` does not end then (it is cancelled, and ends when it can).
+func withTimeout<Value: Sendable>(
+    _ timeout: Duration,
+    closing connection: GuardedConnection,
+    _ body: @escaping @Sendable () async throws -> Value
+) async throws -> Value {
+    let outcome = NIOLockedValueBox<CheckedContinuation<Value, any Error>?>(nil)
+    let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    /// The first outcome wins; the others find nothing left to resume.
+    @Sendable func finish(_ result: Result<Value, any Error>) -> Bool {
+        guard let continuation = outcome.withLockedValue({ $0.take() }) else { return false }
+        for task in tasks.withLockedValue({ $0 }) { task.cancel() }
+        continuation.resume(with: result)
+        return true
+    }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            outcome.withLockedValue { $0 = continuation }
+            let work = Task(executorPreference: LoopExecutor.current) {
+                do {
+                    _ = finish(.success(try await body()))
+                } catch {
+                    _ = finish(.failure(error))
+                }
+            }
+            let timer = Task(executorPreference: LoopExecutor.current) {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                if finish(.failure(QueryTimeout())) { connection.close() }
+            }
+            tasks.withLockedValue { $0 = [work, timer] }
+        }
+    } onCancel: {
+        _ = finish(.failure(CancellationError()))
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif

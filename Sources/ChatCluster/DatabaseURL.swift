@@ -1,0 +1,86 @@
+import Foundation
+import PostgresNIO
+
+/// A failure a person can act on, said in one line.
+public struct ClusterError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// `postgres://USER:PASSWORD@HOST:PORT/DB`, read into a connection configuration. postgres-nio
+/// takes its settings field by field; this is the one place that reads the operator's URL.
+struct DatabaseURL: Sendable, CustomStringConvertible {
+    let host: String
+    let port: Int
+    let user: String
+    let password: String?
+    let database: String
+
+    init(_ text: String) throws(ClusterError) {
+        guard let components = URLComponents(string: text), let scheme = components.scheme else {
+            throw ClusterError(
+                "cluster URL is not a URL; write postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        guard scheme == "postgres" || scheme == "postgresql" else {
+            throw ClusterError("cluster URL must start with postgres://, not \(scheme)://")
+        }
+        guard let host = components.host, !host.isEmpty else {
+            throw ClusterError("cluster URL names no host; write postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        guard let user = components.user, !user.isEmpty else {
+            throw ClusterError("cluster URL names no user; write postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        guard !database.isEmpty else {
+            throw ClusterError(
+                "cluster URL names no database; write postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        for item in components.queryItems ?? [] {
+            guard item.name == "sslmode", item.value == "disable" else {
+                throw ClusterError(
+                    "cluster URL option '\(item.name)\(item.value.map { "=\($0)" } ?? "")' is not supported; only sslmode=disable is (no TLS yet)"
+                )
+            }
+        }
+        // URLComponents gives the port only if it is a number in range.
+        if components.port == nil, let authority = text.split(separator: "@").last,
+            authority.split(separator: "/").first?.contains(":") == true,
+            !host.contains(":")
+        {
+            throw ClusterError("cluster URL port is not a number from 1 to 65535")
+        }
+        let port = components.port ?? 5432
+        guard (1...65535).contains(port) else {
+            throw ClusterError("cluster URL port \(port) is not from 1 to 65535")
+        }
+        self.host = host
+        self.port = port
+        self.user = user.removingPercentEncoding ?? user
+        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        self.database = database.removingPercentEncoding ?? database
+    }
+
+    /// What logs and errors show: never the password.
+    var description: String {
+        "postgres://\(user)@\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+    }
+
+    func connectionConfiguration(timeout: Duration) -> PostgresConnection.Configuration {
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: .disable)
+        configuration.options.connectTimeout = .nanoseconds(Int64(timeout.nanoseconds))
+        return configuration
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    var seconds: Double { Double(nanoseconds) / 1e9 }
+}

@@ -1,0 +1,44 @@
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// A connection whose queries start on its own event loop.
+///
+/// postgres-nio hands a query to its channel without a promise for the write: a query issued
+/// just as the connection closes reaches a pipeline whose handler is gone, and its result never
+/// comes (a debug build traps on the leaked promise; a release build waits forever). On the
+/// event loop, checking that the connection is open and writing the query cannot be separated by
+/// the close. postgres-nio's `query` runs on its caller's executor up to the write, and this
+/// actor's executor is the loop.
+actor GuardedConnection {
+    nonisolated let connection: PostgresConnection
+
+    init(_ connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor {
+        connection.eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    @discardableResult
+    func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        guard !connection.isClosed else { throw ConnectionClosed() }
+        return try await connection.query(query, logger: logger)
+    }
+
+    nonisolated func close() {
+        connection.closeInBackground()
+    }
+}
+
+struct ConnectionClosed: Error {}
+
+extension PostgresConnection {
+    /// Starts closing without waiting; a closed connection is left as it is. The connection is
+    /// kept until it has closed (postgres-nio asserts that a connection goes away closed).
+    func closeInBackground() {
+        let closing: EventLoopFuture<Void> = close()
+        closing.whenComplete { _ in withExtendedLifetime(self) {} }
+    }
+}

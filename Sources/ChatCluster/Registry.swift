@@ -1,0 +1,102 @@
+import Logging
+import NIOCore
+
+/// The registry worker: claims, releases and congestion notices, in the order they were made.
+///
+/// Everything that waits when the worker wakes goes in one round: first the releases and notices
+/// (one statement for all releases), then the claims (one statement for all of them). A login
+/// storm of a thousand claims costs a few statements, not a thousand round trips, and a release
+/// always reaches the database before a later claim of the same login.
+extension ClusterNode {
+    func runRegistry() async {
+        for await _ in registryRequests {
+            while !Task.isCancelled {
+                let claims = pendingClaims.withLockedValue { pending in
+                    defer { pending.claims = [] }
+                    return pending.claims
+                }
+                let announced = await announceChanges()
+                if claims.isEmpty { break }
+                var results = announced ? await claimTogether(claims.map(\.login)) : [:]
+                for claim in claims {
+                    let result = results[claim.login] ?? .unavailable
+                    claim.answer.resume(returning: result)
+                    if result == .claimed { results[claim.login] = .taken }
+                }
+            }
+        }
+        // Stopped: nobody will answer what still waits.
+        let left = pendingClaims.withLockedValue { pending in
+            pending.isClosed = true
+            return pending.claims
+        }
+        for claim in left { claim.answer.resume(returning: .unavailable) }
+    }
+
+    /// Sends the releases and congestion notices that wait; false if the database is out of
+    /// reach (they stay queued for the next connection).
+    private func announceChanges() async -> Bool {
+        let operations = controlQueue.withLockedValue { $0 }
+        guard let session = currentSession.withLockedValue({ $0 }),
+            let lease = lifecycle.withLockedValue({ $0.lease?.id })
+        else { return false }
+        guard !operations.isEmpty else { return true }
+        let (control, statements) = (session.control, self.statements)
+        // Those of a lease given up went with its row.
+        let current = operations.filter { $0.lease == lease }
+        let releases = current.compactMap { operation -> ByteBuffer? in
+            if case .release = operation.kind { return operation.login }
+            return nil
+        }
+        do {
+            try await withTimeout(configuration.queryTimeout, closing: control) {
+                if !releases.isEmpty { try await statements.release(releases, node: lease, on: control) }
+                for operation in current {
+                    guard case .congestion(let congested) = operation.kind else { continue }
+                    try await statements.announceCongestion(
+                        operation.login, congested: congested, node: lease, on: control)
+                }
+            }
+        } catch {
+            logger.debug("announcing changes failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
+            return false
+        }
+        let done = Set(operations.map(\.serial))
+        controlQueue.withLockedValue { $0.removeAll { done.contains($0.serial) } }
+        return true
+    }
+
+    /// The answer for each distinct login: a login asked for twice in one round is claimed once,
+    /// and the second asker finds it taken.
+    private func claimTogether(_ logins: [ByteBuffer]) async -> [ByteBuffer: ClaimResult] {
+        guard let lease = lifecycle.withLockedValue({ $0.usableLease(now: .now) }),
+            let session = currentSession.withLockedValue({ $0 })
+        else { return [:] }
+        let distinct = Array(Set(logins))
+        let (control, statements) = (session.control, self.statements)
+        let claimed: Set<ByteBuffer>?
+        do {
+            claimed = try await withTimeout(configuration.queryTimeout, closing: control) {
+                try await statements.claim(distinct, node: lease, on: control)
+            }
+        } catch {
+            logger.debug("claiming failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
+            return [:]
+        }
+        // The lease may have been given up while the statement ran: then these logins are about
+        // to be freed, and the server has been told to drop its clients.
+        guard let claimed, lifecycle.withLockedValue({ $0.usableLease(now: .now) }) == lease else {
+            return [:]
+        }
+        var results: [ByteBuffer: ClaimResult] = [:]
+        for login in distinct {
+            if claimed.contains(login) {
+                _ = directory.apply(.claimed(login, node: lease))
+                results[login] = .claimed
+            } else {
+                results[login] = .taken
+            }
+        }
+        return results
+    }
+}

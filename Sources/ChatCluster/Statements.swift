@@ -1,0 +1,216 @@
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Every statement the cluster runs. Each one is a single statement, so it commits as one
+/// transaction: a row change and the notification announcing it are seen together or not at all,
+/// and notifications arrive in commit order.
+///
+/// Times are the database's (`now()`): every node compares leases on the same clock.
+struct Statements {
+    let logger: Logger
+
+    static func nodeChannel(_ id: Int64) -> String { "achat_node_\(id)" }
+
+    private func milliseconds(_ duration: Duration) -> Int64 { duration.nanoseconds / 1_000_000 }
+
+    // MARK: Leases
+
+    enum Registration {
+        case registered(Int64)
+        /// A live node holds this name; its lease runs for this much longer.
+        case nameHeld(remaining: Duration)
+    }
+
+    func register(name: String, lease: Duration, on connection: GuardedConnection) async throws
+        -> Registration
+    {
+        let ms = milliseconds(lease)
+        // An expired holder of the name is a crashed earlier run of this node: free its logins.
+        try await connection.query(
+            """
+            WITH gone AS (DELETE FROM achat_nodes WHERE name = \(name) AND lease_expires < now() RETURNING id)
+            SELECT pg_notify('achat_members', 'x' || id) FROM gone
+            """, logger: logger)
+        let rows = try await connection.query(
+            """
+            WITH node AS (
+                INSERT INTO achat_nodes (name, lease_expires)
+                VALUES (\(name), now() + \(ms) * interval '1 millisecond')
+                ON CONFLICT (name) DO NOTHING RETURNING id
+            )
+            SELECT (SELECT id FROM node),
+                (SELECT count(pg_notify('achat_members', 'j' || id || ' ' || \(name))) FROM node)
+            """, logger: logger)
+        for try await (id, _) in rows.decode((Int64?, Int64).self) {
+            if let id { return .registered(id) }
+        }
+        let held = try await connection.query(
+            "SELECT extract(epoch FROM lease_expires - now())::float8 FROM achat_nodes WHERE name = \(name)",
+            logger: logger)
+        for try await (remaining) in held.decode(Double.self) {
+            return .nameHeld(remaining: .milliseconds(Int64(max(remaining, 0) * 1000)))
+        }
+        // Released between the two statements: try again.
+        return try await register(name: name, lease: lease, on: connection)
+    }
+
+    /// Renews this node's lease and frees the nodes whose leases have expired. Returns whether
+    /// the lease was still this node's, and the names of the nodes freed.
+    func renewAndReap(node: Int64, lease: Duration, on connection: GuardedConnection) async throws -> (
+        renewed: Bool, freed: [String]
+    ) {
+        let ms = milliseconds(lease)
+        let rows = try await connection.query(
+            """
+            WITH renewed AS (
+                UPDATE achat_nodes SET lease_expires = now() + \(ms) * interval '1 millisecond'
+                WHERE id = \(node) AND lease_expires > now() RETURNING id
+            ), gone AS (
+                DELETE FROM achat_nodes WHERE lease_expires < now() AND id <> \(node) RETURNING id, name
+            )
+            SELECT (SELECT count(*) FROM renewed), (SELECT array_agg(name) FROM gone),
+                (SELECT count(pg_notify('achat_members', 'x' || id)) FROM gone)
+            """, logger: logger)
+        var renewed = false
+        var freed: [String] = []
+        for try await (count, names, _) in rows.decode((Int64, [String]?, Int64).self) {
+            renewed = count == 1
+            freed = names ?? []
+        }
+        return (renewed, freed)
+    }
+
+    /// Deletes a node's row, which frees its logins and drops the batches waiting for it.
+    func removeNode(_ node: Int64, on connection: GuardedConnection) async throws {
+        try await connection.query(
+            """
+            WITH gone AS (DELETE FROM achat_nodes WHERE id = \(node) RETURNING id)
+            SELECT pg_notify('achat_members', 'x' || id) FROM gone
+            """, logger: logger)
+    }
+
+    // MARK: Logins
+
+    /// Claims as many of `logins` as are free, in one statement. Returns those claimed, or nil if
+    /// this node's lease is not valid in the database.
+    func claim(_ logins: [ByteBuffer], node: Int64, on connection: GuardedConnection) async throws -> Set<
+        ByteBuffer
+    >? {
+        let hex = logins.map(MembershipChange.hex)
+        let rows = try await connection.query(
+            """
+            WITH me AS (
+                SELECT id FROM achat_nodes WHERE id = \(node) AND lease_expires > now()
+            ), claimed AS (
+                INSERT INTO achat_logins (login, node)
+                SELECT decode(wanted, 'hex'), me.id FROM unnest(\(hex)::text[]) AS wanted, me
+                ON CONFLICT (login) DO NOTHING RETURNING login, node
+            ), announced AS (
+                SELECT count(pg_notify('achat_members', '+' || node || ' ' || encode(login, 'hex'))) AS count
+                FROM claimed
+            )
+            SELECT (SELECT count(*) FROM me), (SELECT count FROM announced),
+                array(SELECT encode(login, 'hex') FROM claimed)
+            """, logger: logger)
+        for try await (valid, _, claimed) in rows.decode((Int64, Int64, [String]).self) {
+            guard valid == 1 else { return nil }
+            return Set(claimed.compactMap { MembershipChange.decodeHex($0[...]) })
+        }
+        return nil
+    }
+
+    func release(_ logins: [ByteBuffer], node: Int64, on connection: GuardedConnection) async throws {
+        let hex = logins.map(MembershipChange.hex)
+        try await connection.query(
+            """
+            WITH released AS (
+                DELETE FROM achat_logins
+                WHERE node = \(node) AND login IN (SELECT decode(h, 'hex') FROM unnest(\(hex)::text[]) AS h)
+                RETURNING login, node
+            )
+            SELECT count(pg_notify('achat_members', '-' || node || ' ' || encode(login, 'hex'))) FROM released
+            """, logger: logger)
+    }
+
+    func announceCongestion(
+        _ login: ByteBuffer, congested: Bool, node: Int64, on connection: GuardedConnection
+    )
+        async throws
+    {
+        let payload = "\(congested ? "c" : "u")\(node) \(MembershipChange.hex(login))"
+        try await connection.query("SELECT pg_notify('achat_members', \(payload))", logger: logger)
+    }
+
+    /// Every node and where every login is, read in one snapshot.
+    func readDirectory(on connection: GuardedConnection) async throws -> (
+        peers: [ClusterPeer], logins: [ByteBuffer: Int64]
+    ) {
+        let rows = try await connection.query(
+            "SELECT n.id, n.name, l.login FROM achat_nodes n LEFT JOIN achat_logins l ON l.node = n.id",
+            logger: logger)
+        var peers: [Int64: ClusterPeer] = [:]
+        var logins: [ByteBuffer: Int64] = [:]
+        for try await (id, name, login) in rows.decode((Int64, String, ByteBuffer?).self) {
+            peers[id] = ClusterPeer(id: id, name: name)
+            if let login { logins[login] = id }
+        }
+        return (Array(peers.values), logins)
+    }
+
+    func notifyMarker(_ marker: String, on connection: GuardedConnection) async throws {
+        try await connection.query("SELECT pg_notify('achat_members', \("m" + marker))", logger: logger)
+    }
+
+    // MARK: Batches
+
+    /// Writes a batch and rings its peer's bell. Writing it again (after a connection broke with
+    /// its fate unknown) does nothing: the key is the sender's sequence number.
+    func write(_ batch: OutgoingBatch, from node: Int64, on connection: GuardedConnection) async throws {
+        let channel = Self.nodeChannel(batch.peer)
+        try await connection.query(
+            """
+            WITH written AS (
+                INSERT INTO achat_batches (target, sender, sequence, payload)
+                VALUES (\(batch.peer), \(node), \(batch.sequence), \(batch.payload))
+                ON CONFLICT DO NOTHING RETURNING target
+            )
+            SELECT pg_notify(\(channel), '') FROM written
+            """, logger: logger)
+    }
+
+    /// Takes every batch waiting for this node, each sender's in order, and acknowledges them to
+    /// their senders in the same statement.
+    func takeBatches(for node: Int64, on connection: GuardedConnection) async throws -> [(
+        sender: Int64, sequence: Int64, payload: ByteBuffer
+    )] {
+        let rows = try await connection.query(
+            """
+            WITH taken AS (
+                DELETE FROM achat_batches WHERE target = \(node) RETURNING sender, sequence, payload
+            ), acknowledged AS (
+                SELECT count(pg_notify('achat_node_' || sender, 'a' || \(node) || ' ' || last)) AS count
+                FROM (SELECT sender, max(sequence) AS last FROM taken GROUP BY sender) AS per_sender
+            )
+            SELECT sender, sequence, payload FROM taken, acknowledged ORDER BY sender, sequence
+            """, logger: logger)
+        var batches: [(Int64, Int64, ByteBuffer)] = []
+        for try await row in rows.decode((Int64, Int64, ByteBuffer).self) {
+            batches.append(row)
+        }
+        return batches
+    }
+
+    /// For each peer, the oldest batch from this node it has not taken yet.
+    func oldestOutstanding(from node: Int64, on connection: GuardedConnection) async throws -> [Int64: Int64]
+    {
+        let rows = try await connection.query(
+            "SELECT target, min(sequence) FROM achat_batches WHERE sender = \(node) GROUP BY target",
+            logger: logger)
+        var oldest: [Int64: Int64] = [:]
+        for try await (target, sequence) in rows.decode((Int64, Int64).self) {
+            oldest[target] = sequence
+        }
+        return oldest
+    }
+}

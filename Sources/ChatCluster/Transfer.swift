@@ -1,0 +1,120 @@
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Moving deliveries: the flusher writes batches to peers, the fetcher takes the batches for this
+/// node. Each is one task, so each does its work in order.
+extension ClusterNode {
+    /// Writes the outbox as batches, one statement per batch, as long as there is any. While a
+    /// statement runs, deliveries pile up into the next batch: the busier the node, the bigger
+    /// the batches, and an idle node sends a lone delivery at once.
+    func runFlusher() async {
+        var retry: (lease: Int64, batches: [OutgoingBatch])? = nil
+        for await _ in flushRequests {
+            while !Task.isCancelled {
+                guard let lease = lifecycle.withLockedValue({ $0.leaseToWriteUnder(now: .now) }),
+                    let session = currentSession.withLockedValue({ $0 })
+                else { break }
+                var batches = outbox.takeBatches()
+                // Batches whose fate is unknown go first, under the same sequence numbers: the
+                // database keeps one copy, the peer takes each number once.
+                if let (retryLease, earlier) = retry {
+                    if retryLease == lease { batches = earlier + batches }
+                    retry = nil
+                }
+                if batches.isEmpty { break }
+                if let failed = await write(batches, from: lease, on: session) {
+                    retry = (lease, Array(batches[failed...]))
+                    break
+                }
+            }
+        }
+    }
+
+    /// Writes `batches` in order; returns the index of the first that failed, if any did.
+    private func write(_ batches: [OutgoingBatch], from lease: Int64, on session: Session) async -> Int? {
+        let (sender, statements, timeout) = (session.sender, self.statements, configuration.queryTimeout)
+        for (index, batch) in batches.enumerated() {
+            do {
+                try await withTimeout(timeout, closing: sender) {
+                    try await statements.write(batch, from: lease, on: sender)
+                }
+                outbox.markWritten(batch)
+                counters.withLockedValue {
+                    $0.batchesSent += 1
+                    $0.deliveriesSent += batch.records
+                    $0.bytesSent += batch.payload.readableBytes
+                }
+            } catch  where DatabaseErrors.sqlState(error) == DatabaseErrors.foreignKeyViolation {
+                // The peer's row is gone: its clients went with it.
+                counters.withLockedValue { $0.batchesDropped += 1 }
+                if outbox.dropPeer(batch.peer) {
+                    emit([.peerReady(directory.peer(batch.peer) ?? ClusterPeer(id: batch.peer, name: "?"))])
+                }
+            } catch {
+                logger.debug(
+                    "writing a batch failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
+                return index
+            }
+        }
+        return nil
+    }
+
+    /// Takes the batches waiting for this node whenever the bell rings. Rings during a fetch make
+    /// one more fetch, not one each.
+    func runFetcher() async {
+        var lastSequence: [Int64: Int64] = [:]
+        var lastSequenceLease: Int64? = nil
+        for await _ in fetchRequests {
+            guard let lease = lifecycle.withLockedValue({ $0.lease?.id }),
+                let session = currentSession.withLockedValue({ $0 })
+            else { continue }
+            if lastSequenceLease != lease {
+                lastSequence = [:]
+                lastSequenceLease = lease
+            }
+            let (listener, statements) = (session.listener, self.statements)
+            let rows: [(sender: Int64, sequence: Int64, payload: ByteBuffer)]
+            do {
+                rows = try await withTimeout(configuration.queryTimeout, closing: listener) {
+                    try await statements.takeBatches(for: lease, on: listener)
+                }
+            } catch {
+                logger.debug(
+                    "fetching batches failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
+                continue
+            }
+            var batches: [InboundBatch] = []
+            var deliveries = 0
+            for row in rows {
+                let last = lastSequence[row.sender] ?? 0
+                // Written twice by a sender that could not tell whether its first write counted.
+                guard row.sequence > last else { continue }
+                if last > 0 && row.sequence != last + 1 {
+                    logger.warning(
+                        "batches from a peer are missing",
+                        metadata: ["peer": "\(row.sender)", "missing": "\(row.sequence - last - 1)"])
+                }
+                lastSequence[row.sender] = row.sequence
+                let peer =
+                    directory.peer(row.sender) ?? ClusterPeer(id: row.sender, name: "node \(row.sender)")
+                let batch = InboundBatch(from: peer, payload: row.payload)
+                deliveries += batch.reduce(0) { count, _ in count + 1 }
+                batches.append(batch)
+            }
+            counters.withLockedValue {
+                $0.fetches += 1
+                $0.batchesReceived += batches.count
+                $0.deliveriesReceived += deliveries
+            }
+            guard !batches.isEmpty else { continue }
+            let (onDeliveries, ready) = (self.onDeliveries, batches)
+            // The next fetch waits until the server has taken these: a server that falls behind
+            // leaves batches in the table, where they count against their senders' queues and
+            // pause them, instead of piling up here.
+            try? await callbackLoop.submit {
+                for batch in ready { onDeliveries(batch) }
+            }.get()
+        }
+    }
+}

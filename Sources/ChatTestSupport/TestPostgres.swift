@@ -1,0 +1,247 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// A private PostgreSQL server for one test suite: `initdb` into a temporary folder, `pg_ctl` on
+/// a free loopback port, a password user; stopped and removed by `stop()`.
+///
+/// Run as root (CI), the server runs as the `postgres` user, which PostgreSQL insists on, and the
+/// folder is made theirs. Each test takes its own database from `makeDatabase()`, so tests of one
+/// suite run side by side without seeing each other's nodes.
+public final class TestPostgres: Sendable {
+    /// Where Debian's `postgresql` package (or the PATH) keeps `initdb`, `pg_ctl` and `psql`.
+    public static let binaries: URL? = findBinaries()
+
+    /// Why the cluster tests cannot run here, or nil if they can.
+    public static var unavailableReason: String? {
+        binaries == nil
+            ? "PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH): install Debian's postgresql package"
+            : nil
+    }
+
+    /// Whether a missing PostgreSQL is a failure rather than a reason to skip.
+    public static var isRequired: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    public let port: Int
+    public let user = "achat"
+    public let password = "s3cret 'pw'"
+    private let folder: URL
+    private let binaries: URL
+    private let runAs: String?
+    private let databaseCount = NIOLockedValueBox(0)
+
+    private init(port: Int, folder: URL, binaries: URL, runAs: String?) {
+        self.port = port
+        self.folder = folder
+        self.binaries = binaries
+        self.runAs = runAs
+    }
+
+    private var dataFolder: URL { folder.appendingPathComponent("data") }
+
+    /// Starts a fresh server with one password user, `achat`, allowed to create databases.
+    public static func start() async throws -> TestPostgres {
+        try await offThePool { try startNow() }
+    }
+
+    private static func startNow() throws -> TestPostgres {
+        guard let binaries else { throw TestTimeout(unavailableReason!) }
+        removeLeftovers(binaries: binaries)
+        let folder = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("achat-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let runAs = geteuid() == 0 ? "postgres" : nil
+        if let runAs {
+            guard let account = getpwnam(runAs) else {
+                throw TestTimeout("running as root but there is no '\(runAs)' user to run PostgreSQL as")
+            }
+            chown(folder.path, account.pointee.pw_uid, account.pointee.pw_gid)
+        }
+        let server = TestPostgres(port: 0, folder: folder, binaries: binaries, runAs: runAs)
+        do {
+            try server.initialize()
+            // Another process may take the free port between our probe and the server's bind.
+            for attempt in 1...5 {
+                let port = try freeLoopbackPort()
+                let started = TestPostgres(port: port, folder: folder, binaries: binaries, runAs: runAs)
+                do {
+                    try started.run(
+                        "pg_ctl",
+                        ["-D", started.dataFolder.path, "-w", "-t", "60", "start"] + started.serverOptions)
+                    _ = try started.psqlNow(
+                        "CREATE ROLE \(started.user) LOGIN CREATEDB PASSWORD '\(started.password.replacingOccurrences(of: "'", with: "''"))'"
+                    )
+                    return started
+                } catch  where attempt < 5 {
+                    continue
+                }
+            }
+            throw TestTimeout("PostgreSQL did not start")
+        } catch {
+            try? FileManager.default.removeItem(at: folder)
+            throw error
+        }
+    }
+
+    /// A new, empty database owned by the test user; its URL, password included.
+    public func makeDatabase() async throws -> String {
+        let number = databaseCount.withLockedValue {
+            $0 += 1
+            return $0
+        }
+        let name = "test\(number)"
+        try await psql("CREATE DATABASE \(name) OWNER \(user)")
+        return url(database: name)
+    }
+
+    public func url(database: String, password: String? = nil) -> String {
+        let secret = (password ?? self.password).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        return "postgres://\(user):\(secret)@127.0.0.1:\(port)/\(database)"
+    }
+
+    /// Runs SQL as the superuser and returns what psql printed (unaligned, tuples only).
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres") async throws -> String {
+        try await Self.offThePool { try self.psqlNow(sql, database: database) }
+    }
+
+    private func psqlNow(_ sql: String, database: String = "postgres") throws -> String {
+        try run(
+            "psql",
+            [
+                "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", folder.path, "-p", "\(port)", "-U",
+                "postgres",
+                "-d", database, "-c", sql,
+            ]
+        )
+    }
+
+    /// Stops the server the fast way and starts it again on the same port.
+    public func restart() async throws {
+        try await pgctl(
+            "pg_ctl", ["-D", dataFolder.path, "-m", "fast", "-w", "-t", "60", "restart"] + serverOptions)
+    }
+
+    /// Stops the server the fast way, keeping its data for `startServer`.
+    public func stopServer() async throws {
+        try await pgctl("pg_ctl", ["-D", dataFolder.path, "-m", "fast", "-w", "-t", "60", "stop"])
+    }
+
+    /// Stops the server and removes its folder.
+    public func stop() async {
+        _ = try? await Self.offThePool { self.stopNow() }
+    }
+
+    private func stopNow() {
+        _ = try? run("pg_ctl", ["-D", dataFolder.path, "-m", "immediate", "-w", "-t", "30", "stop"])
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    private func initialize() throws {
+        try run(
+            "initdb",
+            ["-D", dataFolder.path, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        // The superuser comes in over the socket folder without a password; everyone else over
+        // TCP with one, as a cluster node would.
+        let hba = """
+            local all all trust
+            host all all 127.0.0.1/32 scram-sha-256
+            """
+        let hbaPath = dataFolder.appendingPathComponent("pg_hba.conf").path
+        try hba.write(toFile: hbaPath, atomically: false, encoding: .utf8)
+    }
+
+    private var serverOptions: [String] {
+        [
+            "-l", folder.appendingPathComponent("server.log").path,
+            "-o",
+            "-p \(port) -k \(folder.path) -c listen_addresses=127.0.0.1 -c fsync=off "
+                + "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+        ]
+    }
+
+    public func startServer() async throws {
+        try await pgctl("pg_ctl", ["-D", dataFolder.path, "-w", "-t", "60", "start"] + serverOptions)
+    }
+
+    private func pgctl(_ program: String, _ arguments: [String]) async throws {
+        try await Self.offThePool { _ = try self.run(program, arguments) }
+    }
+
+    /// Runs blocking work (a child process, to its end) on a thread of its own: on the
+    /// concurrency pool it would hold one of the few threads that every test's tasks share, and
+    /// stall the cluster nodes of the tests running beside it.
+    private static func offThePool<Value: Sendable>(
+        _ work: @escaping @Sendable () throws -> Value
+    ) async throws -> Value {
+        try await NIOThreadPool.singleton.runIfActive(work)
+    }
+
+    @discardableResult
+    private func run(_ program: String, _ arguments: [String]) throws -> String {
+        let path = binaries.appendingPathComponent(program).path
+        let (status, output) =
+            if let runAs {
+                try runToCompletion("/usr/sbin/runuser", ["-u", runAs, "--", path] + arguments)
+            } else {
+                try runToCompletion(path, arguments)
+            }
+        guard status == 0 else {
+            throw TestTimeout("\(program) \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
+        }
+        return output
+    }
+
+    /// Stops and removes the servers of test runs that died without stopping them (a crash, a
+    /// kill): their folders carry the dead process's id.
+    private static func removeLeftovers(binaries: URL) {
+        let temporary = URL(fileURLWithPath: NSTemporaryDirectory())
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+        for entry in entries where entry.hasPrefix("achat-pg-") {
+            guard let owner = entry.split(separator: "-").dropFirst(2).first.flatMap({ pid_t($0) }),
+                kill(owner, 0) != 0 && errno == ESRCH
+            else { continue }
+            let folder = temporary.appendingPathComponent(entry)
+            let leftover = TestPostgres(
+                port: 0, folder: folder, binaries: binaries, runAs: geteuid() == 0 ? "postgres" : nil)
+            leftover.stopNow()
+        }
+    }
+
+    private static func findBinaries() -> URL? {
+        let manager = FileManager.default
+        let versions = ((try? manager.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+            .compactMap(Int.init).sorted(by: >)
+        for version in versions {
+            let folder = URL(fileURLWithPath: "/usr/lib/postgresql/\(version)/bin")
+            if manager.isExecutableFile(atPath: folder.appendingPathComponent("initdb").path) {
+                return folder
+            }
+        }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for entry in path.split(separator: ":") {
+            let folder = URL(fileURLWithPath: String(entry))
+            let initdb = folder.appendingPathComponent("initdb").resolvingSymlinksInPath()
+            if manager.isExecutableFile(atPath: initdb.path) { return initdb.deletingLastPathComponent() }
+        }
+        return nil
+    }
+
+    private static func freeLoopbackPort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TestTimeout("socket: errno \(errno)") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard bound else { throw TestTimeout("cannot find a free port: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

@@ -1,0 +1,75 @@
+import ChatTestSupport
+import NIOConcurrencyHelpers
+import NIOCore
+import Testing
+
+@testable import ChatCluster
+
+/// A sender routing numbered deliveries to one login on a peer, a few every millisecond, until
+/// stopped; it remembers which numbers were accepted, so a test can check that exactly those
+/// arrived, once each and in order, whatever happened to the database meanwhile.
+final class DeliveryStream: Sendable {
+    private let state = NIOLockedValueBox((accepted: [Int](), refused: [RouteResult: Int](), stopped: false))
+    private let login: String
+    private let recipient: TestNode
+
+    private init(login: String, recipient: TestNode) {
+        self.login = login
+        self.recipient = recipient
+    }
+
+    static func start(from sender: TestNode, to login: String, on recipient: TestNode) -> DeliveryStream {
+        let stream = DeliveryStream(login: login, recipient: recipient)
+        let peer = recipient.node.peer!
+        Task {
+            var number = 0
+            while !stream.state.withLockedValue({ $0.stopped }) {
+                for _ in 0..<5 {
+                    let line =
+                        Array("from s: \(number) ".utf8) + Array(repeating: UInt8(ascii: "."), count: 40) + [
+                            10
+                        ]
+                    let result = line.withUnsafeBytes {
+                        sender.node.route($0, to: ByteBuffer(string: login), on: peer)
+                    }
+                    stream.state.withLockedValue { state in
+                        if result == .queued || result == .queuedPeerBusy {
+                            state.accepted.append(number)
+                        } else {
+                            state.refused[result, default: 0] += 1
+                        }
+                    }
+                    number += 1
+                }
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        return stream
+    }
+
+    var acceptedCount: Int { state.withLockedValue { $0.accepted.count } }
+    func refusals(_ result: RouteResult) -> Int { state.withLockedValue { $0.refused[result] ?? 0 } }
+
+    /// Waits until `count` more deliveries have been accepted than now.
+    func waitForMoreAccepted(_ count: Int) async throws {
+        let target = acceptedCount + count
+        try await waitUntil("\(count) more accepted deliveries") { acceptedCount >= target }
+    }
+
+    /// Stops sending, waits for every accepted delivery, and checks them.
+    func stopAndCheck(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        state.withLockedValue { $0.stopped = true }
+        try await Task.sleep(for: .milliseconds(20))
+        let accepted = state.withLockedValue { $0.accepted }
+        let recipient = self.recipient
+        let login = self.login
+        try await waitUntil("every accepted delivery") {
+            recipient.deliveries.filter { $0.login == login }.count >= accepted.count
+        }
+        let received = recipient.deliveries.filter { $0.login == login }.map { delivery in
+            Int(String(decoding: delivery.bytes, as: UTF8.self).split(separator: " ")[2])!
+        }
+        #expect(received.count == accepted.count, sourceLocation: sourceLocation)
+        #expect(received == accepted, "lost, repeated or out of order", sourceLocation: sourceLocation)
+    }
+}

@@ -1,0 +1,201 @@
+import ChatTestSupport
+import NIOCore
+import Testing
+
+@testable import ChatCluster
+
+extension ClusterEvent {
+    var isDatabaseUnavailable: Bool {
+        if case .databaseUnavailable = self { return true }
+        return false
+    }
+}
+
+/// Nodes that crash, lose their lease, or have their connections killed. Each test has its own
+/// database, so they run side by side.
+@Suite(.postgres, .enabled(if: postgresAvailable, postgresSkipReason))
+struct NodeFailureTests {
+    @Test(arguments: ["node0", "node1"])
+    func killedConnectionsAreReplacedAndNothingAcceptedIsLost(_ victim: String) async throws {
+        let url = try await postgres.makeDatabase()
+        try await withNodes(2, url: url) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            let killed = victim == "node0" ? a : b
+            #expect(await b.node.claim("bob") == .claimed)
+            let stream = DeliveryStream.start(from: a, to: "bob", on: b)
+            try await stream.waitForMoreAccepted(300)
+            try await postgres.psql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    + "WHERE application_name LIKE 'achat \(victim) %' AND datname = current_database()",
+                database: database(of: url))
+            try await killed.waitUntil("unavailability reported") {
+                killed.events.contains { $0.isDatabaseUnavailable }
+            }
+            try await killed.waitForEvent(.databaseAvailable)
+            try await stream.waitForMoreAccepted(300)
+            try await stream.stopAndCheck()
+            #expect(!killed.events.contains(.leaseLost))
+            #expect(await a.node.claim("bob") == .taken)
+        }
+    }
+
+    /// Connections killed at any point of a join: the join ends either way, and the next one
+    /// works. (postgres-nio never answers a query written to a connection that has just closed;
+    /// this found that.)
+    @Test(.timeLimit(.minutes(2))) func joinsWhoseConnectionsAreKilledEndOneWayOrTheOther() async throws {
+        let server = try postgres
+        let url = try await server.makeDatabase()
+        for round in 0..<15 {
+            let killer = Task.detached {
+                for _ in 0..<(round % 5 + 1) {
+                    _ = try? await server.psql(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            + "WHERE application_name LIKE 'achat joiner%' AND datname = current_database()",
+                        database: database(of: url))
+                }
+            }
+            let joined = try? await TestNode.join(url, name: "joiner\(round)")
+            await killer.value
+            if let joined { await joined.node.leave() }
+        }
+        let calm = try await TestNode.join(url, name: "joiner")
+        #expect(await calm.node.claim("after") == .claimed)
+        await calm.node.leave()
+    }
+
+    @Test func aCrashedNodesLoginsAreFreedWhenItsLeaseExpires() async throws {
+        try await withNodes(2) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            #expect(await a.node.claim("carol") == .claimed)
+            let peerA = try #require(a.node.peer)
+            await a.node.stopAsIfCrashed()
+            let crashed = ContinuousClock.now
+            #expect(await b.node.claim("carol") == .taken)
+            try await b.waitUntil("carol freed", timeout: .seconds(30)) {
+                await b.node.claim("carol") == .claimed
+            }
+            #expect(ContinuousClock.now - crashed < .seconds(20))
+            try await b.waitForEvent(.peerLeft(peerA))
+            #expect(b.location(of: "carol") == b.node.peer)
+        }
+    }
+
+    @Test func aNodeCutOffFromTheDatabaseDropsItsClientsBeforeOthersTakeTheirLogins() async throws {
+        let server = try postgres
+        let url = try await server.makeDatabase()
+        let proxy = try await TCPProxy(toPort: server.port)
+        defer { Task { await proxy.close() } }
+        let proxied = url.replacingOccurrences(of: ":\(server.port)/", with: ":\(proxy.port)/")
+        let a = try await TestNode.join(proxied, name: "cut-off")
+        let b = try await TestNode.join(url, name: "steady")
+        try await a.waitUntil("steady seen") { a.node.peers.count == 2 }
+        #expect(await a.node.claim("dave") == .claimed)
+        try await b.waitUntil("dave located") { b.location(of: "dave") == a.node.peer }
+        let peerA = try #require(a.node.peer)
+        proxy.cut()
+        // While cut off: no new logins, no routing.
+        try await a.waitUntil("claims refused") { await a.node.claim("erin") == .unavailable }
+        try await a.waitUntil("routing refused") {
+            a.route(Array("from x: y\n".utf8), to: "dave", on: b) == .unavailable
+        }
+        try await a.waitForEvent(.leaseLost)
+        let lost = try #require(a.recorder.time(of: .leaseLost))
+        try await b.waitUntil("dave freed", timeout: .seconds(30)) { await b.node.claim("dave") == .claimed }
+        let claimed = ContinuousClock.now
+        #expect(lost < claimed, "the cut-off node must let go first")
+        try await b.waitForEvent(.peerLeft(peerA))
+
+        proxy.restore()
+        try await a.waitForEvent(.databaseAvailable)
+        #expect(a.node.peer != peerA, "a lost lease is not revived: the node registers anew")
+        #expect(await a.node.claim("dave") == .taken)
+        #expect(await a.node.claim("erin") == .claimed)
+        await a.node.leave()
+        await b.node.leave()
+    }
+
+    @Test func aPeerThatTakesNothingFillsItsQueueUntilItsLeaseExpires() async throws {
+        var configuration = testConfiguration
+        configuration.peerQueueSoftLimit = 16 * 1024
+        configuration.peerQueueHardLimit = 64 * 1024
+        try await withNodes(2, configuration: configuration) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            #expect(await b.node.claim("bob") == .claimed)
+            let peerB = try #require(b.node.peer)
+            await b.node.stopAsIfCrashed()
+            let line = Array(repeating: UInt8(ascii: "z"), count: 1000) + [10]
+            var results: [RouteResult] = []
+            for _ in 0..<200 {
+                results.append(a.route(line, to: "bob", on: b))
+            }
+            #expect(results.contains(.queuedPeerBusy))
+            #expect(results.contains(.peerFull))
+            #expect(a.node.outbox.queuedBytes <= configuration.peerQueueHardLimit)
+            try await a.waitForEvent(.peerLeft(peerB), timeout: .seconds(30))
+            try await a.waitForEvent(.peerReady(peerB))
+            #expect(a.route(line, to: "bob", on: b) == .unavailable)
+        }
+    }
+}
+
+/// The whole database goes away and comes back. These stop the suite's server, so they run one
+/// at a time.
+@Suite(.postgres, .serialized, .enabled(if: postgresAvailable, postgresSkipReason))
+struct DatabaseOutageTests {
+    /// Long enough that a restart does not cost the lease.
+    static let patientConfiguration = ClusterConfiguration(
+        leaseDuration: .seconds(20),
+        heartbeatInterval: .milliseconds(500),
+        leaseSafetyMargin: .seconds(5),
+        initialReconnectDelay: .milliseconds(50),
+        maximumReconnectDelay: .milliseconds(500),
+        queryTimeout: .seconds(5)
+    )
+
+    @Test func aDatabaseRestartInTheMiddleOfAConversationLosesNothingAccepted() async throws {
+        try await withNodes(2, configuration: Self.patientConfiguration) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            #expect(await b.node.claim("bob") == .claimed)
+            let stream = DeliveryStream.start(from: a, to: "bob", on: b)
+            try await stream.waitForMoreAccepted(300)
+            try await postgres.restart()
+            for node in nodes {
+                try await node.waitUntil("unavailability reported") {
+                    node.events.contains { $0.isDatabaseUnavailable }
+                }
+                try await node.waitForEvent(.databaseAvailable)
+            }
+            try await stream.waitForMoreAccepted(300)
+            try await stream.stopAndCheck()
+            for node in nodes { #expect(!node.events.contains(.leaseLost)) }
+            #expect(await a.node.claim("bob") == .taken)
+        }
+    }
+
+    @Test func whileTheDatabaseIsDownClaimsAndRoutesAreRefusedThenWorkAgain() async throws {
+        try await withNodes(2, configuration: Self.patientConfiguration) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            #expect(await b.node.claim("bob") == .claimed)
+            try await postgres.stopServer()
+            do {
+                #expect(await a.node.claim("newcomer") == .unavailable)
+                try await a.waitUntil("routing refused") {
+                    a.route(Array("from a: x\n".utf8), to: "bob", on: b) == .unavailable
+                }
+            } catch {
+                try await postgres.startServer()
+                throw error
+            }
+            try await postgres.startServer()
+            let started = ContinuousClock.now
+            try await a.waitForEvent(.databaseAvailable)
+            try await b.waitForEvent(.databaseAvailable)
+            // "Within about 10 s": the back-off here tops out at half a second.
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(await a.node.claim("newcomer") == .claimed)
+            #expect(a.route(Array("from a: y\n".utf8), to: "bob", on: b) == .queued)
+            try await b.waitUntil("delivered after the outage") { !b.deliveries.isEmpty }
+            #expect(b.deliveries.map(\.bytes) == [Array("from a: y\n".utf8)])
+        }
+    }
+}
