@@ -60,6 +60,8 @@ let package = Package(
             name: "ChatServer",
             dependencies: [
                 "ChatProtocol",
+                // Several servers as one, when configured.
+                "ChatCluster",
                 // Whole writes for the log writer's thread.
                 "SystemSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -80,6 +82,7 @@ let package = Package(
         .executableTarget(
             name: "chat-server",
             dependencies: [
+                "ChatCluster",
                 "ChatCommandLine",
                 "ChatProtocol",
                 "SystemSupport",

@@ -27,6 +27,10 @@ extension Notice {
         case shuttingDown
         case serverFull
         case tooManyFromAddress
+        case loginUnavailable
+        case leaseLost
+        case serverUnreachable
+        case serverBusy
 
         /// Whether a server that sends this notice is refusing the login: it closes the
         /// connection right after.
@@ -37,7 +41,9 @@ extension Notice {
                 return true
             case .lineTooLong, .invalidUTF8, .recipientOffline, .missingColon, .noRecipients, .tooSlow,
                 .stalled,
-                .loginTimedOut, .shuttingDown, .serverFull, .tooManyFromAddress:
+                .loginTimedOut, .shuttingDown, .serverFull, .tooManyFromAddress, .loginUnavailable,
+                .leaseLost,
+                .serverUnreachable, .serverBusy:
                 // A full server or a login that came too late is no verdict on the login itself.
                 return false
             }
@@ -75,6 +81,10 @@ extension Notice {
             case .shuttingDown: return [.shuttingDown]
             case .serverFull: return [.serverFull]
             case .tooManyFromAddress: return [1, 2, 1000].map(Notice.tooManyFromAddress)
+            case .loginUnavailable: return [.loginUnavailable]
+            case .leaseLost: return [.leaseLost]
+            case .serverUnreachable: return Self.sampleNames.map(Notice.serverUnreachable)
+            case .serverBusy: return Self.sampleNames.map(Notice.serverBusy)
             }
         }
 
@@ -150,6 +160,10 @@ extension Notice {
         case .shuttingDown: return .shuttingDown
         case .serverFull: return .serverFull
         case .tooManyFromAddress: return .tooManyFromAddress
+        case .loginUnavailable: return .loginUnavailable
+        case .leaseLost: return .leaseLost
+        case .serverUnreachable: return .serverUnreachable
+        case .serverBusy: return .serverBusy
         }
     }
 

@@ -55,6 +55,14 @@ public enum Notice: Equatable, Sendable {
     case serverFull
     /// Over the per-address connection cap (the cap).
     case tooManyFromAddress(Int)
+    /// Cluster mode: the login registry cannot be reached, so no login can be granted.
+    case loginUnavailable
+    /// Cluster mode: this server lost its lease, and with it every login it held.
+    case leaseLost
+    /// Cluster mode: the recipient (named) is on a server that cannot be reached now.
+    case serverUnreachable(String)
+    /// Cluster mode: the recipient (named) is on a server that is not taking messages fast enough.
+    case serverBusy(String)
 
     public var text: String {
         switch self {
@@ -101,6 +109,15 @@ public enum Notice: Equatable, Sendable {
             return "server is full; try again later"
         case .tooManyFromAddress(let cap):
             return "more than \(cap) connections from your address; try again later"
+        case .loginUnavailable:
+            return "cannot log in now: the servers' login registry cannot be reached; try again shortly"
+        case .leaseLost:
+            return "this server lost touch with the others; log in again"
+        case .serverUnreachable(let name):
+            return
+                "\(VisibleText.quoted(name)) is on another server that cannot be reached now; not delivered"
+        case .serverBusy(let name):
+            return "\(VisibleText.quoted(name)) is on another server that is falling behind; not delivered"
         }
     }
 

@@ -1,5 +1,18 @@
+import ChatCluster
 import ChatProtocol
 import NIOCore
+
+/// What became of a message line.
+enum DeliveryOutcome {
+    /// Delivered (or noticed as undeliverable) to everyone it names.
+    case delivered
+    /// Not delivered at all: a queue it would feed is congested. The sender waits on the gate
+    /// and tries the line again.
+    case heldBack(CongestionGate)
+    /// Delivered, but the way to another server is full: the sender waits on the gate before
+    /// its next line.
+    case deliveredThenWait(CongestionGate)
+}
 
 extension Broker {
     /// A list of thousands of names would pin a copy of itself to every connection that sent
@@ -11,8 +24,8 @@ extension Broker {
     static let earlyFlushBytes = 256 * 1024
 
     /// Delivers `text` from `sender` to each distinct name in `list`; `line` holds the bytes both
-    /// ranges point into. Returns, without delivering anything, the congestion gate of the first
-    /// recipient whose queue is congested: the sender waits on it and tries the line again.
+    /// ranges point into. Nothing is delivered while a recipient's queue is congested (see
+    /// `DeliveryOutcome`).
     func deliver(
         from sender: Connection,
         login: ByteBuffer,
@@ -20,17 +33,18 @@ extension Broker {
         bytes: UnsafeRawBufferPointer,
         recipients list: ByteRange,
         text: ByteRange
-    ) -> CongestionGate? {
+    ) -> DeliveryOutcome {
         let listBytes = UnsafeRawBufferPointer(rebasing: bytes[list])
         let recipients: ResolvedRecipients
         if let last = sender.lastRecipients, last.isCurrent(for: listBytes, version: directory.version) {
             recipients = last
         } else {
             recipients = ResolvedRecipients.resolve(
-                list, in: bytes, line: line, directory: directory, fromLoop: loopIndex)
-            sender.lastRecipients = listBytes.count <= Self.cachedListBytes ? recipients : nil
+                list, in: bytes, line: line, directory: directory, cluster: cluster, fromLoop: loopIndex)
+            let reusable = recipients.isReusable && listBytes.count <= Self.cachedListBytes
+            sender.lastRecipients = reusable ? recipients : nil
         }
-        if let congested = firstCongestedGate(of: recipients) { return congested }
+        if let congested = firstCongestedGate(of: recipients) { return .heldBack(congested) }
         for name in recipients.offlineNames {
             sender.send(.recipientOffline(name))
         }
@@ -42,6 +56,7 @@ extension Broker {
                 into: &formattedDelivery
             )
         }
+        var outcome = DeliveryOutcome.delivered
         formattedDelivery.withUnsafeReadableBytes { delivery in
             // A slot empties mid-loop only if its owner was just cut off (the sender, say, by its
             // own notices); the rest still get the message.
@@ -57,8 +72,46 @@ extension Broker {
             bytesSinceFlush &+= delivery.count &* deliveries
             statistics.messageReceived()
             statistics.delivered(deliveries)
+            if !recipients.elsewhere.isEmpty {
+                outcome = route(delivery, to: recipients.elsewhere, from: sender)
+            }
         }
-        return nil
+        return outcome
+    }
+
+    /// Cluster mode: hands the delivery to the cluster for each recipient on another server.
+    /// Whoever cannot be reached earns the sender a notice; a full way there holds the sender
+    /// back after this line.
+    private func route(
+        _ delivery: UnsafeRawBufferPointer,
+        to recipients: [(login: ByteBuffer, peer: ClusterPeer)],
+        from sender: Connection
+    ) -> DeliveryOutcome {
+        guard let cluster else { return .delivered }
+        var outcome = DeliveryOutcome.delivered
+        for (login, peer) in recipients {
+            var wait: CongestionGate?
+            switch cluster.node.route(delivery, to: login, on: peer) {
+            case .queued:
+                statistics.delivered()
+            case .queuedPeerBusy:
+                statistics.delivered()
+                wait = cluster.gate(forPeer: peer)
+            case .queuedRecipientBusy:
+                statistics.delivered()
+                wait = cluster.gate(forRecipient: login)
+            case .peerFull:
+                sender.send(.serverBusy(String(buffer: login)))
+                wait = cluster.gate(forPeer: peer)
+            case .unavailable:
+                sender.send(.serverUnreachable(String(buffer: login)))
+            }
+            if let wait {
+                wait.setCongested(true)
+                outcome = .deliveredThenWait(wait)
+            }
+        }
+        return outcome
     }
 
     private func firstCongestedGate(of recipients: ResolvedRecipients) -> CongestionGate? {
@@ -72,6 +125,14 @@ extension Broker {
         // Another loop's congestion is only seen through its gates.
         for recipient in recipients.remote where recipient.gate.isCongested {
             return recipient.gate
+        }
+        // Another server's, through what its node last said.
+        if let cluster {
+            for (login, _) in recipients.elsewhere where cluster.node.isCongested(login) {
+                let gate = cluster.gate(forRecipient: login)
+                gate.setCongested(true)
+                return gate
+            }
         }
         return nil
     }

@@ -24,6 +24,8 @@ final class Broker {
     let statistics: LoopStatistics
     /// Every loop's broker, this one included, by loop index; set once all exist.
     var brokers: [NIOLoopBound<Broker>] = []
+    /// Cluster mode: the other servers.
+    var cluster: ClusterBridge?
 
     /// The logged-in connections by slot, so a resolved recipient list can name them by index
     /// without keeping a departed connection alive.
@@ -70,9 +72,10 @@ final class Broker {
             serverLimit: configuration.queueBudgetBytes, loops: configuration.eventLoops)
     }
 
-    /// Connects the brokers of all loops to each other.
-    func meet(_ brokers: [NIOLoopBound<Broker>]) {
+    /// Connects the brokers of all loops to each other, and to the cluster if there is one.
+    func meet(_ brokers: [NIOLoopBound<Broker>], cluster: ClusterBridge?) {
         self.brokers = brokers
+        self.cluster = cluster
         outgoingMail = Array(repeating: LoopMail(), count: brokers.count)
     }
 
@@ -102,10 +105,19 @@ final class Broker {
         return true
     }
 
-    /// Frees `connection`'s login, if it holds one. Safe to call more than once.
+    /// Whether `login` is online on this server (on any of its loops).
+    func isOnlineHere(_ login: ByteBuffer) -> Bool {
+        var found = false
+        _ = directory.locate { lookUp in found = lookUp(login) != nil }
+        return found
+    }
+
+    /// Frees `connection`'s login, if it holds one, here and in the cluster. Safe to call more
+    /// than once.
     func releaseLogin(of connection: Connection) {
         guard let slot = connection.slot, let login = connection.login else { return }
         directory.release(login)
+        cluster?.node.release(login)
         statistics.loggedOut()
         online[slot] = nil
         freeSlots.append(slot)
@@ -117,6 +129,14 @@ final class Broker {
     func unregister(_ connection: Connection) {
         releaseLogin(of: connection)
         connections[ObjectIdentifier(connection)] = nil
+    }
+
+    /// Cluster mode: this server lost its lease, so the others are about to free its logins.
+    /// Everyone here goes first, so that no login is ever served twice.
+    func dropEveryoneForLostLease() {
+        for connection in connections.values {
+            connection.perform(connection.lifecycle.cutOff(.leaseLost, reason: "the cluster lease was lost"))
+        }
     }
 
     // MARK: Shutdown

@@ -21,21 +21,26 @@ public final class ChatServer: Sendable {
     private let brokers: [NIOLoopBound<Broker>]
     private let directory: Directory
     private let metrics: MetricsEndpoint?
+    private let cluster: ClusterBridge?
     /// Where `/metrics` is served, if it is.
     public var metricsAddress: SocketAddress? { metrics?.localAddress }
+    /// This server's name in its cluster, if it is in one.
+    public var nodeName: String? { cluster?.node.name }
 
     private init(
         group: MultiThreadedEventLoopGroup,
         listener: any Channel,
         brokers: [NIOLoopBound<Broker>],
         directory: Directory,
-        metrics: MetricsEndpoint?
+        metrics: MetricsEndpoint?,
+        cluster: ClusterBridge?
     ) {
         self.group = group
         self.listener = listener
         self.brokers = brokers
         self.directory = directory
         self.metrics = metrics
+        self.cluster = cluster
         self.localAddress = listener.localAddress!
     }
 
@@ -60,9 +65,21 @@ public final class ChatServer: Sendable {
                         eventLoop: loop)
                 }.get())
         }
-        for broker in brokers {
-            try await broker.eventLoop.submit { [brokers] in broker.value.meet(brokers) }.get()
+        // In a cluster, nobody is let in before this server has joined it.
+        var cluster: ClusterBridge?
+        if let settings = configuration.cluster {
+            do {
+                cluster = try await ClusterBridge.join(settings, directory: directory, logger: logger)
+            } catch {
+                try? await group.shutdownGracefully()
+                throw error
+            }
         }
+        for broker in brokers {
+            try await broker.eventLoop.submit { [brokers] in broker.value.meet(brokers, cluster: cluster) }
+                .get()
+        }
+        cluster?.connect(brokers)
         let brokerOfLoop = Dictionary(
             uniqueKeysWithValues: brokers.map { (ObjectIdentifier($0.eventLoop), $0) })
         let admission = Admission(
@@ -96,7 +113,8 @@ public final class ChatServer: Sendable {
             let metrics = try await MetricsEndpoint.start(
                 configuration.metrics, statistics: statistics, group: group, logger: logger)
             let server = ChatServer(
-                group: group, listener: listener, brokers: brokers, directory: directory, metrics: metrics)
+                group: group, listener: listener, brokers: brokers, directory: directory, metrics: metrics,
+                cluster: cluster)
             logger.info(
                 "listening",
                 metadata: [
@@ -106,6 +124,7 @@ public final class ChatServer: Sendable {
             return server
         } catch {
             await Self.separate(brokers)
+            await cluster?.leave()
             try? await group.shutdownGracefully()
             if let error = error as? ChatServerError { throw error }
             throw ChatServerError(
@@ -131,13 +150,15 @@ public final class ChatServer: Sendable {
             }
         }
         await Self.separate(brokers)
+        // Frees this server's logins for the others at once.
+        await cluster?.leave()
         try? await group.shutdownGracefully()
     }
 
     /// Undoes `meet`: each broker holds every broker, itself included, and would never be freed.
     private static func separate(_ brokers: [NIOLoopBound<Broker>]) async {
         for broker in brokers {
-            try? await broker.eventLoop.submit { broker.value.meet([]) }.get()
+            try? await broker.eventLoop.submit { broker.value.meet([], cluster: nil) }.get()
         }
     }
 

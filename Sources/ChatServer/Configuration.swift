@@ -30,6 +30,8 @@ public struct ChatServerConfiguration: Sendable {
     public var maximumConnections: Int
     /// Connections served at once from one address; nil for no such cap.
     public var maximumConnectionsPerAddress: Int?
+    /// With this, the server joins a cluster of servers that share one PostgreSQL and behave as one.
+    public var cluster: ClusterSettings?
     /// How long a graceful shutdown waits for connections to take what is queued for them.
     public var shutdownGracePeriod: TimeAmount
     /// How long a client that ended its input, or was refused, has to take what is queued for it.

@@ -18,6 +18,10 @@ extension Connection {
         awaitedGate = gate
         if !gate.wait(NIOLoopBound(self, eventLoop: broker.eventLoop)) {
             broker.scheduleResume(of: self, waitingOn: gate)
+        } else if let recheck = gate.recheckAfter {
+            broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: recheck) {
+                self.resumeInput(waitingOn: gate)
+            }
         }
     }
 
@@ -29,6 +33,10 @@ extension Connection {
         guard congested != isCongested else { return }
         isCongested = congested
         broker.congestedCount += congested ? 1 : -1
+        // Senders on other servers learn of it through the cluster.
+        if lifecycle.state == .online, let login, let cluster = broker.cluster {
+            cluster.node.setCongested(login, congested)
+        }
         if congested {
             gate.setCongested(true)
             startStallMonitor()

@@ -1,3 +1,4 @@
+import ChatCluster
 import ChatProtocol
 import Logging
 import NIOCore
@@ -218,15 +219,56 @@ final class Connection: ChannelInboundHandler {
             refuseLogin(.loginRefused(refusal), because: "\(refusal)")
         case .success(let name):
             let key = ByteBuffer(string: name)
+            if let cluster = broker.cluster { return claimInCluster(key, name: name, cluster: cluster) }
             guard broker.claim(key, for: self) else {
                 return refuseLogin(.loginTaken(name), because: "already online", login: name)
             }
-            login = key
-            framer.maximumLineBytes = broker.configuration.maximumLineBytes
-            // From here on every line about this connection says whose it is.
-            logger[metadataKey: "login"] = "\(name)"
-            logger.info("logged in")
+            completeLogin(key, name: name)
             perform(lifecycle.loggedIn())
+        }
+    }
+
+    private func completeLogin(_ key: ByteBuffer, name: String) {
+        login = key
+        framer.maximumLineBytes = broker.configuration.maximumLineBytes
+        // From here on every line about this connection says whose it is.
+        logger[metadataKey: "login"] = "\(name)"
+        logger.info("logged in")
+    }
+
+    /// Cluster mode: only the cluster's registry can grant a name (it may be online on another
+    /// server). Input waits meanwhile; the answer comes back on this connection's loop.
+    private func claimInCluster(_ key: ByteBuffer, name: String, cluster: ClusterBridge) {
+        guard !broker.isOnlineHere(key) else {
+            return refuseLogin(.loginTaken(name), because: "already online", login: name)
+        }
+        perform(lifecycle.claimStarted())
+        let connection = NIOLoopBound(self, eventLoop: broker.eventLoop)
+        Task {
+            let answer = await cluster.node.claim(key)
+            connection.eventLoop.execute { connection.value.claimAnswered(answer, key: key, name: name) }
+        }
+    }
+
+    private func claimAnswered(_ answer: ClaimResult, key: ByteBuffer, name: String) {
+        guard lifecycle.state == .claiming else {
+            // Gone (or timed out) while the registry answered: give the name back.
+            if answer == .claimed { broker.cluster?.node.release(key) }
+            return
+        }
+        switch answer {
+        case .claimed:
+            guard broker.claim(key, for: self) else {
+                broker.cluster?.node.release(key)
+                return refuseLogin(.loginTaken(name), because: "already online", login: name)
+            }
+            completeLogin(key, name: name)
+            perform(lifecycle.claimed())
+        case .taken:
+            refuseLogin(.loginTaken(name), because: "already online", login: name)
+        case .unavailable:
+            refuseLogin(
+                .loginUnavailable, because: "the cluster's login registry cannot be reached", login: name)
         }
     }
 
@@ -246,10 +288,15 @@ final class Connection: ChannelInboundHandler {
         case .noRecipients:
             send(.noRecipients)
         case .message(let recipients, let text):
-            if let congested = broker.deliver(
+            switch broker.deliver(
                 from: self, login: login!, line: line, bytes: bytes, recipients: recipients, text: text)
             {
+            case .delivered:
+                break
+            case .heldBack(let congested):
                 heldLine = line
+                wait(on: congested)
+            case .deliveredThenWait(let congested):
                 wait(on: congested)
             }
         }
@@ -345,6 +392,9 @@ final class Connection: ChannelInboundHandler {
         case .disarmLoginTimer:
             loginTimer?.cancel()
             loginTimer = nil
+        case .finishLogin:
+            perform(.disarmLoginTimer)
+            perform(.resumeInput)
         case .pauseInput:
             setReading(false)
         case .resumeInput:

@@ -17,6 +17,9 @@ struct ConnectionLifecycle {
     enum State: Equatable {
         /// Waiting for the first line; the login timer runs.
         case awaitingLogin
+        /// Cluster mode: the login line was fine, and the cluster's registry is asked for the
+        /// name. Input waits; output (a notice) may still go out.
+        case claiming
         case online
         /// No more input is taken; what is queued drains, then the output ends.
         case draining
@@ -27,6 +30,9 @@ struct ConnectionLifecycle {
         case none
         case armLoginTimer
         case disarmLoginTimer
+        /// The cluster granted the login: disarm the login timer, and take input again unless
+        /// something else holds it back.
+        case finishLogin
         /// Stop reading: a queue this connection feeds (or its own) is congested.
         case pauseInput
         /// Take the held lines again, then read again if nothing holds the input back anew.
@@ -56,8 +62,9 @@ struct ConnectionLifecycle {
     /// Why the connection ends, for the log line when it does.
     private(set) var closeReason = "connection closed by peer"
 
-    /// True while lines from the client are taken.
-    var takesInput: Bool { state == .awaitingLogin || state == .online }
+    /// True while the connection is served: it takes lines (unless paused) and output. False once
+    /// it drains.
+    var takesInput: Bool { state == .awaitingLogin || state == .claiming || state == .online }
 
     /// `refusal` is set when the server will not take the connection (over a connection cap).
     mutating func activated(serverIsShuttingDown: Bool, refusal: (Notice, reason: String)? = nil) -> Action {
@@ -74,12 +81,28 @@ struct ConnectionLifecycle {
         return .disarmLoginTimer
     }
 
+    /// Cluster mode: the login line passed; the registry is asked for the name.
+    mutating func claimStarted() -> Action {
+        guard state == .awaitingLogin else { return .none }
+        state = .claiming
+        if isInputPaused { return .none }
+        isInputPaused = true
+        return .pauseInput
+    }
+
+    mutating func claimed() -> Action {
+        guard state == .claiming else { return .none }
+        state = .online
+        isInputPaused = isServerStopping
+        return .finishLogin
+    }
+
     mutating func loginRefused(_ notice: Notice, reason: String) -> Action {
         startDrain(notice, reason: "login refused: \(reason)")
     }
 
     mutating func loginTimerFired(after timeout: String) -> Action {
-        guard state == .awaitingLogin else { return .none }
+        guard state == .awaitingLogin || state == .claiming else { return .none }
         return startDrain(.loginTimedOut(timeout), reason: "no login within \(timeout)")
     }
 
@@ -92,7 +115,7 @@ struct ConnectionLifecycle {
 
     /// Flow control: the queue this connection waited on has drained (or its owner left).
     mutating func relieved() -> Action {
-        guard takesInput, isInputPaused, !isServerStopping else { return .none }
+        guard takesInput, isInputPaused, !isServerStopping, state != .claiming else { return .none }
         isInputPaused = false
         return .resumeInput
     }
@@ -146,7 +169,7 @@ struct ConnectionLifecycle {
         case .draining:
             // The drain's reason is the story; a reset that ends it is only its last line.
             return .close
-        case .awaitingLogin, .online:
+        case .awaitingLogin, .claiming, .online:
             closeReason = reason
             state = .draining
             return .close

@@ -58,8 +58,15 @@ final class Directory: Sendable {
 /// itself under the lock and checks the flag again there, and the owner clears the flag before
 /// it takes the lock to release, so no wake-up is lost in between.
 final class CongestionGate: Sendable {
+    /// For a gate whose opening may be missed (the cluster's), how soon a waiting sender looks
+    /// again by itself.
+    let recheckAfter: TimeAmount?
     private let congested = Atomic<Bool>(false)
     private let waiters = Mutex<[NIOLoopBound<Connection>]>([])
+
+    init(recheckAfter: TimeAmount? = nil) {
+        self.recheckAfter = recheckAfter
+    }
 
     var isCongested: Bool { congested.load(ordering: .relaxed) }
 

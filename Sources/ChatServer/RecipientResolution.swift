@@ -1,3 +1,4 @@
+import ChatCluster
 import ChatProtocol
 import NIOCore
 
@@ -25,7 +26,12 @@ struct ResolvedRecipients {
     /// Recipients on other loops, sorted by loop; `remoteRuns` are the ranges of one loop each.
     var remote: [RemoteRecipient] = []
     var remoteRuns: [Range<Int>] = []
+    /// Cluster mode: recipients on other servers.
+    var elsewhere: [(login: ByteBuffer, peer: ClusterPeer)] = []
     var offlineNames: [String] = []
+    /// Whether this resolution may be reused while the directory's version stands: not if it
+    /// asked the cluster, whose view changes without touching that version.
+    var isReusable = true
 
     init(list: [UInt8]) {
         self.list = list
@@ -43,10 +49,12 @@ struct ResolvedRecipients {
         in bytes: UnsafeRawBufferPointer,
         line: ByteBuffer,
         directory: Directory,
+        cluster: ClusterBridge?,
         fromLoop loop: Int
     ) -> ResolvedRecipients {
         var resolved = ResolvedRecipients(list: Array(UnsafeRawBufferPointer(rebasing: bytes[list])))
         var seen = DistinctNames(bytes: bytes, line: line)
+        var notHere: [ByteBuffer] = []
         resolved.version = directory.locate { lookUp in
             for name in RecipientNames(bytes, list) where seen.insert(name) {
                 let key = line.getSlice(at: line.readerIndex + name.lowerBound, length: name.count)!
@@ -60,10 +68,19 @@ struct ResolvedRecipients {
                                 gate: location.gate))
                     }
                 } else {
-                    resolved.offlineNames.append(String(buffer: key))
+                    notHere.append(key)
                 }
             }
         }
+        // Asked outside the directory's lock: the cluster takes its own.
+        for key in notHere {
+            if let peer = cluster?.peer(of: key) {
+                resolved.elsewhere.append((key, peer))
+            } else {
+                resolved.offlineNames.append(String(buffer: key))
+            }
+        }
+        if cluster != nil && !notHere.isEmpty { resolved.isReusable = false }
         if resolved.remote.count > 1 { resolved.remote.sort { $0.loop < $1.loop } }
         var start = 0
         while start < resolved.remote.count {

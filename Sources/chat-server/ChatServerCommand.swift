@@ -26,6 +26,9 @@ struct ChatServerCommand: AsyncParsableCommand {
     )
     var eventLoops: Int?
 
+    @OptionGroup(title: "Cluster")
+    var cluster: ClusterOptions
+
     @OptionGroup(title: "Connections")
     var connections: ConnectionOptions
 
@@ -67,6 +70,7 @@ struct ChatServerCommand: AsyncParsableCommand {
         flowControl.apply(to: &configuration)
         tls.apply(to: &configuration)
         metrics.apply(to: &configuration)
+        cluster.apply(to: &configuration)
         let service = ChatService(
             configuration: configuration,
             logger: logger,

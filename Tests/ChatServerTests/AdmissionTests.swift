@@ -70,17 +70,3 @@ import Testing
         #expect(try await child.waitForExit() == 0)
     }
 }
-
-/// Logs in as `name`, retrying while the server is still making room.
-func eventuallyLoggedIn(_ name: String, port: Int) async throws -> LineClient {
-    let deadline = ContinuousClock.now + .seconds(20)
-    while true {
-        let client = try await LineClient.connect(port: port)
-        try await client.send(name)
-        try await client.send("\(name): ready")
-        if let echo = try await client.readLine(), echo == "from \(name): ready" { return client }
-        await client.close()
-        guard ContinuousClock.now < deadline else { throw TestTimeout("\(name) never got in") }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-}

@@ -68,3 +68,21 @@ func expectStillServed(_ client: LineClient, as name: String) async throws {
     try await client.send("\(name): still here")
     #expect(try await client.readLine() == "from \(name): still here")
 }
+
+/// Logs in as `name`, retrying while the server is still making room (or the name is still
+/// held somewhere).
+func eventuallyLoggedIn(_ name: String, port: Int, within: Duration = .seconds(20)) async throws -> LineClient
+{
+    let deadline = ContinuousClock.now + within
+    while true {
+        let client = try await LineClient.connect(port: port)
+        try await client.send(name)
+        try await client.send("\(name): ready")
+        if let echo = try await client.readLine(timeout: within), echo == "from \(name): ready" {
+            return client
+        }
+        await client.close()
+        guard ContinuousClock.now < deadline else { throw TestTimeout("\(name) never got in") }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}

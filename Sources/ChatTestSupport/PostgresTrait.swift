@@ -1,14 +1,13 @@
-import ChatTestSupport
 import Testing
 
 /// A private PostgreSQL server for one suite: started before its first test, removed after its
 /// last. Without PostgreSQL the suite is skipped, except under CI=true, where that fails it.
-struct PostgresServer: SuiteTrait, TestScoping {
-    @TaskLocal static var current: TestPostgres?
+public struct PostgresServer: SuiteTrait, TestScoping {
+    @TaskLocal public static var current: TestPostgres?
 
-    var isRecursive: Bool { false }
+    public var isRecursive: Bool { false }
 
-    func provideScope(
+    public func provideScope(
         for test: Test,
         testCase: Test.Case?,
         performing function: @Sendable () async throws -> Void
@@ -25,13 +24,13 @@ struct PostgresServer: SuiteTrait, TestScoping {
 }
 
 extension Trait where Self == PostgresServer {
-    static var postgres: Self { PostgresServer() }
+    public static var postgres: Self { PostgresServer() }
 }
 
 /// The suite's server; every test of a `.postgres` suite has one.
-var postgres: TestPostgres {
+public var postgres: TestPostgres {
     get throws { try #require(PostgresServer.current, "no PostgreSQL server for this suite") }
 }
 
-let postgresAvailable = TestPostgres.unavailableReason == nil || TestPostgres.isRequired
-let postgresSkipReason = Comment(rawValue: TestPostgres.unavailableReason ?? "")
+public let postgresAvailable = TestPostgres.unavailableReason == nil || TestPostgres.isRequired
+public let postgresSkipReason = Comment(rawValue: TestPostgres.unavailableReason ?? "")

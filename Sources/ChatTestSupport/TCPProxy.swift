@@ -4,12 +4,12 @@ import NIOPosix
 
 /// A loopback TCP proxy to the database that a test can cut, to put one node out of reach while
 /// the others still see the database.
-final class TCPProxy: Sendable {
-    let port: Int
+public final class TCPProxy: Sendable {
+    public let port: Int
     private let listener: any Channel
     private let state = NIOLockedValueBox((isCut: false, open: [any Channel]()))
 
-    init(toPort target: Int) async throws {
+    public init(toPort target: Int) async throws {
         let state = self.state
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             // Nothing is read from a client before its connection to the database is glued on.
@@ -36,7 +36,7 @@ final class TCPProxy: Sendable {
     }
 
     /// Closes every connection through the proxy and refuses new ones until `restore`.
-    func cut() {
+    public func cut() {
         let open = state.withLockedValue { state in
             state.isCut = true
             defer { state.open = [] }
@@ -45,11 +45,11 @@ final class TCPProxy: Sendable {
         for channel in open { channel.close(promise: nil) }
     }
 
-    func restore() {
+    public func restore() {
         state.withLockedValue { $0.isCut = false }
     }
 
-    func close() async {
+    public func close() async {
         cut()
         try? await listener.close()
     }

@@ -1,0 +1,169 @@
+import ChatCluster
+import ChatProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// How the server takes part in a cluster (`ChatCluster`): where a login lives beyond this
+/// server, messages to and from the other nodes, and what the cluster tells the server.
+///
+/// The server's own `Directory` still decides everything among its connections; the cluster is
+/// asked only about names not online here, and only the cluster can grant a login (see
+/// `Connection.logIn`). The node runs on a thread of its own, so its database traffic never
+/// waits behind chat traffic; what it hands over reaches each broker on the broker's loop.
+final class ClusterBridge: Sendable {
+    let node: ClusterNode
+    private let group: MultiThreadedEventLoopGroup
+    private let brokers: Mutex<[NIOLoopBound<Broker>]>
+    private let directory: Directory
+    /// Senders held back because the queue to a node, or a recipient there, is full.
+    private let peerGates = Mutex<[Int64: CongestionGate]>([:])
+    private let recipientGates = Mutex<[ByteBuffer: CongestionGate]>([:])
+    private let logger: Logger
+
+    /// A sender held back by the cluster is looked at again after this long even if no event
+    /// says it may go on: the event may have come just before the sender started to wait.
+    static let recheckInterval = TimeAmount.milliseconds(100)
+
+    private init(node: ClusterNode, group: MultiThreadedEventLoopGroup, directory: Directory, logger: Logger)
+    {
+        self.node = node
+        self.group = group
+        self.brokers = Mutex([])
+        self.directory = directory
+        self.logger = logger
+    }
+
+    /// Joins the cluster `settings` names. The node hands over deliveries and events only once
+    /// `connect(_:)` has named the brokers; until then there are no connections to give them to.
+    static func join(_ settings: ClusterSettings, directory: Directory, logger: Logger) async throws
+        -> ClusterBridge
+    {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var configuration = settings.node
+        configuration.eventLoopGroup = group
+        let bridgeBox = Mutex<ClusterBridge?>(nil)
+        do {
+            let node = try await ClusterNode.join(
+                url: settings.url, nodeName: settings.nodeName, configuration: configuration, logger: logger,
+                onEvent: { event in bridgeBox.withLock { $0 }?.handle(event) },
+                onDeliveries: { batch in bridgeBox.withLock { $0 }?.deliver(batch) })
+            let bridge = ClusterBridge(node: node, group: group, directory: directory, logger: logger)
+            bridgeBox.withLock { $0 = bridge }
+            return bridge
+        } catch {
+            try? await group.shutdownGracefully()
+            throw ChatServerError(description: "\(error)")
+        }
+    }
+
+    func connect(_ brokers: [NIOLoopBound<Broker>]) {
+        self.brokers.withLock { $0 = brokers }
+    }
+
+    /// Frees every login of this node for the whole cluster and stops the node.
+    func leave() async {
+        await node.leave()
+        brokers.withLock { $0 = [] }
+        try? await group.shutdownGracefully()
+    }
+
+    // MARK: From the brokers
+
+    /// Where `login`, not online on this server, is online in the cluster: another node, or nil.
+    func peer(of login: ByteBuffer) -> ClusterPeer? {
+        guard let peer = node.location(of: login), peer != node.peer else { return nil }
+        return peer
+    }
+
+    /// The gate a sender waits on after `route` said the queue to `peer` is full.
+    func gate(forPeer peer: ClusterPeer) -> CongestionGate {
+        peerGates.withLock { gates in
+            if let gate = gates[peer.id] { return gate }
+            let gate = CongestionGate(recheckAfter: Self.recheckInterval)
+            gates[peer.id] = gate
+            return gate
+        }
+    }
+
+    /// The gate a sender waits on after `route` said `login`, on another node, is not keeping up.
+    func gate(forRecipient login: ByteBuffer) -> CongestionGate {
+        recipientGates.withLock { gates in
+            if let gate = gates[login] { return gate }
+            let gate = CongestionGate(recheckAfter: Self.recheckInterval)
+            gates[login] = gate
+            return gate
+        }
+    }
+
+    // MARK: From the cluster
+
+    /// Deliveries from another node: each goes to the loop its recipient is on, as mail from
+    /// another loop would, in the order they came; one that finds nobody is dropped (the
+    /// recipient left while it travelled).
+    private func deliver(_ batch: InboundBatch) {
+        let brokers = self.brokers.withLock { $0 }
+        guard !brokers.isEmpty else { return }
+        var mail = Array(repeating: LoopMail(), count: brokers.count)
+        var single: [RemoteRecipient] = []
+        for (login, delivery) in batch {
+            var location: Directory.Location?
+            _ = directory.locate { lookUp in location = lookUp(login) }
+            guard let location else { continue }
+            single = [
+                RemoteRecipient(
+                    loop: location.loop, slot: location.slot, generation: location.generation,
+                    gate: location.gate)
+            ]
+            delivery.withUnsafeReadableBytes { mail[location.loop].add($0, to: single[...]) }
+        }
+        for (loop, letters) in mail.enumerated() where !letters.isEmpty {
+            var letters = letters
+            let batch = letters.take()
+            let broker = brokers[loop]
+            broker.eventLoop.execute { broker.value.receive(batch) }
+        }
+    }
+
+    private func handle(_ event: ClusterEvent) {
+        switch event {
+        case .leaseLost:
+            // Every login this server held is being freed for others: its clients must go first.
+            for broker in brokers.withLock({ $0 }) {
+                broker.eventLoop.execute { broker.value.dropEveryoneForLostLease() }
+            }
+        case .peerReady(let peer):
+            open(peerGates.withLock { $0.removeValue(forKey: peer.id) })
+        case .recipientReady(let login):
+            open(recipientGates.withLock { $0.removeValue(forKey: login) })
+        case .databaseUnavailable, .databaseAvailable, .peerJoined, .peerLeft:
+            // The node logs these itself; claims and routes answer for them.
+            break
+        }
+    }
+
+    private func open(_ gate: CongestionGate?) {
+        guard let gate else { return }
+        gate.setCongested(false)
+        for sender in gate.release() {
+            sender.eventLoop.execute { sender.value.resumeInput(waitingOn: gate) }
+        }
+    }
+}
+
+/// A cluster to join: `ChatServerConfiguration.cluster`.
+public struct ClusterSettings: Sendable {
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
+    public var url: String
+    /// Unique in the cluster; by default `host-pid-random`.
+    public var nodeName: String?
+    /// Leases, reconnection and the queues to other nodes; tests shorten the times.
+    public var node: ClusterConfiguration
+
+    public init(url: String, nodeName: String? = nil, node: ClusterConfiguration = ClusterConfiguration()) {
+        self.url = url
+        self.nodeName = nodeName
+        self.node = node
+    }
+}

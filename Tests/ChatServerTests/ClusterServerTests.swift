@@ -1,0 +1,210 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// Real `chat-server` processes sharing one real PostgreSQL (`--cluster`): every rule of the
+/// protocol holds across them. Leases here are 3 s with a heartbeat every half second, so a
+/// node's failure shows in seconds rather than the production default's twelve.
+@Suite(.postgres, .enabled(if: postgresAvailable, postgresSkipReason))
+struct ClusterServerTests {
+    /// Two nodes on a fresh database; `through` puts a node's database connection through a
+    /// proxy the test can cut.
+    static func nodes(_ count: Int = 2, through proxy: TCPProxy? = nil) async throws -> (
+        url: String, [ServerProcess]
+    ) {
+        let url = try await postgres.makeDatabase()
+        var servers: [ServerProcess] = []
+        for index in 0..<count {
+            var nodeURL = url
+            if index == 0, let proxy {
+                nodeURL = url.replacingOccurrences(of: ":\(try postgres.port)/", with: ":\(proxy.port)/")
+            }
+            servers.append(try await ServerProcess(arguments: Self.nodeArguments(nodeURL, name: "n\(index)")))
+        }
+        return (url, servers)
+    }
+
+    static func nodeArguments(_ url: String, name: String) -> [String] {
+        [
+            "--cluster", url, "--node-name", name, "--cluster-lease-seconds", "3",
+            "--cluster-heartbeat-seconds", "0.5", "--log-level",
+            ProcessInfo.processInfo.environment["ACHAT_TEST_LOG"] ?? "error",
+        ]
+    }
+
+    @Test func messagesCrossServersByteForByteAndInOrder() async throws {
+        let (_, servers) = try await Self.nodes()
+        let alice = try await loggedIn("alice", port: servers[0].port)
+        let bob = try await loggedIn("bob", port: servers[1].port)
+        // NUL, quotes, backslashes, emoji, a name listed twice: delivered once, exactly.
+        let text = "nul\u{0} \"quoted\" 'single' back\\slash 🦀 é"
+        try await alice.sendRaw(Array("bob, bob: \(text)\n".utf8))
+        #expect(try await bob.readRawLine() == Array("from alice: \(text)\n".utf8))
+        // A line far beyond a NOTIFY payload's 8,000 bytes.
+        let long = String(repeating: "0123456789abcdef", count: 4000)
+        try await bob.send("alice: \(long)")
+        #expect(try await alice.readLine() == "from bob: \(long)")
+        // Order per sender, under load.
+        let flood = Flood(recipients: "bob", count: 2000, textBytes: 100)
+        try await flood.send(from: alice)
+        try await expectEveryLine(bob, from: ["alice"], of: flood)
+        try await bob.expectSilence(for: .milliseconds(200))
+    }
+
+    @Test func aSlowReaderOnAnotherServerSlowsItsSenderWithoutAnyoneBuffering() async throws {
+        let (_, servers) = try await Self.nodes()
+        let sender = try await loggedIn("sender", port: servers[0].port)
+        let reader = try await loggedIn(
+            "reader", port: servers[1].port, receiveBufferBytes: 64 * 1024, readBytesPerSecond: 4_000_000)
+        let baselines = servers.map { $0.child.memory().residentKiB }
+        let flood = Flood(recipients: "reader", count: 20_000, textBytes: 1000)
+        async let sent: Void = flood.send(from: sender)
+        try await expectEveryLine(reader, from: ["sender"], of: flood)
+        try await sent
+        for (server, baseline) in zip(servers, baselines) {
+            expectPeakGrowth(of: server, over: baseline, atMostMiB: 64)
+        }
+        try await expectStillServed(reader, as: "reader")
+    }
+
+    @Test func aLoginIsUniqueAcrossServersAndOfflineMeansOnlineNowhere() async throws {
+        let (_, servers) = try await Self.nodes()
+        let alice = try await loggedIn("alice", port: servers[0].port)
+        _ = try await loggedIn("bob", port: servers[1].port)
+        let impostor = try await LineClient.connect(port: servers[0].port)
+        try await impostor.send("bob")
+        #expect(try await impostor.readToEnd() == ["error: login 'bob' is already online"])
+        try await alice.send("bob, carol: anyone?")
+        #expect(try await alice.readLine() == "error: 'carol' is not online")
+        try await expectStillServed(alice, as: "alice")
+    }
+
+    @Test func aLoginFreedOnOneServerIsUsableOnAnotherAtOnce() async throws {
+        let (_, servers) = try await Self.nodes()
+        let first = try await loggedIn("bob", port: servers[0].port)
+        await first.close()
+        let freedAt = ContinuousClock.now
+        let again = try await eventuallyLoggedIn("bob", port: servers[1].port)
+        // About a second at most on a quiet machine; the bound allows for a loaded one.
+        #expect(ContinuousClock.now - freedAt < .seconds(10))
+        try await expectStillServed(again, as: "bob")
+    }
+
+    @Test func ofManyConnectionsRacingForOneNameOnTwoServersExactlyOneWins() async throws {
+        let (_, servers) = try await Self.nodes()
+        let racers = 1000
+        // Everyone stays connected until all have their answer: a winner that left would free
+        // the name for a later racer.
+        let clients = try await withThrowingTaskGroup(of: LineClient.self) { group in
+            for index in 0..<racers {
+                group.addTask { try await LineClient.connect(port: servers[index % 2].port) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for client in clients {
+                group.addTask {
+                    try await client.send("prize")
+                    try await client.send("prize: mine")
+                    let answer = try await client.readLine(timeout: .seconds(60))
+                    if answer == "from prize: mine" { return true }
+                    #expect(answer == "error: login 'prize' is already online")
+                    return false
+                }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(winners == 1)
+        for client in clients { await client.close() }
+    }
+
+    @Test func aKilledServersLoginsAreFreedByTheOthers() async throws {
+        let (_, servers) = try await Self.nodes()
+        _ = try await loggedIn("bob", port: servers[0].port)
+        servers[0].child.signal(SIGKILL)
+        let killedAt = ContinuousClock.now
+        let bob = try await eventuallyLoggedIn("bob", port: servers[1].port, within: .seconds(60))
+        // Within 20 s with production leases; the 3 s lease here frees it sooner.
+        #expect(ContinuousClock.now - killedAt < .seconds(20))
+        try await expectStillServed(bob, as: "bob")
+    }
+
+    @Test func aServerStoppedGracefullyFreesItsLoginsAtOnce() async throws {
+        let (_, servers) = try await Self.nodes()
+        let bob = try await loggedIn("bob", port: servers[0].port)
+        servers[0].child.signal(SIGTERM)
+        #expect(try await bob.readToEnd() == ["error: server is shutting down"])
+        #expect(try await servers[0].child.waitForExit() == 0)
+        let stoppedAt = ContinuousClock.now
+        _ = try await eventuallyLoggedIn("bob", port: servers[1].port)
+        #expect(ContinuousClock.now - stoppedAt < .seconds(10), "freed at once, not by lease expiry")
+    }
+
+    @Test func aServerThatLosesItsLeaseDropsItsClientsBeforeOthersTakeTheirNames() async throws {
+        let proxy = try await TCPProxy(toPort: try postgres.port)
+        let (_, servers) = try await Self.nodes(through: proxy)
+        let bob = try await loggedIn("bob", port: servers[0].port)
+        proxy.cut()
+        // The cut-off server drops bob itself, before its lease runs out for the others.
+        let lines = try await bob.readToEnd(timeout: .seconds(60))
+        let droppedAt = ContinuousClock.now
+        #expect(lines.last == "error: this server lost touch with the others; log in again", "\(lines)")
+        let again = try await eventuallyLoggedIn("bob", port: servers[1].port, within: .seconds(60))
+        #expect(ContinuousClock.now >= droppedAt)
+        try await expectStillServed(again, as: "bob")
+        await proxy.close()
+    }
+}
+
+extension ClusterServerTests {
+    /// A bad database URL or an unreachable database: one clear line and status 1.
+    @Test func aDatabaseItCannotJoinIsOneLineAndStatus1() async throws {
+        let server = try ChildProcess(
+            ChildProcess.executable("chat-server"),
+            ["--port", "0", "--cluster", "postgres://achat:wrong@127.0.0.1:\(try postgres.port)/nowhere"])
+        #expect(try await server.waitForExit() == 1)
+        let errors = server.stderr.split(separator: "\n").filter { !$0.contains(" info ") && !$0.isEmpty }
+        #expect(errors.count == 1, "\(server.stderr)")
+        #expect(errors.first?.hasPrefix("chat-server: cannot join the cluster at postgres://achat@") == true)
+        #expect(server.stdout.isEmpty, "never says it listens")
+    }
+}
+
+/// Stopping the database takes it from every test of a suite, so this one has its own.
+@Suite(.postgres, .enabled(if: postgresAvailable, postgresSkipReason))
+struct ClusterOutageTests {
+    @Test func throughADatabaseRestartLocalChatGoesOnAndTheClusterComesBack() async throws {
+        let (_, servers) = try await ClusterServerTests.nodes()
+        let alice = try await loggedIn("alice", port: servers[0].port)
+        let carol = try await loggedIn("carol", port: servers[0].port)
+        _ = try await loggedIn("bob", port: servers[1].port)
+        try await postgres.stopServer()
+        // People on one server keep chatting.
+        try await alice.send("carol: still here?")
+        #expect(try await carol.readLine() == "from alice: still here?")
+        // No name is granted that might be online elsewhere.
+        let newcomer = try await LineClient.connect(port: servers[0].port)
+        try await newcomer.send("dave")
+        let refusal = try await newcomer.readToEnd()
+        #expect(refusal.first?.hasPrefix("error: cannot log in now") == true, "\(refusal)")
+        // A message for another server is not lost silently.
+        try await alice.send("bob: hello?")
+        let notice = try #require(try await alice.readLine(timeout: .seconds(30)))
+        #expect(notice == "error: 'bob' is on another server that cannot be reached now; not delivered")
+        try await postgres.startServer()
+        // Back within about 10 s, without a restart of either server.
+        let deadline = ContinuousClock.now + .seconds(60)
+        var delivered = false
+        let restartedAt = ContinuousClock.now
+        let bob = try await eventuallyLoggedIn("bob2", port: servers[1].port, within: .seconds(60))
+        while !delivered && ContinuousClock.now < deadline {
+            // Until the way between the servers is back, this earns alice a notice instead.
+            try await alice.send("bob2: back?")
+            delivered = (try? await bob.readLine(timeout: .seconds(2))) == "from alice: back?"
+        }
+        #expect(delivered)
+        // About 10 s at most on a quiet machine; the bound allows for a loaded one.
+        #expect(ContinuousClock.now - restartedAt < .seconds(40))
+    }
+
+}
