@@ -45,11 +45,19 @@ extension Broker {
     static let budgetStallTimeout = TimeAmount.seconds(1)
 
     /// Called when a connection's accounted queue changes from `old` to `new` bytes.
+    /// (`Connection.enqueue` does the same inline, for the hot path.)
     func accountQueue(from old: Int, to new: Int) {
         budget.total &+= new &- old
         if old == 0 && new > 0 { budget.queuedConnections += 1 }
         if old > 0 && new == 0 { budget.queuedConnections -= 1 }
-        if !budget.isOver && budget.total > budget.limit { budgetExceeded() }
+        if budget.total > budget.limit { budgetMayBeExceeded() }
+    }
+
+    /// The running total passed the budget: if the budget was not already exceeded, see whether
+    /// it really is.
+    @inline(never)
+    func budgetMayBeExceeded() {
+        if !budget.isOver { budgetExceeded() }
     }
 
     /// True if a delivery to `recipient` must wait for the budget's sake.

@@ -310,28 +310,47 @@ final class Connection: ChannelInboundHandler {
     /// that reads must not pay for that lag (the lag bounds what they add).
     func enqueue(_ bytes: UnsafeRawBufferPointer, fromAnotherLoop: Bool = false) {
         guard lifecycle.takesInput else { return }
-        let limit = broker.configuration.maximumQueueBytes
-        if !fromAnotherLoop && outbox.readableBytes + bytesInChannel + bytes.count > limit {
-            bytesInChannel = currentBytesInChannel()
-            if outbox.readableBytes + bytesInChannel + bytes.count > limit {
-                logger.notice(
-                    "cut off",
-                    metadata: [
-                        "reason": "outgoing queue over \(limit) bytes",
-                        "DEBUG":
-                            "outbox=\(outbox.readableBytes) channel=\(bytesInChannel) congested=\(isCongested) count=\(broker.congestedCount) writable=\(context?.channel.isWritable as Any) adding=\(bytes.count)",
-                    ])
-                return perform(lifecycle.cutOff(.tooSlow, reason: "too slow: outgoing queue full"))
-            }
+        if !fromAnotherLoop
+            && outbox.readableBytes &+ bytesInChannel &+ bytes.count > broker.configuration.maximumQueueBytes
+            && !hasRoomWhenRemeasured(for: bytes.count)
+        {
+            return cutOffAtTheLimit()
         }
-        outbox.writeBytes(bytes)
-        let accounted = accountedQueueBytes
-        accountedQueueBytes = accounted &+ bytes.count
-        broker.accountQueue(from: accounted, to: accountedQueueBytes)
+        // Not `writeBytes`: the optimizer left that call to NIO's own compiled copy, which checks
+        // exclusivity at run time (5% of the server's time at 5M deliveries/s, `perf record`);
+        // this one it inlines, under this target's unchecked exclusivity.
+        outbox.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes.count) { space in
+            space.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            return bytes.count
+        }
+        if accountedQueueBytes == 0 { broker.budget.queuedConnections &+= 1 }
+        accountedQueueBytes &+= bytes.count
+        broker.budget.total &+= bytes.count
+        if broker.budget.total > broker.budget.limit { broker.budgetMayBeExceeded() }
         if !isOutboxScheduled {
             isOutboxScheduled = true
             broker.scheduleFlush(of: self)
         }
+    }
+
+    // Rare, and kept out of `enqueue`, which runs for every delivery.
+    @inline(never)
+    private func hasRoomWhenRemeasured(for count: Int) -> Bool {
+        bytesInChannel = currentBytesInChannel()
+        return outbox.readableBytes + bytesInChannel + count <= broker.configuration.maximumQueueBytes
+    }
+
+    @inline(never)
+    private func cutOffAtTheLimit() {
+        let limit = broker.configuration.maximumQueueBytes
+        broker.statistics.cutOff(.tooSlow)
+        logger.notice(
+            "cut off",
+            metadata: [
+                "reason": "outgoing queue over \(limit) bytes",
+                "queued": "outbox \(outbox.readableBytes), channel \(bytesInChannel)",
+            ])
+        perform(lifecycle.cutOff(.tooSlow, reason: "too slow: outgoing queue full"))
     }
 
     func send(_ notice: Notice) {

@@ -16,25 +16,46 @@ struct RemoteRecipient {
     let gate: CongestionGate
 }
 
-/// A recipient list as the broker last looked it up for one sender.
-struct ResolvedRecipients {
+/// A recipient list as the broker last looked it up for one sender. A class with constant
+/// fields: a sender's cached list is read for every message it sends, and a struct of six arrays
+/// cost six retains and releases each time (8% of the server's time at 3.8M deliveries/s, `perf
+/// record`).
+final class ResolvedRecipients {
     /// The raw bytes before the `:`, compared byte for byte with the next line's.
     let list: [UInt8]
-    var version = 0
+    let version: Int
     /// Slots on the sender's own loop.
-    var localSlots: [Int] = []
+    let localSlots: [Int]
     /// Recipients on other loops, sorted by loop; `remoteRuns` are the ranges of one loop each.
-    var remote: [RemoteRecipient] = []
-    var remoteRuns: [Range<Int>] = []
+    let remote: [RemoteRecipient]
+    let remoteRuns: [Range<Int>]
     /// Cluster mode: recipients on other servers.
-    var elsewhere: [(login: ByteBuffer, peer: ClusterPeer)] = []
-    var offlineNames: [String] = []
+    let elsewhere: [(login: ByteBuffer, peer: ClusterPeer)]
+    let offlineNames: [String]
     /// Whether this resolution may be reused while the directory's version stands: not if it
     /// asked the cluster, whose view changes without touching that version.
-    var isReusable = true
+    let isReusable: Bool
 
-    init(list: [UInt8]) {
+    private init(
+        list: [UInt8], version: Int, localSlots: [Int], remote: [RemoteRecipient],
+        elsewhere: [(login: ByteBuffer, peer: ClusterPeer)], offlineNames: [String], isReusable: Bool
+    ) {
         self.list = list
+        self.version = version
+        self.localSlots = localSlots
+        self.remote = remote.sorted { $0.loop < $1.loop }
+        var runs: [Range<Int>] = []
+        var start = 0
+        while start < self.remote.count {
+            let loop = self.remote[start].loop
+            let end = self.remote[start...].firstIndex { $0.loop != loop } ?? self.remote.count
+            runs.append(start..<end)
+            start = end
+        }
+        self.remoteRuns = runs
+        self.elsewhere = elsewhere
+        self.offlineNames = offlineNames
+        self.isReusable = isReusable
     }
 
     func isCurrent(for list: UnsafeRawBufferPointer, version: Int) -> Bool {
@@ -43,7 +64,8 @@ struct ResolvedRecipients {
     }
 
     /// Looks up each distinct name in `list` (a range of `bytes`, which `line` holds) in
-    /// `directory`, from the point of view of a sender on loop `loop`.
+    /// `directory`, and in the cluster for names not online here, from the point of view of a
+    /// sender on loop `loop`.
     static func resolve(
         _ list: ByteRange,
         in bytes: UnsafeRawBufferPointer,
@@ -52,44 +74,41 @@ struct ResolvedRecipients {
         cluster: ClusterBridge?,
         fromLoop loop: Int
     ) -> ResolvedRecipients {
-        var resolved = ResolvedRecipients(list: Array(UnsafeRawBufferPointer(rebasing: bytes[list])))
         var seen = DistinctNames(bytes: bytes, line: line)
+        var localSlots: [Int] = []
+        var remote: [RemoteRecipient] = []
         var notHere: [ByteBuffer] = []
-        resolved.version = directory.locate { lookUp in
+        let version = directory.locate { lookUp in
             for name in RecipientNames(bytes, list) where seen.insert(name) {
                 let key = line.getSlice(at: line.readerIndex + name.lowerBound, length: name.count)!
-                if let location = lookUp(key) {
-                    if location.loop == loop {
-                        resolved.localSlots.append(location.slot)
-                    } else {
-                        resolved.remote.append(
-                            RemoteRecipient(
-                                loop: location.loop, slot: location.slot, generation: location.generation,
-                                gate: location.gate))
-                    }
-                } else {
+                guard let location = lookUp(key) else {
                     notHere.append(key)
+                    continue
+                }
+                if location.loop == loop {
+                    localSlots.append(location.slot)
+                } else {
+                    remote.append(
+                        RemoteRecipient(
+                            loop: location.loop, slot: location.slot, generation: location.generation,
+                            gate: location.gate))
                 }
             }
         }
         // Asked outside the directory's lock: the cluster takes its own.
+        var elsewhere: [(login: ByteBuffer, peer: ClusterPeer)] = []
+        var offlineNames: [String] = []
         for key in notHere {
             if let peer = cluster?.peer(of: key) {
-                resolved.elsewhere.append((key, peer))
+                elsewhere.append((key, peer))
             } else {
-                resolved.offlineNames.append(String(buffer: key))
+                offlineNames.append(String(buffer: key))
             }
         }
-        if cluster != nil && !notHere.isEmpty { resolved.isReusable = false }
-        if resolved.remote.count > 1 { resolved.remote.sort { $0.loop < $1.loop } }
-        var start = 0
-        while start < resolved.remote.count {
-            let loop = resolved.remote[start].loop
-            let end = resolved.remote[start...].firstIndex { $0.loop != loop } ?? resolved.remote.count
-            resolved.remoteRuns.append(start..<end)
-            start = end
-        }
-        return resolved
+        return ResolvedRecipients(
+            list: Array(UnsafeRawBufferPointer(rebasing: bytes[list])), version: version,
+            localSlots: localSlots, remote: remote, elsewhere: elsewhere, offlineNames: offlineNames,
+            isReusable: cluster == nil || notHere.isEmpty)
     }
 }
 
