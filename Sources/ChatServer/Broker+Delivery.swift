@@ -123,8 +123,10 @@ extension Broker {
             }
         }
         // Another loop's congestion is only seen through its gates.
-        for recipient in recipients.remote where recipient.gate.isCongested {
-            return recipient.gate
+        if !recipients.remote.isEmpty && directory.shutGates.load(ordering: .relaxed) > 0 {
+            for recipient in recipients.remote where recipient.gate.isCongested {
+                return recipient.gate
+            }
         }
         // Another server's, through what its node last said.
         if let cluster {
@@ -140,8 +142,7 @@ extension Broker {
     /// Takes mail from another loop: each delivery goes to its recipients' outboxes, if the
     /// slot still holds the connection it was meant for.
     func receive(_ mail: ByteBuffer) {
-        var mail = mail
-        LoopMail.open(&mail) { delivery, slot, generation in
+        LoopMail.open(mail) { delivery, slot, generation in
             guard slot < online.count, generations[slot] == generation, let recipient = online[slot] else {
                 return
             }

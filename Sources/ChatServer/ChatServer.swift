@@ -66,14 +66,12 @@ public final class ChatServer: Sendable {
                 }.get())
         }
         // In a cluster, nobody is let in before this server has joined it.
-        var cluster: ClusterBridge?
-        if let settings = configuration.cluster {
-            do {
-                cluster = try await ClusterBridge.join(settings, directory: directory, logger: logger)
-            } catch {
-                try? await group.shutdownGracefully()
-                throw error
-            }
+        let cluster: ClusterBridge?
+        do {
+            cluster = try await joinCluster(configuration.cluster, directory: directory, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
         }
         for broker in brokers {
             try await broker.eventLoop.submit { [brokers] in broker.value.meet(brokers, cluster: cluster) }
@@ -132,6 +130,13 @@ public final class ChatServer: Sendable {
                     "cannot listen on \(Wording.address(host: configuration.host, port: configuration.port)): \(Wording.reason(error))"
             )
         }
+    }
+
+    private static func joinCluster(_ settings: ClusterSettings?, directory: Directory, logger: Logger)
+        async throws -> ClusterBridge?
+    {
+        guard let settings else { return nil }
+        return try await ClusterBridge.join(settings, directory: directory, logger: logger)
     }
 
     /// Stops accepting, lets every connection take what was accepted for it, closes them all

@@ -63,7 +63,7 @@ final class Connection: ChannelInboundHandler {
     /// The queue is over the soft limit: senders that would feed it wait. Mirrored in `gate`
     /// for senders on other loops, and where they all wait.
     var isCongested = false
-    let gate = CongestionGate()
+    let gate: CongestionGate
     /// The gate of the queue this connection waits on, while its input is paused.
     var awaitedGate: CongestionGate?
     var stallMonitor: StallMonitor?
@@ -89,6 +89,7 @@ final class Connection: ChannelInboundHandler {
             maximumLineBytes: min(broker.configuration.maximumLineBytes, Login.maximumLineBytes))
         self.outbox = ByteBuffer()
         self.closePromise = broker.eventLoop.makePromise()
+        self.gate = CongestionGate(census: broker.directory)
     }
 
     // MARK: Channel events

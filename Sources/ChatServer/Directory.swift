@@ -19,6 +19,9 @@ final class Directory: Sendable {
 
     private let locations = Mutex<[ByteBuffer: Location]>([:])
     private let currentVersion = Atomic<Int>(0)
+    /// How many connections' gates are shut right now: while none is, a sender need not look at
+    /// the gates of recipients on other loops.
+    let shutGates = Atomic<Int>(0)
 
     var version: Int { currentVersion.load(ordering: .acquiring) }
 
@@ -61,17 +64,22 @@ final class CongestionGate: Sendable {
     /// For a gate whose opening may be missed (the cluster's), how soon a waiting sender looks
     /// again by itself.
     let recheckAfter: TimeAmount?
+    /// Counts this gate in while it is shut.
+    private let census: Directory?
     private let congested = Atomic<Bool>(false)
     private let waiters = Mutex<[NIOLoopBound<Connection>]>([])
 
-    init(recheckAfter: TimeAmount? = nil) {
+    init(census: Directory? = nil, recheckAfter: TimeAmount? = nil) {
+        self.census = census
         self.recheckAfter = recheckAfter
     }
 
     var isCongested: Bool { congested.load(ordering: .relaxed) }
 
     func setCongested(_ value: Bool) {
-        congested.store(value, ordering: .sequentiallyConsistent)
+        let (exchanged, _) = congested.compareExchange(
+            expected: !value, desired: value, ordering: .sequentiallyConsistent)
+        if exchanged { census?.shutGates.wrappingAdd(value ? 1 : -1, ordering: .relaxed) }
     }
 
     /// Adds `sender` to the waiters; false, without adding it, if the gate is open by now.

@@ -5,9 +5,12 @@ import NIOCore
 /// iteration, not one per message. Order holds: a sender lives on one loop, its messages to a
 /// loop travel in one batch after another, in the order written.
 ///
-/// Layout of one entry: the delivery's length and its bytes, the number of recipients, then each
-/// recipient's slot and generation (all `UInt32`), so a message to many people on that loop
-/// travels once.
+/// Layout of one entry, in this machine's byte order (the batch never leaves the process): the
+/// delivery's length and its bytes, the number of recipients, then each recipient's slot and
+/// generation (all `UInt32`), so a message to many people on that loop travels once. Written
+/// and read through raw pointers in one go per entry: NIO's integer reads and writes, called
+/// field by field, were 7% of the server's time with two loops at 7M deliveries/s (`perf
+/// record`), most of it run-time exclusivity checks in NIO's own code.
 struct LoopMail {
     private(set) var batch = ByteBuffer()
 
@@ -15,16 +18,28 @@ struct LoopMail {
 
     /// Adds `delivery` for `recipients`, who all live on this mail's loop.
     mutating func add(_ delivery: UnsafeRawBufferPointer, to recipients: ArraySlice<RemoteRecipient>) {
-        batch.writeInteger(UInt32(delivery.count))
-        batch.writeBytes(delivery)
-        batch.writeInteger(UInt32(recipients.count))
-        for recipient in recipients {
-            batch.writeInteger(UInt32(recipient.slot))
-            batch.writeInteger(recipient.generation)
+        let field = MemoryLayout<UInt32>.size
+        let size = field + delivery.count + field + recipients.count * 2 * field
+        batch.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
+            var offset = 0
+            func put(_ value: UInt32) {
+                space.storeBytes(of: value, toByteOffset: offset, as: UInt32.self)
+                offset += field
+            }
+            put(UInt32(delivery.count))
+            if delivery.count > 0 {
+                (space.baseAddress! + offset).copyMemory(
+                    from: delivery.baseAddress!, byteCount: delivery.count)
+            }
+            offset += delivery.count
+            put(UInt32(recipients.count))
+            for recipient in recipients {
+                put(UInt32(recipient.slot))
+                put(recipient.generation)
+            }
+            return size
         }
     }
-
-    var byteCount: Int { batch.readableBytes }
 
     /// The batch so far, leaving this one empty.
     mutating func take() -> ByteBuffer {
@@ -34,19 +49,24 @@ struct LoopMail {
 
     /// Calls `deliver` for each delivery in `batch` with its recipients' slots and generations.
     static func open(
-        _ batch: inout ByteBuffer,
+        _ batch: ByteBuffer,
         _ deliver: (UnsafeRawBufferPointer, _ slot: Int, _ generation: UInt32) -> Void
     ) {
-        while let length = batch.readInteger(as: UInt32.self),
-            let delivery = batch.readSlice(length: Int(length)),
-            let count = batch.readInteger(as: UInt32.self)
-        {
-            delivery.withUnsafeReadableBytes { bytes in
+        batch.withUnsafeReadableBytes { bytes in
+            let field = MemoryLayout<UInt32>.size
+            var offset = 0
+            func take() -> UInt32? {
+                guard offset + field <= bytes.count else { return nil }
+                defer { offset += field }
+                return bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+            }
+            while let length = take().map(Int.init), offset + length <= bytes.count {
+                let delivery = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])
+                offset += length
+                guard let count = take() else { return }
                 for _ in 0..<count {
-                    guard let slot = batch.readInteger(as: UInt32.self),
-                        let generation = batch.readInteger(as: UInt32.self)
-                    else { return }
-                    deliver(bytes, Int(slot), generation)
+                    guard let slot = take(), let generation = take() else { return }
+                    deliver(delivery, Int(slot), generation)
                 }
             }
         }

@@ -53,7 +53,8 @@ import Testing
         server = try await ServerProcess(arguments: ["--port", "\(port)"])
         defer { server.child.terminate() }
         for (screen, login, before) in [(alice, "alice", "→ bob: before"), (bob, "bob", "alice: before")] {
-            let back = try await screen.waitForScreen("\(login) back") {
+            // The back-off may have grown while the server was down: wait for a few attempts.
+            let back = try await screen.waitForScreen(timeout: .seconds(60), "\(login) back") {
                 $0.contains("-- reconnected to 127.0.0.1:\(port)")
                     && Self.status($0) == " \(login) | 127.0.0.1:\(port) | connected"
             }
