@@ -52,6 +52,8 @@ final class Broker {
     private(set) var isShuttingDown = false
     /// Scratch space reused by every delivery, so the hot path does not allocate.
     var formattedDelivery: ByteBuffer
+    /// Resolved long recipient lists, by their bytes (see `Broker.largeListCacheEntries`).
+    var largeLists: [ByteBuffer: ResolvedRecipients] = [:]
 
     init(
         eventLoop: any EventLoop,
