@@ -183,6 +183,10 @@ public final class ClusterNode: Sendable {
         enqueueControl(.release, login: login, lease: lease)
     }
 
+    /// Changes whenever this node's view of who is where changes: a lookup made at one version
+    /// still stands while the version does.
+    public var membershipVersion: Int { directory.version }
+
     /// Where `login` is online as far as this node knows: a peer, this node itself, or nil.
     /// Kept current by the database's notifications, so it lags a claim elsewhere by a few
     /// milliseconds.

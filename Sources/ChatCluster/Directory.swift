@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// This node's view of where every login is online and which logins their nodes report
 /// congested, kept current by the membership notifications.
@@ -14,6 +15,11 @@ final class Directory: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    private let changes = Atomic<Int>(0)
+
+    /// Changes with every change of who is where, so a caller can tell whether what it looked up
+    /// before still stands without looking up again.
+    var version: Int { changes.load(ordering: .acquiring) }
 
     func location(of login: ByteBuffer) -> ClusterPeer? {
         state.withLockedValue { state in
@@ -52,6 +58,7 @@ final class Directory: Sendable {
             state.peers = newPeers
             state.logins = logins
             state.congested.subtract(uncongested)
+            changes.wrappingAdd(1, ordering: .releasing)
             return (gone, Array(uncongested))
         }
     }
@@ -59,6 +66,12 @@ final class Directory: Sendable {
     /// Applies one change; returns the events it causes.
     func apply(_ change: MembershipChange) -> [ClusterEvent] {
         state.withLockedValue { state in
+            switch change {
+            case .joined, .gone, .claimed, .released:
+                changes.wrappingAdd(1, ordering: .releasing)
+            case .congested, .uncongested, .marker:
+                break
+            }
             switch change {
             case .joined(let peer):
                 guard state.peers.updateValue(peer, forKey: peer.id) == nil else { return [] }

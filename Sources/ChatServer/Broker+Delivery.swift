@@ -42,21 +42,27 @@ extension Broker {
         let listBytes = UnsafeRawBufferPointer(rebasing: bytes[list])
         let recipients: ResolvedRecipients
         let version = directory.version
-        if let last = sender.lastRecipients, last.isCurrent(for: listBytes, version: version) {
+        let clusterVersion = cluster?.node.membershipVersion ?? 0
+        if let last = sender.lastRecipients,
+            last.isCurrent(for: listBytes, version: version, clusterVersion: clusterVersion)
+        {
             recipients = last
         } else if listBytes.count > Self.cachedListBytes,
-            let cached = largeLists[line.getSlice(at: line.readerIndex + list.lowerBound, length: list.count)!],
-            cached.version == version
+            let cached = largeLists[
+                line.getSlice(at: line.readerIndex + list.lowerBound, length: list.count)!],
+            cached.version == version && cached.clusterVersion == clusterVersion
         {
             recipients = cached
         } else {
             recipients = ResolvedRecipients.resolve(
                 list, in: bytes, line: line, directory: directory, cluster: cluster, fromLoop: loopIndex)
             sender.lastRecipients = nil
-            if recipients.isReusable && listBytes.count <= Self.cachedListBytes {
+            if listBytes.count <= Self.cachedListBytes {
                 sender.lastRecipients = recipients
-            } else if recipients.isReusable {
-                if largeLists.count >= Self.largeListCacheEntries { largeLists.removeAll(keepingCapacity: true) }
+            } else {
+                if largeLists.count >= Self.largeListCacheEntries {
+                    largeLists.removeAll(keepingCapacity: true)
+                }
                 // A copy: a slice would pin the whole read buffer the line sits in.
                 largeLists[ByteBuffer(bytes: listBytes)] = recipients
             }

@@ -106,17 +106,14 @@ final class ClusterBridge: Sendable {
         let brokers = self.brokers.withLock { $0 }
         guard !brokers.isEmpty else { return }
         var mail = Array(repeating: LoopMail(), count: brokers.count)
-        var single: [RemoteRecipient] = []
-        for (login, delivery) in batch {
-            var location: Directory.Location?
-            _ = directory.locate { lookUp in location = lookUp(login) }
-            guard let location else { continue }
-            single = [
-                RemoteRecipient(
-                    loop: location.loop, slot: location.slot, generation: location.generation,
-                    gate: location.gate)
-            ]
-            delivery.withUnsafeReadableBytes { mail[location.loop].add($0, to: single[...]) }
+        // One look-up of the directory for the whole batch.
+        _ = directory.locate { lookUp in
+            for (login, delivery) in batch {
+                guard let location = lookUp(login) else { continue }
+                delivery.withUnsafeReadableBytes {
+                    mail[location.loop].add($0, slot: location.slot, generation: location.generation)
+                }
+            }
         }
         for (loop, letters) in mail.enumerated() where !letters.isEmpty {
             var letters = letters

@@ -18,8 +18,29 @@ struct LoopMail {
 
     /// Adds `delivery` for `recipients`, who all live on this mail's loop.
     mutating func add(_ delivery: UnsafeRawBufferPointer, to recipients: ArraySlice<RemoteRecipient>) {
+        add(delivery, count: recipients.count) { put in
+            for recipient in recipients {
+                put(UInt32(recipient.slot))
+                put(recipient.generation)
+            }
+        }
+    }
+
+    /// Adds `delivery` for one recipient on this mail's loop.
+    mutating func add(_ delivery: UnsafeRawBufferPointer, slot: Int, generation: UInt32) {
+        add(delivery, count: 1) { put in
+            put(UInt32(slot))
+            put(generation)
+        }
+    }
+
+    private mutating func add(
+        _ delivery: UnsafeRawBufferPointer,
+        count: Int,
+        recipients: ((UInt32) -> Void) -> Void
+    ) {
         let field = MemoryLayout<UInt32>.size
-        let size = field + delivery.count + field + recipients.count * 2 * field
+        let size = field + delivery.count + field + count * 2 * field
         batch.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
             var offset = 0
             func put(_ value: UInt32) {
@@ -32,11 +53,8 @@ struct LoopMail {
                     from: delivery.baseAddress!, byteCount: delivery.count)
             }
             offset += delivery.count
-            put(UInt32(recipients.count))
-            for recipient in recipients {
-                put(UInt32(recipient.slot))
-                put(recipient.generation)
-            }
+            put(UInt32(count))
+            recipients(put)
             return size
         }
     }

@@ -24,6 +24,8 @@ final class ResolvedRecipients {
     /// The raw bytes before the `:`, compared byte for byte with the next line's.
     let list: [UInt8]
     let version: Int
+    /// Cluster mode: the cluster's membership version it was looked up at.
+    let clusterVersion: Int
     /// Slots on the sender's own loop.
     let localSlots: [Int]
     /// Recipients on other loops, sorted by loop; `remoteRuns` are the ranges of one loop each.
@@ -32,16 +34,14 @@ final class ResolvedRecipients {
     /// Cluster mode: recipients on other servers.
     let elsewhere: [(login: ByteBuffer, peer: ClusterPeer)]
     let offlineNames: [String]
-    /// Whether this resolution may be reused while the directory's version stands: not if it
-    /// asked the cluster, whose view changes without touching that version.
-    let isReusable: Bool
 
     private init(
         list: [UInt8], version: Int, localSlots: [Int], remote: [RemoteRecipient],
-        elsewhere: [(login: ByteBuffer, peer: ClusterPeer)], offlineNames: [String], isReusable: Bool
+        elsewhere: [(login: ByteBuffer, peer: ClusterPeer)], offlineNames: [String], clusterVersion: Int
     ) {
         self.list = list
         self.version = version
+        self.clusterVersion = clusterVersion
         self.localSlots = localSlots
         self.remote = remote.sorted { $0.loop < $1.loop }
         var runs: [Range<Int>] = []
@@ -55,11 +55,10 @@ final class ResolvedRecipients {
         self.remoteRuns = runs
         self.elsewhere = elsewhere
         self.offlineNames = offlineNames
-        self.isReusable = isReusable
     }
 
-    func isCurrent(for list: UnsafeRawBufferPointer, version: Int) -> Bool {
-        version == self.version && self.list.count == list.count
+    func isCurrent(for list: UnsafeRawBufferPointer, version: Int, clusterVersion: Int) -> Bool {
+        version == self.version && clusterVersion == self.clusterVersion && self.list.count == list.count
             && self.list.withUnsafeBytes { memcmp($0.baseAddress!, list.baseAddress!, list.count) == 0 }
     }
 
@@ -74,6 +73,8 @@ final class ResolvedRecipients {
         cluster: ClusterBridge?,
         fromLoop loop: Int
     ) -> ResolvedRecipients {
+        // Read before the look-ups: a change during them makes the result stale, never wrong.
+        let clusterVersion = cluster?.node.membershipVersion ?? 0
         var seen = DistinctNames(bytes: bytes, line: line)
         var localSlots: [Int] = []
         var remote: [RemoteRecipient] = []
@@ -108,7 +109,7 @@ final class ResolvedRecipients {
         return ResolvedRecipients(
             list: Array(UnsafeRawBufferPointer(rebasing: bytes[list])), version: version,
             localSlots: localSlots, remote: remote, elsewhere: elsewhere, offlineNames: offlineNames,
-            isReusable: cluster == nil || notHere.isEmpty)
+            clusterVersion: clusterVersion)
     }
 }
 
