@@ -16,6 +16,10 @@ final class BenchClient: ChannelInboundHandler {
     /// The driver owns every client and outlives it; `unowned(unsafe)` spares the per-delivery
     /// reference-count check that plain `unowned` costs.
     private unowned(unsafe) let driver: BenchDriver
+    /// The same driver for the rare events that may come after a run: a TLS connection the
+    /// server closes at the end finishes closing up to seconds later, when the driver may be
+    /// gone (`unowned(unsafe)` then crashed the bench).
+    private weak var driverAfterTheRun: BenchDriver?
     private var context: ChannelHandlerContext?
     /// The start of a line that the last read cut in two.
     private var carry: ByteBuffer?
@@ -38,6 +42,7 @@ final class BenchClient: ChannelInboundHandler {
         self.prefix = prefix
         self.hello = Array("from \(login): hello".utf8)
         self.driver = driver
+        self.driverAfterTheRun = driver
     }
 
     // MARK: Channel events
@@ -82,11 +87,11 @@ final class BenchClient: ChannelInboundHandler {
         throttleWait = nil
         if !isClosing { wasClosedByServer = true }
         self.context = nil
-        driver.clientClosed(self)
+        driverAfterTheRun?.clientClosed(self)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        driver.errorCaught(self, error)
+        driverAfterTheRun?.errorCaught(self, error)
         context.close(promise: nil)
     }
 
