@@ -145,8 +145,14 @@ extension Broker {
                 }
             }
         }
-        // Another loop's congestion is only seen through its gates.
+        // Another loop's congestion is only seen through its gates: each recipient's, and the
+        // loop's own while its queue budget is exceeded (mail would otherwise pour in before it
+        // could hold anyone back: a 2 MB fan-out per line, several lines per read).
         if !recipients.remote.isEmpty && directory.shutGates.load(ordering: .relaxed) > 0 {
+            for run in recipients.remoteRuns {
+                let budgetGate = budgetGates[recipients.remote[run.lowerBound].loop]
+                if budgetGate.isCongested { return budgetGate }
+            }
             for recipient in recipients.remote where recipient.gate.isCongested {
                 return recipient.gate
             }
@@ -215,6 +221,19 @@ extension Broker {
     }
 
     // MARK: Flow control
+
+    /// Lets every sender waiting on `gate` go on, in the order they stopped, once the current
+    /// event is over (so a sender's lines are never taken inside another connection's event),
+    /// each on its own loop.
+    func releaseWaiters(of gate: CongestionGate) {
+        for sender in gate.release() {
+            if sender.eventLoop.inEventLoop {
+                scheduleResume(of: sender.value, waitingOn: gate)
+            } else {
+                sender.eventLoop.execute { sender.value.resumeInput(waitingOn: gate) }
+            }
+        }
+    }
 
     /// Takes `sender`'s input up again once the current event is over, if it still waits on `gate`.
     func scheduleResume(of sender: Connection, waitingOn gate: CongestionGate) {

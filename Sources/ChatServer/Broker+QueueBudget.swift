@@ -73,6 +73,7 @@ extension Broker {
         remeasureQueues()
         guard budget.total > budget.limit else { return }
         budget.enter()
+        budgetGate.setCongested(true)
         congestedCount += 1
         logger.warning(
             "queue budget exceeded",
@@ -99,6 +100,8 @@ extension Broker {
             return scheduleBudgetSweep()
         }
         budget.leave()
+        budgetGate.setCongested(false)
+        releaseWaiters(of: budgetGate)
         congestedCount -= 1
         logger.notice("queue budget recovered", metadata: ["queued": "\(budget.total)"])
         for connection in connections.values {

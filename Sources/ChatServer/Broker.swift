@@ -26,6 +26,10 @@ final class Broker {
     var brokers: [NIOLoopBound<Broker>] = []
     /// Cluster mode: the other servers.
     var cluster: ClusterBridge?
+    /// Shut while this loop's queue budget is exceeded, for senders on other loops.
+    let budgetGate: CongestionGate
+    /// Every loop's budget gate, by loop index.
+    var budgetGates: [CongestionGate] = []
 
     /// The logged-in connections by slot, so a resolved recipient list can name them by index
     /// without keeping a departed connection alive.
@@ -67,6 +71,7 @@ final class Broker {
         self.loopIndex = loopIndex
         self.directory = directory
         self.statistics = statistics
+        self.budgetGate = CongestionGate(census: directory)
         self.configuration = configuration
         self.logger = logger
         self.formattedDelivery = ByteBufferAllocator().buffer(capacity: 256)
@@ -75,8 +80,9 @@ final class Broker {
     }
 
     /// Connects the brokers of all loops to each other, and to the cluster if there is one.
-    func meet(_ brokers: [NIOLoopBound<Broker>], cluster: ClusterBridge?) {
+    func meet(_ brokers: [NIOLoopBound<Broker>], budgetGates: [CongestionGate], cluster: ClusterBridge?) {
         self.brokers = brokers
+        self.budgetGates = budgetGates
         self.cluster = cluster
         outgoingMail = Array(repeating: LoopMail(), count: brokers.count)
     }

@@ -73,9 +73,11 @@ public final class ChatServer: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
+        let budgetGates = try await brokers.budgetGates()
         for broker in brokers {
-            try await broker.eventLoop.submit { [brokers] in broker.value.meet(brokers, cluster: cluster) }
-                .get()
+            try await broker.eventLoop.submit { [brokers] in
+                broker.value.meet(brokers, budgetGates: budgetGates, cluster: cluster)
+            }.get()
         }
         cluster?.connect(brokers)
         let brokerOfLoop = Dictionary(
@@ -163,7 +165,7 @@ public final class ChatServer: Sendable {
     /// Undoes `meet`: each broker holds every broker, itself included, and would never be freed.
     private static func separate(_ brokers: [NIOLoopBound<Broker>]) async {
         for broker in brokers {
-            try? await broker.eventLoop.submit { broker.value.meet([], cluster: nil) }.get()
+            try? await broker.eventLoop.submit { broker.value.meet([], budgetGates: [], cluster: nil) }.get()
         }
     }
 
@@ -212,5 +214,16 @@ public struct ChatService: Service, CustomStringConvertible {
         try? await gracefulShutdown()
         await server.shutdown()
         logger.info("stopped")
+    }
+}
+
+extension [NIOLoopBound<Broker>] {
+    /// Each broker's budget gate, read on its loop.
+    fileprivate func budgetGates() async throws -> [CongestionGate] {
+        var gates: [CongestionGate] = []
+        for broker in self {
+            gates.append(try await broker.eventLoop.submit { broker.value.budgetGate }.get())
+        }
+        return gates
     }
 }

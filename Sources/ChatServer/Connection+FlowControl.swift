@@ -69,14 +69,7 @@ extension Connection {
     /// current event is over (so a sender's lines are never taken inside another connection's
     /// event), each on its own loop.
     func releaseWaiters() {
-        let gate = self.gate
-        for sender in gate.release() {
-            if sender.eventLoop.inEventLoop {
-                broker.scheduleResume(of: sender.value, waitingOn: gate)
-            } else {
-                sender.eventLoop.execute { sender.value.resumeInput(waitingOn: gate) }
-            }
-        }
+        broker.releaseWaiters(of: gate)
     }
 
     /// Called for a sender whose awaited queue was relieved; a late call about a gate it no
