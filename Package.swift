@@ -1,10 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Data flows protocol → server, protocol → client → screen and bench; the executables are thin
-// shells.
+// Data flows protocol → server (→ cluster), protocol → client → screen, and protocol → bench; the
+// executables are thin shells.
 //
-// The server's state lives on one event loop thread and is never accessed overlapping; the
+// Each broker's state lives on its own event loop thread and is never accessed overlapping; the
 // runtime's dynamic exclusivity checks on it cost about a third of the server's time per message
 // (measured with chat-bench). Debug builds, which the tests use, keep the checks.
 let hotPathSettings: [SwiftSetting] = [
@@ -172,7 +172,8 @@ let package = Package(
             dependencies: ["ChatProtocol", .product(name: "NIOCore", package: "swift-nio")],
             path: "Fuzz/Sources"
         ),
-        // Helpers shared by the test targets: a raw line client, child processes, tmux.
+        // Helpers shared by the test targets: a raw line client, an in-process server, child
+        // processes, tmux, a TCP proxy, certificates, PostgreSQL.
         .target(
             name: "ChatTestSupport",
             dependencies: [

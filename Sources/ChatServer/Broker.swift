@@ -11,8 +11,7 @@ import NIOCore
 /// to someone on another loop goes into that loop's `LoopMail` and crosses once per iteration.
 /// Deliveries are copied into each recipient's outbox and written once per loop iteration
 /// (sooner if the outboxes fill up), so a recipient flooded by many senders costs one write, not
-/// one per message. With one loop, the server's default on a small machine's benchmark, nothing
-/// ever crosses.
+/// one per message. With one loop (`--event-loops 1`) nothing ever crosses.
 final class Broker {
     let eventLoop: any EventLoop
     /// This broker's index among the server's loops.

@@ -11,6 +11,10 @@ import ChatProtocol
 /// any state ──error──▶ close now ──▶ closed
 /// ```
 ///
+/// In a cluster the login passes through `claiming` while the cluster's registry is asked for the
+/// name: granted, it goes online; refused, timed out or shut down, it drains as from
+/// `awaitingLogin`.
+///
 /// Orthogonal to these, flow control may hold the input back (`isInputPaused`) while the connection
 /// is awaiting its login or online: lines already read wait until the queues they feed drain.
 struct ConnectionLifecycle {

@@ -38,7 +38,8 @@ public enum CutOffReason: Int, CaseIterable, Sendable {
     case tooSlow
     /// It took nothing for the stall timeout while messages waited for it: `Notice.stalled`.
     case stalled
-    /// Over the queue budget, and no stalled reader to cut off instead.
+    /// It took nothing for a second (or the stall timeout, if shorter) while its loop was over its
+    /// share of the queue budget: `Notice.stalled`.
     case queueBudget
     /// It did not take what was queued for it within the drain timeout after its input ended.
     case drainTimeout
