@@ -144,7 +144,12 @@ final class BenchClient: ChannelInboundHandler {
         guard let context else { return }
         try? context.channel.syncOptions?.setOption(.autoRead, value: false)
         try? context.channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
-        throttle = ReadThrottle(bytesPerSecond: bytesPerSecond, now: driver.now())
+        let throttle = ReadThrottle(bytesPerSecond: bytesPerSecond, now: driver.now())
+        // No read larger than a burst: the adaptive allocator grows to 64 KiB, and a reader
+        // allowed to take 64 KiB at once, after waiting, finishes a 400 kB run at 400 kB/s in 0.82 s.
+        try? context.channel.syncOptions?.setOption(
+            .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Int(throttle.burstBytes)))
+        self.throttle = throttle
         context.read()
     }
 

@@ -3,19 +3,14 @@ import ChatProtocol
 import Logging
 import NIOCore
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// One client: reads its lines and is the only writer to its socket. What happens when is decided
-/// by `ConnectionLifecycle`; this class carries the decisions out on the channel.
+/// by `ConnectionLifecycle`; this class carries the decisions out on the channel
+/// (`Connection+Lifecycle.swift`). This file holds its input: framing, the login, messages.
 ///
 /// Input is framed right here, in the buffer NIO read into: the connection drives `LineFramer`
 /// itself instead of putting a `ByteToMessageHandler` in front of it, which saves a generic
 /// decode loop and a boxed message per line (about a tenth of the server's time, measured with
-/// chat-bench). Output goes through the outbox, a buffer that collects everything addressed to
+/// chat-bench). Output goes through the outbox (`Connection+Output.swift`), a buffer that collects everything addressed to
 /// this client during one loop iteration; the broker writes it out once at the end. The outbox
 /// plus what the channel has not yet handed to the kernel is the client's queue. Flow control
 /// (in `Connection+FlowControl.swift`) keeps it near `softQueueBytes`; `maximumQueueBytes` is
@@ -25,11 +20,11 @@ final class Connection: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     let broker: Broker
-    private let admission: Admission
+    let admission: Admission
     /// The peer's IP address, for the per-address cap and the logs.
-    private var peerAddress: String?
+    var peerAddress: String?
     /// Counted by `admission`, so to be counted out when the channel closes.
-    private var isAdmitted = false
+    var isAdmitted = false
     var logger: Logger
     /// Cleared when the channel closes, so nothing the connection left behind (a stale waiter
     /// entry, a late callback) keeps the pipeline alive.
@@ -50,7 +45,7 @@ final class Connection: ChannelInboundHandler {
 
     // Output.
     var outbox: ByteBuffer
-    private var isOutboxScheduled = false
+    var isOutboxScheduled = false
     /// An upper bound on the bytes the channel still holds: exact after each flush, and the
     /// channel only ever shrinks it in between.
     var bytesInChannel = 0
@@ -73,10 +68,10 @@ final class Connection: ChannelInboundHandler {
     /// Listed in the budget's recipients that hold senders back.
     var isHoldingBackForBudget = false
 
-    private lazy var drainTimeout = broker.configuration.drainTimeout
-    private var loginTimer: Scheduled<Void>?
-    private var drainTimer: Scheduled<Void>?
-    private let closePromise: EventLoopPromise<Void>
+    lazy var drainTimeout = broker.configuration.drainTimeout
+    var loginTimer: Scheduled<Void>?
+    var drainTimer: Scheduled<Void>?
+    let closePromise: EventLoopPromise<Void>
 
     var closeFuture: EventLoopFuture<Void> { closePromise.futureResult }
 
@@ -301,207 +296,5 @@ final class Connection: ChannelInboundHandler {
                 wait(on: congested)
             }
         }
-    }
-
-    // MARK: Output
-
-    /// Queues `bytes` for this client, or cuts the client off if its queue would pass the
-    /// absolute limit. Deliveries from another loop are exempt: they were sent on that loop's
-    /// view of this queue's congestion, which lags by up to one batch per loop, and a reader
-    /// that reads must not pay for that lag (the lag bounds what they add).
-    func enqueue(_ bytes: UnsafeRawBufferPointer, fromAnotherLoop: Bool = false) {
-        guard lifecycle.takesInput else { return }
-        if !fromAnotherLoop
-            && outbox.readableBytes &+ bytesInChannel &+ bytes.count > broker.configuration.maximumQueueBytes
-            && !hasRoomWhenRemeasured(for: bytes.count)
-        {
-            return cutOffAtTheLimit()
-        }
-        // Not `writeBytes`: the optimizer left that call to NIO's own compiled copy, which checks
-        // exclusivity at run time (5% of the server's time at 5M deliveries/s, `perf record`);
-        // this one it inlines, under this target's unchecked exclusivity.
-        outbox.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes.count) { space in
-            space.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            return bytes.count
-        }
-        if accountedQueueBytes == 0 { broker.budget.queuedConnections &+= 1 }
-        accountedQueueBytes &+= bytes.count
-        broker.budget.total &+= bytes.count
-        if broker.budget.total > broker.budget.limit { broker.budgetMayBeExceeded() }
-        if !isOutboxScheduled {
-            isOutboxScheduled = true
-            broker.scheduleFlush(of: self)
-        }
-    }
-
-    // Rare, and kept out of `enqueue`, which runs for every delivery.
-    @inline(never)
-    private func hasRoomWhenRemeasured(for count: Int) -> Bool {
-        bytesInChannel = currentBytesInChannel()
-        return outbox.readableBytes + bytesInChannel + count <= broker.configuration.maximumQueueBytes
-    }
-
-    @inline(never)
-    private func cutOffAtTheLimit() {
-        let limit = broker.configuration.maximumQueueBytes
-        broker.statistics.cutOff(.tooSlow)
-        logger.notice(
-            "cut off",
-            metadata: [
-                "reason": "outgoing queue over \(limit) bytes",
-                "queued": "outbox \(outbox.readableBytes), channel \(bytesInChannel)",
-            ])
-        perform(lifecycle.cutOff(.tooSlow, reason: "too slow: outgoing queue full"))
-    }
-
-    func send(_ notice: Notice) {
-        broker.statistics.noticeSent(notice)
-        var line = notice.line
-        line.withUTF8 { enqueue(UnsafeRawBufferPointer($0)) }
-    }
-
-    func flushOutbox() {
-        isOutboxScheduled = false
-        guard lifecycle.takesInput, let context, outbox.readableBytes > 0 else { return }
-        bytesFlushed &+= outbox.readableBytes
-        broker.statistics.sent(bytes: outbox.readableBytes)
-        context.writeAndFlush(wrapOutboundOut(outbox), promise: nil)
-        // Keep a small outbox's memory for the next round; give back what a burst grew.
-        if outbox.capacity > 4 * 1024 {
-            outbox = ByteBuffer()
-        } else {
-            outbox.clear()
-        }
-        remeasureQueue()
-    }
-
-    func currentBytesInChannel() -> Int {
-        (try? context?.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-    }
-
-    /// Asks the channel what it still holds and accounts the queue anew.
-    func remeasureQueue() {
-        bytesInChannel = currentBytesInChannel()
-        let queued = outbox.readableBytes + bytesInChannel
-        guard queued != accountedQueueBytes else { return }
-        broker.accountQueue(from: accountedQueueBytes, to: queued)
-        accountedQueueBytes = queued
-    }
-
-    // MARK: Lifecycle
-
-    func shutDown() {
-        perform(lifecycle.shutdown())
-    }
-
-    func closeNow(reason: String) {
-        perform(lifecycle.failed(reason: reason))
-    }
-
-    func perform(_ action: ConnectionLifecycle.Action) {
-        switch action {
-        case .none:
-            return
-        case .armLoginTimer:
-            let timeout = broker.configuration.loginTimeout
-            loginTimer = broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
-                let action = self.lifecycle.loginTimerFired(after: Wording.duration(timeout))
-                if action != .none { self.broker.statistics.loginTimedOut() }
-                self.perform(action)
-            }
-        case .disarmLoginTimer:
-            loginTimer?.cancel()
-            loginTimer = nil
-        case .finishLogin:
-            perform(.disarmLoginTimer)
-            perform(.resumeInput)
-        case .pauseInput:
-            setReading(false)
-        case .resumeInput:
-            takePendingInput()
-            if lifecycle.takesInput && !lifecycle.isInputPaused { setReading(true) }
-            perform(lifecycle.inputProcessed())
-        case .drain(let notice):
-            drain(notice: notice)
-        case .endOutput:
-            context?.close(mode: .output, promise: nil)
-        case .close:
-            context?.close(promise: nil)
-        case .abandon:
-            // On the loop, so the option is set before the close.
-            _ = (context?.channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
-            context?.close(promise: nil)
-        case .release:
-            release()
-        }
-    }
-
-    /// Frees the login and stops taking input at once, delivers what is already queued (and
-    /// `notice`, if any), then ends the output. Input is still read, and thrown away, until the
-    /// client closes its side too: closing a socket that has unread input sends a reset, and a
-    /// reset can destroy the lines just delivered before the client reads them.
-    private func drain(notice: Notice?) {
-        logger.debug("draining", metadata: ["reason": "\(lifecycle.closeReason)"])
-        perform(.disarmLoginTimer)
-        stopStallMonitor()
-        broker.releaseLogin(of: self)
-        leaveFlowControl()
-        heldLine = nil
-        pendingInput = ByteBuffer()
-        guard let context else { return }
-        // Read again, to drop what arrives: see above.
-        setReading(true)
-        // Past the queue limit if need be: a last notice is small, and it says why.
-        if let notice {
-            broker.statistics.noticeSent(notice)
-            outbox.writeString(notice.line)
-        }
-        // Armed before the write, whose completion may close the channel at once.
-        let timeout = drainTimeout
-        drainTimer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
-            let action = self.lifecycle.drainTimerFired(after: Wording.duration(timeout))
-            if action != .none { self.broker.statistics.cutOff(.drainTimeout) }
-            self.perform(action)
-        }
-        let written = context.eventLoop.makePromise(of: Void.self)
-        broker.statistics.sent(bytes: outbox.readableBytes)
-        context.writeAndFlush(wrapOutboundOut(outbox), promise: written)
-        outbox = ByteBuffer()
-        remeasureQueue()
-        written.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { _ in
-            // NIO makes this a full close as soon as the input has ended as well.
-            self.perform(self.lifecycle.outputWritten())
-        }
-    }
-
-    /// The channel is gone: let go of everything, so a closed connection costs nothing.
-    private func release() {
-        loginTimer?.cancel()
-        loginTimer = nil
-        drainTimer?.cancel()
-        drainTimer = nil
-        stopStallMonitor()
-        broker.unregister(self)
-        if isAdmitted {
-            admission.leave(from: peerAddress)
-            broker.statistics.connectionClosed()
-        }
-        isAdmitted = false
-        leaveFlowControl()
-        heldLine = nil
-        pendingInput = ByteBuffer()
-        outbox = ByteBuffer()
-        broker.accountQueue(from: accountedQueueBytes, to: 0)
-        accountedQueueBytes = 0
-        bytesInChannel = 0
-        budgetStallMonitor = nil
-        lastRecipients = nil
-        logger.info("disconnected", metadata: ["reason": "\(lifecycle.closeReason)"])
-        context = nil
-        closePromise.succeed(())
-    }
-
-    private func setReading(_ reading: Bool) {
-        _ = try? context?.channel.syncOptions?.setOption(.autoRead, value: reading)
     }
 }

@@ -201,10 +201,15 @@ public final class LineClient: Sendable {
         try await channel.setOption(.autoRead, value: false).get()
     }
 
-    /// A no-op once the connection is gone: what arrived before is still there to read.
+    /// A no-op once the connection is gone: what arrived before is still there to read. It may
+    /// be gone although this client stopped reading: NIO reads a connection the server has
+    /// closed to its end at once, whatever `autoRead` says.
     public func resumeReading() async throws {
-        guard channel.isActive else { return }
-        try await channel.setOption(.autoRead, value: true).get()
+        do {
+            try await channel.setOption(.autoRead, value: true).get()
+        } catch ChannelError.ioOnClosedChannel {
+            return
+        }
         channel.read()
     }
 

@@ -41,7 +41,17 @@ public final class TmuxSession: Sendable {
 
     /// The visible screen, one string per row, trailing blanks removed.
     public func screen() throws -> [String] {
-        let text = try run(["capture-pane", "-p"])
+        Self.rows(of: try run(["capture-pane", "-p"]))
+    }
+
+    /// `screen()` for the waits, which poll it: read on a thread of its own, so that screen tests
+    /// polling side by side do not hold the test process's few concurrency threads in `waitpid`
+    /// (with 2 of them on a 2-core machine, in-process servers' clients then waited seconds).
+    private func screenWithoutBlocking() async throws -> [String] {
+        Self.rows(of: try await runWithoutBlocking(["capture-pane", "-p"]))
+    }
+
+    private static func rows(of text: String) -> [String] {
         var rows = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if rows.last == "" { rows.removeLast() }
         return rows
@@ -79,17 +89,19 @@ public final class TmuxSession: Sendable {
         (try? run(["display-message", "-p", "#{pane_dead}"]).hasPrefix("0")) ?? false
     }
 
-    /// Polls the screen until `matches` accepts it, and returns that screen.
+    /// Polls the screen until `matches` accepts it, and returns that screen. The default wait is
+    /// long: a screen that should change does so in milliseconds, but a client on a loaded CI
+    /// machine has been seen to take over 10 s to draw it.
     @discardableResult
     public func waitForScreen(
-        timeout: Duration = .seconds(10),
+        timeout: Duration = .seconds(30),
         _ what: String = "the expected screen",
         where matches: ([String]) -> Bool
     ) async throws -> [String] {
         let deadline = ContinuousClock.now + timeout
         var last: [String] = []
         while ContinuousClock.now < deadline {
-            last = try screen()
+            last = try await screenWithoutBlocking()
             if matches(last) { return last }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -98,7 +110,7 @@ public final class TmuxSession: Sendable {
 
     /// Waits until some row contains `text`.
     @discardableResult
-    public func waitForText(_ text: String, timeout: Duration = .seconds(10)) async throws -> [String] {
+    public func waitForText(_ text: String, timeout: Duration = .seconds(30)) async throws -> [String] {
         try await waitForScreen(timeout: timeout, "\(text.debugDescription) on screen") {
             $0.contains { $0.contains(text) }
         }
@@ -112,7 +124,8 @@ public final class TmuxSession: Sendable {
         let deadline = ContinuousClock.now + timeout
         var last = ""
         while ContinuousClock.now < deadline {
-            last = try display(format)
+            last = try await runWithoutBlocking(["display-message", "-p", format]).trimmingCharacters(
+                in: .newlines)
             if matches(last) { return last }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -146,6 +159,15 @@ public final class TmuxSession: Sendable {
     @discardableResult
     private func run(_ arguments: [String]) throws -> String {
         try Self.run(socketName, arguments)
+    }
+
+    private func runWithoutBlocking(_ arguments: [String]) async throws -> String {
+        let socketName = self.socketName
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try Self.run(socketName, arguments) })
+            }
+        }
     }
 
     @discardableResult

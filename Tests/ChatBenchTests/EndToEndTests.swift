@@ -15,7 +15,7 @@ import Testing
         return Double(rest.prefix { $0.isNumber || $0 == "." })
     }
 
-    @Test func theExecutableChecksARunAgainstTheServerProcess() async throws {
+    @Test(.loadsTheMachine) func theExecutableChecksARunAgainstTheServerProcess() async throws {
         let server = try await ServerProcess()
         let bench = try ChildProcess(
             ChildProcess.executable("chat-bench"),
@@ -48,7 +48,7 @@ import Testing
         #expect(bench.stderr == "chat-bench: cannot connect to 127.0.0.1:\(port): connection refused\n")
     }
 
-    @Test func scenariosSpawnTheirOwnServerAndPrintOneTable() async throws {
+    @Test(.loadsTheMachine) func scenariosSpawnTheirOwnServerAndPrintOneTable() async throws {
         let bench = try ChildProcess(
             ChildProcess.executable("chat-bench"),
             [
@@ -84,7 +84,7 @@ import Testing
     /// A reader that never reads is cut off by the server once it has taken nothing for the
     /// server's stall timeout (a second here, well inside the bench's own ten), and the others
     /// lose nothing.
-    @Test func aSlowReaderIsCutOffAndTheOthersGetEverything() async throws {
+    @Test(.loadsTheMachine) func aSlowReaderIsCutOffAndTheOthersGetEverything() async throws {
         let result = try await runAgainstTestServer(stallTimeout: .seconds(1)) {
             $0.clients = 5
             // 10 MB for the slow reader: more than the kernel buffers between it and the server hold.
@@ -101,7 +101,7 @@ import Testing
 
     /// A throttled reader takes what it is sent no faster than its rate: 400 kB at 400 kB/s
     /// cannot arrive in much under a second, however fast the machine (the first burst of 8 kB
-    /// is free).
+    /// is free, and the last read may take one burst before it is paid for).
     @Test func aThrottledReaderKeepsToItsRate() async throws {
         let result = try await runAgainstTestServer {
             $0.clients = 2
@@ -121,7 +121,7 @@ import Testing
     /// buffers hold: the server cuts it off once it has taken nothing for the server's stall
     /// timeout. The bench says so apart from the loss, and ends the run when nothing more can
     /// arrive, not at its own stall timeout.
-    @Test func aReaderTheServerCutsOffIsReportedApartFromTheLoss() async throws {
+    @Test(.loadsTheMachine) func aReaderTheServerCutsOffIsReportedApartFromTheLoss() async throws {
         let bench = try ChildProcess(
             ChildProcess.executable("chat-bench"),
             [

@@ -30,7 +30,7 @@ struct RoutingTests {
         }
     }
 
-    @Test func manySendersKeepTheirOrderToEachRecipientAndShareBatches() async throws {
+    @Test(.loadsTheMachine) func manySendersKeepTheirOrderToEachRecipientAndShareBatches() async throws {
         try await withNodes(2) { nodes in
             let (a, b) = (nodes[0], nodes[1])
             let recipients = (0..<8).map { "r\($0)" }

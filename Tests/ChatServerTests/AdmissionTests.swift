@@ -6,7 +6,9 @@ import Testing
 
 /// The connection caps and what happens when descriptors run out.
 @Suite struct AdmissionTests {
-    @Test func overTheConnectionCapOneMoreGetsANoticeAndTheNextGetsInWhenRoomIsMade() async throws {
+    @Test(.loadsTheMachine) func overTheConnectionCapOneMoreGetsANoticeAndTheNextGetsInWhenRoomIsMade()
+        async throws
+    {
         let server = try await ServerProcess(arguments: ["--max-connections", "50"])
         var held: [LineClient] = []
         for index in 0..<50 { held.append(try await loggedIn("u\(index)", port: server.port)) }
@@ -21,7 +23,7 @@ import Testing
         try await expectStillServed(next, as: "next")
     }
 
-    @Test func theCapPerAddressCountsOnlyThatAddress() async throws {
+    @Test(.loadsTheMachine) func theCapPerAddressCountsOnlyThatAddress() async throws {
         try await withServer(configuration: .forTests.with { $0.maximumConnectionsPerAddress = 3 }) {
             server in
             var held: [LineClient] = []
@@ -40,7 +42,8 @@ import Testing
         }
     }
 
-    @Test func outOfDescriptorsTheServerBacksOffInsteadOfSpinningAndRecovers() async throws {
+    @Test(.loadsTheMachine) func outOfDescriptorsTheServerBacksOffInsteadOfSpinningAndRecovers() async throws
+    {
         // A descriptor limit the cap does not know about: accept itself fails.
         let prlimit = URL(fileURLWithPath: "/usr/bin/prlimit")
         try #require(

@@ -4,7 +4,7 @@ import Testing
 
 /// Every resource a connection holds is released when it closes: rounds of connect, log in,
 /// send a line, close leave the server's memory where the first round left it.
-@Suite struct ChurnTests {
+@Suite(.loadsTheMachine) struct ChurnTests {
     @Test func memoryStaysFlatOverRoundsOfConnectLoginClose() async throws {
         let server = try await ServerProcess()
         let rounds = 4

@@ -57,7 +57,8 @@ struct ClusterServerTests {
         try await bob.expectSilence(for: .milliseconds(200))
     }
 
-    @Test func aSlowReaderOnAnotherServerSlowsItsSenderWithoutAnyoneBuffering() async throws {
+    @Test(.loadsTheMachine) func aSlowReaderOnAnotherServerSlowsItsSenderWithoutAnyoneBuffering() async throws
+    {
         let (_, servers) = try await Self.nodes()
         let sender = try await loggedIn("sender", port: servers[0].port)
         let reader = try await loggedIn(
@@ -96,7 +97,7 @@ struct ClusterServerTests {
         try await expectStillServed(again, as: "bob")
     }
 
-    @Test func ofManyConnectionsRacingForOneNameOnTwoServersExactlyOneWins() async throws {
+    @Test(.loadsTheMachine) func ofManyConnectionsRacingForOneNameOnTwoServersExactlyOneWins() async throws {
         let (_, servers) = try await Self.nodes()
         let racers = 1000
         // Everyone stays connected until all have their answer: a winner that left would free

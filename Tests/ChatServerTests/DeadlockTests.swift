@@ -7,7 +7,7 @@ import Testing
 /// Flow control must never deadlock: each of these ends within the stall timeout (two seconds
 /// here: long enough for a loaded machine to observe who waits on whom before it runs out), and
 /// whatever was accepted for a reader that reads still reaches it.
-@Suite struct DeadlockTests {
+@Suite(.loadsTheMachine) struct DeadlockTests {
     let stallTimeout = TimeAmount.seconds(2)
     /// Short limits, so a few hundred lines fill a queue.
     var configuration: ChatServerConfiguration {

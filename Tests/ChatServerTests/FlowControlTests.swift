@@ -4,7 +4,7 @@ import Testing
 
 /// Issue 8's measurements, each with every line checked: a reader that reads, however slowly,
 /// gets everything, in order, in bounded server memory, and nobody who reads is cut off.
-@Suite struct FlowControlTests {
+@Suite(.loadsTheMachine) struct FlowControlTests {
     @Test func aSlowReaderGetsEverythingFromOneFastSender() async throws {
         let server = try await ServerProcess()
         let reader = try await loggedIn(

@@ -6,7 +6,7 @@ import Testing
 
 /// Issue 11: with stderr a pipe whose reader stalled, the server stopped within 3,000 connections.
 @Suite struct LoggingTests {
-    @Test func aStalledStderrSlowsNobody() async throws {
+    @Test(.loadsTheMachine) func aStalledStderrSlowsNobody() async throws {
         // Every connect and disconnect is logged at this level, whatever level the code picks.
         let server = try await ServerProcess(arguments: ["--log-level", "trace"], stallingStderr: true)
         let alice = try await loggedIn("alice", port: server.port)

@@ -67,7 +67,7 @@ import Testing
         #expect(try await server.child.waitForExit(timeout: .seconds(10)) == 0)
     }
 
-    @Test func aLineWithoutEndCostsNoMemoryAndTheConnectionStays() async throws {
+    @Test(.loadsTheMachine) func aLineWithoutEndCostsNoMemoryAndTheConnectionStays() async throws {
         let server = try await ServerProcess()
         let alice = try await loggedIn("alice", port: server.port)
         let before = server.child.memory()
@@ -82,7 +82,7 @@ import Testing
         MemoryBound.expect(after.peakKiB - before.peakKiB, atMostKiB: 8 * 1024, "peak RSS growth")
     }
 
-    @Test func aReaderThatStopsIsCutOffWithoutGrowingMemory() async throws {
+    @Test(.loadsTheMachine) func aReaderThatStopsIsCutOffWithoutGrowingMemory() async throws {
         let server = try await ServerProcess(arguments: ["--stall-timeout", "1"])
         let slow = try await loggedIn("slow", port: server.port, receiveBufferBytes: 64 * 1024)
         var flooders: [LineClient] = []

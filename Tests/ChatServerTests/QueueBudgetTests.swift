@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Per-connection limits alone let many stalled readers add up; the queue budget bounds them all.
-@Suite struct QueueBudgetTests {
+@Suite(.loadsTheMachine) struct QueueBudgetTests {
     @Test func manyReadersThatNeverReadStayWithinTheBudgetAndAreCutOff() async throws {
         let budgetMiB = 8
         // The stall timeout is far away: any cut-off seen here is the budget's.
@@ -25,6 +25,8 @@ import Testing
         // Every reader is cut off long before the stall timeout, the server's memory stays near
         // the budget meanwhile, and the attacker, once they are gone, is read from again.
         try await waitUntil(timeout: .seconds(120)) { cutOffs(server) == readerCount }
+        let log = server.child.stderr
+        #expect(cutOffs(server) == readerCount, "the server's log ends: \(log.suffix(3000))")
         try await attacking.value
         let peak = server.child.memory().peakKiB
         MemoryBound.expect(
