@@ -89,6 +89,9 @@ extension Broker {
             for run in recipients.remoteRuns {
                 let loop = recipients.remote[run.lowerBound].loop
                 outgoingMail[loop].add(delivery, to: recipients.remote[run])
+                let expanded = delivery.count &* run.count
+                outgoingMailBytes[loop] &+= expanded
+                inboxes[loop].mailed(expanded)
                 scheduleFlushTask()
             }
             let deliveries = recipients.localSlots.count &+ recipients.remote.count
@@ -145,9 +148,14 @@ extension Broker {
                 }
             }
         }
-        // Another loop's congestion is only seen through its gates: each recipient's, and the
-        // loop's own while its queue budget is exceeded (mail would otherwise pour in before it
-        // could hold anyone back: a 2 MB fan-out per line, several lines per read).
+        // Another loop's congestion is only seen through its gates: its inbox's, while it has
+        // mail it has not taken; the loop's own, while its queue budget is exceeded (mail would
+        // otherwise pour in before it could hold anyone back: a 2 MB fan-out per line, several
+        // lines per read); and each recipient's.
+        for run in recipients.remoteRuns {
+            let inbox = inboxes[recipients.remote[run.lowerBound].loop]
+            if inbox.shutIfFull() { return inbox.gate }
+        }
         if !recipients.remote.isEmpty && directory.shutGates.load(ordering: .relaxed) > 0 {
             for run in recipients.remoteRuns {
                 let budgetGate = budgetGates[recipients.remote[run.lowerBound].loop]
@@ -168,9 +176,10 @@ extension Broker {
         return nil
     }
 
-    /// Takes mail from another loop: each delivery goes to its recipients' outboxes, if the
-    /// slot still holds the connection it was meant for.
-    func receive(_ mail: ByteBuffer) {
+    /// Takes mail from another loop (or the cluster): each delivery goes to its recipients'
+    /// outboxes, if the slot still holds the connection it was meant for. `counted` is what the
+    /// mail counts for in this loop's inbox.
+    func receive(_ mail: ByteBuffer, counted: Int = 0) {
         LoopMail.open(mail) { delivery, slot, generation in
             guard slot < online.count, generations[slot] == generation, let recipient = online[slot] else {
                 return
@@ -179,6 +188,10 @@ extension Broker {
             bytesSinceFlush &+= delivery.count
         }
         flushIfOutboxesAreFull()
+        if counted > 0 && inbox.taken(counted) {
+            inbox.gate.setCongested(false)
+            releaseWaiters(of: inbox.gate)
+        }
     }
 
     // MARK: Writing
@@ -215,8 +228,10 @@ extension Broker {
         }
         for loop in outgoingMail.indices where !outgoingMail[loop].isEmpty {
             let mail = outgoingMail[loop].take()
+            let counted = outgoingMailBytes[loop]
+            outgoingMailBytes[loop] = 0
             let recipient = brokers[loop]
-            recipient.eventLoop.execute { recipient.value.receive(mail) }
+            recipient.eventLoop.execute { recipient.value.receive(mail, counted: counted) }
         }
     }
 

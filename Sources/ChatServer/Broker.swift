@@ -29,6 +29,10 @@ final class Broker {
     let budgetGate: CongestionGate
     /// Every loop's budget gate, by loop index.
     var budgetGates: [CongestionGate] = []
+    /// Mail from other loops this loop has not taken yet.
+    let inbox: LoopInbox
+    /// Every loop's inbox, by loop index.
+    var inboxes: [LoopInbox] = []
 
     /// The logged-in connections by slot, so a resolved recipient list can name them by index
     /// without keeping a departed connection alive.
@@ -43,6 +47,8 @@ final class Broker {
     var isFlushScheduled = false
     /// Deliveries for other loops, by loop index, waiting for the end of the iteration.
     var outgoingMail: [LoopMail] = []
+    /// What each of those batches counts for in its loop's inbox.
+    var outgoingMailBytes: [Int] = []
     /// Senders whose awaited queue drained, to be taken up again after the current event.
     var sendersToResume: [(Connection, CongestionGate)] = []
     var isResumeScheduled = false
@@ -76,14 +82,17 @@ final class Broker {
         self.formattedDelivery = ByteBufferAllocator().buffer(capacity: 256)
         self.budget = QueueBudget(
             serverLimit: configuration.queueBudgetBytes, loops: configuration.eventLoops)
+        self.inbox = LoopInbox(budgetShare: budget.limit, census: directory)
     }
 
     /// Connects the brokers of all loops to each other, and to the cluster if there is one.
-    func meet(_ brokers: [NIOLoopBound<Broker>], budgetGates: [CongestionGate], cluster: ClusterBridge?) {
+    func meet(_ brokers: [NIOLoopBound<Broker>], shared: SharedByLoops, cluster: ClusterBridge?) {
         self.brokers = brokers
-        self.budgetGates = budgetGates
+        self.budgetGates = shared.budgetGates
+        self.inboxes = shared.inboxes
         self.cluster = cluster
         outgoingMail = Array(repeating: LoopMail(), count: brokers.count)
+        outgoingMailBytes = Array(repeating: 0, count: brokers.count)
     }
 
     // MARK: Membership
@@ -181,4 +190,10 @@ final class Broker {
         }
         return EventLoopFuture.andAllComplete(closed, on: eventLoop).always { _ in deadline.cancel() }
     }
+}
+
+/// What each loop's broker shows the others, by loop index.
+struct SharedByLoops {
+    var budgetGates: [CongestionGate] = []
+    var inboxes: [LoopInbox] = []
 }

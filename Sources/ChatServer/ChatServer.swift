@@ -73,10 +73,10 @@ public final class ChatServer: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-        let budgetGates = try await brokers.budgetGates()
+        let shared = try await brokers.shared()
         for broker in brokers {
             try await broker.eventLoop.submit { [brokers] in
-                broker.value.meet(brokers, budgetGates: budgetGates, cluster: cluster)
+                broker.value.meet(brokers, shared: shared, cluster: cluster)
             }.get()
         }
         cluster?.connect(brokers)
@@ -165,7 +165,9 @@ public final class ChatServer: Sendable {
     /// Undoes `meet`: each broker holds every broker, itself included, and would never be freed.
     private static func separate(_ brokers: [NIOLoopBound<Broker>]) async {
         for broker in brokers {
-            try? await broker.eventLoop.submit { broker.value.meet([], budgetGates: [], cluster: nil) }.get()
+            try? await broker.eventLoop.submit {
+                broker.value.meet([], shared: SharedByLoops(), cluster: nil)
+            }.get()
         }
     }
 
@@ -218,12 +220,16 @@ public struct ChatService: Service, CustomStringConvertible {
 }
 
 extension [NIOLoopBound<Broker>] {
-    /// Each broker's budget gate, read on its loop.
-    fileprivate func budgetGates() async throws -> [CongestionGate] {
-        var gates: [CongestionGate] = []
+    /// Each broker's budget gate and inbox, read on its loop.
+    fileprivate func shared() async throws -> SharedByLoops {
+        var shared = SharedByLoops()
         for broker in self {
-            gates.append(try await broker.eventLoop.submit { broker.value.budgetGate }.get())
+            let (gate, inbox) = try await broker.eventLoop.submit {
+                (broker.value.budgetGate, broker.value.inbox)
+            }.get()
+            shared.budgetGates.append(gate)
+            shared.inboxes.append(inbox)
         }
-        return gates
+        return shared
     }
 }

@@ -26,9 +26,15 @@ final class ClusterBridge: Sendable {
     /// says it may go on: the event may have come just before the sender started to wait.
     static let recheckInterval = TimeAmount.milliseconds(100)
 
-    private init(node: ClusterNode, group: MultiThreadedEventLoopGroup, directory: Directory, logger: Logger)
-    {
+    /// Empties the box the node's callbacks find this bridge in.
+    private let forgetBridge: @Sendable () -> Void
+
+    private init(
+        node: ClusterNode, group: MultiThreadedEventLoopGroup, directory: Directory, logger: Logger,
+        forgetBridge: @escaping @Sendable () -> Void
+    ) {
         self.node = node
+        self.forgetBridge = forgetBridge
         self.group = group
         self.brokers = Mutex([])
         self.directory = directory
@@ -43,13 +49,17 @@ final class ClusterBridge: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var configuration = settings.node
         configuration.eventLoopGroup = group
+        // The node's callbacks reach the bridge through this box, which `leave()` empties: the
+        // bridge holds the node, and a node that held the bridge back would keep both alive.
         let bridgeBox = Mutex<ClusterBridge?>(nil)
         do {
             let node = try await ClusterNode.join(
                 url: settings.url, nodeName: settings.nodeName, configuration: configuration, logger: logger,
                 onEvent: { event in bridgeBox.withLock { $0 }?.handle(event) },
                 onDeliveries: { batch in bridgeBox.withLock { $0 }?.deliver(batch) })
-            let bridge = ClusterBridge(node: node, group: group, directory: directory, logger: logger)
+            let bridge = ClusterBridge(
+                node: node, group: group, directory: directory, logger: logger,
+                forgetBridge: { bridgeBox.withLock { $0 = nil } })
             bridgeBox.withLock { $0 = bridge }
             return bridge
         } catch {
@@ -66,6 +76,7 @@ final class ClusterBridge: Sendable {
     func leave() async {
         await node.leave()
         brokers.withLock { $0 = [] }
+        forgetBridge()
         try? await group.shutdownGracefully()
     }
 
