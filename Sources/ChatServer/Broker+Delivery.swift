@@ -89,9 +89,7 @@ extension Broker {
             for run in recipients.remoteRuns {
                 let loop = recipients.remote[run.lowerBound].loop
                 outgoingMail[loop].add(delivery, to: recipients.remote[run])
-                let expanded = delivery.count &* run.count
-                outgoingMailBytes[loop] &+= expanded
-                inboxes[loop].mailed(expanded)
+                outgoingMailBytes[loop] &+= delivery.count &* run.count
                 scheduleFlushTask()
             }
             let deliveries = recipients.localSlots.count &+ recipients.remote.count
@@ -153,8 +151,8 @@ extension Broker {
         // otherwise pour in before it could hold anyone back: a 2 MB fan-out per line, several
         // lines per read); and each recipient's.
         for run in recipients.remoteRuns {
-            let inbox = inboxes[recipients.remote[run.lowerBound].loop]
-            if inbox.shutIfFull() { return inbox.gate }
+            let loop = recipients.remote[run.lowerBound].loop
+            if inboxes[loop].shutIfFull(unsent: outgoingMailBytes[loop]) { return inboxes[loop].gate }
         }
         if !recipients.remote.isEmpty && directory.shutGates.load(ordering: .relaxed) > 0 {
             for run in recipients.remoteRuns {
@@ -230,6 +228,7 @@ extension Broker {
             let mail = outgoingMail[loop].take()
             let counted = outgoingMailBytes[loop]
             outgoingMailBytes[loop] = 0
+            inboxes[loop].mailed(counted)
             let recipient = brokers[loop]
             recipient.eventLoop.execute { recipient.value.receive(mail, counted: counted) }
         }

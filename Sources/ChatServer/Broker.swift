@@ -82,7 +82,7 @@ final class Broker {
         self.formattedDelivery = ByteBufferAllocator().buffer(capacity: 256)
         self.budget = QueueBudget(
             serverLimit: configuration.queueBudgetBytes, loops: configuration.eventLoops)
-        self.inbox = LoopInbox(budgetShare: budget.limit, census: directory)
+        self.inbox = LoopInbox(budgetShare: budget.limit)
     }
 
     /// Connects the brokers of all loops to each other, and to the cluster if there is one.

@@ -7,10 +7,12 @@ import Synchronization
 /// Its owner sets the flag as its channel's writability changes; a sender that finds it set
 /// waits here and is sent back to its own loop when the owner releases the gate. A sender adds
 /// itself under the lock and checks the flag again there, and the owner clears the flag before
-/// it takes the lock to release, so no wake-up is lost in between.
+/// it takes the lock to release, so no wake-up is lost in between. A gate that senders shut
+/// themselves (the cluster's, a loop inbox's) has no such order with whoever opens it; its
+/// waiters look again by themselves after `recheckAfter`.
 final class CongestionGate: Sendable {
-    /// For a gate whose opening may be missed (the cluster's), how soon a waiting sender looks
-    /// again by itself.
+    /// For a gate whose opening may be missed (the cluster's, a loop inbox's), how soon a
+    /// waiting sender looks again by itself.
     let recheckAfter: TimeAmount?
     /// Counts this gate in while it is shut.
     private let census: Directory?

@@ -10,8 +10,9 @@ import NIOCore
 /// Input is framed right here, in the buffer NIO read into: the connection drives `LineFramer`
 /// itself instead of putting a `ByteToMessageHandler` in front of it, which saves a generic
 /// decode loop and a boxed message per line (about a tenth of the server's time, measured with
-/// chat-bench). Output goes through the outbox (`Connection+Output.swift`), a buffer that collects everything addressed to
-/// this client during one loop iteration; the broker writes it out once at the end. The outbox
+/// chat-bench). Output goes through the outbox (`Connection+Output.swift`), a buffer that
+/// collects everything addressed to this client during one loop iteration; the broker writes it
+/// out once at the end. The outbox
 /// plus what the channel has not yet handed to the kernel is the client's queue. Flow control
 /// (in `Connection+FlowControl.swift`) keeps it near `softQueueBytes`; `maximumQueueBytes` is
 /// its absolute bound.

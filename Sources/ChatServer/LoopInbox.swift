@@ -8,37 +8,44 @@ import Synchronization
 /// faster than the loop it mails can copy each delivery out; and that loop's queue budget only
 /// holds senders back once it has taken the mail. Unbounded, mail piled up in the receiving
 /// loop's task queue: 1,000 readers that never read, fed 2 KB lines, peaked at 480–510 MiB with
-/// two loops against 221 MiB with one, under a 128 MiB budget (chat-bench's budget attack).
+/// two loops against 221 MiB with one, under a 128 MiB budget (`Tools/budget-attack.py`).
 final class LoopInbox: Sendable {
-    /// Untaken mail past which senders wait: a few early flushes' worth, and no more than a
-    /// quarter of the loop's share of the queue budget.
+    /// Untaken mail past which senders wait: a few early flushes' worth, a quarter of the loop's
+    /// share of the queue budget under a small budget, and never less than one early flush.
     let limitBytes: Int
     private let pendingBytes = Atomic<Int>(0)
     /// Shut by a sender that found the inbox full. The receiving loop opens it once it has taken
-    /// the mail down to half the limit; a sender that shut it just after that looks again by
-    /// itself (`recheckAfter`).
-    let gate: CongestionGate
+    /// the mail down to half the limit; a sender that shut it just as the loop looked waits for
+    /// its own recheck (`recheckAfter`). Not counted in the directory's census of shut gates:
+    /// senders look at the inbox itself before every line to another loop.
+    let gate = CongestionGate(recheckAfter: .milliseconds(20))
 
-    init(budgetShare: Int, census: Directory) {
+    init(budgetShare: Int) {
         limitBytes = max(256 * 1024, min(4 * 1024 * 1024, budgetShare / 4))
-        gate = CongestionGate(census: census, recheckAfter: .milliseconds(20))
     }
 
-    /// A sender on another loop mailed `bytes` of deliveries.
+    /// A sender's loop handed over a batch of `bytes` worth of deliveries.
     func mailed(_ bytes: Int) {
-        pendingBytes.wrappingAdd(bytes, ordering: .relaxed)
+        pendingBytes.wrappingAdd(bytes, ordering: .sequentiallyConsistent)
     }
 
-    /// Whether the next sender must wait, and if so shuts the gate for it to wait on.
-    func shutIfFull() -> Bool {
-        guard pendingBytes.load(ordering: .relaxed) > limitBytes else { return false }
+    /// Whether a sender whose loop holds `unsent` bytes for this inbox, not yet handed over,
+    /// must wait; if so, shuts the gate for it to wait on.
+    func shutIfFull(unsent: Int) -> Bool {
+        guard pendingBytes.load(ordering: .relaxed) &+ unsent > limitBytes else { return false }
         gate.setCongested(true)
+        // The receiving loop may have taken the mail down just before the gate shut, and so found
+        // nothing to open: look once more.
+        if pendingBytes.load(ordering: .sequentiallyConsistent) &+ unsent <= limitBytes / 2 {
+            gate.setCongested(false)
+            return false
+        }
         return true
     }
 
     /// The receiving loop took `bytes`; true if it should now open the gate.
     func taken(_ bytes: Int) -> Bool {
-        let left = pendingBytes.wrappingSubtract(bytes, ordering: .relaxed).newValue
-        return gate.isCongested && left <= limitBytes / 2
+        let left = pendingBytes.wrappingSubtract(bytes, ordering: .sequentiallyConsistent).newValue
+        return left <= limitBytes / 2 && gate.isCongested
     }
 }

@@ -5,84 +5,88 @@ import Testing
 /// Per-connection limits alone let many stalled readers add up; the queue budget bounds them all.
 @Suite(.loadsTheMachine) struct QueueBudgetTests {
     @Test func manyReadersThatNeverReadStayWithinTheBudgetAndAreCutOff() async throws {
-        let budgetMiB = 8
         // The stall timeout is far away: any cut-off seen here is the budget's.
-        let server = try await ServerProcess(arguments: [
-            "--queue-budget-bytes", "\(budgetMiB << 20)", "--stall-timeout", "600", "--log-level", "notice",
-        ])
-        let readerCount = 200
-        var readers: [LineClient] = []
-        for index in 0..<readerCount {
-            let reader = try await loggedIn("r\(index)", port: server.port, receiveBufferBytes: 16 * 1024)
-            try await reader.stopReading()
-            readers.append(reader)
-        }
-        let attacker = try await loggedIn("attacker", port: server.port)
-        let baseline = server.child.memory().residentKiB
-        let everyone = (0..<readerCount).map { "r\($0)" }.joined(separator: ",")
-        let flood = Flood(recipients: everyone, count: 4000, textBytes: 2000)
-        let attacking = Task { try await flood.send(from: attacker) }
+        let attack = try await BudgetAttack.start(
+            serverArguments: ["--stall-timeout", "600"], readerCount: 200, receiveBufferBytes: 16 * 1024)
         // Every reader is cut off long before the stall timeout, the server's memory stays near
         // the budget meanwhile, and the attacker, once they are gone, is read from again.
-        try await waitUntil(timeout: .seconds(120)) { cutOffs(server) == readerCount }
-        let log = server.child.stderr
-        #expect(cutOffs(server) == readerCount, "the server's log ends: \(log.suffix(3000))")
-        try await attacking.value
-        let peak = server.child.memory().peakKiB
-        MemoryBound.expect(
-            peak - baseline, atMostKiB: (budgetMiB + 48) * 1024,
-            "server peak RSS growth with a \(budgetMiB) MiB budget")
-        for reader in readers { await reader.close() }
-        // Past the notices for the readers that left, the attacker is still served.
-        try await attacker.send("attacker: still here")
-        var line = try await attacker.readLine()
-        while line?.hasPrefix("error: ") == true { line = try await attacker.readLine() }
-        #expect(line == "from attacker: still here")
+        try await attack.flood(attack.readerNames, lines: 4000, what: "with an 8 MiB budget")
+        try await attack.expectAttackerStillServed()
         // And the memory of the burst went back to the system.
-        let after = server.child.memory().residentKiB
-        MemoryBound.expect(after - baseline, atMostKiB: 16 * 1024, "RSS over the baseline after the burst")
+        let after = attack.server.child.memory().residentKiB
+        MemoryBound.expect(
+            after - attack.baseline, atMostKiB: 16 * 1024, "RSS over the baseline after the burst")
     }
 
     /// Mail between loops is compact (a line to fifty readers on the other loop travels once),
     /// so one loop can hand the other more than it can copy out; the other loop's inbox holds
     /// the sender back, and its budget then bounds what it took.
     @Test func mailToAnotherLoopStaysWithinThatLoopsBudget() async throws {
-        let budgetMiB = 8
-        let server = try await ServerProcess(arguments: [
-            "--event-loops", "2", "--queue-budget-bytes", "\(budgetMiB << 20)", "--stall-timeout", "600",
-            "--log-level", "notice",
-        ])
+        let attack = try await BudgetAttack.start(
+            serverArguments: ["--stall-timeout", "600", "--event-loops", "2"], readerCount: 100,
+            receiveBufferBytes: 4096)
         // Connections go to the two loops in turn: after an even number of readers the attacker
         // shares a loop with the even ones, and writes only to the odd ones.
-        let readerCount = 100
+        let elsewhere = attack.readerNames.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        try await attack.flood(elsewhere, lines: 2000, what: "with an 8 MiB budget over two loops")
+        try await attack.expectAttackerStillServed()
+    }
+}
+
+/// A server with an 8 MiB queue budget, readers that never read, and an attacker.
+private struct BudgetAttack {
+    static let budgetMiB = 8
+    let server: ServerProcess
+    let readers: [LineClient]
+    let attacker: LineClient
+    /// The server's RSS before the attack.
+    let baseline: Int
+
+    var readerNames: [String] { readers.indices.map { "r\($0)" } }
+
+    static func start(serverArguments: [String], readerCount: Int, receiveBufferBytes: Int) async throws
+        -> BudgetAttack
+    {
+        let server = try await ServerProcess(
+            arguments: ["--queue-budget-bytes", "\(budgetMiB << 20)", "--log-level", "notice"]
+                + serverArguments)
         var readers: [LineClient] = []
         for index in 0..<readerCount {
-            let reader = try await loggedIn("r\(index)", port: server.port, receiveBufferBytes: 4096)
+            let reader = try await loggedIn(
+                "r\(index)", port: server.port, receiveBufferBytes: receiveBufferBytes)
             try await reader.stopReading()
             readers.append(reader)
         }
         let attacker = try await loggedIn("attacker", port: server.port)
-        let baseline = server.child.memory().residentKiB
-        let elsewhere = stride(from: 1, to: readerCount, by: 2).map { "r\($0)" }
-        let flood = Flood(recipients: elsewhere.joined(separator: ","), count: 2000, textBytes: 2000)
-        let attacking = Task { try await flood.send(from: attacker) }
-        try await waitUntil(timeout: .seconds(120)) { cutOffs(server) >= elsewhere.count }
-        try await attacking.value
+        return BudgetAttack(
+            server: server, readers: readers, attacker: attacker, baseline: server.child.memory().residentKiB)
+    }
+
+    /// Sends `lines` 2 KB lines to `targets` until each of them is cut off, and checks that the
+    /// server's memory stayed near the budget meanwhile.
+    func flood(_ targets: [String], lines: Int, what: String) async throws {
+        let flood = Flood(recipients: targets.joined(separator: ","), count: lines, textBytes: 2000)
+        let attacking = Task { [attacker] in try await flood.send(from: attacker) }
+        try await waitUntil(timeout: .seconds(120)) { cutOffs() >= targets.count }
         let log = server.child.stderr
-        #expect(cutOffs(server) >= elsewhere.count, "the server's log ends: \(log.suffix(3000))")
+        #expect(cutOffs() >= targets.count, "the server's log ends: \(log.suffix(3000))")
+        try await attacking.value
         let peak = server.child.memory().peakKiB
         MemoryBound.expect(
-            peak - baseline, atMostKiB: (budgetMiB + 48) * 1024,
-            "server peak RSS growth with a \(budgetMiB) MiB budget over two loops")
+            peak - baseline, atMostKiB: (Self.budgetMiB + 48) * 1024, "server peak RSS growth \(what)")
+    }
+
+    /// Once the readers have left, and past the notices about them, the attacker is served.
+    func expectAttackerStillServed() async throws {
         for reader in readers { await reader.close() }
         try await attacker.send("attacker: still here")
         var line = try await attacker.readLine()
         while line?.hasPrefix("error: ") == true { line = try await attacker.readLine() }
         #expect(line == "from attacker: still here")
     }
-}
 
-/// Readers the server's log says it cut off.
-private func cutOffs(_ server: ServerProcess) -> Int {
-    server.child.stderr.split(separator: "\n").count { $0.contains("cut off") }
+    /// Readers the server's log says it cut off.
+    private func cutOffs() -> Int {
+        server.child.stderr.split(separator: "\n").count { $0.contains("cut off") }
+    }
 }
