@@ -150,17 +150,15 @@ extension Broker {
         // mail it has not taken; the loop's own, while its queue budget is exceeded (mail would
         // otherwise pour in before it could hold anyone back: a 2 MB fan-out per line, several
         // lines per read); and each recipient's.
-        for run in recipients.remoteRuns {
-            let loop = recipients.remote[run.lowerBound].loop
-            if inboxes[loop].shutIfFull(unsent: outgoingMailBytes[loop]) { return inboxes[loop].gate }
-        }
-        if !recipients.remote.isEmpty && directory.shutGates.load(ordering: .relaxed) > 0 {
+        if !recipients.remote.isEmpty {
+            let anyGateShut = directory.shutGates.load(ordering: .relaxed) > 0
             for run in recipients.remoteRuns {
-                let budgetGate = budgetGates[recipients.remote[run.lowerBound].loop]
-                if budgetGate.isCongested { return budgetGate }
+                let loop = recipients.remote[run.lowerBound].loop
+                if inboxes[loop].shutIfFull(unsent: outgoingMailBytes[loop]) { return inboxes[loop].gate }
+                if anyGateShut && budgetGates[loop].isCongested { return budgetGates[loop] }
             }
-            for recipient in recipients.remote where recipient.gate.isCongested {
-                return recipient.gate
+            if anyGateShut {
+                for recipient in recipients.remote where recipient.gate.isCongested { return recipient.gate }
             }
         }
         // Another server's, through what its node last said.

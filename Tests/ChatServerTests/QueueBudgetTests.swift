@@ -10,7 +10,7 @@ import Testing
             serverArguments: ["--stall-timeout", "600"], readerCount: 200, receiveBufferBytes: 16 * 1024)
         // Every reader is cut off long before the stall timeout, the server's memory stays near
         // the budget meanwhile, and the attacker, once they are gone, is read from again.
-        try await attack.flood(attack.readerNames, lines: 4000, what: "with an 8 MiB budget")
+        try await attack.flood(attack.readerNames, lines: 4000)
         try await attack.expectAttackerStillServed()
         // And the memory of the burst went back to the system.
         let after = attack.server.child.memory().residentKiB
@@ -28,7 +28,7 @@ import Testing
         // Connections go to the two loops in turn: after an even number of readers the attacker
         // shares a loop with the even ones, and writes only to the odd ones.
         let elsewhere = attack.readerNames.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
-        try await attack.flood(elsewhere, lines: 2000, what: "with an 8 MiB budget over two loops")
+        try await attack.flood(elsewhere, lines: 2000)
         try await attack.expectAttackerStillServed()
     }
 }
@@ -64,16 +64,14 @@ private struct BudgetAttack {
 
     /// Sends `lines` 2 KB lines to `targets` until each of them is cut off, and checks that the
     /// server's memory stayed near the budget meanwhile.
-    func flood(_ targets: [String], lines: Int, what: String) async throws {
+    func flood(_ targets: [String], lines: Int) async throws {
         let flood = Flood(recipients: targets.joined(separator: ","), count: lines, textBytes: 2000)
         let attacking = Task { [attacker] in try await flood.send(from: attacker) }
         try await waitUntil(timeout: .seconds(120)) { cutOffs() >= targets.count }
         let log = server.child.stderr
         #expect(cutOffs() >= targets.count, "the server's log ends: \(log.suffix(3000))")
         try await attacking.value
-        let peak = server.child.memory().peakKiB
-        MemoryBound.expect(
-            peak - baseline, atMostKiB: (Self.budgetMiB + 48) * 1024, "server peak RSS growth \(what)")
+        expectPeakGrowth(of: server, over: baseline, atMostMiB: Self.budgetMiB + 48)
     }
 
     /// Once the readers have left, and past the notices about them, the attacker is served.
