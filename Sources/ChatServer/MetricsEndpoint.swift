@@ -25,10 +25,12 @@ public struct MetricsEndpointConfiguration: Sendable {
 /// nothing.
 final class MetricsEndpoint: Sendable {
     private let channel: any Channel
+    private let publishing: RepeatedTask
     var localAddress: SocketAddress? { channel.localAddress }
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, publishing: RepeatedTask) {
         self.channel = channel
+        self.publishing = publishing
     }
 
     /// Nil when `configuration` is: the endpoint is off.
@@ -40,7 +42,6 @@ final class MetricsEndpoint: Sendable {
     ) async throws -> MetricsEndpoint? {
         guard let configuration else { return nil }
         let publisher = MetricsPublisher(statistics: statistics, loop: group.next())
-        publisher.startPublishing()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -54,7 +55,7 @@ final class MetricsEndpoint: Sendable {
         let address = Wording.address(host: configuration.host, port: configuration.port)
         do {
             let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-            let endpoint = MetricsEndpoint(channel: channel)
+            let endpoint = MetricsEndpoint(channel: channel, publishing: publisher.startPublishing())
             logger.info(
                 "serving metrics",
                 metadata: [
@@ -67,8 +68,12 @@ final class MetricsEndpoint: Sendable {
         }
     }
 
+    /// Stops serving and folding; a fold under way finishes first.
     func close() async {
         try? await channel.close()
+        let stopped = channel.eventLoop.makePromise(of: Void.self)
+        publishing.cancel(promise: stopped)
+        try? await stopped.futureResult.get()
     }
 }
 

@@ -22,8 +22,10 @@ final class MetricsPublisher: Sendable {
         self.published = NIOLoopBoundBox.makeBoxSendingValue(StatisticsSnapshot(), eventLoop: loop)
     }
 
-    /// Folds every second until the loop shuts down.
-    func startPublishing(every interval: TimeAmount = .seconds(1)) {
+    /// Folds every second until the returned task is cancelled, which must happen before the
+    /// server's loops shut down: a fold reads every loop, and a read submitted to a loop that has
+    /// shut down is a promise never kept (a crash in debug builds).
+    func startPublishing(every interval: TimeAmount = .seconds(1)) -> RepeatedTask {
         loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in self.publish() }
     }
 
