@@ -160,12 +160,14 @@ final class Broker {
     /// The first step of a shutdown, on every loop: no connection takes another line, and the
     /// mail already written for other loops is sent, so that once every loop has taken this
     /// step, everything accepted anywhere is in the queues it goes out from.
-    func stopTakingInput() {
+    /// Returns how many connections were open.
+    func stopTakingInput() -> Int {
         isShuttingDown = true
         for connection in connections.values {
             connection.perform(connection.lifecycle.serverStopping())
         }
         flushOutboxes()
+        return connections.count
     }
 
     /// The second step: stops every connection from reading, lets each take what is queued for it, and closes it;
@@ -175,7 +177,6 @@ final class Broker {
         isShuttingDown = true
         cancelBudgetSweep()
         let open = Array(connections.values)
-        logger.info("shutting down", metadata: ["connections": "\(open.count)"])
         let closed = open.map { $0.closeFuture }
         for connection in open {
             connection.shutDown()

@@ -22,6 +22,7 @@ public final class ChatServer: Sendable {
     private let directory: Directory
     private let metrics: MetricsEndpoint?
     private let cluster: ClusterBridge?
+    private let logger: Logger
     /// Where `/metrics` is served, if it is.
     public var metricsAddress: SocketAddress? { metrics?.localAddress }
     /// This server's name in its cluster, if it is in one.
@@ -33,7 +34,8 @@ public final class ChatServer: Sendable {
         brokers: [NIOLoopBound<Broker>],
         directory: Directory,
         metrics: MetricsEndpoint?,
-        cluster: ClusterBridge?
+        cluster: ClusterBridge?,
+        logger: Logger
     ) {
         self.group = group
         self.listener = listener
@@ -41,6 +43,7 @@ public final class ChatServer: Sendable {
         self.directory = directory
         self.metrics = metrics
         self.cluster = cluster
+        self.logger = logger
         self.localAddress = listener.localAddress!
     }
 
@@ -114,7 +117,7 @@ public final class ChatServer: Sendable {
                 configuration.metrics, statistics: statistics, group: group, logger: logger)
             let server = ChatServer(
                 group: group, listener: listener, brokers: brokers, directory: directory, metrics: metrics,
-                cluster: cluster)
+                cluster: cluster, logger: logger)
             logger.info(
                 "listening",
                 metadata: [
@@ -148,9 +151,11 @@ public final class ChatServer: Sendable {
         await metrics?.close()
         // Every loop stops taking lines before any says goodbye: the mail between loops is then
         // in each loop's task queue ahead of its goodbyes.
+        var open = 0
         for broker in brokers {
-            try? await broker.eventLoop.submit { broker.value.stopTakingInput() }.get()
+            open += (try? await broker.eventLoop.submit { broker.value.stopTakingInput() }.get()) ?? 0
         }
+        logger.info("shutting down", metadata: ["connections": "\(open)"])
         await withTaskGroup(of: Void.self) { group in
             for broker in brokers {
                 group.addTask { try? await broker.eventLoop.flatSubmit { broker.value.shutDown() }.get() }

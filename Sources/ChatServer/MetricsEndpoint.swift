@@ -25,12 +25,14 @@ public struct MetricsEndpointConfiguration: Sendable {
 /// nothing.
 final class MetricsEndpoint: Sendable {
     private let channel: any Channel
+    private let publisher: MetricsPublisher
     private let publishing: RepeatedTask
     var localAddress: SocketAddress? { channel.localAddress }
 
-    private init(channel: any Channel, publishing: RepeatedTask) {
+    private init(channel: any Channel, publisher: MetricsPublisher) {
         self.channel = channel
-        self.publishing = publishing
+        self.publisher = publisher
+        self.publishing = publisher.startPublishing()
     }
 
     /// Nil when `configuration` is: the endpoint is off.
@@ -55,7 +57,7 @@ final class MetricsEndpoint: Sendable {
         let address = Wording.address(host: configuration.host, port: configuration.port)
         do {
             let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-            let endpoint = MetricsEndpoint(channel: channel, publishing: publisher.startPublishing())
+            let endpoint = MetricsEndpoint(channel: channel, publisher: publisher)
             logger.info(
                 "serving metrics",
                 metadata: [
@@ -68,12 +70,14 @@ final class MetricsEndpoint: Sendable {
         }
     }
 
-    /// Stops serving and folding; a fold under way finishes first.
+    /// Stops serving and folding; folds under way, the once-a-second one or a scrape's, finish
+    /// first. A scrape answered after this shows the last fold.
     func close() async {
         try? await channel.close()
-        let stopped = channel.eventLoop.makePromise(of: Void.self)
-        publishing.cancel(promise: stopped)
-        try? await stopped.futureResult.get()
+        let cancelled = channel.eventLoop.makePromise(of: Void.self)
+        publishing.cancel(promise: cancelled)
+        try? await cancelled.futureResult.get()
+        try? await publisher.stop().get()
     }
 }
 

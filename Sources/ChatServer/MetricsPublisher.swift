@@ -9,31 +9,59 @@ import Prometheus
 final class MetricsPublisher: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let statistics: ServerStatistics
-    /// Where folds run, one at a time, so each sees the totals grow.
+    /// Where folds run, one after another, so each sees the totals grow.
     private let loop: any EventLoop
     private let metrics: Metrics
-    /// The totals folded last time, on `loop`.
-    private let published: NIOLoopBoundBox<StatisticsSnapshot>
+    /// What the folds share, on `loop`.
+    private let state: NIOLoopBoundBox<State>
+
+    private struct State {
+        /// The totals folded last time.
+        var published = StatisticsSnapshot()
+        /// The fold started last; the next one starts after it. Two at once could finish in the
+        /// wrong order and count the difference between them twice.
+        var lastFold: EventLoopFuture<Void>
+        /// Set by `stop`: no fold starts after it.
+        var isStopped = false
+    }
 
     init(statistics: ServerStatistics, loop: any EventLoop) {
         self.statistics = statistics
         self.loop = loop
         self.metrics = Metrics(factory: PrometheusMetricsFactory(registry: registry))
-        self.published = NIOLoopBoundBox.makeBoxSendingValue(StatisticsSnapshot(), eventLoop: loop)
+        self.state = NIOLoopBoundBox.makeBoxSendingValue(
+            State(lastFold: loop.makeSucceededVoidFuture()), eventLoop: loop)
     }
 
-    /// Folds every second until the returned task is cancelled, which must happen before the
-    /// server's loops shut down: a fold reads every loop, and a read submitted to a loop that has
-    /// shut down is a promise never kept (a crash in debug builds).
+    /// Folds every second until `stop`.
     func startPublishing(every interval: TimeAmount = .seconds(1)) -> RepeatedTask {
         loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in self.publish() }
     }
 
-    /// Reads every loop's counters and folds what changed since last time.
+    /// Reads every loop's counters and folds what changed since last time; once stopped, does
+    /// nothing, and the last fold stands.
     func publish() -> EventLoopFuture<Void> {
-        statistics.snapshot(on: loop).map { total in
-            self.metrics.fold(total, since: self.published.value)
-            self.published.value = total
+        loop.flatSubmit {
+            guard !self.state.value.isStopped else { return self.loop.makeSucceededVoidFuture() }
+            let fold = self.state.value.lastFold.recover { _ in }.flatMap {
+                self.statistics.snapshot(on: self.loop).map { total in
+                    self.metrics.fold(total, since: self.state.value.published)
+                    self.state.value.published = total
+                }
+            }
+            self.state.value.lastFold = fold
+            return fold
+        }
+    }
+
+    /// Starts no more folds and completes when the last one (the once-a-second one or a
+    /// scrape's) is done. It must complete before the server's loops shut down: a fold reads
+    /// every loop, and a read submitted to a loop that has shut down is a promise never kept (a
+    /// crash in debug builds).
+    func stop() -> EventLoopFuture<Void> {
+        loop.flatSubmit {
+            self.state.value.isStopped = true
+            return self.state.value.lastFold.recover { _ in }
         }
     }
 

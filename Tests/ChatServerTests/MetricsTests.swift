@@ -1,9 +1,11 @@
 import ChatProtocol
 import ChatTestSupport
+import Dispatch
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 
 @testable import ChatServer
@@ -46,6 +48,35 @@ import Testing
         #expect(twice["chat_connections_open"] == "4.0")
 
         await endpoint.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func stoppingWaitsForTheFoldUnderWayAndStartsNoMore() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(group.makeIterator())
+        let publisher = MetricsPublisher(statistics: ServerStatistics(group: group), loop: loops[0])
+        let events = Mutex<[String]>([])
+        let held = DispatchSemaphore(value: 0)
+        // The fold reads every loop, so it waits for the one held here.
+        let holding = loops[1].submit {
+            held.wait()
+            events.withLock { $0.append("loop let go") }
+        }
+        let fold = publisher.publish()
+        let stopped = publisher.stop()
+        stopped.whenComplete { _ in events.withLock { $0.append("stopped") } }
+        try await Task.sleep(for: .milliseconds(200))
+        held.signal()
+        try await holding.get()
+        try await fold.get()
+        try await stopped.get()
+        #expect(events.withLock { $0 } == ["loop let go", "stopped"])
+
+        // Stopped, a fold reads no loop: it completes while one is held.
+        let holdingAgain = loops[1].submit { held.wait() }
+        try await publisher.publish().get()
+        held.signal()
+        try await holdingAgain.get()
         try await group.shutdownGracefully()
     }
 
