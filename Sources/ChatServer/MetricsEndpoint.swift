@@ -122,7 +122,7 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
         guard request.method == .GET else { return respond(context, .methodNotAllowed, "only GET\n") }
         answered = true
         let registry = publisher.registry
-        publisher.publish().hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in
+        publisher.publish(answeringOn: context.eventLoop).assumeIsolated().whenComplete { _ in
             // A fold that failed (the server is stopping) still leaves the last one to show.
             self.answered = false
             self.respond(

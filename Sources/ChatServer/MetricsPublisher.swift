@@ -2,6 +2,7 @@ import ChatProtocol
 import CoreMetrics
 import NIOCore
 import Prometheus
+import Synchronization
 
 /// Folds the event loops' plain counters (`ServerStatistics`) into swift-metrics counters and
 /// gauges backed by a Prometheus registry of this server's own, once a second and before each
@@ -21,9 +22,10 @@ final class MetricsPublisher: Sendable {
         /// The fold started last; the next one starts after it. Two at once could finish in the
         /// wrong order and count the difference between them twice.
         var lastFold: EventLoopFuture<Void>
-        /// Set by `stop`: no fold starts after it.
-        var isStopped = false
     }
+    /// Set by `stop`: no fold starts after it. Outside `state` because a scrape on another loop
+    /// must be able to see it after `loop` itself has shut down.
+    private let isStopped = Atomic<Bool>(false)
 
     init(statistics: ServerStatistics, loop: any EventLoop) {
         self.statistics = statistics
@@ -33,16 +35,25 @@ final class MetricsPublisher: Sendable {
             State(lastFold: loop.makeSucceededVoidFuture()), eventLoop: loop)
     }
 
-    /// Folds every second until `stop`.
+    /// Folds every second. Cancel the returned task before `stop`: until cancelled it keeps
+    /// firing (folding nothing once stopped) and keeps the publisher alive.
     func startPublishing(every interval: TimeAmount = .seconds(1)) -> RepeatedTask {
-        loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in self.publish() }
+        loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in
+            self.publish(answeringOn: self.loop)
+        }
     }
 
-    /// Reads every loop's counters and folds what changed since last time; once stopped, does
-    /// nothing, and the last fold stands.
-    func publish() -> EventLoopFuture<Void> {
+    /// Reads every loop's counters and folds what changed since last time, completing on
+    /// `answerLoop`; once stopped, does nothing and touches no other loop, and the last fold
+    /// stands.
+    func publish(answeringOn answerLoop: any EventLoop) -> EventLoopFuture<Void> {
+        guard !isStopped.load(ordering: .acquiring) else { return answerLoop.makeSucceededVoidFuture() }
+        return fold().hop(to: answerLoop)
+    }
+
+    private func fold() -> EventLoopFuture<Void> {
         loop.flatSubmit {
-            guard !self.state.value.isStopped else { return self.loop.makeSucceededVoidFuture() }
+            guard !self.isStopped.load(ordering: .relaxed) else { return self.loop.makeSucceededVoidFuture() }
             let fold = self.state.value.lastFold.recover { _ in }.flatMap {
                 self.statistics.snapshot(on: self.loop).map { total in
                     self.metrics.fold(total, since: self.state.value.published)
@@ -60,7 +71,7 @@ final class MetricsPublisher: Sendable {
     /// crash in debug builds).
     func stop() -> EventLoopFuture<Void> {
         loop.flatSubmit {
-            self.state.value.isStopped = true
+            self.isStopped.store(true, ordering: .releasing)
             return self.state.value.lastFold.recover { _ in }
         }
     }
