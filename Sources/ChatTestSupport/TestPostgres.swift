@@ -182,7 +182,11 @@ public final class TestPostgres: Sendable {
         let path = binaries.appendingPathComponent(program).path
         let (status, output) =
             if let runAs {
-                try runToCompletion("/usr/sbin/runuser", ["-u", runAs, "--", path] + arguments)
+                // From `/`: the tools look up their own location and then return to the working
+                // directory, and a checkout under a private folder (mktemp's 0700) is closed to
+                // that user: psql then adds "could not change directory" to its output.
+                try runToCompletion(
+                    "/usr/sbin/runuser", ["-u", runAs, "--", "/usr/bin/env", "-C", "/", path] + arguments)
             } else {
                 try runToCompletion(path, arguments)
             }
