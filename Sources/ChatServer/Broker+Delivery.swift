@@ -185,8 +185,7 @@ extension Broker {
         }
         flushIfOutboxesAreFull()
         if counted > 0 && inbox.taken(counted) {
-            inbox.gate.setCongested(false)
-            releaseWaiters(of: inbox.gate)
+            open(inbox.gate)
         }
     }
 
@@ -237,10 +236,12 @@ extension Broker {
 
     // MARK: Flow control
 
-    /// Lets every sender waiting on `gate` go on, in the order they stopped, once the current
-    /// event is over (so a sender's lines are never taken inside another connection's event),
-    /// each on its own loop.
-    func releaseWaiters(of gate: CongestionGate) {
+    /// Opens `gate` and lets every sender waiting on it go on, in the order they stopped, once
+    /// the current event is over (so a sender's lines are never taken inside another
+    /// connection's event), each on its own loop. The flag is cleared before the waiters are
+    /// taken, the order `CongestionGate` relies on so that no wake-up is lost.
+    func open(_ gate: CongestionGate) {
+        gate.setCongested(false)
         for sender in gate.release() {
             if sender.eventLoop.inEventLoop {
                 scheduleResume(of: sender.value, waitingOn: gate)

@@ -100,8 +100,7 @@ extension Broker {
             return scheduleBudgetSweep()
         }
         budget.leave()
-        budgetGate.setCongested(false)
-        releaseWaiters(of: budgetGate)
+        open(budgetGate)
         congestedCount -= 1
         logger.notice("queue budget recovered", metadata: ["queued": "\(budget.total)"])
         for connection in connections.values {

@@ -61,15 +61,7 @@ extension Connection {
 
     private func openGateUnlessHeldForBudget() {
         guard !isHoldingBackForBudget else { return }
-        gate.setCongested(false)
-        releaseWaiters()
-    }
-
-    /// Lets every sender waiting on this queue go on, in the order they stopped, once the
-    /// current event is over (so a sender's lines are never taken inside another connection's
-    /// event), each on its own loop.
-    func releaseWaiters() {
-        broker.releaseWaiters(of: gate)
+        broker.open(gate)
     }
 
     /// Called for a sender whose awaited queue was relieved; a late call about a gate it no
@@ -88,8 +80,7 @@ extension Connection {
             broker.congestedCount -= 1
         }
         isHoldingBackForBudget = false
-        gate.setCongested(false)
-        releaseWaiters()
+        broker.open(gate)
         awaitedGate = nil
     }
 

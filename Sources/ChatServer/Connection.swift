@@ -12,10 +12,9 @@ import NIOCore
 /// decode loop and a boxed message per line (about a tenth of the server's time, measured with
 /// chat-bench). Output goes through the outbox (`Connection+Output.swift`), a buffer that
 /// collects everything addressed to this client during one loop iteration; the broker writes it
-/// out once at the end. The outbox
-/// plus what the channel has not yet handed to the kernel is the client's queue. Flow control
-/// (in `Connection+FlowControl.swift`) keeps it near `softQueueBytes`; `maximumQueueBytes` is
-/// its absolute bound.
+/// out once at the end. The outbox plus what the channel has not yet handed to the kernel is
+/// the client's queue. Flow control (in `Connection+FlowControl.swift`) keeps it near
+/// `softQueueBytes`; `maximumQueueBytes` is its absolute bound.
 final class Connection: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
