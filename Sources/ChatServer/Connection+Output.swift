@@ -1,5 +1,7 @@
 import ChatProtocol
 import NIOCore
+import SystemPackage
+import SystemSupport
 
 /// The outbox and the queue it is part of: what is queued for the client, the absolute limit,
 /// and the accounting the flow control and the queue budget go by.
@@ -59,19 +61,43 @@ extension Connection {
         line.withUTF8 { enqueue(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Writes the outbox: straight to the socket while the channel holds nothing, and whatever
+    /// the socket does not take (all of it, if the channel still holds some) through the
+    /// channel, which waits for room, keeps the order and handles the errors.
+    ///
+    /// Hand-written because NIO's write path (the pipeline, the pending-writes queue, the
+    /// channel's state, and asking it afterwards what it holds) was 21% of the server's time in
+    /// `group-1000`, where every delivery is its own write (`perf record`), and `write(2)` costs
+    /// the kernel more than `send(2)`: server CPU per delivery went from 9.4 to 7.6 µs there, and
+    /// from 1.66 to 1.52 µs at a steady 100k deliveries/s.
     func flushOutbox() {
         isOutboxScheduled = false
         guard lifecycle.takesInput, let context, outbox.readableBytes > 0 else { return }
         bytesFlushed &+= outbox.readableBytes
         broker.statistics.sent(bytes: outbox.readableBytes)
+        // While the channel is active its descriptor is open: NIO closes the socket and marks
+        // the channel inactive in one step on this thread.
+        if bytesInChannel == 0, let socket, context.channel.isActive {
+            let sent = outbox.withUnsafeReadableBytes { socket.sendWithoutWaiting($0) }
+            outbox.moveReaderIndex(forwardBy: sent)
+            if outbox.readableBytes == 0 {
+                emptyOutbox()
+                account(queued: 0)
+                return
+            }
+        }
         context.writeAndFlush(wrapOutboundOut(outbox), promise: nil)
-        // Keep a small outbox's memory for the next round; give back what a burst grew.
+        emptyOutbox()
+        remeasureQueue()
+    }
+
+    /// Keeps a small outbox's memory for the next round; gives back what a burst grew.
+    private func emptyOutbox() {
         if outbox.capacity > 4 * 1024 {
             outbox = ByteBuffer()
         } else {
             outbox.clear()
         }
-        remeasureQueue()
     }
 
     func currentBytesInChannel() -> Int {
@@ -81,7 +107,10 @@ extension Connection {
     /// Asks the channel what it still holds and accounts the queue anew.
     func remeasureQueue() {
         bytesInChannel = currentBytesInChannel()
-        let queued = outbox.readableBytes + bytesInChannel
+        account(queued: outbox.readableBytes + bytesInChannel)
+    }
+
+    private func account(queued: Int) {
         guard queued != accountedQueueBytes else { return }
         broker.accountQueue(from: accountedQueueBytes, to: queued)
         accountedQueueBytes = queued

@@ -2,6 +2,7 @@ import ChatCluster
 import ChatProtocol
 import Logging
 import NIOCore
+import SystemPackage
 
 /// One client: reads its lines and is the only writer to its socket. What happens when is decided
 /// by `ConnectionLifecycle`; this class carries the decisions out on the channel
@@ -51,6 +52,9 @@ final class Connection: ChannelInboundHandler {
     var bytesInChannel = 0
     /// Every byte ever handed to the channel: with what it still holds, how much the kernel took.
     var bytesFlushed = 0
+    /// The socket, written to directly while the channel holds nothing (see `flushOutbox`);
+    /// nil with TLS, whose bytes must go through the channel's handlers.
+    var socket: SystemPackage.FileDescriptor?
     /// What this connection's queue counts for in the broker's queue budget.
     var accountedQueueBytes = 0
 
@@ -97,6 +101,9 @@ final class Connection: ChannelInboundHandler {
         peerAddress = context.remoteAddress?.ipAddress
         logger[metadataKey: "peer"] =
             "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
+        if broker.configuration.tls == nil {
+            socket = SocketDescriptor.of(context.channel).map(SystemPackage.FileDescriptor.init(rawValue:))
+        }
         broker.register(self)
         broker.statistics.connectionOpened()
         logger.info("connected")

@@ -46,3 +46,17 @@ extension FileDescriptor {
         try? close()
     }
 }
+
+extension FileDescriptor {
+    /// Sends as much of `bytes` as the socket takes right now, without waiting and without
+    /// SIGPIPE, and returns how much that was: 0 when it takes nothing or fails, in which case
+    /// the caller hands the bytes to whoever owns the socket's waiting and error handling.
+    public func sendWithoutWaiting(_ bytes: UnsafeRawBufferPointer) -> Int {
+        #if canImport(Glibc)
+            let flags = CInt(MSG_NOSIGNAL) | CInt(MSG_DONTWAIT)
+        #else
+            let flags = MSG_DONTWAIT
+        #endif
+        return max(0, send(rawValue, bytes.baseAddress, bytes.count, flags))
+    }
+}
