@@ -95,9 +95,10 @@ struct NodeLifecycle {
         return loseLease(reason: "could not renew it in time")
     }
 
-    /// The database says the lease is no longer this node's (another node freed it).
+    /// The database says the lease is no longer this node's (another node freed it). While the
+    /// node leaves, that is its own doing: it deleted the row itself.
     mutating func leaseRefused() -> [Action] {
-        guard lease != nil else { return [] }
+        guard lease != nil, !isLeaving else { return [] }
         return loseLease(reason: "the database no longer holds it")
     }
 

@@ -84,9 +84,11 @@ extension Connection {
             self.perform(action)
         }
         let written = context.eventLoop.makePromise(of: Void.self)
-        broker.statistics.sent(bytes: outbox.readableBytes)
-        context.writeAndFlush(wrapOutboundOut(outbox), promise: written)
+        let last = outbox
         outbox = ByteBuffer()
+        bytesFlushed &+= last.readableBytes
+        broker.statistics.sent(bytes: last.readableBytes)
+        context.writeAndFlush(wrapOutboundOut(last), promise: written)
         remeasureQueue()
         written.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { _ in
             // NIO makes this a full close as soon as the input has ended as well.

@@ -86,7 +86,12 @@ extension Connection {
                 return
             }
         }
-        context.writeAndFlush(wrapOutboundOut(outbox), promise: nil)
+        // The outbox reads as empty before the write: the channel can report a change of
+        // writability from inside it, and the queue measured then must not count these bytes
+        // twice, in the outbox and in the channel.
+        let rest = outbox
+        outbox.moveReaderIndex(forwardBy: outbox.readableBytes)
+        context.writeAndFlush(wrapOutboundOut(rest), promise: nil)
         emptyOutbox()
         remeasureQueue()
     }

@@ -50,10 +50,12 @@ final class Connection: ChannelInboundHandler {
     /// An upper bound on the bytes the channel still holds: exact after each flush, and the
     /// channel only ever shrinks it in between.
     var bytesInChannel = 0
-    /// Every byte ever handed to the channel: with what it still holds, how much the kernel took.
+    /// Every byte ever written out, to the socket or to the channel: with what the channel still
+    /// holds, how much the kernel took.
     var bytesFlushed = 0
     /// The socket, written to directly while the channel holds nothing (see `flushOutbox`);
-    /// nil with TLS, whose bytes must go through the channel's handlers.
+    /// nil with TLS, whose bytes must go through the channel's handlers (as they would through
+    /// any handler put in front of the connection).
     var socket: SystemPackage.FileDescriptor?
     /// What this connection's queue counts for in the broker's queue budget.
     var accountedQueueBytes = 0
