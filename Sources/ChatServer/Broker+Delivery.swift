@@ -86,6 +86,7 @@ extension Broker {
             for slot in recipients.localSlots {
                 online[slot]?.enqueue(delivery)
             }
+            noteFanOut(recipients.localSlots.count)
             for run in recipients.remoteRuns {
                 let loop = recipients.remote[run.lowerBound].loop
                 outgoingMail[loop].add(delivery, to: recipients.remote[run])
@@ -176,13 +177,16 @@ extension Broker {
     /// outboxes, if the slot still holds the connection it was meant for. `counted` is what the
     /// mail counts for in this loop's inbox.
     func receive(_ mail: ByteBuffer, counted: Int = 0) {
+        var deliveries = 0
         LoopMail.open(mail) { delivery, slot, generation in
             guard slot < online.count, generations[slot] == generation, let recipient = online[slot] else {
                 return
             }
             recipient.enqueue(delivery, fromAnotherLoop: true)
             bytesSinceFlush &+= delivery.count
+            deliveries &+= 1
         }
+        noteFanOut(deliveries)
         flushIfOutboxesAreFull()
         if counted > 0 && inbox.taken(counted) {
             open(inbox.gate)
@@ -229,6 +233,10 @@ extension Broker {
         // A flush can close a channel, and closing can schedule more flushes: work on a copy.
         let due = outboxesToFlush
         outboxesToFlush.removeAll(keepingCapacity: true)
+        if isBurstPending {
+            isBurstPending = false
+            return flushSharingTheBurst(due)
+        }
         for connection in due {
             connection.flushOutbox()
         }

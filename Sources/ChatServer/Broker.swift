@@ -63,6 +63,10 @@ final class Broker {
     var formattedDelivery: ByteBuffer
     /// Resolved long recipient lists, by their bytes (see `Broker.largeListCacheEntries`).
     var largeLists: [ByteBuffer: ResolvedRecipients] = [:]
+    /// Threads that may share a burst of writes (`Broker+SharedBurst.swift`), and whether the
+    /// outboxes waiting hold one.
+    let burstSharers: Int
+    var isBurstPending = false
 
     init(
         eventLoop: any EventLoop,
@@ -83,6 +87,7 @@ final class Broker {
         self.budget = QueueBudget(
             serverLimit: configuration.queueBudgetBytes, loops: configuration.eventLoops)
         self.inbox = LoopInbox(budgetShare: budget.limit)
+        self.burstSharers = Self.burstSharers(eventLoops: configuration.eventLoops)
     }
 
     /// Connects the brokers of all loops to each other, and to the cluster if there is one.

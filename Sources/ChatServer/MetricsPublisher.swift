@@ -89,6 +89,7 @@ final class MetricsPublisher: Sendable {
         let notices: [CoreMetrics.Counter]
         let cutOffs: [CoreMetrics.Counter]
         let sendersPaused: CoreMetrics.Counter
+        let burstsShared: CoreMetrics.Counter
         let tlsHandshakeFailures: CoreMetrics.Counter
         let loginTimeouts: CoreMetrics.Counter
         let connectionsRefused: [CoreMetrics.Counter]
@@ -107,6 +108,7 @@ final class MetricsPublisher: Sendable {
             notices = Notice.Kind.allCases.map { counter("notices_total", [("kind", $0.label)]) }
             cutOffs = CutOffReason.allCases.map { counter("cut_offs_total", [("reason", $0.label)]) }
             sendersPaused = counter("senders_paused_total")
+            burstsShared = counter("write_bursts_shared_total")
             tlsHandshakeFailures = counter("tls_handshake_failures_total")
             loginTimeouts = counter("login_timeouts_total")
             connectionsRefused = ConnectionCap.allCases.map {
@@ -132,6 +134,7 @@ final class MetricsPublisher: Sendable {
                 add(counter, now.cutOffs[index], before.cutOffs[index])
             }
             add(sendersPaused, now.sendersPaused, before.sendersPaused)
+            add(burstsShared, now.burstsShared, before.burstsShared)
             add(tlsHandshakeFailures, now.tlsHandshakeFailures, before.tlsHandshakeFailures)
             add(loginTimeouts, now.loginTimeouts, before.loginTimeouts)
             for (index, counter) in connectionsRefused.enumerated() {

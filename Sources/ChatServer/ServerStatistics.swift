@@ -108,6 +108,9 @@ public final class LoopStatistics {
     /// A sender whose reading was paused because a recipient's queue was full (flow control).
     public func senderPaused() { snapshot.sendersPaused &+= 1 }
 
+    /// A burst of writes to a large group shared with helper threads (`Broker+SharedBurst`).
+    public func burstShared() { snapshot.burstsShared &+= 1 }
+
     public func tlsHandshakeFailed() { snapshot.tlsHandshakeFailures &+= 1 }
 
     public func loginTimedOut() { snapshot.loginTimeouts &+= 1 }
@@ -131,6 +134,7 @@ public struct StatisticsSnapshot: Equatable, Sendable {
     /// By `CutOffReason.rawValue`.
     public var cutOffs = [Int](repeating: 0, count: CutOffReason.allCases.count)
     public var sendersPaused = 0
+    public var burstsShared = 0
     public var tlsHandshakeFailures = 0
     public var loginTimeouts = 0
     /// By `ConnectionCap.rawValue`.
@@ -151,6 +155,7 @@ public struct StatisticsSnapshot: Equatable, Sendable {
         sum.notices = add(left.notices, right.notices)
         sum.cutOffs = add(left.cutOffs, right.cutOffs)
         sum.sendersPaused = left.sendersPaused &+ right.sendersPaused
+        sum.burstsShared = left.burstsShared &+ right.burstsShared
         sum.tlsHandshakeFailures = left.tlsHandshakeFailures &+ right.tlsHandshakeFailures
         sum.loginTimeouts = left.loginTimeouts &+ right.loginTimeouts
         sum.connectionsRefused = add(left.connectionsRefused, right.connectionsRefused)

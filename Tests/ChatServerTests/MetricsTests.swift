@@ -196,10 +196,10 @@ import Testing
 
 /// The endpoint closes a connection that sends nothing for a while; a test on a busy machine may
 /// be descheduled between connecting and sending for longer than the production timeout.
-private let patientScraper = TimeAmount.minutes(5)
+let patientScraper = TimeAmount.minutes(5)
 
 /// `/metrics` as series name (with labels) to value.
-private func scrape(_ port: Int) async throws -> [String: String] {
+func scrape(_ port: Int) async throws -> [String: String] {
     let response = try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
     try #require(response.status == "200", "\(response)")
     var series: [String: String] = [:]
