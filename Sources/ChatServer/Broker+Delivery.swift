@@ -177,16 +177,13 @@ extension Broker {
     /// outboxes, if the slot still holds the connection it was meant for. `counted` is what the
     /// mail counts for in this loop's inbox.
     func receive(_ mail: ByteBuffer, counted: Int = 0) {
-        var deliveries = 0
         LoopMail.open(mail) { delivery, slot, generation in
             guard slot < online.count, generations[slot] == generation, let recipient = online[slot] else {
                 return
             }
             recipient.enqueue(delivery, fromAnotherLoop: true)
             bytesSinceFlush &+= delivery.count
-            deliveries &+= 1
         }
-        noteFanOut(deliveries)
         flushIfOutboxesAreFull()
         if counted > 0 && inbox.taken(counted) {
             open(inbox.gate)

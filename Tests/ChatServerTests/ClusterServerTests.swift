@@ -38,10 +38,34 @@ struct ClusterServerTests {
         ]
     }
 
+    /// Waits until `sender`'s server knows that `recipient` is online on another: a login claimed
+    /// on one node reaches the others through the database's notifications, a moment after its
+    /// own node confirmed it. Each probe also goes back to the sender, so the sender's server
+    /// answers "not online" before it whenever it does not know the recipient yet.
+    static func waitUntilReachable(
+        _ recipient: LineClient, as recipientName: String, from sender: LineClient, as senderName: String
+    ) async throws {
+        for attempt in 0..<600 {
+            let probe = "from \(senderName): probe \(attempt)"
+            try await sender.send("\(recipientName), \(senderName): probe \(attempt)")
+            let first = try #require(try await sender.readLine())
+            if first == probe {
+                #expect(try await recipient.readLine() == probe)
+                return
+            }
+            try #require(first == "error: '\(recipientName)' is not online", "unexpected \(first)")
+            #expect(try await sender.readLine() == probe)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("\(recipientName) never became reachable from \(senderName)")
+    }
+
     @Test func messagesCrossServersByteForByteAndInOrder() async throws {
         let (_, servers) = try await Self.nodes()
         let alice = try await loggedIn("alice", port: servers[0].port)
         let bob = try await loggedIn("bob", port: servers[1].port)
+        try await Self.waitUntilReachable(bob, as: "bob", from: alice, as: "alice")
+        try await Self.waitUntilReachable(alice, as: "alice", from: bob, as: "bob")
         // NUL, quotes, backslashes, emoji, a name listed twice: delivered once, exactly.
         let text = "nul\u{0} \"quoted\" 'single' back\\slash 🦀 é"
         try await alice.sendRaw(Array("bob, bob: \(text)\n".utf8))
@@ -63,6 +87,7 @@ struct ClusterServerTests {
         let sender = try await loggedIn("sender", port: servers[0].port)
         let reader = try await loggedIn(
             "reader", port: servers[1].port, receiveBufferBytes: 64 * 1024, readBytesPerSecond: 4_000_000)
+        try await Self.waitUntilReachable(reader, as: "reader", from: sender, as: "sender")
         let baselines = servers.map { $0.child.memory().residentKiB }
         let flood = Flood(recipients: "reader", count: 20_000, textBytes: 1000)
         async let sent: Void = flood.send(from: sender)
@@ -77,7 +102,8 @@ struct ClusterServerTests {
     @Test func aLoginIsUniqueAcrossServersAndOfflineMeansOnlineNowhere() async throws {
         let (_, servers) = try await Self.nodes()
         let alice = try await loggedIn("alice", port: servers[0].port)
-        _ = try await loggedIn("bob", port: servers[1].port)
+        let bob = try await loggedIn("bob", port: servers[1].port)
+        try await Self.waitUntilReachable(bob, as: "bob", from: alice, as: "alice")
         let impostor = try await LineClient.connect(port: servers[0].port)
         try await impostor.send("bob")
         #expect(try await impostor.readToEnd() == ["error: login 'bob' is already online"])
@@ -186,7 +212,8 @@ struct ClusterOutageTests {
         let (_, servers) = try await ClusterServerTests.nodes(leaseSeconds: 120)
         let alice = try await loggedIn("alice", port: servers[0].port)
         let carol = try await loggedIn("carol", port: servers[0].port)
-        _ = try await loggedIn("bob", port: servers[1].port)
+        let bob = try await loggedIn("bob", port: servers[1].port)
+        try await ClusterServerTests.waitUntilReachable(bob, as: "bob", from: alice, as: "alice")
         try await postgres.stopServer()
         // People on one server keep chatting.
         try await alice.send("carol: still here?")
@@ -205,11 +232,11 @@ struct ClusterOutageTests {
         let deadline = ContinuousClock.now + .seconds(60)
         var delivered = false
         let restartedAt = ContinuousClock.now
-        let bob = try await eventuallyLoggedIn("bob2", port: servers[1].port, within: .seconds(60))
+        let bob2 = try await eventuallyLoggedIn("bob2", port: servers[1].port, within: .seconds(60))
         while !delivered && ContinuousClock.now < deadline {
             // Until the way between the servers is back, this earns alice a notice instead.
             try await alice.send("bob2: back?")
-            delivered = (try? await bob.readLine(timeout: .seconds(2))) == "from alice: back?"
+            delivered = (try? await bob2.readLine(timeout: .seconds(2))) == "from alice: back?"
         }
         #expect(delivered)
         // About 10 s at most on a quiet machine; the bound allows for a loaded one.
