@@ -60,6 +60,7 @@ extension Broker {
             for index in sends.indices {
                 sends[index].storage.release()
                 sending[index].outbox.moveReaderIndex(forwardBy: sent[index])
+                sending[index].noteWritten(sent[index])
             }
         }
         // Only now may channels run code: a write that fails reads the socket first, and what

@@ -86,8 +86,7 @@ extension Connection {
         let written = context.eventLoop.makePromise(of: Void.self)
         let last = outbox
         outbox = ByteBuffer()
-        bytesFlushed &+= last.readableBytes
-        broker.statistics.sent(bytes: last.readableBytes)
+        noteWritten(last.readableBytes)
         context.writeAndFlush(wrapOutboundOut(last), promise: written)
         remeasureQueue()
         written.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { _ in

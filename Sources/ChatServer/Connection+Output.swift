@@ -79,14 +79,17 @@ extension Connection {
         finishFlush(sent: sent)
     }
 
-    /// Takes the outbox as written (for the statistics and the stall checks); false if there is
-    /// nothing to write.
+    /// Starts writing the outbox; false if there is nothing to write.
     func beginFlush() -> Bool {
         isOutboxScheduled = false
-        guard lifecycle.takesInput, context != nil, outbox.readableBytes > 0 else { return false }
-        bytesFlushed &+= outbox.readableBytes
-        broker.statistics.sent(bytes: outbox.readableBytes)
-        return true
+        return lifecycle.takesInput && context != nil && outbox.readableBytes > 0
+    }
+
+    /// Counts `count` bytes as written out, to the socket or to the channel (for the statistics
+    /// and the stall checks), when they leave the outbox.
+    func noteWritten(_ count: Int) {
+        bytesFlushed &+= count
+        broker.statistics.sent(bytes: count)
     }
 
     /// The socket to send the outbox to directly, if the channel holds nothing. While the channel
@@ -102,9 +105,12 @@ extension Connection {
         // Gone meanwhile (a burst shared with a helper finishes its connections one by one).
         guard lifecycle.takesInput, let context else { return }
         outbox.moveReaderIndex(forwardBy: sent)
+        noteWritten(sent)
         if outbox.readableBytes == 0 {
             emptyOutbox()
-            account(queued: 0)
+            // The channel holds something only if a flush nested in a shared burst's (see
+            // `flushSharingTheBurst`) wrote to it meanwhile.
+            if bytesInChannel == 0 { account(queued: 0) } else { remeasureQueue() }
             return
         }
         // The outbox reads as empty before the write: the channel can report a change of
@@ -112,6 +118,7 @@ extension Connection {
         // twice, in the outbox and in the channel.
         let rest = outbox
         outbox.moveReaderIndex(forwardBy: outbox.readableBytes)
+        noteWritten(rest.readableBytes)
         context.writeAndFlush(wrapOutboundOut(rest), promise: nil)
         emptyOutbox()
         remeasureQueue()
