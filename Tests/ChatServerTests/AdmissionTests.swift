@@ -70,6 +70,7 @@ import Testing
         let newcomer = try await eventuallyLoggedIn("newcomer", port: port)
         try await expectStillServed(newcomer, as: "newcomer")
         child.signal(SIGTERM)
-        #expect(try await child.waitForExit() == 0)
+        let status = try await child.waitForExit()
+        #expect(status == 0, "exit status \(status); stderr: \(child.stderr.suffix(4000))")
     }
 }
