@@ -20,10 +20,10 @@ extension Broker {
     /// helper that wakes late takes less and nobody waits for it.
     static let sendsPerPart = 64
 
-    /// How many threads may share one burst: the cores per loop; none with TLS, whose bytes go
-    /// through the channel.
-    static func burstSharers(eventLoops: Int, tls: Bool) -> Int {
-        tls ? 1 : max(1, System.coreCount / max(1, eventLoops))
+    /// How many threads may share one burst: the cores per loop. (With TLS no connection has a
+    /// socket to send to, so a burst has nothing to share and is written as usual.)
+    static func burstSharers(eventLoops: Int) -> Int {
+        max(1, System.coreCount / max(1, eventLoops))
     }
 
     func noteFanOut(_ recipients: Int) {
@@ -72,7 +72,7 @@ extension Broker {
 }
 
 /// One direct send of a shared burst: an outbox's bytes, kept alive by `storage`.
-struct DirectSend {
+private struct DirectSend {
     let socket: SystemPackage.FileDescriptor
     let bytes: UnsafeRawBufferPointer
     let storage: Unmanaged<AnyObject>

@@ -87,8 +87,7 @@ final class Broker {
         self.budget = QueueBudget(
             serverLimit: configuration.queueBudgetBytes, loops: configuration.eventLoops)
         self.inbox = LoopInbox(budgetShare: budget.limit)
-        self.burstSharers = Self.burstSharers(
-            eventLoops: configuration.eventLoops, tls: configuration.tls != nil)
+        self.burstSharers = Self.burstSharers(eventLoops: configuration.eventLoops)
     }
 
     /// Connects the brokers of all loops to each other, and to the cluster if there is one.
