@@ -23,7 +23,7 @@ extension Broker {
     /// How many threads may share one burst: the cores per loop. (With TLS no connection has a
     /// socket to send to, so a burst has nothing to share and is written as usual.)
     static func burstSharers(eventLoops: Int) -> Int {
-        max(1, System.coreCount / max(1, eventLoops))
+        max(1, ChatServerConfiguration.usableCores / max(1, eventLoops))
     }
 
     func noteFanOut(_ recipients: Int) {

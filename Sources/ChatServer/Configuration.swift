@@ -1,9 +1,12 @@
 import NIOCore
+import SystemSupport
 
 public struct ChatServerConfiguration: Sendable {
     /// Event loops (threads) the connections are spread over. One is fastest per core on a
     /// small machine; more let a big one use its cores.
     public var eventLoops: Int
+    /// The cores this process may run on: its CPU quota and its affinity mask (`taskset`).
+    public static let usableCores = UsableCores.count(machineCount: System.coreCount)
     public var host: String
     /// 0 picks a free port; `ChatServer.localAddress` tells which.
     public var port: Int
@@ -42,7 +45,7 @@ public struct ChatServerConfiguration: Sendable {
     public var metrics: MetricsEndpointConfiguration?
 
     public init(
-        eventLoops: Int = System.coreCount,
+        eventLoops: Int = Self.usableCores,
         host: String = "127.0.0.1",
         port: Int = 8080,
         maximumLineBytes: Int = 64 * 1024,

@@ -22,7 +22,7 @@ struct ChatServerCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Event loops (threads) the connections are spread over (default: one per core, here \(System.coreCount))."
+            "Event loops (threads) the connections are spread over (default: one per core it may run on, here \(ChatServerConfiguration.usableCores))."
     )
     var eventLoops: Int?
 
@@ -63,9 +63,8 @@ struct ChatServerCommand: AsyncParsableCommand {
         let logger = Logger(label: "a-chat.server")
         let descriptorLimit = OpenFileLimit.raiseToHardLimit() ?? 1024
 
-        var configuration = ChatServerConfiguration(
-            eventLoops: eventLoops ?? System.coreCount, host: address.resolvedHost, port: address.resolvedPort
-        )
+        var configuration = ChatServerConfiguration(host: address.resolvedHost, port: address.resolvedPort)
+        if let eventLoops { configuration.eventLoops = eventLoops }
         connections.apply(to: &configuration, descriptorLimit: descriptorLimit)
         flowControl.apply(to: &configuration)
         tls.apply(to: &configuration)

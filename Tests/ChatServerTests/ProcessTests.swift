@@ -1,5 +1,6 @@
 import ChatTestSupport
 import Foundation
+import NIOCore
 import Testing
 
 /// The real `chat-server` executable: flags, signals, memory.
@@ -12,6 +13,22 @@ import Testing
         server.child.signal(signal)
         #expect(try await server.child.waitForExit(timeout: .seconds(10)) == 0)
         #expect(try await alice.readToEnd() == ["error: server is shutting down"])
+    }
+
+    /// A server pinned to fewer cores than the machine has starts one loop per core it has: two
+    /// loops sharing one core cost throughput and gain nothing.
+    @Test func theDefaultLoopsFollowTheCoresTasksetLeavesIt() async throws {
+        let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: taskset.path), "taskset (util-linux) is missing")
+        for (cores, loops) in [("0", 1), ("0-\(System.coreCount - 1)", System.coreCount)] {
+            let server = try ChildProcess(
+                taskset, ["-c", cores, ChildProcess.executable("chat-server").path, "--port", "0"])
+            let line = try await server.waitForStderrLine { $0.hasSuffix("listening") }
+            #expect(line.contains(" loops=\(loops) "), "taskset -c \(cores): \(line)")
+            server.signal(SIGTERM)
+            #expect(try await server.waitForExit() == 0)
+        }
     }
 
     @Test func refusesAPortInUseWithOneLineAndStatus1() async throws {

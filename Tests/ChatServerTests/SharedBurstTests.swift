@@ -6,7 +6,9 @@ import Testing
 /// A message to a large group on a server with a core no loop uses: the loop and a helper thread
 /// write it side by side (`Broker+SharedBurst.swift`).
 @Suite struct SharedBurstTests {
-    @Test(.loadsTheMachine, .enabled(if: System.coreCount > 1, "needs a core that no loop uses"))
+    @Test(
+        .loadsTheMachine,
+        .enabled(if: ChatServerConfiguration.usableCores > 1, "needs a core that no loop uses"))
     func aLargeGroupGetsEveryMessageOnceAndInOrderWhenItsWritesAreShared() async throws {
         let members = 300
         let messages = 20

@@ -135,4 +135,11 @@ extension Thread {
             return result!
         }
     }
+
+    @Test(arguments: [
+        ("0", 1), ("0-1", 2), ("0-3,8,10-11", 7), (" 2", 1), ("", nil), ("3-1", nil), ("a", nil),
+    ])
+    func coreListsAreCounted(_ list: String, _ count: Int?) {
+        #expect(UsableCores.countCores(inList: Substring(list)) == count)
+    }
 }
