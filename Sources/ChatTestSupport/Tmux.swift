@@ -74,7 +74,12 @@ public final class TmuxSession: Sendable {
 
     /// The cursor's cell, zero-based.
     public func cursor() throws -> (x: Int, y: Int) {
-        let text = try run(["display-message", "-p", "#{cursor_x} #{cursor_y}"])
+        try Self.parseCursor(try run(["display-message", "-p", Self.cursorFormat]))
+    }
+
+    private static let cursorFormat = "#{cursor_x} #{cursor_y}"
+
+    private static func parseCursor(_ text: String) throws -> (x: Int, y: Int) {
         let parts = text.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
         guard parts.count == 2 else { throw TestTimeout("cannot read the cursor from \(text)") }
         return (parts[0], parts[1])
@@ -137,7 +142,9 @@ public final class TmuxSession: Sendable {
         let deadline = ContinuousClock.now + timeout
         var last = (x: -1, y: -1)
         while ContinuousClock.now < deadline {
-            last = try cursor()
+            // Off the test's thread: a blocking poll holds one of the few threads every test shares.
+            last = try Self.parseCursor(
+                try await runWithoutBlocking(["display-message", "-p", Self.cursorFormat]))
             if last == (x, y) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
