@@ -67,9 +67,10 @@ private struct BudgetAttack {
     func flood(_ targets: [String], lines: Int) async throws {
         let flood = Flood(recipients: targets.joined(separator: ","), count: lines, textBytes: 2000)
         let attacking = Task { [attacker] in try await flood.send(from: attacker) }
-        try await waitUntil(timeout: .seconds(120)) { cutOffs() >= targets.count }
+        try await waitUntil(timeout: .seconds(120)) { cutOff().count >= targets.count }
         let log = server.child.stderr
-        #expect(cutOffs() >= targets.count, "the server's log ends: \(log.suffix(3000))")
+        // Exactly the flooded readers: neither the attacker nor a reader it did not flood.
+        #expect(cutOff() == Set(targets), "the server's log ends: \(log.suffix(3000))")
         try await attacking.value
         expectPeakGrowth(of: server, over: baseline, atMostMiB: Self.budgetMiB + 48)
     }
@@ -83,8 +84,11 @@ private struct BudgetAttack {
         #expect(line == "from attacker: still here")
     }
 
-    /// Readers the server's log says it cut off.
-    private func cutOffs() -> Int {
-        server.child.stderr.split(separator: "\n").count { $0.contains("cut off") }
+    /// The logins the server's log says it cut off.
+    private func cutOff() -> Set<String> {
+        Set(
+            server.child.stderr.split(separator: "\n").filter { $0.contains("cut off") }.compactMap { line in
+                line.split(separator: " ").first { $0.hasPrefix("login=") }.map { String($0.dropFirst(6)) }
+            })
     }
 }
