@@ -99,6 +99,17 @@ final class Connection: ChannelInboundHandler {
         self.context = context
     }
 
+    /// A channel accepted just as the listener closed is closed by NIO before it is ever active,
+    /// so `channelInactive`, where a connection lets go of everything, never comes. Holding its
+    /// context then kept the connection, its pipeline and everything the connection reaches (its
+    /// broker among them) alive in a cycle: the leak LeakSanitizer reported at a server's exit
+    /// when it stopped while connections poured in.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        guard self.context != nil else { return }
+        self.context = nil
+        closePromise.succeed(())
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         peerAddress = context.remoteAddress?.ipAddress
         logger[metadataKey: "peer"] =
