@@ -105,9 +105,8 @@ final class Connection: ChannelInboundHandler {
     /// broker among them) alive in a cycle: the leak LeakSanitizer reported at a server's exit
     /// when it stopped while connections poured in.
     func handlerRemoved(context: ChannelHandlerContext) {
-        guard self.context != nil else { return }
-        self.context = nil
-        closePromise.succeed(())
+        // Nothing, if the channel was active: `channelInactive` comes first and has let go.
+        perform(lifecycle.channelClosed())
     }
 
     func channelActive(context: ChannelHandlerContext) {
