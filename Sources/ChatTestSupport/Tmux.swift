@@ -72,13 +72,9 @@ public final class TmuxSession: Sendable {
         try run(["display-message", "-p", format]).trimmingCharacters(in: .newlines)
     }
 
-    /// The cursor's cell, zero-based.
-    public func cursor() throws -> (x: Int, y: Int) {
-        try Self.parseCursor(try run(["display-message", "-p", Self.cursorFormat]))
-    }
-
     private static let cursorFormat = "#{cursor_x} #{cursor_y}"
 
+    /// The cursor's cell, zero-based, from `cursorFormat` expanded.
     private static func parseCursor(_ text: String) throws -> (x: Int, y: Int) {
         let parts = text.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
         guard parts.count == 2 else { throw TestTimeout("cannot read the cursor from \(text)") }

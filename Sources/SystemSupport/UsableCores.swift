@@ -15,13 +15,21 @@ public enum UsableCores {
     ///
     /// Read from /proc, because Swift's Glibc module does not offer `sched_getaffinity`.
     public static func count(machineCount: Int) -> Int {
+        guard let list = allowedList(), let inMask = countCores(inList: Substring(list)) else {
+            return machineCount
+        }
+        return max(1, min(machineCount, inMask))
+    }
+
+    /// This process's affinity mask as the kernel lists it (`Cpus_allowed_list`, say `0-3,8`),
+    /// or nil where it cannot be read.
+    public static func allowedList() -> String? {
         let field = "Cpus_allowed_list:"
         guard let status = ProcessProbe.readFile("/proc/self/status"),
             let line = String(decoding: status, as: UTF8.self).split(separator: "\n")
-                .first(where: { $0.hasPrefix(field) }),
-            let inMask = countCores(inList: line.dropFirst(field.count))
-        else { return machineCount }
-        return max(1, min(machineCount, inMask))
+                .first(where: { $0.hasPrefix(field) })
+        else { return nil }
+        return line.dropFirst(field.count).filter { $0 != " " && $0 != "\t" }
     }
 
     /// Counts the cores in a kernel CPU list such as `0-3,8,10-11`; nil if it is not one.

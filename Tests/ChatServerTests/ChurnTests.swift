@@ -42,16 +42,9 @@ private func churn(port: Int, connections: Int, namePrefix: String) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw TestTimeout("socket: errno \(errno)") }
         defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        guard connectToLoopback(descriptor, port: port) == 0 else {
+            throw TestTimeout("connect: errno \(errno)")
         }
-        guard connected == 0 else { throw TestTimeout("connect: errno \(errno)") }
         let name = "\(namePrefix)\(index)"
         let request = Array("\(name)\n\(name): hi\n".utf8)
         guard write(descriptor, request, request.count) == request.count else {

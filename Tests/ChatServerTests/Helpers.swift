@@ -1,5 +1,6 @@
 import ChatServer
 import ChatTestSupport
+import Foundation
 import Logging
 import NIOCore
 import NIOSSL
@@ -84,5 +85,20 @@ func eventuallyLoggedIn(_ name: String, port: Int, within: Duration = .seconds(2
         await client.close()
         guard ContinuousClock.now < deadline else { throw TestTimeout("\(name) never got in") }
         try await Task.sleep(for: .milliseconds(50))
+    }
+}
+
+/// Connects `descriptor` to `port` on 127.0.0.1 with a plain `connect(2)`: what a raw client
+/// does, below NIO. Returns `connect`'s result (-1 with `EINPROGRESS` on a non-blocking socket).
+@discardableResult
+func connectToLoopback(_ descriptor: CInt, port: Int) -> CInt {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
 }

@@ -3,6 +3,7 @@ import ChatTestSupport
 import Foundation
 import NIOCore
 import Synchronization
+import SystemSupport
 import Testing
 
 /// The real `chat-server` executable: flags, signals, memory.
@@ -24,10 +25,7 @@ import Testing
         try #require(
             FileManager.default.isExecutableFile(atPath: taskset.path), "taskset (util-linux) is missing")
         // The cores this test may use, as the kernel lists them (they need not start at 0).
-        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
-        let allowed = try #require(
-            status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }?
-                .split(separator: ":").last?.trimmingCharacters(in: .whitespaces))
+        let allowed = try #require(UsableCores.allowedList())
         let first = try #require(allowed.split(whereSeparator: { $0 == "," || $0 == "-" }).first)
         for (cores, loops) in [(String(first), 1), (allowed, ChatServerConfiguration.usableCores)] {
             let server = try ChildProcess(
@@ -212,20 +210,12 @@ private final class ConnectionPour: Sendable {
 
     init(port: Int) {
         Thread.detachNewThread { [self] in
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
             var open: [Int32] = []
             while !stopping.load(ordering: .relaxed) {
                 let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
                 guard descriptor >= 0 else { break }
                 _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-                _ = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
+                connectToLoopback(descriptor, port: port)
                 open.append(descriptor)
                 opened.wrappingAdd(1, ordering: .relaxed)
                 if open.count > 300 {
