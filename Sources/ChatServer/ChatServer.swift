@@ -118,12 +118,15 @@ public final class ChatServer: Sendable {
             let server = ChatServer(
                 group: group, listener: listener, brokers: brokers, directory: directory, metrics: metrics,
                 cluster: cluster, logger: logger)
-            logger.info(
-                "listening",
-                metadata: [
-                    "address": "\(Wording.address(host: configuration.host, port: server.port))",
-                    "loops": "\(configuration.eventLoops)",
-                ])
+            var metadata: Logger.Metadata = [
+                "address": "\(Wording.address(host: configuration.host, port: server.port))",
+                "loops": "\(configuration.eventLoops)",
+            ]
+            // With `--metrics-port 0` this is the only place the chosen port shows.
+            if let metricsPort = server.metricsAddress?.port, let metricsHost = configuration.metrics?.host {
+                metadata["metrics"] = "\(Wording.address(host: metricsHost, port: metricsPort))"
+            }
+            logger.info("listening", metadata: metadata)
             return server
         } catch {
             await Self.separate(brokers)

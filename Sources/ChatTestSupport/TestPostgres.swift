@@ -60,9 +60,9 @@ public final class TestPostgres: Sendable {
         let server = TestPostgres(port: 0, folder: folder, binaries: binaries, runAs: runAs)
         do {
             try server.initialize()
-            // Another process may take the free port between our probe and the server's bind.
+            // Another program on this machine may still take the port between our probe and the bind.
             for attempt in 1...5 {
-                let port = try freeLoopbackPort()
+                let port = try SparePort.take()
                 let started = TestPostgres(port: port, folder: folder, binaries: binaries, runAs: runAs)
                 do {
                     try started.run(
@@ -229,23 +229,5 @@ public final class TestPostgres: Sendable {
             if manager.isExecutableFile(atPath: initdb.path) { return initdb.deletingLastPathComponent() }
         }
         return nil
-    }
-
-    private static func freeLoopbackPort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw TestTimeout("socket: errno \(errno)") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        guard bound else { throw TestTimeout("cannot find a free port: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -206,9 +206,7 @@ import Testing
     }
 
     @Test func connectionRefusedIsOneLineAndExitStatusOne() async throws {
-        let server = try await startTestServer()
-        let port = server.port
-        await server.shutdown()
+        let port = try SparePort.take()
         let client = try startClient(port: port, ["grace"])
         #expect(try await client.waitForExit() == 1)
         #expect(client.stderr == "chat-client: cannot connect to 127.0.0.1:\(port): connection refused\n")

@@ -324,9 +324,7 @@ import Testing
     }
 
     @Test func withoutReconnectingARefusedConnectionIsShownUntilTheUserQuits() async throws {
-        let server = try await startTestServer()
-        let port = server.port
-        await server.shutdown()
+        let port = try SparePort.take()
         let screen = try ScreenRecordingExit(port: port, "--no-timestamps --no-reconnect alice")
         defer { screen.close() }
         let tmux = screen.tmux

@@ -93,14 +93,6 @@ func startClientScreen(
     return try TmuxSession(command: "sh -c 'echo $$ > \"\(pidFile.path)\"; exec \(client)'", term: term)
 }
 
-/// A port nothing listens on: a server's, just shut down.
-func closedPort() async throws -> Int {
-    let server = try await startTestServer()
-    let port = server.port
-    await server.shutdown()
-    return port
-}
-
 /// bob, logged in on `server`, once the server counts `online` logins.
 func connectBob(to server: ChatServer, online: Int = 2) async throws -> LineClient {
     let bob = try await LineClient.connect(port: server.port)

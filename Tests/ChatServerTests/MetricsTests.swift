@@ -124,12 +124,17 @@ import Testing
         await server.shutdown()
     }
 
+    /// Asked for port 0, the server picks one and says which in its "listening" line.
     @Test func theServerProcessServesMetricsOnItsFlag() async throws {
-        let port = try await freePort()
-        let server = try await ServerProcess(arguments: ["--metrics-port", "\(port)"])
+        let server = try await ServerProcess(arguments: ["--metrics-port", "0", "--log-level", "info"])
+        let listening = try await server.child.waitForStderrLine { $0.hasSuffix("listening") }
+        let address = try #require(
+            listening.split(separator: " ").first { $0.hasPrefix("metrics=127.0.0.1:") }, "\(listening)")
+        let port = try #require(Int(address.dropFirst("metrics=127.0.0.1:".count)), "\(listening)")
         let metrics = try await scrape(port)
         #expect(metrics["chat_connections_open"] != nil, "\(metrics)")
-        _ = server
+        server.child.signal(SIGTERM)
+        #expect(try await server.child.waitForExit() == 0)
     }
 
     /// The counters move by exactly what clients did, across the server's loops.
@@ -218,13 +223,4 @@ private func request(_ port: Int, _ raw: String) async throws -> (status: String
     let status = lines.first?.split(separator: " ").dropFirst().first.map(String.init) ?? ""
     let body = lines.drop { $0 != "\r" }.dropFirst()
     return (status, Array(body))
-}
-
-/// A port nobody listens on right now.
-private func freePort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .bind(host: "127.0.0.1", port: 0).get()
-    let port = channel.localAddress!.port!
-    try await channel.close()
-    return port
 }
