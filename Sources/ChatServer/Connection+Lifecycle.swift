@@ -103,7 +103,9 @@ extension Connection {
         drainTimer = nil
         stopStallMonitor()
         broker.unregister(self)
-        if isAdmitted {
+        // Only a channel that became active was admitted, counted and logged as connected.
+        let wasActive = isAdmitted
+        if wasActive {
             admission.leave(from: peerAddress)
             broker.statistics.connectionClosed()
         }
@@ -117,7 +119,7 @@ extension Connection {
         bytesInChannel = 0
         budgetStallMonitor = nil
         lastRecipients = nil
-        logger.info("disconnected", metadata: ["reason": "\(lifecycle.closeReason)"])
+        if wasActive { logger.info("disconnected", metadata: ["reason": "\(lifecycle.closeReason)"]) }
         context = nil
         closePromise.succeed(())
     }
