@@ -55,6 +55,16 @@ let package = Package(
             name: "SystemSupport",
             dependencies: [.product(name: "SystemPackage", package: "swift-system")]
         ),
+        // Checking a server's certificate, for everything that connects out over TLS.
+        .target(
+            name: "TLSTrust",
+            dependencies: [
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // The broker and the connections, on SwiftNIO.
         .target(
             name: "ChatServer",
@@ -98,6 +108,8 @@ let package = Package(
         .target(
             name: "ChatCluster",
             dependencies: [
+                "TLSTrust",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -116,6 +128,7 @@ let package = Package(
         .target(
             name: "ChatClient",
             dependencies: [
+                "TLSTrust",
                 "ChatProtocol",
                 "SystemSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -147,6 +160,7 @@ let package = Package(
         .target(
             name: "ChatBench",
             dependencies: [
+                "TLSTrust",
                 "ChatProtocol",
                 "SystemSupport",
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -2,12 +2,7 @@ import ChatProtocol
 import NIOCore
 import NIOSSL
 import NIOTLS
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import TLSTrust
 
 /// `--tls`: the client's side of TLS (swift-nio-ssl). The server's certificate must chain to the
 /// system's trusted roots, or to the one CA given with `--tls-ca`, and be for the host the client
@@ -19,48 +14,15 @@ public struct ClientTLS: Sendable {
     /// forever rather than answer the client's hello.
     public let handshakeTimeout: Duration
 
-    /// A CA file that cannot be used, in words.
-    public struct SetupFailure: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     /// Trusts the system's roots, or only the certificates in the PEM file `trustedCAFile`.
     public init(trustedCAFile: String?, handshakeTimeout: Duration = .seconds(10)) throws {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.certificateVerification = .fullVerification
-        if let path = trustedCAFile {
-            configuration.trustRoots = .certificates(try Self.certificates(in: path))
-        } else {
-            configuration.trustRoots = .default
-        }
-        do {
-            context = try NIOSSLContext(configuration: configuration)
-        } catch {
-            throw SetupFailure(description: "cannot set up TLS: \(error)")
-        }
+        context = try TLSTrust.clientContext(trusting: trustedCAFile, option: "--tls-ca")
         self.handshakeTimeout = handshakeTimeout
     }
 
-    private static func certificates(in path: String) throws -> [NIOSSLCertificate] {
-        // NIOSSL says only that loading failed; the system says why a file cannot be read.
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw SetupFailure(description: "cannot read --tls-ca \(path): \(Wording.reason(errno: errno))")
-        }
-        close(descriptor)
-        let certificates = try? NIOSSLCertificate.fromPEMFile(path)
-        guard let certificates, !certificates.isEmpty else {
-            throw SetupFailure(description: "--tls-ca \(path) holds no PEM certificate")
-        }
-        return certificates
-    }
-
-    /// The handler that secures a connection to `host`. A name goes in SNI and is checked
-    /// against the certificate's DNS names; an address cannot go in SNI, and NIOSSL then checks
-    /// the address connected to against the certificate's IP addresses.
+    /// The handler that secures a connection to `host`.
     func makeHandler(host: String) throws -> NIOSSLClientHandler {
-        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-        return try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : host)
+        try NIOSSLClientHandler(context: context, serverHostname: TLSTrust.serverHostname(for: host))
     }
 
     /// Why a handshake with `host` failed, in words a person can act on.
@@ -70,22 +32,8 @@ public struct ClientTLS: Sendable {
             return "no TLS answer within \(timeout.components.seconds) s; the server may not speak TLS"
         case is ClosedDuringHandshake, NIOSSLError.uncleanShutdown:
             return "the server closed the connection during the TLS handshake; it may not speak TLS"
-        case let error as NIOSSLExtraError where error == .failedToValidateHostname:
-            return "the server's certificate is not for \(host)"
-        case NIOSSLError.handshakeFailed(let failure):
-            let details = "\(failure)"
-            if details.contains("CERTIFICATE_VERIFY_FAILED") {
-                return "the server's certificate is not trusted (unknown authority, expired or not yet valid)"
-            }
-            for marker in [
-                "WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL", "HTTP_REQUEST",
-            ]
-            where details.contains(marker) {
-                return "the server does not speak TLS"
-            }
-            return "the TLS handshake failed (\(details))"
         default:
-            return Wording.reason(error)
+            return TLSTrust.handshakeFailure(error, host: host) ?? Wording.reason(error)
         }
     }
 }

@@ -224,22 +224,16 @@ public struct SpawnError: Error, CustomStringConvertible {
     public var description: String {
         switch reason {
         case .pipe(let error):
-            return "cannot start \(executable): pipe: \(Self.words(error))"
+            return "cannot start \(executable): pipe: \(error.words)"
         case .start(let error):
             let words =
                 switch error {
                 case .noSuchFileOrDirectory: executable.contains("/") ? "no such file" : "not found in PATH"
                 case .permissionDenied: "permission denied (not an executable file?)"
                 case .execFormatError: "not an executable format"
-                default: Self.words(error)
+                default: error.words
                 }
             return "cannot start \(executable): \(words)"
         }
-    }
-
-    /// strerror's text in lower case, to fit mid-sentence.
-    private static func words(_ error: Errno) -> String {
-        let text = String(cString: strerror(error.rawValue))
-        return text.prefix(1).lowercased() + text.dropFirst()
     }
 }

@@ -45,7 +45,7 @@ import Testing
         #expect(status == 2)
         #expect(
             bench.stderr
-                == "chat-bench: TLS with 127.0.0.1:\(proxy.port): its certificate is not signed by the --tls-ca certificate\n"
+                == "chat-bench: TLS with 127.0.0.1:\(proxy.port): the server's certificate is not trusted (unknown authority, expired or not yet valid)\n"
         )
     }
 
@@ -56,14 +56,14 @@ import Testing
         #expect(try await bench.waitForExit() == 2)
         #expect(
             bench.stderr
-                == "chat-bench: TLS with 127.0.0.1:\(server.port): it does not answer in TLS (a plain-text server?)\n"
+                == "chat-bench: TLS with 127.0.0.1:\(server.port): the server does not speak TLS\n"
         )
     }
 
     @Test func aFileThatIsNoCertificateIsSaidSo() async throws {
         let bench = try await bench(["--tls-ca", "/etc/hostname", "--clients", "2"])
         #expect(try await bench.waitForExit() == 2)
-        #expect(bench.stderr.hasPrefix("chat-bench: --tls-ca /etc/hostname: cannot read a PEM certificate ("))
+        #expect(bench.stderr == "chat-bench: --tls-ca /etc/hostname holds no PEM certificate\n")
     }
 }
 

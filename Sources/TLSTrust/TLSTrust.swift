@@ -1,0 +1,85 @@
+import NIOCore
+import NIOSSL
+import SystemPackage
+import SystemSupport
+
+/// Checking a server's certificate, the same way for everything that connects out over TLS:
+/// `chat-client`, `chat-bench` and the cluster's connections to PostgreSQL. Trust comes from the
+/// system's roots or from one CA file; a failed handshake is said in words a person can act on.
+public enum TLSTrust {
+    /// A CA file that cannot be used, in one line.
+    public struct SetupFailure: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    /// A client context trusting the system's roots, or only the certificates in the PEM file
+    /// `caFile` (named `option` in errors, as the user wrote it: "--tls-ca", "sslrootcert").
+    public static func clientContext(
+        trusting caFile: String?, option: String, verification: CertificateVerification = .fullVerification
+    ) throws(SetupFailure) -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = verification
+        if let caFile {
+            configuration.trustRoots = .certificates(try certificates(in: caFile, option: option))
+        } else {
+            configuration.trustRoots = .default
+        }
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw SetupFailure(description: "cannot set up TLS: \(error)")
+        }
+    }
+
+    private static func certificates(in path: String, option: String) throws(SetupFailure)
+        -> [NIOSSLCertificate]
+    {
+        // NIOSSL says only that loading failed; the system says why a file cannot be read.
+        do {
+            try FileDescriptor.open(path, .readOnly, options: .closeOnExec).close()
+        } catch let error as Errno {
+            throw SetupFailure(description: "cannot read \(option) \(path): \(error.words)")
+        } catch {
+            throw SetupFailure(description: "cannot read \(option) \(path): \(error)")
+        }
+        let certificates = try? NIOSSLCertificate.fromPEMFile(path)
+        guard let certificates, !certificates.isEmpty else {
+            throw SetupFailure(description: "\(option) \(path) holds no PEM certificate")
+        }
+        return certificates
+    }
+
+    /// The name to send in SNI and check the certificate against, for a connection to `host`. An
+    /// address cannot go in SNI: with nil, NIOSSL checks the address connected to against the
+    /// certificate's IP addresses instead.
+    public static func serverHostname(for host: String) -> String? {
+        (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+    }
+
+    /// Why a handshake with `host` failed, or nil if `error` is not a TLS failure.
+    public static func handshakeFailure(_ error: any Error, host: String) -> String? {
+        switch error {
+        case let error as NIOSSLExtraError where error == .failedToValidateHostname:
+            return "the server's certificate is not for \(host)"
+        case NIOSSLError.handshakeFailed(let failure):
+            // BoringSSL's reasons come as text only.
+            let details = "\(failure)"
+            if details.contains("CERTIFICATE_VERIFY_FAILED") {
+                return "the server's certificate is not trusted (unknown authority, expired or not yet valid)"
+            }
+            for marker in [
+                "WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL", "HTTP_REQUEST",
+            ]
+            where details.contains(marker) {
+                return "the server does not speak TLS"
+            }
+            return "the TLS handshake failed (\(details))"
+        case let error as NIOSSLExtraError:
+            return "TLS failed: \(error)"
+        case let error as BoringSSLError:
+            return "TLS failed: \(error)"
+        default:
+            return nil
+        }
+    }
+}
