@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import TLSTrust
 
 /// Database failures in words. postgres-nio's own descriptions hide the server's message on
 /// purpose (it may quote data); the cluster's messages quote nothing but the server's reason.
@@ -10,12 +11,14 @@ enum DatabaseErrors {
     /// `connection refused`.
     static func reason(_ error: any Error) -> String {
         if let error = error as? ClusterError { return error.description }
+        if let failure = TLSTrust.handshakeFailure(error, host: "the database's host") { return failure }
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 return message
             }
             if let underlying = error.underlying { return reason(underlying) }
             switch error.code {
+            case .sslUnsupported: return "the database does not accept TLS, which the URL's sslmode requires"
             case .serverClosedConnection, .uncleanShutdown: return "the database closed the connection"
             case .clientClosedConnection: return "the connection was closed"
             case .connectionError: return "the connection failed"

@@ -10,14 +10,16 @@ public struct ClusterError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// `postgres://USER:PASSWORD@HOST:PORT/DB`, read into a connection configuration. postgres-nio
-/// takes its settings field by field; this is the one place that reads the operator's URL.
+/// `postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=…&sslrootcert=…`, read into a connection
+/// configuration. postgres-nio takes its settings field by field; this is the one place that
+/// reads the operator's URL.
 struct DatabaseURL: Sendable, CustomStringConvertible {
     let host: String
     let port: Int
     let user: String
     let password: String?
     let database: String
+    let tls: DatabaseTLS
 
     init(_ text: String) throws(ClusterError) {
         guard let components = URLComponents(string: text), let scheme = components.scheme else {
@@ -38,12 +40,15 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
             throw ClusterError(
                 "cluster URL names no database; write postgres://USER:PASSWORD@HOST:PORT/DATABASE")
         }
+        var options: [String: String] = [:]
         for item in components.queryItems ?? [] {
-            guard item.name == "sslmode", item.value == "disable" else {
+            guard ["sslmode", "sslrootcert"].contains(item.name), let value = item.value, !value.isEmpty
+            else {
                 throw ClusterError(
-                    "cluster URL option '\(item.name)\(item.value.map { "=\($0)" } ?? "")' is not supported; only sslmode=disable is (no TLS yet)"
+                    "cluster URL option '\(item.name)\(item.value.map { "=\($0)" } ?? "")' is not supported; sslmode and sslrootcert are"
                 )
             }
+            options[item.name] = value
         }
         // URLComponents gives the port only if it is a number in range.
         if components.port == nil, let authority = text.split(separator: "@").last,
@@ -61,6 +66,7 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
         self.user = user.removingPercentEncoding ?? user
         self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
         self.database = database.removingPercentEncoding ?? database
+        self.tls = try DatabaseTLS(mode: options["sslmode"], rootCertificate: options["sslrootcert"])
     }
 
     /// What logs and errors show: never the password.
@@ -70,7 +76,7 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
 
     func connectionConfiguration(timeout: Duration) -> PostgresConnection.Configuration {
         var configuration = PostgresConnection.Configuration(
-            host: host, port: port, username: user, password: password, database: database, tls: .disable)
+            host: host, port: port, username: user, password: password, database: database, tls: tls.setting)
         configuration.options.connectTimeout = .nanoseconds(Int64(timeout.nanoseconds))
         return configuration
     }

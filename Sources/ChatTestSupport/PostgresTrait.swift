@@ -5,6 +5,9 @@ import Testing
 public struct PostgresServer: SuiteTrait, TestScoping {
     @TaskLocal public static var current: TestPostgres?
 
+    /// Whether the server offers TLS, with `TestCertificates.shared`.
+    let offersTLS: Bool
+
     public var isRecursive: Bool { false }
 
     public func provideScope(
@@ -12,7 +15,8 @@ public struct PostgresServer: SuiteTrait, TestScoping {
         testCase: Test.Case?,
         performing function: @Sendable () async throws -> Void
     ) async throws {
-        let server = try await TestPostgres.start()
+        let server = try await TestPostgres.start(
+            tls: offersTLS ? try await TestCertificates.shared.value : nil)
         do {
             try await Self.$current.withValue(server) { try await function() }
         } catch {
@@ -24,7 +28,9 @@ public struct PostgresServer: SuiteTrait, TestScoping {
 }
 
 extension Trait where Self == PostgresServer {
-    public static var postgres: Self { PostgresServer() }
+    public static var postgres: Self { PostgresServer(offersTLS: false) }
+    /// A server that offers TLS as well as plain connections.
+    public static var postgresWithTLS: Self { PostgresServer(offersTLS: true) }
 }
 
 /// The suite's server; every test of a `.postgres` suite has one.

@@ -29,22 +29,26 @@ public final class TestPostgres: Sendable {
     private let binaries: URL
     private let runAs: String?
     private let databaseCount = NIOLockedValueBox(0)
+    /// Whether the server offers TLS, with `TestCertificates`' server certificate.
+    public let offersTLS: Bool
 
-    private init(port: Int, folder: URL, binaries: URL, runAs: String?) {
+    private init(port: Int, folder: URL, binaries: URL, runAs: String?, offersTLS: Bool) {
         self.port = port
         self.folder = folder
         self.binaries = binaries
         self.runAs = runAs
+        self.offersTLS = offersTLS
     }
 
     private var dataFolder: URL { folder.appendingPathComponent("data") }
 
-    /// Starts a fresh server with one password user, `achat`, allowed to create databases.
-    public static func start() async throws -> TestPostgres {
-        try await offThePool { try startNow() }
+    /// Starts a fresh server with one password user, `achat`, allowed to create databases; with
+    /// `certificates`, it offers TLS with their server certificate (for 127.0.0.1 and localhost).
+    public static func start(tls certificates: TestCertificates? = nil) async throws -> TestPostgres {
+        try await offThePool { try startNow(tls: certificates) }
     }
 
-    private static func startNow() throws -> TestPostgres {
+    private static func startNow(tls certificates: TestCertificates?) throws -> TestPostgres {
         guard let binaries else { throw TestTimeout(unavailableReason!) }
         removeLeftovers(binaries: binaries)
         let folder = URL(fileURLWithPath: NSTemporaryDirectory())
@@ -57,13 +61,17 @@ public final class TestPostgres: Sendable {
             }
             chown(folder.path, account.pointee.pw_uid, account.pointee.pw_gid)
         }
-        let server = TestPostgres(port: 0, folder: folder, binaries: binaries, runAs: runAs)
+        if let certificates { try installTLS(certificates, in: folder, owner: runAs) }
+        let offersTLS = certificates != nil
+        let server = TestPostgres(
+            port: 0, folder: folder, binaries: binaries, runAs: runAs, offersTLS: offersTLS)
         do {
             try server.initialize()
             // Another program on this machine may still take the port between our probe and the bind.
             for attempt in 1...5 {
                 let port = try SparePort.take()
-                let started = TestPostgres(port: port, folder: folder, binaries: binaries, runAs: runAs)
+                let started = TestPostgres(
+                    port: port, folder: folder, binaries: binaries, runAs: runAs, offersTLS: offersTLS)
                 do {
                     try started.run(
                         "pg_ctl",
@@ -97,6 +105,19 @@ public final class TestPostgres: Sendable {
     public func url(database: String, password: String? = nil) -> String {
         let secret = (password ?? self.password).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         return "postgres://\(user):\(secret)@127.0.0.1:\(port)/\(database)"
+    }
+
+    /// How many of cluster node `node`'s database connections are open, and how many of them
+    /// use TLS, as the server sees them (`pg_stat_ssl`).
+    public func connections(ofNode node: String) async throws -> (open: Int, encrypted: Int) {
+        let counts = try await psql(
+            """
+            SELECT count(*), count(*) FILTER (WHERE s.ssl) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+            WHERE a.application_name LIKE 'achat \(node) %'
+            """
+        ).split(whereSeparator: { $0 == "|" || $0 == "\n" }).compactMap { Int($0) }
+        guard counts.count == 2 else { throw TestTimeout("cannot read connection counts: \(counts)") }
+        return (counts[0], counts[1])
     }
 
     /// Runs SQL as the superuser and returns what psql printed (unaligned, tuples only).
@@ -151,12 +172,30 @@ public final class TestPostgres: Sendable {
         try hba.write(toFile: hbaPath, atomically: false, encoding: .utf8)
     }
 
+    /// PostgreSQL refuses a key file others may read, or one it does not own (as root, the files
+    /// go to the user it runs as).
+    private static func installTLS(_ certificates: TestCertificates, in folder: URL, owner: String?) throws {
+        for (source, name) in [
+            (certificates.serverCertificate, "tls.pem"), (certificates.serverKey, "tls.key"),
+        ] {
+            let target = folder.appendingPathComponent(name).path
+            try FileManager.default.copyItem(atPath: source, toPath: target)
+            chmod(target, 0o600)
+            if let owner, let account = getpwnam(owner) {
+                chown(target, account.pointee.pw_uid, account.pointee.pw_gid)
+            }
+        }
+    }
+
     private var serverOptions: [String] {
-        [
+        let tls =
+            offersTLS
+            ? " -c ssl=on -c ssl_cert_file=\(folder.path)/tls.pem -c ssl_key_file=\(folder.path)/tls.key" : ""
+        return [
             "-l", folder.appendingPathComponent("server.log").path,
             "-o",
             "-p \(port) -k \(folder.path) -c listen_addresses=127.0.0.1 -c fsync=off "
-                + "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+                + "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300" + tls,
         ]
     }
 
@@ -207,7 +246,8 @@ public final class TestPostgres: Sendable {
             else { continue }
             let folder = temporary.appendingPathComponent(entry)
             let leftover = TestPostgres(
-                port: 0, folder: folder, binaries: binaries, runAs: geteuid() == 0 ? "postgres" : nil)
+                port: 0, folder: folder, binaries: binaries, runAs: geteuid() == 0 ? "postgres" : nil,
+                offersTLS: false)
             leftover.stopNow()
         }
     }

@@ -11,12 +11,11 @@ struct ClusterServerTests {
     /// proxy the test can cut.
     /// `leaseSeconds`: short, so a node's failure shows in seconds; the outage test needs one that
     /// outlasts the database's restart on a loaded machine.
-    static func nodes(_ count: Int = 2, through proxy: TCPProxy? = nil, leaseSeconds: Int = 3) async throws
-        -> (
-            url: String, [ServerProcess]
-        )
-    {
-        let url = try await postgres.makeDatabase()
+    /// `urlOptions`: what goes after `?` in the database URL.
+    static func nodes(
+        _ count: Int = 2, through proxy: TCPProxy? = nil, leaseSeconds: Int = 3, urlOptions: String? = nil
+    ) async throws -> (url: String, [ServerProcess]) {
+        let url = try await postgres.makeDatabase() + (urlOptions.map { "?\($0)" } ?? "")
         var servers: [ServerProcess] = []
         for index in 0..<count {
             var nodeURL = url
