@@ -125,7 +125,8 @@ public final class ClusterNode: Sendable {
                 session = try await node.establish(generation: 1, isFirst: true)
             } catch {
                 throw ClusterError(
-                    "cannot join the cluster at \(databaseURL): \(DatabaseErrors.reason(error))")
+                    "cannot join the cluster at \(databaseURL): \(DatabaseErrors.reason(error, host: databaseURL.host))"
+                )
             }
             let (ready, readiness) = AsyncStream<String?>.makeStream()
             node.start(first: session, readiness: readiness)

@@ -9,14 +9,15 @@ import TLSTrust
 enum DatabaseErrors {
     /// One line saying why, e.g. `password authentication failed for user "achat"` or
     /// `connection refused`.
-    static func reason(_ error: any Error) -> String {
+    /// `host`: the database's host as the URL names it, for a certificate that is not for it.
+    static func reason(_ error: any Error, host: String = "the database's host") -> String {
         if let error = error as? ClusterError { return error.description }
-        if let failure = TLSTrust.handshakeFailure(error, host: "the database's host") { return failure }
+        if let failure = TLSTrust.handshakeFailure(error, host: host) { return failure }
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 return message
             }
-            if let underlying = error.underlying { return reason(underlying) }
+            if let underlying = error.underlying { return reason(underlying, host: host) }
             switch error.code {
             case .sslUnsupported: return "the database does not accept TLS, which the URL's sslmode requires"
             case .serverClosedConnection, .uncleanShutdown: return "the database closed the connection"

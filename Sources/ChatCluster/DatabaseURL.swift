@@ -42,11 +42,13 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
         }
         var options: [String: String] = [:]
         for item in components.queryItems ?? [] {
-            guard ["sslmode", "sslrootcert"].contains(item.name), let value = item.value, !value.isEmpty
-            else {
+            // The name only: libpq takes `password=` here too, and this line goes to the log.
+            guard ["sslmode", "sslrootcert"].contains(item.name) else {
                 throw ClusterError(
-                    "cluster URL option '\(item.name)\(item.value.map { "=\($0)" } ?? "")' is not supported; sslmode and sslrootcert are"
-                )
+                    "cluster URL option '\(item.name)' is not supported; sslmode and sslrootcert are")
+            }
+            guard let value = item.value, !value.isEmpty else {
+                throw ClusterError("cluster URL option \(item.name) needs a value")
             }
             options[item.name] = value
         }

@@ -108,7 +108,7 @@ extension ClusterNode {
                     delay = configuration.initialReconnectDelay
                 } catch {
                     if isStopping { break }
-                    let reason = DatabaseErrors.reason(error)
+                    let reason = DatabaseErrors.reason(error, host: url.host)
                     perform(lifecycle.withLockedValue { $0.sessionLost(reason: reason) })
                     logger.debug(
                         "reconnecting failed", metadata: ["reason": "\(reason)", "retry in": "\(delay)"])

@@ -2,7 +2,8 @@ import Foundation
 import NIOSSL
 
 /// Certificates made at test time with the `openssl` command, in a fresh temporary directory: a
-/// CA and a server certificate it signs for 127.0.0.1 and localhost; and a second CA, unrelated,
+/// CA and a server certificate it signs for 127.0.0.1 and localhost; two more for the same key,
+/// one for `localhost` only (no IP address) and one for another name; and a second CA, unrelated,
 /// that a client which should not trust our server trusts instead. EC P-256 keys, so making them
 /// takes milliseconds. One set per test process (`shared`).
 public struct TestCertificates: Sendable {
@@ -11,6 +12,10 @@ public struct TestCertificates: Sendable {
     public var caCertificate: String { path("ca.pem") }
     public var serverCertificate: String { path("server.pem") }
     public var serverKey: String { path("server.key") }
+    /// For `localhost` only, with no IP address.
+    public var nameOnlyCertificate: String { path("name-only.pem") }
+    /// For `elsewhere.example` only.
+    public var elsewhereCertificate: String { path("elsewhere.pem") }
     public var otherCACertificate: String { path("other-ca.pem") }
     /// A private key that does not belong to `serverCertificate`.
     public var otherKey: String { path("other-ca.key") }
@@ -24,23 +29,28 @@ public struct TestCertificates: Sendable {
         let certificates = TestCertificates(directory: directory)
         try await certificates.makeCA("ca", name: "a-chat test CA")
         try await certificates.makeCA("other-ca", name: "a-chat other CA")
-        try Data(
-            """
-            basicConstraints = CA:FALSE
-            keyUsage = critical, digitalSignature
-            extendedKeyUsage = serverAuth
-            subjectAltName = IP:127.0.0.1, DNS:localhost
-
-            """.utf8
-        ).write(to: directory.appendingPathComponent("server.ext"))
         try await certificates.openssl(
             "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", certificates.serverKey, "-out", certificates.path("server.csr"), "-subj",
             "/CN=localhost")
-        try await certificates.openssl(
-            "x509", "-req", "-in", certificates.path("server.csr"), "-CA", certificates.caCertificate,
-            "-CAkey", certificates.path("ca.key"), "-CAcreateserial", "-days", "2",
-            "-extfile", certificates.path("server.ext"), "-out", certificates.serverCertificate)
+        for (name, names) in [
+            ("server", "IP:127.0.0.1, DNS:localhost"), ("name-only", "DNS:localhost"),
+            ("elsewhere", "DNS:elsewhere.example"),
+        ] {
+            try Data(
+                """
+                basicConstraints = CA:FALSE
+                keyUsage = critical, digitalSignature
+                extendedKeyUsage = serverAuth
+                subjectAltName = \(names)
+
+                """.utf8
+            ).write(to: directory.appendingPathComponent("\(name).ext"))
+            try await certificates.openssl(
+                "x509", "-req", "-in", certificates.path("server.csr"), "-CA", certificates.caCertificate,
+                "-CAkey", certificates.path("ca.key"), "-CAcreateserial", "-days", "2",
+                "-extfile", certificates.path("\(name).ext"), "-out", certificates.path("\(name).pem"))
+        }
         return certificates
     }
 

@@ -29,7 +29,7 @@ public final class TestPostgres: Sendable {
     private let binaries: URL
     private let runAs: String?
     private let databaseCount = NIOLockedValueBox(0)
-    /// Whether the server offers TLS, with `TestCertificates`' server certificate.
+    /// Whether the server offers TLS, with `TestCertificates`' certificate for `localhost` only.
     public let offersTLS: Bool
 
     private init(port: Int, folder: URL, binaries: URL, runAs: String?, offersTLS: Bool) {
@@ -43,7 +43,7 @@ public final class TestPostgres: Sendable {
     private var dataFolder: URL { folder.appendingPathComponent("data") }
 
     /// Starts a fresh server with one password user, `achat`, allowed to create databases; with
-    /// `certificates`, it offers TLS with their server certificate (for 127.0.0.1 and localhost).
+    /// `certificates`, it offers TLS with their certificate for `localhost` (no IP address).
     public static func start(tls certificates: TestCertificates? = nil) async throws -> TestPostgres {
         try await offThePool { try startNow(tls: certificates) }
     }
@@ -172,17 +172,20 @@ public final class TestPostgres: Sendable {
         try hba.write(toFile: hbaPath, atomically: false, encoding: .utf8)
     }
 
-    /// PostgreSQL refuses a key file others may read, or one it does not own (as root, the files
-    /// go to the user it runs as).
+    /// The certificate is for `localhost` only, so that a client checking the name can be told
+    /// apart from one that does not by connecting to 127.0.0.1. PostgreSQL refuses a key file
+    /// others may read, or one it does not own (as root, the files go to the user it runs as).
     private static func installTLS(_ certificates: TestCertificates, in folder: URL, owner: String?) throws {
         for (source, name) in [
-            (certificates.serverCertificate, "tls.pem"), (certificates.serverKey, "tls.key"),
+            (certificates.nameOnlyCertificate, "tls.pem"), (certificates.serverKey, "tls.key"),
         ] {
             let target = folder.appendingPathComponent(name).path
             try FileManager.default.copyItem(atPath: source, toPath: target)
-            chmod(target, 0o600)
+            guard chmod(target, 0o600) == 0 else { throw TestTimeout("chmod \(target): errno \(errno)") }
             if let owner, let account = getpwnam(owner) {
-                chown(target, account.pointee.pw_uid, account.pointee.pw_gid)
+                guard chown(target, account.pointee.pw_uid, account.pointee.pw_gid) == 0 else {
+                    throw TestTimeout("chown \(target) to \(owner): errno \(errno)")
+                }
             }
         }
     }

@@ -74,10 +74,12 @@ public enum TLSTrust {
                 return "the server does not speak TLS"
             }
             return "the TLS handshake failed (\(details))"
+        case let error as NIOSSLError:
+            return "the TLS connection failed (\(error))"
         case let error as NIOSSLExtraError:
-            return "TLS failed: \(error)"
+            return "the TLS connection failed (\(error))"
         case let error as BoringSSLError:
-            return "TLS failed: \(error)"
+            return "the TLS connection failed (\(error))"
         default:
             return nil
         }

@@ -6,67 +6,6 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// Certificates made for a test with the openssl command line, in a directory of their own: a
-/// CA, a server certificate it signed for `localhost` and 127.0.0.1, one it signed for another
-/// name only, and a second CA that signed nothing the server shows.
-struct TestCertificates {
-    let directory: URL
-
-    var caFile: String { path("ca.pem") }
-    var otherCAFile: String { path("other-ca.pem") }
-    var serverCertificate: String { path("server.pem") }
-    var serverKey: String { path("server.key") }
-    var elsewhereCertificate: String { path("elsewhere.pem") }
-    /// For `localhost` only, with no IP address.
-    var nameOnlyCertificate: String { path("name-only.pem") }
-
-    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
-    static func make() async throws -> TestCertificates {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let certificates = TestCertificates(directory: directory)
-        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        for ca in ["ca", "other-ca"] {
-            try await certificates.openssl(
-                ["req", "-x509"] + key + [
-                    "-keyout", "\(ca).key", "-out", "\(ca).pem", "-days", "2", "-subj",
-                    "/CN=a-chat test \(ca)",
-                    "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-                    "keyUsage=critical,keyCertSign",
-                ])
-        }
-        try await certificates.openssl(
-            ["req", "-new"] + key + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"])
-        for (name, names) in [
-            ("server", "DNS:localhost,IP:127.0.0.1"), ("elsewhere", "DNS:elsewhere.example"),
-            ("name-only", "DNS:localhost"),
-        ] {
-            try Data("subjectAltName=\(names)\nextendedKeyUsage=serverAuth\n".utf8)
-                .write(to: directory.appendingPathComponent("\(name).ext"))
-            try await certificates.openssl([
-                "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", "\(name).pem", "-days", "2", "-extfile", "\(name).ext",
-            ])
-        }
-        return certificates
-    }
-
-    private func openssl(_ arguments: [String]) async throws {
-        let process = try ChildProcess(
-            URL(fileURLWithPath: "/bin/sh"),
-            ["-c", "cd \"$0\" && exec openssl \"$@\"", directory.path] + arguments)
-        guard try await process.waitForExit() == 0 else {
-            throw TestTimeout("openssl \(arguments.joined(separator: " ")) failed: \(process.stderr)")
-        }
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(at: directory)
-    }
-}
-
 /// A relay in front of a plain chat server, with TLS or without: accepts connections on a port
 /// of its own and passes each one's bytes to and from the server, end of input included. It can
 /// also cut its clients off while keeping their connections to the server open, the way a lost

@@ -13,8 +13,7 @@ import Testing
     }
 
     @Test func aVerifiedServerCarriesTheChat() async throws {
-        let certificates = try await TestCertificates.make()
-        defer { certificates.remove() }
+        let certificates = try await TestCertificates.shared.value
         let server = try await startTestServer()
         let front = try await Front(
             certificate: certificates.serverCertificate, key: certificates.serverKey, backendPort: server.port
@@ -23,7 +22,7 @@ import Testing
         try await bob.send("bob")
         for host in ["localhost", "127.0.0.1"] {
             let client = try startClient([
-                "--tls-ca", certificates.caFile, "--host", host, "--port", "\(front.port)", "alice",
+                "--tls-ca", certificates.caCertificate, "--host", host, "--port", "\(front.port)", "alice",
             ])
             try await waitUntilOnline(server, count: 2)
             try await bob.send("alice: over TLS to \(host)")
@@ -60,15 +59,14 @@ import Testing
     }
 
     @Test func aCertificateFromAnotherCAIsRefused() async throws {
-        let certificates = try await TestCertificates.make()
-        defer { certificates.remove() }
+        let certificates = try await TestCertificates.shared.value
         let server = try await startTestServer()
         let front = try await Front(
             certificate: certificates.serverCertificate, key: certificates.serverKey, backendPort: server.port
         )
         try await expectRefusal(
             [
-                "--tls-ca", certificates.otherCAFile, "--host", "localhost", "--port", "\(front.port)",
+                "--tls-ca", certificates.otherCACertificate, "--host", "localhost", "--port", "\(front.port)",
                 "--reconnect",
             ],
             server: server
@@ -85,14 +83,13 @@ import Testing
     }
 
     @Test func aCertificateForAnotherNameIsRefused() async throws {
-        let certificates = try await TestCertificates.make()
-        defer { certificates.remove() }
+        let certificates = try await TestCertificates.shared.value
         let server = try await startTestServer()
         let elsewhere = try await Front(
             certificate: certificates.elsewhereCertificate, key: certificates.serverKey,
             backendPort: server.port)
         try await expectRefusal(
-            ["--tls-ca", certificates.caFile, "--host", "localhost", "--port", "\(elsewhere.port)"],
+            ["--tls-ca", certificates.caCertificate, "--host", "localhost", "--port", "\(elsewhere.port)"],
             server: server
         ) {
             $0
@@ -103,7 +100,7 @@ import Testing
             certificate: certificates.nameOnlyCertificate, key: certificates.serverKey,
             backendPort: server.port)
         try await expectRefusal(
-            ["--tls-ca", certificates.caFile, "--host", "127.0.0.1", "--port", "\(nameOnly.port)"],
+            ["--tls-ca", certificates.caCertificate, "--host", "127.0.0.1", "--port", "\(nameOnly.port)"],
             server: server
         ) { $0.hasSuffix("the server's certificate is not for 127.0.0.1\n") }
         await elsewhere.close()
@@ -112,11 +109,10 @@ import Testing
     }
 
     @Test func aPlainTextServerIsRefused() async throws {
-        let certificates = try await TestCertificates.make()
-        defer { certificates.remove() }
+        let certificates = try await TestCertificates.shared.value
         let server = try await startTestServer()
         try await expectRefusal(
-            ["--tls-ca", certificates.caFile, "--port", "\(server.port)", "--connect-timeout", "1"],
+            ["--tls-ca", certificates.caCertificate, "--port", "\(server.port)", "--connect-timeout", "1"],
             server: server
         ) { $0.contains("TLS") }
         await server.shutdown()
@@ -134,15 +130,14 @@ import Testing
     }
 
     @Test func theFullScreenSaysSoInItsStatusLineAndStops() async throws {
-        let certificates = try await TestCertificates.make()
-        defer { certificates.remove() }
+        let certificates = try await TestCertificates.shared.value
         let server = try await startTestServer()
         let front = try await Front(
             certificate: certificates.serverCertificate, key: certificates.serverKey, backendPort: server.port
         )
         let client = ChildProcess.executable("chat-client").path
         let tmux = try TmuxSession(
-            command: "\(client) --no-timestamps --tls-ca \(certificates.otherCAFile) --host localhost "
+            command: "\(client) --no-timestamps --tls-ca \(certificates.otherCACertificate) --host localhost "
                 + "--port \(front.port) --reconnect-delay 0.1 alice")
         defer { tmux.kill() }
         let screen = try await tmux.waitForText("-- nothing was sent; /reconnect tries again")

@@ -11,11 +11,14 @@ struct ClusterServerTests {
     /// proxy the test can cut.
     /// `leaseSeconds`: short, so a node's failure shows in seconds; the outage test needs one that
     /// outlasts the database's restart on a loaded machine.
-    /// `urlOptions`: what goes after `?` in the database URL.
+    /// `host` and `urlOptions` (what goes after `?`): how the database URL reaches it.
     static func nodes(
-        _ count: Int = 2, through proxy: TCPProxy? = nil, leaseSeconds: Int = 3, urlOptions: String? = nil
+        _ count: Int = 2, through proxy: TCPProxy? = nil, leaseSeconds: Int = 3, host: String = "127.0.0.1",
+        urlOptions: String? = nil
     ) async throws -> (url: String, [ServerProcess]) {
-        let url = try await postgres.makeDatabase() + (urlOptions.map { "?\($0)" } ?? "")
+        let url =
+            try await postgres.makeDatabase().replacingOccurrences(of: "@127.0.0.1:", with: "@\(host):")
+            + (urlOptions.map { "?\($0)" } ?? "")
         var servers: [ServerProcess] = []
         for index in 0..<count {
             var nodeURL = url

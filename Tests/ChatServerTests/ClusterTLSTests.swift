@@ -1,15 +1,16 @@
 import ChatTestSupport
+import Foundation
 import Testing
 
 /// `chat-server --cluster` with a URL that asks for verified TLS, as servers on several machines
-/// would reach a shared PostgreSQL: they chat as one, and the database sees only encrypted
-/// connections from them.
+/// would reach a shared PostgreSQL. The database's certificate is for `localhost` only.
 @Suite(.postgresWithTLS, .enabled(if: postgresAvailable, postgresSkipReason))
 struct ClusterTLSTests {
+    /// They chat as one, and the database sees only encrypted connections from them.
     @Test func serversOverVerifiedTLSChatAsOne() async throws {
         let ca = try await TestCertificates.shared.value.caCertificate
         let (_, servers) = try await ClusterServerTests.nodes(
-            urlOptions: "sslmode=verify-full&sslrootcert=\(ca)")
+            host: "localhost", urlOptions: "sslmode=verify-full&sslrootcert=\(ca)")
         let alice = try await loggedIn("alice", port: servers[0].port)
         let bob = try await loggedIn("bob", port: servers[1].port)
         try await ClusterServerTests.waitUntilReachable(bob, as: "bob", from: alice, as: "alice")
@@ -20,5 +21,25 @@ struct ClusterTLSTests {
             #expect(
                 connections.open > 0 && connections.encrypted == connections.open, "\(node): \(connections)")
         }
+    }
+
+    /// A server that cannot trust the database's certificate says so in one line and does not
+    /// listen.
+    @Test func aServerThatCannotTrustTheDatabaseSaysSoAndExits() async throws {
+        let other = try await TestCertificates.shared.value.otherCACertificate
+        let url = try await postgres.makeDatabase().replacingOccurrences(
+            of: "@127.0.0.1:", with: "@localhost:")
+        let server = try ChildProcess(
+            ChildProcess.executable("chat-server"),
+            ["--port", "0", "--cluster", "\(url)?sslmode=verify-full&sslrootcert=\(other)"])
+        #expect(try await server.waitForExit() == 1)
+        let errors = server.stderr.split(separator: "\n").filter { !$0.contains(" info ") }
+        #expect(
+            errors == [
+                "chat-server: cannot join the cluster at postgres://achat@localhost:\(try postgres.port)/"
+                    + "\(url.split(separator: "/").last!): the server's certificate is not trusted "
+                    + "(unknown authority, expired or not yet valid)"
+            ], "\(server.stderr)")
+        #expect(server.stdout.isEmpty)
     }
 }
