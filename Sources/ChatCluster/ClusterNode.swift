@@ -119,10 +119,14 @@ public final class ClusterNode: Sendable {
         let node = ClusterNode(
             name: name, url: databaseURL, configuration: configuration, logger: logger, onEvent: onEvent,
             onDeliveries: onDeliveries)
-        try await node.executor.run {
+        let encrypted = try await node.executor.run {
             let session: Session
+            let encrypted: Bool?
             do {
                 session = try await node.establish(generation: 1, isFirst: true)
+                // Only said in the log: a node that cannot tell still chats.
+                encrypted = try? await session.isEncrypted(
+                    timeout: configuration.queryTimeout, logger: node.logger)
             } catch {
                 throw ClusterError(
                     "cannot join the cluster at \(databaseURL): \(DatabaseErrors.reason(error, host: databaseURL.host))"
@@ -138,10 +142,19 @@ public final class ClusterNode: Sendable {
                 }
                 break
             }
+            return encrypted
+        }
+        if encrypted == false && databaseURL.tls.mode == .prefer {
+            node.logger.notice(
+                "the database did not offer TLS, so this node's traffic to it is not encrypted; sslmode=disable in the URL says that is meant, sslmode=require refuses it"
+            )
         }
         node.logger.info(
             "joined the cluster",
-            metadata: ["database": "\(databaseURL)", "peers": "\(node.directory.peers.count - 1)"])
+            metadata: [
+                "database": "\(databaseURL)", "peers": "\(node.directory.peers.count - 1)",
+                "tls": "\(encrypted.map { $0 ? "yes" : "no" } ?? "unknown")",
+            ])
         return node
     }
 

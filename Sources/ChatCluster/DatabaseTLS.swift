@@ -13,6 +13,7 @@ struct DatabaseTLS: Sendable {
         case verifyFull = "verify-full"
     }
 
+    let mode: Mode
     let setting: PostgresConnection.Configuration.TLS
 
     /// - Parameters:
@@ -29,6 +30,7 @@ struct DatabaseTLS: Sendable {
                 "cluster URL sslmode=\(modeText) is not one of \(Mode.allCases.map(\.rawValue).joined(separator: ", "))"
             )
         }
+        self.mode = mode
         if systemRoots && mode != .verifyFull {
             throw ClusterError(
                 "cluster URL sslrootcert=system needs sslmode=verify-full, not \(mode.rawValue)")

@@ -18,6 +18,20 @@ struct Session: Sendable {
 
     var connections: [PostgresConnection] { [control.connection, sender.connection, listener.connection] }
 
+    /// Whether the database sees the control connection encrypted: with `sslmode=prefer` only it
+    /// knows whether TLS was offered.
+    func isEncrypted(timeout: Duration, logger: Logger) async throws -> Bool {
+        let control = self.control
+        return try await withTimeout(timeout, closing: control) {
+            for try await ssl in try await control.query(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: logger
+            ).decode(Bool.self) {
+                return ssl
+            }
+            return false
+        }
+    }
+
     static func connect(
         generation: Int,
         to url: DatabaseURL,

@@ -32,6 +32,31 @@ struct ClusterServerTests {
         return (url, servers)
     }
 
+    /// Starts a node at info level on a fresh database and returns its "joined the cluster" log
+    /// line, and all it logged up to and including that line.
+    static func joinedLine(urlOptions: String?) async throws -> (line: String, stderr: String) {
+        let url = try await postgres.makeDatabase() + (urlOptions.map { "?\($0)" } ?? "")
+        let server = try await ServerProcess(
+            arguments: nodeArguments(url, name: "logged") + ["--log-level", "info"])
+        let line = try await server.child.waitForStderrLine { $0.hasSuffix("joined the cluster") }
+        return (line, server.child.stderr)
+    }
+
+    /// A database without TLS under the default `sslmode=prefer` gets a notice at start, so the
+    /// fall-back to plain text is not silent; `sslmode=disable` says it is meant.
+    @Test(arguments: [(nil, true), ("sslmode=disable", false)])
+    func aNodeSaysWhenItsDatabaseConnectionIsNotEncrypted(_ options: String?, _ noticed: Bool) async throws {
+        let joined = try await Self.joinedLine(urlOptions: options)
+        #expect(joined.line.contains(" tls=no "), "\(joined.line)")
+        let notices = joined.stderr.split(separator: "\n").filter {
+            $0.contains(" notice ")
+                && $0.hasSuffix(
+                    "[ChatCluster] the database did not offer TLS, so this node's traffic to it is not encrypted; "
+                        + "sslmode=disable in the URL says that is meant, sslmode=require refuses it")
+        }
+        #expect(notices.count == (noticed ? 1 : 0), "\(joined.stderr)")
+    }
+
     static func nodeArguments(_ url: String, name: String, leaseSeconds: Int = 3) -> [String] {
         [
             "--cluster", url, "--node-name", name, "--cluster-lease-seconds", "\(leaseSeconds)",

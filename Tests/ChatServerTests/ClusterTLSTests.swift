@@ -23,6 +23,13 @@ struct ClusterTLSTests {
         }
     }
 
+    /// With the default `sslmode=prefer`, the log says that TLS is in use, and nothing more.
+    @Test func theLogSaysTheDatabaseConnectionIsEncrypted() async throws {
+        let joined = try await ClusterServerTests.joinedLine(urlOptions: nil)
+        #expect(joined.line.contains(" tls=yes "), "\(joined.line)")
+        #expect(!joined.stderr.contains("did not offer TLS"), "\(joined.stderr)")
+    }
+
     /// A server that cannot trust the database's certificate says so in one line and does not
     /// listen.
     @Test func aServerThatCannotTrustTheDatabaseSaysSoAndExits() async throws {
