@@ -50,7 +50,7 @@ let package = Package(
         ),
         // Operating-system plumbing shared by every program and the tests: whole-line writes, the
         // open-file limit, /proc readings, child processes (see its documentation for why
-        // swift-system and not swift-subprocess).
+        // swift-system and not swift-subprocess), errno in words.
         .target(
             name: "SystemSupport",
             dependencies: [.product(name: "SystemPackage", package: "swift-system")]
@@ -187,7 +187,7 @@ let package = Package(
             path: "Fuzz/Sources"
         ),
         // Helpers shared by the test targets: a raw line client, an in-process server, child
-        // processes, tmux, a TCP proxy, certificates, PostgreSQL.
+        // processes, tmux, a TCP proxy, certificates, PostgreSQL, spare ports.
         .target(
             name: "ChatTestSupport",
             dependencies: [

@@ -27,10 +27,10 @@ enum DatabaseErrors {
             }
         }
         if let error = error as? PostgresTransactionError {
-            return reason(error.closureError ?? error.commitError ?? error.beginError ?? error)
+            return reason(error.closureError ?? error.commitError ?? error.beginError ?? error, host: host)
         }
         if let error = error as? NIOConnectionError {
-            if let first = error.connectionErrors.first { return reason(first.error) }
+            if let first = error.connectionErrors.first { return reason(first.error, host: host) }
             if error.dnsAError != nil || error.dnsAAAAError != nil { return "host name not found" }
             return "cannot connect"
         }

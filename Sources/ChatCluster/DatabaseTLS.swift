@@ -4,8 +4,9 @@ import TLSTrust
 
 /// TLS to the database, from the URL's `sslmode` and `sslrootcert` as libpq reads them, so that a
 /// URL written for `psql` means the same here (docs/cluster.md lists where it differs). Without
-/// `sslmode` it is libpq's default, `prefer`: TLS if the database offers it, the certificate
-/// checked only against a CA file given; a cluster across machines should say `verify-full`.
+/// `sslmode` it is libpq's default, `prefer` (`verify-full` with `sslrootcert=system`): TLS if the
+/// database offers it, the certificate checked only against a CA file given; a cluster across
+/// machines should say `verify-full`.
 struct DatabaseTLS: Sendable {
     enum Mode: String, CaseIterable {
         case disable, prefer, require

@@ -18,9 +18,9 @@ struct Session: Sendable {
 
     var connections: [PostgresConnection] { [control.connection, sender.connection, listener.connection] }
 
-    /// Whether the database sees the control connection encrypted: with `sslmode=prefer` only it
-    /// knows whether TLS was offered.
-    func isEncrypted(timeout: Duration, logger: Logger) async throws -> Bool {
+    /// Whether the database sees the control connection encrypted, or nil if it does not say:
+    /// with `sslmode=prefer` only the database knows whether TLS was offered.
+    func isEncrypted(timeout: Duration, logger: Logger) async throws -> Bool? {
         let control = self.control
         return try await withTimeout(timeout, closing: control) {
             for try await ssl in try await control.query(
@@ -28,7 +28,7 @@ struct Session: Sendable {
             ).decode(Bool.self) {
                 return ssl
             }
-            return false
+            return nil
         }
     }
 

@@ -91,20 +91,21 @@ public final class TestPostgres: Sendable {
         }
     }
 
-    /// A new, empty database owned by the test user; its URL, password included.
-    public func makeDatabase() async throws -> String {
+    /// A new, empty database owned by the test user; its URL, password included, naming `host`
+    /// (127.0.0.1 or localhost), with `options` after `?` if any.
+    public func makeDatabase(host: String = "127.0.0.1", options: String? = nil) async throws -> String {
         let number = databaseCount.withLockedValue {
             $0 += 1
             return $0
         }
         let name = "test\(number)"
         try await psql("CREATE DATABASE \(name) OWNER \(user)")
-        return url(database: name)
+        return url(database: name, host: host) + (options.map { "?\($0)" } ?? "")
     }
 
-    public func url(database: String, password: String? = nil) -> String {
+    public func url(database: String, password: String? = nil, host: String = "127.0.0.1") -> String {
         let secret = (password ?? self.password).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-        return "postgres://\(user):\(secret)@127.0.0.1:\(port)/\(database)"
+        return "postgres://\(user):\(secret)@\(host):\(port)/\(database)"
     }
 
     /// How many of cluster node `node`'s database connections are open, and how many of them

@@ -13,10 +13,9 @@ struct DatabaseTLSTests {
     /// CA's file, `{other}` for the unrelated CA's.
     private static func url(_ options: String, host: String = "127.0.0.1") async throws -> String {
         let certificates = try await TestCertificates.shared.value
-        let url = try await postgres.makeDatabase().replacingOccurrences(of: "@127.0.0.1:", with: "@\(host):")
         let query = options.replacingOccurrences(of: "{ca}", with: certificates.caCertificate)
             .replacingOccurrences(of: "{other}", with: certificates.otherCACertificate)
-        return query.isEmpty ? url : "\(url)?\(query)"
+        return try await postgres.makeDatabase(host: host, options: query.isEmpty ? nil : query)
     }
 
     /// Every mode but `disable` ends up encrypted against a database that offers TLS. `verify-ca`

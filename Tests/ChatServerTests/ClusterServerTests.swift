@@ -16,9 +16,7 @@ struct ClusterServerTests {
         _ count: Int = 2, through proxy: TCPProxy? = nil, leaseSeconds: Int = 3, host: String = "127.0.0.1",
         urlOptions: String? = nil
     ) async throws -> (url: String, [ServerProcess]) {
-        let url =
-            try await postgres.makeDatabase().replacingOccurrences(of: "@127.0.0.1:", with: "@\(host):")
-            + (urlOptions.map { "?\($0)" } ?? "")
+        let url = try await postgres.makeDatabase(host: host, options: urlOptions)
         var servers: [ServerProcess] = []
         for index in 0..<count {
             var nodeURL = url
@@ -35,7 +33,7 @@ struct ClusterServerTests {
     /// Starts a node at info level on a fresh database and returns its "joined the cluster" log
     /// line, and all it logged up to and including that line.
     static func joinedLine(urlOptions: String?) async throws -> (line: String, stderr: String) {
-        let url = try await postgres.makeDatabase() + (urlOptions.map { "?\($0)" } ?? "")
+        let url = try await postgres.makeDatabase(options: urlOptions)
         let server = try await ServerProcess(
             arguments: nodeArguments(url, name: "logged") + ["--log-level", "info"])
         let line = try await server.child.waitForStderrLine { $0.hasSuffix("joined the cluster") }

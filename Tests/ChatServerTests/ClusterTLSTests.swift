@@ -34,8 +34,7 @@ struct ClusterTLSTests {
     /// listen.
     @Test func aServerThatCannotTrustTheDatabaseSaysSoAndExits() async throws {
         let other = try await TestCertificates.shared.value.otherCACertificate
-        let url = try await postgres.makeDatabase().replacingOccurrences(
-            of: "@127.0.0.1:", with: "@localhost:")
+        let url = try await postgres.makeDatabase(host: "localhost")
         let server = try ChildProcess(
             ChildProcess.executable("chat-server"),
             ["--port", "0", "--cluster", "\(url)?sslmode=verify-full&sslrootcert=\(other)"])
