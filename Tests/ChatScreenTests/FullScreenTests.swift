@@ -76,7 +76,11 @@ import Testing
         // A long line of wide characters wraps by display width: every row full, none cut.
         let wide = String(repeating: "世", count: 50)
         try await bob.send("alice: \(wide)")
-        let screen = try await tmux.waitForText("bob: 世世")
+        // Both rows: a capture may come between the terminal drawing the first and the second.
+        let screen = try await tmux.waitForScreen("both rows of the wide line") { screen in
+            guard let start = screen.firstIndex(where: { $0.hasPrefix("bob: 世世") }) else { return false }
+            return start + 1 < screen.count && !screen[start + 1].isEmpty
+        }
         let start = try #require(screen.firstIndex { $0.hasPrefix("bob: 世世") })
         #expect(screen[start] == "bob: " + String(repeating: "世", count: 37))
         #expect(screen[start + 1] == String(repeating: "世", count: 13))
