@@ -36,7 +36,11 @@ let package = Package(
         // addresses and system errors that every program shares. No sockets.
         .target(
             name: "ChatProtocol",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: hotPathSettings
         ),
         // What the three executables share on their command lines: the server address flags, the

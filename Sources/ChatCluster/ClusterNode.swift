@@ -126,9 +126,8 @@ public final class ClusterNode: Sendable {
                 session = try await node.establish(generation: 1, isFirst: true)
                 // Only said in the log, so a failure is "unknown" rather than a failed join (a
                 // timeout drops the session, as any query's does, and the node connects again).
-                encrypted =
-                    (try? await session.isEncrypted(timeout: configuration.queryTimeout, logger: node.logger))
-                    ?? nil
+                encrypted = try? await session.isEncrypted(
+                    timeout: configuration.queryTimeout, logger: node.logger)
             } catch {
                 throw ClusterError(
                     "cannot join the cluster at \(databaseURL): \(DatabaseErrors.reason(error, host: databaseURL.host))"

@@ -1,4 +1,6 @@
 import NIOCore
+import SystemPackage
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -35,8 +37,7 @@ public enum Wording {
     }
 
     public static func reason(errno code: CInt) -> String {
-        guard let message = strerror(code) else { return "error \(code)" }
-        return lowercasingFirst(String(cString: message))
+        Errno(rawValue: code).words
     }
 
     /// Why `getaddrinfo` found no address, from its error code and `gai_strerror`'s text.

@@ -30,7 +30,7 @@ public final class TestPostgres: Sendable {
     private let runAs: String?
     private let databaseCount = NIOLockedValueBox(0)
     /// Whether the server offers TLS, with `TestCertificates`' certificate for `localhost` only.
-    public let offersTLS: Bool
+    private let offersTLS: Bool
 
     private init(port: Int, folder: URL, binaries: URL, runAs: String?, offersTLS: Bool) {
         self.port = port

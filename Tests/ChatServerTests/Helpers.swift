@@ -92,13 +92,5 @@ func eventuallyLoggedIn(_ name: String, port: Int, within: Duration = .seconds(2
 /// does, below NIO. Returns `connect`'s result (-1 with `EINPROGRESS` on a non-blocking socket).
 @discardableResult
 func connectToLoopback(_ descriptor: CInt, port: Int) -> CInt {
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
+    withLoopbackAddress(port: port) { connect(descriptor, $0, $1) }
 }
