@@ -113,6 +113,9 @@ let package = Package(
             name: "ChatCluster",
             dependencies: [
                 "TLSTrust",
+                // errno in words, for a database that cannot be reached.
+                "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

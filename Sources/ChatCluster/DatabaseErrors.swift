@@ -2,6 +2,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import SystemPackage
+import SystemSupport
 import TLSTrust
 
 /// Database failures in words. postgres-nio's own descriptions hide the server's message on
@@ -35,7 +37,7 @@ enum DatabaseErrors {
             return "cannot connect"
         }
         if let error = error as? IOError {
-            return String(cString: strerror(error.errnoCode)).lowercased()
+            return Errno(rawValue: error.errnoCode).words
         }
         if error is ChannelError {
             if case ChannelError.connectTimeout = error { return "connection timed out" }
