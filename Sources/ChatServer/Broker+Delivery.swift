@@ -88,12 +88,11 @@ extension Broker {
             }
             noteFanOut(recipients.localSlots.count)
             for run in recipients.remoteRuns {
-                let loop = recipients.remote[run.lowerBound].loop
-                outgoingMail[loop].add(delivery, to: recipients.remote[run])
-                outgoingMailBytes[loop] &+= delivery.count &* run.count
+                outgoingMail[run.loop].add(delivery, to: run.addresses)
+                outgoingMailBytes[run.loop] &+= delivery.count &* run.count
                 scheduleFlushTask()
             }
-            let deliveries = recipients.localSlots.count &+ recipients.remote.count
+            let deliveries = recipients.localSlots.count &+ recipients.remoteCount
             bytesSinceFlush &+= delivery.count &* deliveries
             statistics.messageReceived()
             statistics.delivered(deliveries)
@@ -151,15 +150,15 @@ extension Broker {
         // mail it has not taken; the loop's own, while its queue budget is exceeded (mail would
         // otherwise pour in before it could hold anyone back: a 2 MB fan-out per line, several
         // lines per read); and each recipient's.
-        if !recipients.remote.isEmpty {
+        if !recipients.remoteRuns.isEmpty {
             let anyGateShut = directory.shutGates.load(ordering: .relaxed) > 0
             for run in recipients.remoteRuns {
-                let loop = recipients.remote[run.lowerBound].loop
+                let loop = run.loop
                 if inboxes[loop].shutIfFull(unsent: outgoingMailBytes[loop]) { return inboxes[loop].gate }
                 if anyGateShut && budgetGates[loop].isCongested { return budgetGates[loop] }
             }
             if anyGateShut {
-                for recipient in recipients.remote where recipient.gate.isCongested { return recipient.gate }
+                for gate in recipients.remoteGates where gate.isCongested { return gate }
             }
         }
         // Another server's, through what its node last said.

@@ -16,45 +16,36 @@ struct LoopMail {
 
     var isEmpty: Bool { batch.readableBytes == 0 }
 
-    /// Adds `delivery` for `recipients`, who all live on this mail's loop.
-    mutating func add(_ delivery: UnsafeRawBufferPointer, to recipients: ArraySlice<RemoteRecipient>) {
-        add(delivery, count: recipients.count) { put in
-            for recipient in recipients {
-                put(UInt32(recipient.slot))
-                put(recipient.generation)
-            }
-        }
+    /// Adds `delivery` for the recipients `addresses` names (slot and generation of each,
+    /// interleaved), who all live on this mail's loop.
+    mutating func add(_ delivery: UnsafeRawBufferPointer, to addresses: [UInt32]) {
+        addresses.withUnsafeBytes { add(delivery, count: addresses.count / 2, addresses: $0) }
     }
 
     /// Adds `delivery` for one recipient on this mail's loop.
     mutating func add(_ delivery: UnsafeRawBufferPointer, slot: Int, generation: UInt32) {
-        add(delivery, count: 1) { put in
-            put(UInt32(slot))
-            put(generation)
-        }
+        withUnsafeBytes(of: (UInt32(slot), generation)) { add(delivery, count: 1, addresses: $0) }
     }
 
     private mutating func add(
         _ delivery: UnsafeRawBufferPointer,
         count: Int,
-        recipients: ((UInt32) -> Void) -> Void
+        addresses: UnsafeRawBufferPointer
     ) {
         let field = MemoryLayout<UInt32>.size
-        let size = field + delivery.count + field + count * 2 * field
+        let size = field + delivery.count + field + addresses.count
         batch.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
             var offset = 0
-            func put(_ value: UInt32) {
-                space.storeBytes(of: value, toByteOffset: offset, as: UInt32.self)
-                offset += field
+            func put(_ bytes: UnsafeRawBufferPointer) {
+                if !bytes.isEmpty {
+                    (space.baseAddress! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                }
+                offset += bytes.count
             }
-            put(UInt32(delivery.count))
-            if delivery.count > 0 {
-                (space.baseAddress! + offset).copyMemory(
-                    from: delivery.baseAddress!, byteCount: delivery.count)
-            }
-            offset += delivery.count
-            put(UInt32(count))
-            recipients(put)
+            withUnsafeBytes(of: UInt32(delivery.count)) { put($0) }
+            put(delivery)
+            withUnsafeBytes(of: UInt32(count)) { put($0) }
+            put(addresses)
             return size
         }
     }

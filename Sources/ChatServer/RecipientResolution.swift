@@ -16,6 +16,18 @@ struct RemoteRecipient {
     let gate: CongestionGate
 }
 
+/// The recipients of one list that live on one other loop, addressed as that loop's mail names
+/// them: each recipient's slot and generation, interleaved, so that a message takes one copy
+/// into the mail whatever the number of recipients, and touches none of their gates. Copying
+/// each `RemoteRecipient` out retained and released its gate, an object the other loop owns:
+/// with two loops, 100 clients × 20,000 messages × 10 recipients took 1.58 to 1.61 s of server
+/// CPU this way against 1.65 to 1.87 s before (`perf stat -e task-clock`, three runs each).
+struct RemoteRun {
+    let loop: Int
+    let addresses: [UInt32]
+    var count: Int { addresses.count / 2 }
+}
+
 /// A recipient list as the broker last looked it up for one sender. A class with constant
 /// fields: a sender's cached list is read for every message it sends, and a struct of six arrays
 /// cost six retains and releases each time (8% of the server's time at 3.8M deliveries/s, `perf
@@ -28,9 +40,11 @@ final class ResolvedRecipients {
     let clusterVersion: Int
     /// Slots on the sender's own loop.
     let localSlots: [Int]
-    /// Recipients on other loops, sorted by loop; `remoteRuns` are the ranges of one loop each.
-    let remote: [RemoteRecipient]
-    let remoteRuns: [Range<Int>]
+    /// Recipients on other loops, one run per loop.
+    let remoteRuns: [RemoteRun]
+    /// Their gates, looked at only while some gate is shut.
+    let remoteGates: [CongestionGate]
+    let remoteCount: Int
     /// Cluster mode: recipients on other servers.
     let elsewhere: [(login: ByteBuffer, peer: ClusterPeer)]
     let offlineNames: [String]
@@ -43,16 +57,24 @@ final class ResolvedRecipients {
         self.version = version
         self.clusterVersion = clusterVersion
         self.localSlots = localSlots
-        self.remote = remote.sorted { $0.loop < $1.loop }
-        var runs: [Range<Int>] = []
+        let remote = remote.sorted { $0.loop < $1.loop }
+        var runs: [RemoteRun] = []
         var start = 0
-        while start < self.remote.count {
-            let loop = self.remote[start].loop
-            let end = self.remote[start...].firstIndex { $0.loop != loop } ?? self.remote.count
-            runs.append(start..<end)
+        while start < remote.count {
+            let loop = remote[start].loop
+            let end = remote[start...].firstIndex { $0.loop != loop } ?? remote.count
+            var addresses: [UInt32] = []
+            addresses.reserveCapacity(2 * (end - start))
+            for recipient in remote[start..<end] {
+                addresses.append(UInt32(recipient.slot))
+                addresses.append(recipient.generation)
+            }
+            runs.append(RemoteRun(loop: loop, addresses: addresses))
             start = end
         }
         self.remoteRuns = runs
+        self.remoteGates = remote.map(\.gate)
+        self.remoteCount = remote.count
         self.elsewhere = elsewhere
         self.offlineNames = offlineNames
     }
