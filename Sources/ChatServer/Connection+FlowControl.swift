@@ -89,7 +89,7 @@ extension Connection {
     func startStallMonitor() {
         guard lifecycle.takesInput else { return }
         stallMonitor = StallMonitor(
-            written: bytesWritten, now: .now(), timeout: broker.configuration.stallTimeout)
+            taken: bytesTaken, now: .now(), timeout: broker.configuration.stallTimeout)
         scheduleStallCheck()
     }
 
@@ -108,10 +108,10 @@ extension Connection {
             return
         }
         guard var monitor = budgetStallMonitor else {
-            budgetStallMonitor = StallMonitor(written: bytesWritten, now: now, timeout: timeout)
+            budgetStallMonitor = StallMonitor(taken: bytesTaken, now: now, timeout: timeout)
             return
         }
-        guard monitor.isStalled(written: bytesWritten, now: now) else {
+        guard monitor.isStalled(taken: bytesTaken, now: now) else {
             budgetStallMonitor = monitor
             return
         }
@@ -126,8 +126,19 @@ extension Connection {
         }
     }
 
-    /// What the kernel has taken so far.
-    var bytesWritten: Int { bytesFlushed &- currentBytesInChannel() }
+    /// What the client has taken so far, as far as the server can see: what the kernel took
+    /// from the server, less what the client has not acknowledged of it. What the kernel took
+    /// alone is not enough: Linux grows a send buffer past a megabyte and lets the server write
+    /// again only once much of it has drained, so a reader taking 60 KB/s, all the while, was cut
+    /// off after a 3-second stall timeout. (With TLS the two counts are in different units, the
+    /// kernel's being encrypted bytes; they still move only when the client or the server does.)
+    var bytesTaken: Int {
+        let written = bytesFlushed &- currentBytesInChannel()
+        guard let socket, context?.channel.isActive == true,
+            let unacknowledged = SocketDescriptor.unacknowledgedBytes(of: socket.rawValue)
+        else { return written }
+        return written &- unacknowledged
+    }
 
     private func scheduleStallCheck() {
         guard let interval = stallMonitor?.checkInterval else { return }
@@ -138,7 +149,7 @@ extension Connection {
 
     private func checkForStall() {
         guard isCongested, lifecycle.takesInput, var monitor = stallMonitor else { return }
-        if monitor.isStalled(written: bytesWritten, now: .now()) {
+        if monitor.isStalled(taken: bytesTaken, now: .now()) {
             let timeout = Wording.duration(broker.configuration.stallTimeout)
             logger.notice("cut off", metadata: ["reason": "took nothing for \(timeout) with a full queue"])
             broker.statistics.cutOff(.stalled)
@@ -150,24 +161,24 @@ extension Connection {
     }
 }
 
-/// Watches a congested queue for progress: the kernel taking any byte of it counts.
+/// Watches a congested queue for progress: the client taking any byte of it counts.
 struct StallMonitor {
     let timeout: TimeAmount
-    private var lastWritten: Int
+    private var lastTaken: Int
     private var lastProgress: NIODeadline
 
-    init(written: Int, now: NIODeadline, timeout: TimeAmount) {
+    init(taken: Int, now: NIODeadline, timeout: TimeAmount) {
         self.timeout = timeout
-        self.lastWritten = written
+        self.lastTaken = taken
         self.lastProgress = now
     }
 
     /// Often enough that a stall is noticed within a quarter of the timeout after it is due.
     var checkInterval: TimeAmount { .nanoseconds(max(timeout.nanoseconds / 4, 1_000_000)) }
 
-    mutating func isStalled(written: Int, now: NIODeadline) -> Bool {
-        if written != lastWritten {
-            lastWritten = written
+    mutating func isStalled(taken: Int, now: NIODeadline) -> Bool {
+        if taken != lastTaken {
+            lastTaken = taken
             lastProgress = now
             return false
         }

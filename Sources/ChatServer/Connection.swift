@@ -53,10 +53,11 @@ final class Connection: ChannelInboundHandler {
     /// Every byte ever written out, to the socket or to the channel: with what the channel still
     /// holds, how much the kernel took.
     var bytesFlushed = 0
-    /// The socket, written to directly while the channel holds nothing (see `flushOutbox`);
-    /// nil with TLS, whose bytes must go through the channel's handlers (as they would through
-    /// any handler put in front of the connection).
+    /// The socket: asked what the client has acknowledged (`bytesTaken`), and written to
+    /// directly while the channel holds nothing, but never with TLS, whose bytes must go through
+    /// the channel's handlers (as they would through any handler put in front of the connection).
     var socket: SystemPackage.FileDescriptor?
+    var writesDirectly = false
     /// What this connection's queue counts for in the broker's queue budget.
     var accountedQueueBytes = 0
 
@@ -113,9 +114,8 @@ final class Connection: ChannelInboundHandler {
         peerAddress = context.remoteAddress?.ipAddress
         logger[metadataKey: "peer"] =
             "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
-        if broker.configuration.tls == nil {
-            socket = SocketDescriptor.of(context.channel).map(SystemPackage.FileDescriptor.init(rawValue:))
-        }
+        socket = SocketDescriptor.of(context.channel).map(SystemPackage.FileDescriptor.init(rawValue:))
+        writesDirectly = broker.configuration.tls == nil
         broker.register(self)
         broker.statistics.connectionOpened()
         logger.info("connected")
@@ -186,12 +186,16 @@ final class Connection: ChannelInboundHandler {
             handleLine(line)
         }
         guard heldLine == nil else { return }
-        takeLines(from: &pendingInput)
-        if pendingInput.readableBytes == 0 {
-            pendingInput = ByteBuffer()
-        } else if !lifecycle.isInputPaused {
-            pendingInput.discardReadBytes()
-        }
+        // Taken out while its lines are handled: a line can end the connection (a refused
+        // login), and the drain that follows drops the pending input, which must not be the
+        // buffer being read (an exclusivity violation: the debug build aborted on a refused
+        // login that ended the input).
+        var input = pendingInput
+        pendingInput = ByteBuffer()
+        takeLines(from: &input)
+        guard input.readableBytes > 0 else { return }
+        if !lifecycle.isInputPaused { input.discardReadBytes() }
+        pendingInput = input
     }
 
     private func takeLines(from buffer: inout ByteBuffer) {

@@ -7,7 +7,8 @@ import NIOCore
 #endif
 
 /// The descriptor of an accepted connection's socket, so that the broker can write to it
-/// without going through the channel (see `Connection.flushOutbox`).
+/// without going through the channel (see `Connection.flushOutbox`), and ask the kernel what the
+/// client has acknowledged (see `Connection.bytesTaken`).
 ///
 /// NIO does not show a channel's descriptor, so it is read off the channel by reflection: the
 /// `descriptor` of its `socket`. That is NIO's private layout, so the descriptor found is only
@@ -23,6 +24,14 @@ enum SocketDescriptor {
             address(of: descriptor, getpeername) == remote
         else { return nil }
         return descriptor
+    }
+
+    /// Bytes the socket's send queue holds that the peer has not acknowledged yet (`SIOCOUTQ`),
+    /// or nil if the kernel does not say.
+    static func unacknowledgedBytes(of descriptor: CInt) -> Int? {
+        var bytes: CInt = 0
+        guard ioctl(descriptor, UInt(TIOCOUTQ), &bytes) == 0 else { return nil }
+        return Int(bytes)
     }
 
     private static func field(_ label: String, of object: Any) -> Any? {

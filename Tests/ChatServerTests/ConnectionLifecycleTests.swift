@@ -109,19 +109,19 @@ private func act(
 @Suite struct StallMonitorTests {
     @Test func anyProgressRestartsTheClock() {
         let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
-        var monitor = StallMonitor(written: 0, now: start, timeout: .seconds(10))
+        var monitor = StallMonitor(taken: 0, now: start, timeout: .seconds(10))
         var verdicts: [Bool] = []
-        for (written, seconds) in [(0, 9), (1, 9), (1, 18), (1, 19)] {
-            verdicts.append(monitor.isStalled(written: written, now: start + .seconds(Int64(seconds))))
+        for (taken, seconds) in [(0, 9), (1, 9), (1, 18), (1, 19)] {
+            verdicts.append(monitor.isStalled(taken: taken, now: start + .seconds(Int64(seconds))))
         }
         #expect(verdicts == [false, false, false, true])
     }
 
     @Test func checksOftenEnoughAndNeverBusily() {
         #expect(
-            StallMonitor(written: 0, now: .now(), timeout: .seconds(10)).checkInterval == .milliseconds(2500))
+            StallMonitor(taken: 0, now: .now(), timeout: .seconds(10)).checkInterval == .milliseconds(2500))
         #expect(
-            StallMonitor(written: 0, now: .now(), timeout: .milliseconds(2)).checkInterval == .milliseconds(1)
+            StallMonitor(taken: 0, now: .now(), timeout: .milliseconds(2)).checkInterval == .milliseconds(1)
         )
     }
 }

@@ -65,6 +65,38 @@ import Testing
         expectPeakGrowth(of: server, over: baseline, atMostMiB: 64)
     }
 
+    /// Linux grows a socket's send buffer past a megabyte and lets the server write again only
+    /// once much of it has drained: a reader taking 4 KB every 100 ms left the server nothing to
+    /// write for longer than the stall timeout, though it read all the while, and was cut off.
+    @Test func aReaderThatReadsSlowlyButSteadilyIsNotTakenForStalled() async throws {
+        let server = try await ServerProcess(arguments: [
+            "--stall-timeout", "2", "--soft-queue-bytes", "65536", "--log-level", "notice",
+        ])
+        let reader = try SlowRawReader(port: server.port, login: "reader")
+        defer { reader.close() }
+        let sender = try await loggedIn("sender", port: server.port)
+        let flood = Flood(recipients: "reader", count: 20_000, textBytes: 200)
+        let sending = Task { try await flood.send(from: sender) }
+        // Four stall timeouts of slow reading, with the queue full all along: the flood is 4 MB.
+        var received: [UInt8] = []
+        for _ in 0..<80 {
+            try await Task.sleep(for: .milliseconds(100))
+            guard let bytes = reader.take(upTo: 4096) else { break }
+            received += bytes
+        }
+        // A reader cut off would see its notice only after the megabytes queued before it: the
+        // log says it at once.
+        #expect(!server.child.stderr.contains("cut off"), "\(server.child.stderr)")
+        #expect(reader.isOpen)
+        #expect(received.count > 160_000, "the reader read \(received.count) bytes")
+        let lines = String(decoding: received, as: UTF8.self).split(separator: "\n")
+        #expect(
+            lines.allSatisfy { $0.hasPrefix("from sender: ") },
+            "\(lines.last { !$0.hasPrefix("from") } ?? "")")
+        await sender.close()
+        _ = await sending.result
+    }
+
     @Test func aRingOfFloodersDeliversEverythingToEveryone() async throws {
         let server = try await ServerProcess()
         let size = 20
@@ -139,4 +171,35 @@ import Testing
         }
         return roundTrips.sorted()[roundTrips.count / 2]
     }
+}
+
+/// A reader below NIO: a blocking client's pattern, a small receive buffer that it empties now
+/// and then with one `recv`, so that the server's side sees zero windows in between.
+private final class SlowRawReader {
+    private let descriptor: CInt
+    private(set) var isOpen = true
+
+    init(port: Int, login: String) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var size: CInt = 4096
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+        guard connectToLoopback(descriptor, port: port) == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        let line = Array("\(login)\n".utf8)
+        guard send(descriptor, line, line.count, 0) == line.count else { throw POSIXError(.EIO) }
+    }
+
+    /// What one `recv` finds, if anything; nil once the server has closed the connection.
+    func take(upTo limit: Int) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: limit)
+        let count = recv(descriptor, &buffer, limit, Int32(MSG_DONTWAIT))
+        if count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            isOpen = false
+            return nil
+        }
+        return Array(buffer.prefix(max(count, 0)))
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }

@@ -46,6 +46,34 @@ import Testing
         }
     }
 
+    /// A login refused while its bytes wait as pending input (the first line ends with the input,
+    /// or arrives in two reads): the refusal drops the pending input while it is being read.
+    @Test(arguments: [
+        (["al ice"], "may not contain a space;", true),
+        (["al", " ice\n"], "may not contain a space;", false),
+        (["alice"], "already online", true),
+        ([String(repeating: "n", count: 1025)], "longer than 32", true),
+    ])
+    func aLoginRefusedFromPendingInputGetsItsNotice(_ parts: [String], _ reason: String, _ endsInput: Bool)
+        async throws
+    {
+        try await withServer { server in
+            let owner = try await loggedIn("alice", port: server.port)
+            let client = try await LineClient.connect(port: server.port)
+            for part in parts {
+                try await client.sendRaw(part)
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            if endsInput { try await client.closeOutput() }
+            try await expectNotice(client, containing: reason)
+            #expect(try await client.readToEnd() == [])
+            // Still serving.
+            try await owner.send("alice: still here")
+            #expect(try await owner.readLine() == "from alice: still here")
+            await owner.close()
+        }
+    }
+
     @Test func trimsTheLogin() async throws {
         try await withServer { server in
             let client = try await LineClient.connect(port: server.port)
