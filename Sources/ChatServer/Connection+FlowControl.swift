@@ -117,13 +117,18 @@ extension Connection {
         }
         budgetStallMonitor = nil
         let words = Wording.duration(timeout)
+        guard lifecycle.takesInput else {
+            // Cut off already (counted then), and still taking nothing of what it was left: its
+            // last output and notice are given up, and the stream ends wherever the kernel's
+            // copy of it does.
+            logger.notice(
+                "closed at once",
+                metadata: ["reason": "queue budget exceeded; took nothing of its last output for \(words)"])
+            return perform(lifecycle.failed(reason: "queue budget exceeded"))
+        }
         logger.notice("cut off", metadata: ["reason": "queue budget exceeded; took nothing for \(words)"])
         broker.statistics.cutOff(.queueBudget)
-        if lifecycle.takesInput {
-            perform(lifecycle.cutOff(.stalled(words), reason: "stalled while the queue budget was exceeded"))
-        } else {
-            perform(lifecycle.failed(reason: "queue budget exceeded"))
-        }
+        perform(lifecycle.cutOff(.stalled(words), reason: "stalled while the queue budget was exceeded"))
     }
 
     /// What the client has taken so far, as far as the server can see: what the kernel took

@@ -72,6 +72,9 @@ private struct BudgetAttack {
         // Exactly the flooded readers: neither the attacker nor a reader it did not flood.
         #expect(cutOff() == Set(targets), "the server's log ends: \(log.suffix(3000))")
         try await attacking.value
+        // Once each: a reader still taking nothing a second later is closed, not cut off again.
+        let cutOffLines = server.child.stderr.split(separator: "\n").filter { $0.contains("cut off") }
+        #expect(cutOffLines.count == targets.count, "\(cutOffLines.suffix(5))")
         expectPeakGrowth(of: server, over: baseline, atMostMiB: Self.budgetMiB + 48)
     }
 
