@@ -18,8 +18,9 @@ public enum Login {
         case leadingMark(Unicode.Scalar)
         /// More than `maximumMarksInARow` nonspacing marks in a row, or one mark twice in a row.
         case stackedMarks(Unicode.Scalar)
-        /// Not in Unicode's composed form (NFC), such as `e` followed by a combining acute accent.
-        case notComposed
+        /// Not in Unicode's composed form (NFC), such as `e` followed by a combining acute accent:
+        /// the first character (as sent) that composes otherwise.
+        case notComposed(String)
         /// Two characters whose scripts may not be mixed, such as a Latin `l` and a Cyrillic `а`.
         case mixedScripts(Unicode.Scalar, Unicode.Scalar)
 
@@ -31,7 +32,8 @@ public enum Login {
             case .forbiddenCharacter(let scalar): return "forbidden character \(Login.codePoint(scalar))"
             case .leadingMark(let scalar): return "starts with the mark \(Login.codePoint(scalar))"
             case .stackedMarks(let scalar): return "stacked marks at \(Login.codePoint(scalar))"
-            case .notComposed: return "not in NFC"
+            case .notComposed(let character):
+                return "not in NFC at \(character.unicodeScalars.map(Login.codePoint).joined(separator: " "))"
             case .mixedScripts(let first, let second):
                 return "mixes \(Login.codePoint(first)) and \(Login.codePoint(second))"
             }
@@ -66,7 +68,9 @@ public enum Login {
         if let bad = scan.forbidden { return .failure(.forbiddenCharacter(bad)) }
         if let mark = scan.leadingMark { return .failure(.leadingMark(mark)) }
         if login.count > maximumCharacters { return .failure(.tooLong) }
-        if !scan.isComposedAsItIs && !isComposed(login) { return .failure(.notComposed) }
+        if !scan.isComposedAsItIs && !isComposed(login) {
+            return .failure(.notComposed(firstUncomposed(in: login)))
+        }
         if let mark = scan.stackedMark { return .failure(.stackedMarks(mark)) }
         if let (first, second) = scriptClash(in: login) { return .failure(.mixedScripts(first, second)) }
         return .success(login)
@@ -171,6 +175,19 @@ public enum Login {
             if matches && composed.next() != unit { matches = false }
         }
         return matches && composed.next() == nil
+    }
+
+    /// The first character of `login` that NFC would write otherwise, for the notice to name:
+    /// composition never reaches across characters (user-perceived ones, grapheme clusters).
+    static func firstUncomposed(in login: String) -> String {
+        login.first { !isComposed(String($0)) }.map(String.init) ?? login
+    }
+
+    /// `character` as NFC writes it.
+    public static func composed(_ character: String) -> String {
+        var units: [UInt8] = []
+        character._withNFCCodeUnits { units.append($0) }
+        return String(decoding: units, as: UTF8.self)
     }
 
     /// `text` without the white space `Bytes.trimmed` removes.

@@ -66,7 +66,8 @@ extension Notice {
                 return ["\u{301}", "\u{300}", "\u{20DD}"].map { .loginRefused(.leadingMark($0)) }
             case .loginStackedMarks:
                 return ["\u{301}", "\u{300}", "\u{20DD}"].map { .loginRefused(.stackedMarks($0)) }
-            case .loginNotComposed: return [.loginRefused(.notComposed)]
+            case .loginNotComposed:
+                return ["e\u{301}", "a\u{300}", "\u{1100}\u{1161}"].map { .loginRefused(.notComposed($0)) }
             case .loginMixedScripts:
                 return [("a", "\u{430}"), ("\u{3B1}", "b"), ("z", "\u{5D0}")].map {
                     .loginRefused(.mixedScripts($0, $1))

@@ -83,9 +83,11 @@ public enum Notice: Equatable, Sendable {
         case .loginRefused(.stackedMarks(let scalar)):
             return
                 "login has too many marks on one letter (\(Login.codePoint(scalar))); at most \(Login.maximumMarksInARow), and never the same twice in a row"
-        case .loginRefused(.notComposed):
+        case .loginRefused(.notComposed(let character)):
+            let parts = character.unicodeScalars
+            let rest = parts.dropFirst().map(Login.codePoint).joined(separator: " ")
             return
-                "login is not in composed form (Unicode NFC); send 'é' as one character, not as 'e' and an accent"
+                "login is not in composed form (Unicode NFC); send '\(Login.composed(character))' as one character, not as \(Self.describe(parts.first!)) followed by \(rest)"
         case .loginRefused(.mixedScripts(let first, let second)):
             return
                 "login mixes scripts: \(Self.describe(first)) is \(Login.scriptName(of: first)), \(Self.describe(second)) is \(Login.scriptName(of: second)); write it in one script (Latin may go with one other, but not Greek or Cyrillic)"

@@ -87,9 +87,9 @@ import Testing
         ("ひ한", .mixedScripts("ひ", "한")),
         ("\u{13AA}lice", .mixedScripts("\u{13AA}", "l")),
         // The decomposed form of é, alone and in a name.
-        ("e\u{301}", .notComposed),
-        ("e\u{301}lodie", .notComposed),
-        ("a\u{301}\u{301}", .notComposed),
+        ("e\u{301}", .notComposed("e\u{301}")),
+        ("\u{E9}le\u{300}ne", .notComposed("e\u{300}")),
+        ("a\u{301}\u{301}", .notComposed("a\u{301}\u{301}")),
         // A mark with nothing to sit on.
         ("\u{301}", .leadingMark("\u{301}")),
         ("\u{301}alice", .leadingMark("\u{301}")),
@@ -146,5 +146,19 @@ import Testing
             }
             #expect(Login.validate(valid) == .success(valid))
         }
+    }
+
+    /// The notice names the character that was sent apart, not a fixed example.
+    @Test(arguments: [
+        ("e\u{301}lodie", "send 'é' as one character, not as 'e' followed by U+0301"),
+        ("a\u{300}", "send 'à' as one character, not as 'a' followed by U+0300"),
+        ("\u{1100}\u{1161}", "send '가' as one character, not as 'ᄀ' followed by U+1161"),
+    ])
+    func aLoginNotComposedIsToldWhichCharacter(_ login: String, _ advice: String) throws {
+        guard case .failure(let refusal) = Login.validate(login) else {
+            Issue.record("\(login.debugDescription) was accepted")
+            return
+        }
+        #expect(Notice.loginRefused(refusal).text.hasSuffix(advice), "\(Notice.loginRefused(refusal).text)")
     }
 }
