@@ -128,7 +128,8 @@ public struct ChatScreenModel: Sendable {
 
     public mutating func receiveOverlongLine() {
         loginReply.heardOtherLine()
-        append(.notice("skipped a line from the server longer than the client's limit"))
+        // The client skipped it, the server said nothing: a remark of ours, not a notice.
+        note("skipped a line from the server longer than the client's limit")
     }
 
     // MARK: The scrollback

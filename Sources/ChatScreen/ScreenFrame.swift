@@ -40,7 +40,10 @@ extension ChatScreenModel {
             let below = scrollback.entriesBelow
             let hints =
                 below > 0
-                ? [" more below: \(below) lines ", " \(below) more below ", " \(below) below "]
+                ? [
+                    " more below: \(below) \(below == 1 ? "line" : "lines") ", " \(below) more below ",
+                    " \(below) below ",
+                ]
                 : [" more below "]
             // The scroll hint matters more than the end of a long disconnect reason, but the
             // login should keep some room: the longest hint that leaves it that much is shown.

@@ -92,6 +92,25 @@ import Testing
         }
     }
 
+    @Test func oneLineBelowIsOneLine() {
+        // A pane of two rows: PageUp scrolls by one.
+        var model = makeModel(rows: 4, columns: 40)
+        for index in 1...5 { model.receive(serverLine: "from bob: line \(index)") }
+        _ = model.handle(.pageUp)
+        #expect(model.frame().lines[2].hasSuffix(" more below: 1 line"))
+        _ = model.handle(.pageUp)
+        #expect(model.frame().lines[2].hasSuffix(" more below: 2 lines"))
+    }
+
+    /// The client skipped the line; the server never said anything about it.
+    @Test func aSkippedOverlongLineIsTheClientsRemarkNotANotice() {
+        var model = makeModel(columns: 80)
+        model.receiveOverlongLine()
+        let row = model.frame().rows[3]
+        #expect(row.text == "-- skipped a line from the server longer than the client's limit")
+        #expect(row.allSatisfy { $0.style == .info })
+    }
+
     @Test func narrowStatusLineKeepsAShortScrollHint() {
         var model = makeModel(rows: 8, columns: 20)
         for index in 1...12 { model.receive(serverLine: "from bob: line \(index)") }
