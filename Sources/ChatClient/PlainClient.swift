@@ -174,22 +174,17 @@ public struct PlainClient: Sendable {
         let next = lifecycle.sessionEnded(end, now: .now)
         switch next {
         case .wait(let deadline, let attempt):
-            report("\(why); reconnecting in \(Self.seconds(until: deadline)) s (attempt \(attempt))")
+            report("\(why); reconnecting in \(Wording.countdown(deadline - .now)) (attempt \(attempt))")
             return next
         case .waitForHeldLogin(let deadline, let retry, let limit):
             report(
                 "\(why); the login is most likely still held by the lost connection; trying again in "
-                    + "\(Self.seconds(until: deadline)) s (\(retry) of \(limit))")
+                    + "\(Wording.countdown(deadline - .now)) (\(retry) of \(limit))")
             return next
         default:
             report(why)
             return nil
         }
-    }
-
-    private static func seconds(until deadline: ContinuousClock.Instant) -> Int64 {
-        let (seconds, attoseconds) = (deadline - .now).components
-        return max(1, seconds + (attoseconds > 0 ? 1 : 0))
     }
 
     private func session(

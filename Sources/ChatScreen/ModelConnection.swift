@@ -65,8 +65,10 @@ extension ChatScreenModel {
     /// status line changes, or the wait is over.
     public var nextTick: ContinuousClock.Instant? {
         guard case .waiting(let deadline, _) = lifecycle.phase else { return nil }
-        let shown = Self.wholeSeconds(deadline - now)
-        return shown > 1 ? deadline - .seconds(shown - 1) : deadline
+        let shown = Wording.countdownTenths(deadline - now)
+        // Whole seconds count down by one, the last second by tenths.
+        let step: Int64 = shown > 10 ? 10 : 1
+        return shown > step ? deadline - .milliseconds(100 * (shown - step)) : deadline
     }
 
     /// `/reconnect`.
@@ -145,15 +147,9 @@ extension ChatScreenModel {
         case .connecting(let attempt): return "reconnecting (attempt \(attempt))"
         case .online: return "connected"
         case .waiting(let deadline, let attempt):
-            return "reconnecting in \(Self.wholeSeconds(deadline - now)) s (attempt \(attempt))"
+            return "reconnecting in \(Wording.countdown(deadline - now)) (attempt \(attempt))"
         case .awaitingLogin: return "waiting for your login"
         case .refused, .givenUp, .quit: return "disconnected: " + lastReason
         }
-    }
-
-    /// A wait as the countdown shows it: rounded up, and never 0 while it lasts.
-    static func wholeSeconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return max(1, seconds + (attoseconds > 0 ? 1 : 0))
     }
 }
