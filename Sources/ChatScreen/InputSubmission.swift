@@ -32,6 +32,7 @@ extension ChatScreenModel {
         history.record(line)
         completion.noteRecipients(ofSentLine: line)
         append(.sent(line))
+        messagesSentOnSession += 1
         return .send(line)
     }
 

@@ -13,6 +13,7 @@ extension ChatScreenModel {
         guard case .connecting = lifecycle.phase else { return }
         lifecycle.connected(now: now)
         loginReply = LoginReplyWatch()
+        messagesSentOnSession = 0
         lastFailureRemark = nil
         note((lifecycle.isReconnect ? "reconnected to " : "connected to ") + options.serverName)
         // A login given or typed before this goes out first, as the session starts.
@@ -41,6 +42,15 @@ extension ChatScreenModel {
             }
         }
         guard let action = lifecycle.sessionEnded(end, now: now) else { return nil }
+        if case .loginRefused = end, messagesSentOnSession > 0 {
+            // They were shown as sent the moment they went, before the server could refuse.
+            let count = messagesSentOnSession
+            note(
+                count == 1
+                    ? "1 line not delivered (login refused; Up brings it back)"
+                    : "\(count) lines not delivered (login refused; Up brings them back)"
+            )
+        }
         switch (end, action) {
         case (.lost, .wait):
             // A server that stays down is said so once, not at every attempt.
