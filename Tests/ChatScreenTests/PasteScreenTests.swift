@@ -4,9 +4,41 @@ import ChatTestSupport
 import Foundation
 import Testing
 
-/// Pasting into the full screen: lines pasted right behind a login.
+/// Pasting into the full screen, with and without bracketed paste, and lines pasted right
+/// behind a login.
 @Suite(.serialized) struct PasteScreenTests {
     private static let inputRow = FullScreenTests.inputRow
+
+    /// Text copied from a table keeps its Tabs: inside a bracketed paste a Tab is text, not the
+    /// completion key, and goes out as it was pasted. A terminal without bracketed paste sends
+    /// the same bytes as typed keys, so there a Tab completes, as it always did.
+    @Test func aTabInABracketedPasteIsSentNotCompleted() async throws {
+        let server = try await startTestServer()
+        let tmux = try startClientScreen(port: server.port, "--no-timestamps alice")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+        let carol = try await LineClient.connect(port: server.port)
+        try await carol.send("carol")
+        try await waitUntilOnline(server, count: 3)
+        // carol becomes a completion for the "c" before the Tab.
+        try await carol.send("alice: hi")
+        try await tmux.waitForText("carol: hi")
+
+        try tmux.paste("bob: col1 c\tcol2\n", bracketed: true)
+        #expect(try await bob.readLine() == "from alice: col1 c\tcol2")
+        // On the screen the Tab is white space, as in a message received.
+        try await tmux.waitForText("→ bob: col1 c col2")
+        try await tmux.waitForScreen { $0.count > Self.inputRow && $0[Self.inputRow] == ">" }
+
+        try tmux.paste("bob: col1 c\tcol2\n", bracketed: false)
+        let unbracketed = try #require(try await bob.readLine())
+        #expect(unbracketed.hasPrefix("from alice: col1 carol"), "\(unbracketed)")
+        #expect(!unbracketed.contains("\t"))
+        await carol.close()
+        await bob.close()
+        await server.shutdown()
+    }
 
     /// The server refuses a login and closes without delivering what came behind it; the lines
     /// were shown as sent the moment they went, so a remark says they were not delivered.
