@@ -10,7 +10,8 @@ import Synchronization
 #endif
 
 /// The client for pipes and scripts: stdin lines go to the server as they are, server lines go
-/// to stdout unchanged, one write per line.
+/// to stdout unchanged, one write per line; on a terminal, control characters in them are shown
+/// as the full screen shows them (see `TerminalStandIns`), so a peer cannot drive the terminal.
 ///
 /// Exit status: 1 with one line on stderr when the connection could not be made, broke, the
 /// server closed it while input was still open, or the server sent a notice at any point (a
@@ -30,16 +31,21 @@ public struct PlainClient: Sendable {
     public var reconnect: ReconnectPolicy
     public var log: ConversationLog?
     public var tls: ClientTLS?
+    /// Whether stdout is a terminal: then a line is made safe to show, as on the full screen; a
+    /// pipe gets it byte for byte, which scripts rely on.
+    public var writesToTerminal: Bool
 
     public init(
         endpoint: ServerEndpoint, tls: ClientTLS? = nil, login: String?,
-        reconnect: ReconnectPolicy = ReconnectPolicy(isEnabled: false), log: ConversationLog? = nil
+        reconnect: ReconnectPolicy = ReconnectPolicy(isEnabled: false), log: ConversationLog? = nil,
+        writesToTerminal: Bool = isatty(STDOUT_FILENO) == 1
     ) {
         self.endpoint = endpoint
         self.tls = tls
         self.login = login
         self.reconnect = reconnect
         self.log = log
+        self.writesToTerminal = writesToTerminal
     }
 
     /// What the sessions of one run share.
@@ -174,22 +180,17 @@ public struct PlainClient: Sendable {
         let next = lifecycle.sessionEnded(end, now: .now)
         switch next {
         case .wait(let deadline, let attempt):
-            report("\(why); reconnecting in \(Self.seconds(until: deadline)) s (attempt \(attempt))")
+            report("\(why); reconnecting in \(Wording.countdown(deadline - .now)) (attempt \(attempt))")
             return next
         case .waitForHeldLogin(let deadline, let retry, let limit):
             report(
                 "\(why); the login is most likely still held by the lost connection; trying again in "
-                    + "\(Self.seconds(until: deadline)) s (\(retry) of \(limit))")
+                    + "\(Wording.countdown(deadline - .now)) (\(retry) of \(limit))")
             return next
         default:
             report(why)
             return nil
         }
-    }
-
-    private static func seconds(until deadline: ContinuousClock.Instant) -> Int64 {
-        let (seconds, attoseconds) = (deadline - .now).components
-        return max(1, seconds + (attoseconds > 0 ? 1 : 0))
     }
 
     private func session(
@@ -200,6 +201,7 @@ public struct PlainClient: Sendable {
         let endpoint = self.endpoint
         let log = self.log
         let knownLogin = login
+        let writesToTerminal = self.writesToTerminal
         let ending = try await ChatSession.run(
             endpoint: endpoint,
             tls: tls,
@@ -233,7 +235,12 @@ public struct PlainClient: Sendable {
                     let parsed = log == nil ? Self.parse(line) : ServerLine.parse(String(buffer: line))
                     state.loginReply.withLock { $0.heard(parsed) }
                     if case .notice(let text) = parsed { state.lastNotice.withLock { $0 = text } }
-                    try OutputStream.standardOutput.writeLine(line)
+                    if writesToTerminal {
+                        try OutputStream.standardOutput.writeLine(
+                            TerminalStandIns.escaped(String(buffer: line)))
+                    } else {
+                        try OutputStream.standardOutput.writeLine(line)
+                    }
                     if let log { try? log.append(Self.loggedLine(parsed), at: Self.now()) }
                 case .overlong:
                     state.loginReply.withLock { $0.heardOtherLine() }
@@ -266,9 +273,11 @@ public struct PlainClient: Sendable {
         Self.report(message, log: log)
     }
 
-    /// One line on stderr, prefixed with the program's name like any Unix tool's complaint.
+    /// One line on stderr, prefixed with the program's name like any Unix tool's complaint. It
+    /// may quote the server's notice, so on a terminal it is made safe to show, as stdout is.
     static func report(_ message: String, log: ConversationLog?) {
-        try? OutputStream.standardError.writeLine("chat-client: " + message)
+        let shown = isatty(STDERR_FILENO) == 1 ? TerminalStandIns.escaped(message) : message
+        try? OutputStream.standardError.writeLine("chat-client: " + shown)
         if let log { try? log.append(.remark(message), at: now()) }
     }
 

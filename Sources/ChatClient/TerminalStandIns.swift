@@ -4,8 +4,8 @@ import ChatProtocol
 /// terminal instead of being drawn (ESC and the other C0 and C1 controls, a lone carriage
 /// return, line and paragraph separators, bidirectional overrides and isolates) is replaced by
 /// a visible stand-in, so `a\rfrom mallory: b` cannot pass for a line from mallory and an escape
-/// sequence cannot recolour or clear the screen. Plain mode does not use this: a pipe gets the
-/// bytes as they came.
+/// sequence cannot recolour or clear the screen. Plain mode uses it only when writing to a
+/// terminal: a pipe gets the bytes as they came.
 public enum TerminalStandIns {
     /// What `scalar` is shown as, or nil when it is shown as itself.
     public static func standIn(for scalar: Unicode.Scalar) -> String? {

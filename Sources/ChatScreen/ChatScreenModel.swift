@@ -71,6 +71,9 @@ public struct ChatScreenModel: Sendable {
     public internal(set) var exitStatus: Int32 = 0
     /// What this connection has heard so far, to tell a refused login from any other close.
     var loginReply = LoginReplyWatch()
+    /// Messages sent on this connection: all of them lost if it ends with the login refused,
+    /// since the server answers a login it refuses with nothing but the refusal.
+    var messagesSentOnSession = 0
     /// The short reason the last session ended, for the status line.
     var lastReason = ""
     /// The failure last remarked on since the connection last worked: a server that stays down
@@ -128,7 +131,8 @@ public struct ChatScreenModel: Sendable {
 
     public mutating func receiveOverlongLine() {
         loginReply.heardOtherLine()
-        append(.notice("skipped a line from the server longer than the client's limit"))
+        // The client skipped it, the server said nothing: a remark of ours, not a notice.
+        note("skipped a line from the server longer than the client's limit")
     }
 
     // MARK: The scrollback

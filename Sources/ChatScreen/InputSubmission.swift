@@ -32,6 +32,7 @@ extension ChatScreenModel {
         history.record(line)
         completion.noteRecipients(ofSentLine: line)
         append(.sent(line))
+        messagesSentOnSession += 1
         return .send(line)
     }
 
@@ -57,11 +58,14 @@ extension ChatScreenModel {
     ]
 
     private mutating func command(_ trimmed: String, line: String) -> ScreenCommand? {
-        let (name, argument) = Self.splitCommand(trimmed)
+        let (word, argument) = Self.splitCommand(trimmed)
+        // Caps Lock or a shift held too long should not turn /quit into an unknown command.
+        let name = word.lowercased()
         switch (name, argument.isEmpty) {
-        case ("/quit", true):
+        case ("/quit", _):
+            // Words after it are a parting remark, as in IRC, which the protocol has no way to send.
             return quit()
-        case ("/help", true):
+        case ("/help", _):
             clearInput(recording: line)
             note("commands:")
             for (command, meaning) in Self.commands { note("  \(command): \(meaning)") }
@@ -83,6 +87,9 @@ extension ChatScreenModel {
         case ("/reconnect", true):
             clearInput(recording: line)
             return reconnectNow()
+        case ("/clear", false), ("/reconnect", false):
+            // Not run: what the words were meant to change is unknown.
+            return refuse(line, remark: "\(name) takes nothing after it; not run")
         default:
             return refuse(line, remark: "unknown command \(trimmed); /help lists the commands")
         }

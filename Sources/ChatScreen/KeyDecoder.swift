@@ -33,16 +33,22 @@ public enum TerminalInput: Equatable, Sendable {
 /// and a key, or an escape sequence curses did not know, which is dropped whole (Shift-Left on
 /// a TERM whose terminfo lacks it, say), since what follows the Escape would otherwise land in
 /// the input as text like `[1;2D`.
+///
+/// Between the bracketed-paste marks (Escape [200~ and Escape [201~, sent by terminals where the
+/// screen enabled xterm's mode 2004) a Tab is a pasted character, not the completion key: text
+/// copied from a table must arrive as it was. Terminals without the mode never send the marks.
 public struct KeyDecoder: Equatable, Sendable {
     private var escape = EscapeState.none
+    /// Inside a bracketed paste.
+    public private(set) var isPasting = false
 
     private enum EscapeState: Equatable, Sendable {
         case none
         /// Escape alone so far: Alt and a key, or the start of a sequence.
         case pending
-        /// After Escape [: parameters and intermediates until the final character; `isBare` while
-        /// there are none.
-        case controlSequence(isBare: Bool)
+        /// After Escape [: parameters and intermediates until the final character (only the
+        /// first few are kept: enough to tell the paste marks and focus reports apart).
+        case controlSequence(parameters: String)
         /// After Escape O: one more character.
         case singleShift
     }
@@ -52,6 +58,11 @@ public struct KeyDecoder: Equatable, Sendable {
     /// The key `input` completes, or nil while a sequence is under way or for input that is no
     /// key of ours.
     public mutating func decode(_ input: TerminalInput) -> Key? {
+        let key = escapeDecoded(input)
+        return isPasting && key == .tab ? .character("\t") : key
+    }
+
+    private mutating func escapeDecoded(_ input: TerminalInput) -> Key? {
         guard let key = Self.key(input) else { return nil }
         switch escape {
         case .none:
@@ -66,7 +77,7 @@ public struct KeyDecoder: Equatable, Sendable {
                 // Escape twice: still waiting for the key that goes with it.
                 return nil
             case .character("["):
-                escape = .controlSequence(isBare: true)
+                escape = .controlSequence(parameters: "")
                 return nil
             case .character("O"):
                 escape = .singleShift
@@ -79,20 +90,27 @@ public struct KeyDecoder: Equatable, Sendable {
             escape = .none
             if case .character = key { return nil }
             return key
-        case .controlSequence(let isBare):
+        case .controlSequence(let parameters):
             guard case .character(let scalar) = key else {
                 escape = .none
                 return key
             }
             switch scalar.value {
             case 0x20...0x3F:
-                escape = .controlSequence(isBare: false)
+                // Past four characters it matches no sequence of ours, however it goes on.
+                escape = .controlSequence(
+                    parameters: parameters.count < 4 ? parameters + String(scalar) : parameters)
                 return nil
             case 0x40...0x7E:
                 escape = .none
+                switch (parameters, scalar) {
                 // Focus reports (xterm's mode 1004), which curses knows no key for.
-                if isBare && scalar == "I" { return .focusIn }
-                if isBare && scalar == "O" { return .focusOut }
+                case ("", "I"): return .focusIn
+                case ("", "O"): return .focusOut
+                case ("200", "~"): isPasting = true
+                case ("201", "~"): isPasting = false
+                default: break
+                }
                 return nil
             default:
                 // Not part of any sequence: the sequence was cut short, the key is a key.

@@ -2,6 +2,7 @@
 extension ChatScreenModel {
     /// Applies one key; returns what the loop must do, if anything.
     public mutating func handle(_ key: Key) -> ScreenCommand? {
+        if isTooSmall { return handleWhileTooSmall(key) }
         if key != .tab { completion.endCycle() }
         // Editing the input means the user is back in the conversation, as typing does.
         if Self.editsInput(key) { backToTheBottom() }
@@ -74,6 +75,19 @@ extension ChatScreenModel {
             return .repaint
         case .control:
             break
+        }
+        return nil
+    }
+
+    /// While the screen is too small to show the input, typing would edit, and Enter send, a
+    /// line the user cannot see: only quitting, repainting and the focus reports count.
+    private mutating func handleWhileTooSmall(_ key: Key) -> ScreenCommand? {
+        switch key {
+        case .control("c"): return quit()
+        case .control("l"): return .repaint
+        case .focusIn: attention.focusChanged(to: true)
+        case .focusOut: attention.focusChanged(to: false)
+        default: break
         }
         return nil
     }

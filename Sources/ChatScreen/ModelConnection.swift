@@ -13,6 +13,7 @@ extension ChatScreenModel {
         guard case .connecting = lifecycle.phase else { return }
         lifecycle.connected(now: now)
         loginReply = LoginReplyWatch()
+        messagesSentOnSession = 0
         lastFailureRemark = nil
         note((lifecycle.isReconnect ? "reconnected to " : "connected to ") + options.serverName)
         // A login given or typed before this goes out first, as the session starts.
@@ -41,6 +42,15 @@ extension ChatScreenModel {
             }
         }
         guard let action = lifecycle.sessionEnded(end, now: now) else { return nil }
+        if case .loginRefused = end, messagesSentOnSession > 0 {
+            // They were shown as sent the moment they went, before the server could refuse.
+            let count = messagesSentOnSession
+            note(
+                count == 1
+                    ? "1 line not delivered (login refused; Up brings it back)"
+                    : "\(count) lines not delivered (login refused; Up brings them back)"
+            )
+        }
         switch (end, action) {
         case (.lost, .wait):
             // A server that stays down is said so once, not at every attempt.
@@ -65,8 +75,10 @@ extension ChatScreenModel {
     /// status line changes, or the wait is over.
     public var nextTick: ContinuousClock.Instant? {
         guard case .waiting(let deadline, _) = lifecycle.phase else { return nil }
-        let shown = Self.wholeSeconds(deadline - now)
-        return shown > 1 ? deadline - .seconds(shown - 1) : deadline
+        let shown = Wording.countdownTenths(deadline - now)
+        // Whole seconds count down by one, the last second by tenths.
+        let step: Int64 = shown > 10 ? 10 : 1
+        return shown > step ? deadline - .milliseconds(100 * (shown - step)) : deadline
     }
 
     /// `/reconnect`.
@@ -145,15 +157,9 @@ extension ChatScreenModel {
         case .connecting(let attempt): return "reconnecting (attempt \(attempt))"
         case .online: return "connected"
         case .waiting(let deadline, let attempt):
-            return "reconnecting in \(Self.wholeSeconds(deadline - now)) s (attempt \(attempt))"
+            return "reconnecting in \(Wording.countdown(deadline - now)) (attempt \(attempt))"
         case .awaitingLogin: return "waiting for your login"
         case .refused, .givenUp, .quit: return "disconnected: " + lastReason
         }
-    }
-
-    /// A wait as the countdown shows it: rounded up, and never 0 while it lasts.
-    static func wholeSeconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return max(1, seconds + (attoseconds > 0 ? 1 : 0))
     }
 }

@@ -7,7 +7,7 @@ extension ChatScreenModel {
     /// where the cursor goes.
     public mutating func frame() -> Frame {
         let (rows, columns) = (max(0, size.rows), max(0, size.columns))
-        guard rows >= Self.minimumSize.rows, columns >= Self.minimumSize.columns else {
+        guard !isTooSmall else {
             guard rows > 0 else { return Frame(rows: [], cursor: (0, 0)) }
             let message = Self.tooSmallMessages.first { $0.count <= columns } ?? ""
             return Frame(
@@ -27,9 +27,15 @@ extension ChatScreenModel {
         )
     }
 
-    /// Longest first; the first that fits is shown, so a narrow terminal still reads a whole
-    /// phrase rather than "terminal t".
-    private static let tooSmallMessages = ["terminal too small", "too small", "small", "…"]
+    /// Whether the screen only says it is too small: then it shows neither the input nor the
+    /// conversation, so keys that would change them are ignored (see `handle`).
+    public var isTooSmall: Bool {
+        size.rows < Self.minimumSize.rows || size.columns < Self.minimumSize.columns
+    }
+
+    /// One wording whichever side is short, cut to what fits, so a narrow terminal still reads
+    /// a word rather than "too s".
+    private static let tooSmallMessages = ["too small", "small", "…"]
 
     private func statusLine(width: Int) -> StyledRow {
         let noLogin = isDead ? "(no login)" : "(no login yet)"
@@ -40,7 +46,10 @@ extension ChatScreenModel {
             let below = scrollback.entriesBelow
             let hints =
                 below > 0
-                ? [" more below: \(below) lines ", " \(below) more below ", " \(below) below "]
+                ? [
+                    " more below: \(below) \(below == 1 ? "line" : "lines") ", " \(below) more below ",
+                    " \(below) below ",
+                ]
                 : [" more below "]
             // The scroll hint matters more than the end of a long disconnect reason, but the
             // login should keep some room: the longest hint that leaves it that much is shown.

@@ -39,6 +39,14 @@ public final class TmuxSession: Sendable {
         try run(["send-keys"] + keys)
     }
 
+    /// Pastes `text` as the terminal pastes from its clipboard (each `\n` becomes a carriage
+    /// return): between bracketed-paste marks when `bracketed` and the program asked for them
+    /// (xterm's mode 2004), else as bare keys, as a terminal without the mode would.
+    public func paste(_ text: String, bracketed: Bool) throws {
+        try run(["set-buffer", "-b", "test-paste", "--", text])
+        try run(["paste-buffer", "-d", "-b", "test-paste"] + (bracketed ? ["-p"] : []))
+    }
+
     /// The visible screen, one string per row, trailing blanks removed.
     public func screen() throws -> [String] {
         Self.rows(of: try run(["capture-pane", "-p"]))

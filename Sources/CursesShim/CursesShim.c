@@ -158,6 +158,9 @@ int chat_curses_begin(void) {
         write_sequence("\033[22;0t");
     }
     if (title_mode != 0) write_sequence("\033[?1004h");
+    // Bracketed paste (xterm's mode 2004): pasted text arrives between marks, so a Tab in it is
+    // text, not the completion key. Terminals without the mode ignore the request.
+    write_sequence("\033[?2004h");
     return 0;
 }
 
@@ -192,6 +195,7 @@ int chat_curses_sender_pairs(int *first_pair) {
 void chat_curses_end(void) {
     if (!screen) return;
     mousemask(0, NULL);
+    write_sequence("\033[?2004l");
     if (title_mode != 0) write_sequence("\033[?1004l");
     if (title_mode == 2) write_sequence("\033[23;0t");
     title_mode = 0;

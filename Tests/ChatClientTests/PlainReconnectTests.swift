@@ -38,7 +38,11 @@ import Testing
         server.child.signal(SIGKILL)
         _ = try await server.child.waitForExit()
         await bob.close()
-        try await client.waitForStderrLine { $0.contains("; reconnecting in ") && $0.contains("(attempt 1)") }
+        let waiting = try await client.waitForStderrLine {
+            $0.contains("; reconnecting in ") && $0.contains("(attempt 1)")
+        }
+        // 0.2 s less up to a quarter, rounded up to tenths: never a whole second.
+        #expect(waiting.hasSuffix("; reconnecting in 0.2 s (attempt 1)"), "\(waiting)")
         // Written while no server is up: it waits in the pipe and goes once the client is back.
         try client.write("bob: written while down\n")
         server = try await ServerProcess(arguments: ["--port", "\(port)"])

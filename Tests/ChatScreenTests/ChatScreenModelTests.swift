@@ -82,7 +82,7 @@ import Testing
     @Test func otherCommandsAreUnknownAndNotSent() {
         for login: String? in [nil, "alice"] {
             for state in TestConnection.all {
-                for (line, command) in [("/hepl", "/hepl"), (" /quit now ", "/quit now"), ("/", "/")] {
+                for (line, command) in [("/hepl", "/hepl"), (" /quitt now ", "/quitt now"), ("/", "/")] {
                     var model = makeModel(login: login, columns: 80)
                     model.enter(state)
                     type(line, into: &model)

@@ -38,9 +38,10 @@ import Testing
 
     @Test func unknownEscapeSequencesAreDroppedWhole() {
         var decoder = KeyDecoder()
-        // Shift-Left, Alt-Left, Shift-Right, Ctrl-Up, an SS3 F1 and a bracketed-paste start, as
+        // Shift-Left, Alt-Left, Shift-Right, Ctrl-Up, an SS3 F1, a near miss of a paste mark and
+        // a paste end without a start, as
         // a terminal whose terminfo lacks them delivers them: Escape, then the rest as characters.
-        for sequence in ["[1;2D", "[1;3D", "[1;2C", "[1;5A", "OP", "[200~"] {
+        for sequence in ["[1;2D", "[1;3D", "[1;2C", "[1;5A", "OP", "[2001~", "[201~"] {
             #expect(decode("a\u{1B}\(sequence)c", with: &decoder) == [.character("a"), .character("c")])
         }
         // A sequence cut short by a key that cannot be part of it leaves that key alone.
@@ -50,5 +51,19 @@ import Testing
         #expect(decoder.decode(.function(KEY_UP)) == .up)
         // And keys after any of these mean what they always do.
         #expect(decode("\u{1B}b", with: &decoder) == [.alt(.character("b"))])
+    }
+
+    /// A Tab between the paste marks is text; outside them, and without them, it completes.
+    @Test func aTabInsideABracketedPasteIsText() {
+        var decoder = KeyDecoder()
+        #expect(
+            decode("a\tb\u{1B}[200~c\td\re\u{1B}[201~\t", with: &decoder) == [
+                .character("a"), .tab, .character("b"),
+                .character("c"), .character("\t"), .character("d"), .enter, .character("e"),
+                .tab,
+            ])
+        // The mark's Escape is no Alt for what follows it, nor for the key after the end mark.
+        #expect(decode("\u{1B}[200~\u{1B}[201~b", with: &decoder) == [.character("b")])
+        #expect(!decoder.isPasting)
     }
 }

@@ -187,6 +187,59 @@ import Testing
         #expect(model.login == nil)
     }
 
+    /// Lines pasted behind a login went out before the server refused it, and were shown as
+    /// sent: the server delivered none of them, which the user must learn.
+    @Test func linesSentBehindARefusedLoginAreSaidNotToHaveBeenDelivered() {
+        var model = makeModel(login: nil, rows: 12, columns: 100, reconnects: false)
+        model.connected()
+        type("bob", into: &model)
+        #expect(model.handle(.enter) == .send("bob"))
+        for line in ["bob: pasted line", "bob: second pasted"] {
+            type(line, into: &model)
+            #expect(model.handle(.enter) == .send(line))
+        }
+        model.receive(serverLine: "error: login 'bob' is already online")
+        #expect(
+            model.serverClosed(reason: "login 'bob' is already online", remark: "closed")
+                == .connect(login: nil))
+        let lines = model.frame().lines
+        #expect(
+            Array(lines[4...8]) == [
+                "→ bob: pasted line",
+                "→ bob: second pasted",
+                "-!- login 'bob' is already online",
+                "-- 2 lines not delivered (login refused; Up brings them back)",
+                "-- login refused; enter another login (Up brings it back)",
+            ])
+        for expected in ["bob", "bob: second pasted", "bob: pasted line"] {
+            _ = model.handle(.up)
+            #expect(model.editor.text == expected)
+        }
+
+        // The next connection starts counting afresh: a refusal of a login given on the command
+        // line, one line behind it.
+        model = makeModel(login: "bob", rows: 12, columns: 100, reconnects: false)
+        model.connected()
+        type("carol: hi", into: &model)
+        #expect(model.handle(.enter) == .send("carol: hi"))
+        model.receive(serverLine: "error: login 'bob' is already online")
+        #expect(model.serverClosed(reason: "login 'bob' is already online", remark: "closed") == nil)
+        #expect(
+            model.frame().lines.contains(
+                "-- 1 line not delivered (login refused; Up brings it back)"))
+    }
+
+    /// Lines sent on a connection that ends any other way were delivered, as far as anyone knows.
+    @Test func linesSentBeforeAnotherCloseAreNotCalledUndelivered() {
+        var model = makeModel(rows: 12, columns: 100, reconnects: false)
+        model.connected()
+        type("bob: hi", into: &model)
+        #expect(model.handle(.enter) == .send("bob: hi"))
+        model.receive(serverLine: "error: server is shutting down")
+        _ = model.serverClosed(reason: "server is shutting down", remark: "closed")
+        #expect(!model.frame().lines.contains { $0.contains("not delivered") })
+    }
+
     /// Only a close that answers the login is a refusal; every other close ends the session as
     /// before, with no new connection, however soon after the login it comes.
     @Test func otherClosesDoNotReconnect() {

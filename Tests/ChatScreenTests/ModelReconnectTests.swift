@@ -22,7 +22,8 @@ import Testing
             model.serverClosed(reason: "server is shutting down", remark: "server closed the connection")
                 == nil)
         #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | reconnecting in 1 s (attempt 1)")
-        #expect(model.nextTick == testEpoch + .seconds(1))
+        // The last second counts down by tenths.
+        #expect(model.nextTick == testEpoch + .milliseconds(100))
         #expect(model.tick(now: testEpoch + .seconds(1)) == .connect(login: "alice"))
         #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | reconnecting (attempt 1)")
         // The server is still down: attempt 2 waits 2 s, and the countdown ticks each second.
@@ -30,8 +31,12 @@ import Testing
             model.connectFailed("connection refused", remark: "cannot connect: connection refused") == nil)
         #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | reconnecting in 2 s (attempt 2)")
         #expect(model.nextTick == testEpoch + .seconds(2))
-        #expect(model.tick(now: testEpoch + .milliseconds(2500)) == nil)
+        #expect(model.tick(now: testEpoch + .milliseconds(1950)) == nil)
+        #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | reconnecting in 2 s (attempt 2)")
+        #expect(model.tick(now: testEpoch + .milliseconds(2000)) == nil)
         #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | reconnecting in 1 s (attempt 2)")
+        #expect(model.tick(now: testEpoch + .milliseconds(2500)) == nil)
+        #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | reconnecting in 0.5 s (attempt 2)")
         #expect(model.tick(now: testEpoch + .seconds(3)) == .connect(login: "alice"))
         // Again refused: said once, however often it happens.
         _ = model.connectFailed("connection refused", remark: "cannot connect: connection refused")
@@ -53,6 +58,24 @@ import Testing
             ])
         #expect(model.quit() == .quit)
         #expect(model.exitStatus == 0)
+    }
+
+    /// `--reconnect-delay 0.3`: the status line says 0.3 s, not a whole second it will not wait.
+    @Test func aWaitOfLessThanASecondIsShownInTenths() {
+        var model = ChatScreenModel(
+            options: .init(
+                serverName: "127.0.0.1:8080", login: "alice", showsTimestamps: false,
+                reconnect: ReconnectPolicy(isEnabled: true, baseDelay: .milliseconds(300))),
+            clock: { 0 }, now: testEpoch, jitter: { 0 })
+        model.resize(rows: 6, columns: 80)
+        _ = model.start()
+        _ = model.connectFailed("connection refused")
+        #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | reconnecting in 0.3 s (attempt 1)")
+        #expect(model.nextTick == testEpoch + .milliseconds(100))
+        #expect(model.tick(now: testEpoch + .milliseconds(150)) == nil)
+        #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | reconnecting in 0.2 s (attempt 1)")
+        #expect(model.nextTick == testEpoch + .milliseconds(200))
+        #expect(model.tick(now: testEpoch + .milliseconds(300)) == .connect(login: "alice"))
     }
 
     @Test func linesEnteredWhileReconnectingAreNotSentAndUpBringsThemBack() {

@@ -29,11 +29,34 @@ import Testing
 
     @Test func tinyTerminalSaysSoInWhatFits() {
         var model = makeModel(rows: 2, columns: 40)
-        #expect(model.frame().lines == ["terminal too small", ""])
+        #expect(model.frame().lines == ["too small", ""])
         model.resize(rows: 8, columns: 10)
         #expect(model.frame().lines[0] == "too small")
+        model.resize(rows: 8, columns: 6)
+        #expect(model.frame().lines[0] == "small")
         model.resize(rows: 1, columns: 1)
         #expect(model.frame().lines == ["…"])
+    }
+
+    /// The input is not on the screen, so neither typing nor Enter may act on it unseen.
+    @Test func aTooSmallScreenIgnoresInputButStillQuits() {
+        for size in [(rows: 8, columns: 19), (rows: 2, columns: 80)] {
+            var model = makeModel(rows: 8, columns: 80)
+            model.connected()
+            type("bob: se", into: &model)
+            model.resize(rows: size.rows, columns: size.columns)
+            for scalar in "bob: blind".unicodeScalars { #expect(model.handle(.character(scalar)) == nil) }
+            #expect(model.handle(.enter) == nil)
+            #expect(model.handle(.backspace) == nil)
+            #expect(model.handle(.up) == nil)
+            #expect(model.handle(.control("d")) == nil)
+            #expect(model.handle(.control("l")) == .repaint)
+            model.resize(rows: 8, columns: 80)
+            #expect(model.editor.text == "bob: se")
+            #expect(!model.frame().lines.contains { $0.contains("blind") })
+            model.resize(rows: size.rows, columns: size.columns)
+            #expect(model.handle(.control("c")) == .quit)
+        }
     }
 
     /// Every size from 1 × 1 up, in states that each stretch some part of the frame: no row
@@ -90,6 +113,25 @@ import Testing
             }
             if state.name.hasPrefix("scrolled") { #expect(model.scrollback.entriesBelow > 100) }
         }
+    }
+
+    @Test func oneLineBelowIsOneLine() {
+        // A pane of two rows: PageUp scrolls by one.
+        var model = makeModel(rows: 4, columns: 40)
+        for index in 1...5 { model.receive(serverLine: "from bob: line \(index)") }
+        _ = model.handle(.pageUp)
+        #expect(model.frame().lines[2].hasSuffix(" more below: 1 line"))
+        _ = model.handle(.pageUp)
+        #expect(model.frame().lines[2].hasSuffix(" more below: 2 lines"))
+    }
+
+    /// The client skipped the line; the server never said anything about it.
+    @Test func aSkippedOverlongLineIsTheClientsRemarkNotANotice() {
+        var model = makeModel(columns: 80)
+        model.receiveOverlongLine()
+        let row = model.frame().rows[3]
+        #expect(row.text == "-- skipped a line from the server longer than the client's limit")
+        #expect(row.allSatisfy { $0.style == .info })
     }
 
     @Test func narrowStatusLineKeepsAShortScrollHint() {
