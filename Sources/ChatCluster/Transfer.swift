@@ -76,8 +76,9 @@ extension ClusterNode {
             let (listener, statements) = (session.listener, self.statements)
             let rows: [(sender: Int64, sequence: Int64, payload: ByteBuffer)]
             do {
+                let delivered = lastSequence
                 rows = try await withTimeout(configuration.queryTimeout, closing: listener) {
-                    try await statements.takeBatches(for: lease, on: listener)
+                    try await statements.takeBatches(for: lease, delivered: delivered, on: listener)
                 }
             } catch {
                 logger.debug(
@@ -115,6 +116,8 @@ extension ClusterNode {
             try? await callbackLoop.submit {
                 for batch in ready { onDeliveries(batch) }
             }.get()
+            // Once more, to delete and acknowledge these even if no other batch comes.
+            fetchBell.yield()
         }
     }
 }
