@@ -177,15 +177,18 @@ public struct PlainClient: Sendable {
         if lifecycle.login == nil, let typed = state.typedLogin.withLock({ $0 }) {
             lifecycle.loginChosen(typed)
         }
-        let next = lifecycle.sessionEnded(end, now: .now)
+        // One reading of the clock: the wait announced is the one the lifecycle chose, however
+        // long this thread was held up in between.
+        let now = ContinuousClock.now
+        let next = lifecycle.sessionEnded(end, now: now)
         switch next {
         case .wait(let deadline, let attempt):
-            report("\(why); reconnecting in \(Wording.countdown(deadline - .now)) (attempt \(attempt))")
+            report("\(why); reconnecting in \(Wording.countdown(deadline - now)) (attempt \(attempt))")
             return next
         case .waitForHeldLogin(let deadline, let retry, let limit):
             report(
                 "\(why); the login is most likely still held by the lost connection; trying again in "
-                    + "\(Wording.countdown(deadline - .now)) (\(retry) of \(limit))")
+                    + "\(Wording.countdown(deadline - now)) (\(retry) of \(limit))")
             return next
         default:
             report(why)

@@ -84,10 +84,11 @@ public enum Notice: Equatable, Sendable {
             return
                 "login has too many marks on one letter (\(Login.codePoint(scalar))); at most \(Login.maximumMarksInARow), and never the same twice in a row"
         case .loginRefused(.notComposed(let character)):
-            let parts = character.unicodeScalars
-            let rest = parts.dropFirst().map(Login.codePoint).joined(separator: " ")
+            // In code points: what NFC makes of a character may be one scalar or two, and either
+            // may be one that is drawn just like the other.
+            let composed = Login.composed(character)
             return
-                "login is not in composed form (Unicode NFC); send '\(Login.composed(character))' as one character, not as \(Self.describe(parts.first!)) followed by \(rest)"
+                "login is not in composed form (Unicode NFC); send '\(composed)' as \(Self.codePoints(composed)), not \(Self.codePoints(character))"
         case .loginRefused(.mixedScripts(let first, let second)):
             return
                 "login mixes scripts: \(Self.describe(first)) is \(Login.scriptName(of: first)), \(Self.describe(second)) is \(Login.scriptName(of: second)); write it in one script (Latin may go with one other, but not Greek or Cyrillic)"
@@ -127,6 +128,10 @@ public enum Notice: Equatable, Sendable {
     public var line: String { Wire.noticePrefix + text + "\n" }
 
     /// The common cases in words; anything else that cannot be shown as itself by its code point.
+    static func codePoints(_ text: String) -> String {
+        text.unicodeScalars.map(Login.codePoint).joined(separator: " ")
+    }
+
     static func describe(_ scalar: Unicode.Scalar) -> String {
         switch scalar {
         case " ": return "a space"

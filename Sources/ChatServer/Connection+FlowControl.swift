@@ -99,9 +99,9 @@ extension Connection {
         stallMonitor = nil
     }
 
-    /// While the queue budget is exceeded, a reader whose queue the kernel takes nothing from
-    /// for `timeout` is cut off (or, already leaving, closed) without waiting for the stall
-    /// timeout: the readers that read keep their share of the budget.
+    /// While the queue budget is exceeded, a reader that takes nothing of its queue for
+    /// `timeout` is cut off (or, already leaving, closed) without waiting for the stall timeout:
+    /// the readers that read keep their share of the budget.
     func cutOffIfStalled(under timeout: TimeAmount, now: NIODeadline) {
         guard accountedQueueBytes > 0, lifecycle.state != .closed else {
             budgetStallMonitor = nil
@@ -118,31 +118,34 @@ extension Connection {
         budgetStallMonitor = nil
         let words = Wording.duration(timeout)
         guard lifecycle.takesInput else {
-            // Cut off already (counted then), and still taking nothing of what it was left: its
-            // last output and notice are given up, and the stream ends wherever the kernel's
-            // copy of it does.
+            // Leaving already (cut off, and counted then, or ending for any other reason) and
+            // taking nothing of its last output: that output and its notice are given up, and a
+            // reset frees at once the memory the kernel holds for the socket.
             logger.notice(
-                "closed at once",
+                "reset",
                 metadata: ["reason": "queue budget exceeded; took nothing of its last output for \(words)"])
-            return perform(lifecycle.failed(reason: "queue budget exceeded"))
+            return perform(
+                lifecycle.lastOutputGivenUp(because: "took nothing of it while the queue budget was exceeded")
+            )
         }
         logger.notice("cut off", metadata: ["reason": "queue budget exceeded; took nothing for \(words)"])
         broker.statistics.cutOff(.queueBudget)
         perform(lifecycle.cutOff(.stalled(words), reason: "stalled while the queue budget was exceeded"))
     }
 
-    /// What the client has taken so far, as far as the server can see: what the kernel took
-    /// from the server, less what the client has not acknowledged of it. What the kernel took
-    /// alone is not enough: Linux grows a send buffer past a megabyte and lets the server write
-    /// again only once much of it has drained, so a reader taking 60 KB/s, all the while, was cut
-    /// off after a 3-second stall timeout. (With TLS the two counts are in different units, the
-    /// kernel's being encrypted bytes; they still move only when the client or the server does.)
+    /// What the client has taken so far: the bytes it acknowledged, as the kernel counts them
+    /// (under TLS too, in the one unit of the wire). What the kernel took from the server was the
+    /// measure before, and is where the kernel does not say: Linux grows a send buffer to 4 MB
+    /// and lets the server write again only once a third of it has drained, so a reader taking
+    /// 40 KB/s all along was cut off by a 2-second stall timeout
+    /// (`aReaderThatReadsSlowlyButSteadilyIsNotTakenForStalled`).
     var bytesTaken: Int {
-        let written = bytesFlushed &- currentBytesInChannel()
-        guard let socket, context?.channel.isActive == true,
-            let unacknowledged = SocketDescriptor.unacknowledgedBytes(of: socket.rawValue)
-        else { return written }
-        return written &- unacknowledged
+        if let socket, context?.channel.isActive == true,
+            let acknowledged = SocketDescriptor.bytesAcknowledged(by: socket.rawValue)
+        {
+            return Int(truncatingIfNeeded: acknowledged)
+        }
+        return bytesFlushed &- currentBytesInChannel()
     }
 
     private func scheduleStallCheck() {

@@ -166,6 +166,15 @@ struct ConnectionLifecycle {
         return .abandon
     }
 
+    /// A leaving connection whose last output is given up (it takes nothing while the queue
+    /// budget is exceeded): reset rather than closed, so that the kernel lets go at once of what
+    /// it still holds for the socket.
+    mutating func lastOutputGivenUp(because reason: String) -> Action {
+        guard state == .draining else { return .none }
+        closeReason += ", then \(reason)"
+        return .abandon
+    }
+
     mutating func failed(reason: String) -> Action {
         switch state {
         case .closed:

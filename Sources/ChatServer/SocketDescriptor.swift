@@ -14,7 +14,8 @@ import NIOCore
 /// `descriptor` of its `socket`. That is NIO's private layout, so the descriptor found is only
 /// trusted if the socket it names has the channel's own two addresses; anything else (another
 /// NIO version, a channel that is not a plain socket) gives nil, and the connection writes
-/// through the channel as before. About 9 µs per connection.
+/// through the channel as before, and judges stalls by what the kernel took from it. About 9 µs
+/// per connection.
 enum SocketDescriptor {
     static func of(_ channel: any Channel) -> CInt? {
         guard let socket = field("socket", of: channel),
@@ -26,12 +27,24 @@ enum SocketDescriptor {
         return descriptor
     }
 
-    /// Bytes the socket's send queue holds that the peer has not acknowledged yet (`SIOCOUTQ`),
-    /// or nil if the kernel does not say.
-    static func unacknowledgedBytes(of descriptor: CInt) -> Int? {
-        var bytes: CInt = 0
-        guard ioctl(descriptor, UInt(TIOCOUTQ), &bytes) == 0 else { return nil }
-        return Int(bytes)
+    /// Every byte the peer has acknowledged on this socket (`tcpi_bytes_acked` of `TCP_INFO`,
+    /// Linux 4.1 and later), or nil where the kernel does not say. glibc's `struct tcp_info`
+    /// ends before that field, so it is read at its offset in the kernel's, a layout that only
+    /// ever grows at its end; the kernel says how much it filled in.
+    static func bytesAcknowledged(by descriptor: CInt) -> UInt64? {
+        #if os(Linux)
+            let offset = 120
+            let capacity = 256
+            return withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 8) { info in
+                var length = socklen_t(capacity)
+                guard getsockopt(descriptor, CInt(IPPROTO_TCP), TCP_INFO, info.baseAddress, &length) == 0,
+                    Int(length) >= offset + 8
+                else { return nil }
+                return info.load(fromByteOffset: offset, as: UInt64.self)
+            }
+        #else
+            return nil
+        #endif
     }
 
     private static func field(_ label: String, of object: Any) -> Any? {

@@ -97,6 +97,18 @@ struct RoutingTests {
         }
     }
 
+    /// A peer acknowledges what it delivered at its next fetch, which it makes even when
+    /// nothing more comes; until then the deliveries count against the sender's queue.
+    @Test func theLastDeliveriesAreAcknowledgedToo() async throws {
+        try await withNodes(2) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            #expect(await b.node.claim("bob") == .claimed)
+            #expect(a.route(Array("from alice: only\n".utf8), to: "bob", on: b) == .queued)
+            try await b.waitUntil("delivered") { b.deliveries.count == 1 }
+            try await a.waitUntil("acknowledged") { a.node.outbox.queuedBytes == 0 }
+        }
+    }
+
     @Test func aCongestedRecipientPausesItsSendersOnOtherNodes() async throws {
         try await withNodes(2) { nodes in
             let (a, b) = (nodes[0], nodes[1])

@@ -148,11 +148,13 @@ import Testing
         }
     }
 
-    /// The notice names the character that was sent apart, not a fixed example.
+    /// The notice names the character that was sent otherwise than NFC writes it, not a fixed
+    /// example: two scalars for one, one for another (Ångström's sign), one for two.
     @Test(arguments: [
-        ("e\u{301}lodie", "send 'é' as one character, not as 'e' followed by U+0301"),
-        ("a\u{300}", "send 'à' as one character, not as 'a' followed by U+0300"),
-        ("\u{1100}\u{1161}", "send '가' as one character, not as 'ᄀ' followed by U+1161"),
+        ("e\u{301}lodie", "send 'é' as U+00E9, not U+0065 U+0301"),
+        ("\u{212B}ngstr\u{F6}m", "send 'Å' as U+00C5, not U+212B"),
+        ("\u{1100}\u{1161}", "send '가' as U+AC00, not U+1100 U+1161"),
+        ("\u{958}", "send 'क़' as U+0915 U+093C, not U+0958"),
     ])
     func aLoginNotComposedIsToldWhichCharacter(_ login: String, _ advice: String) throws {
         guard case .failure(let refusal) = Login.validate(login) else {

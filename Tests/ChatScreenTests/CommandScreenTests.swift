@@ -47,11 +47,14 @@ import Testing
         defer { tmux.kill() }
         try tmux.type("/search LINE 5\r")
         // The newest line with "line 5", in any case, is line 59: the lowest row, highlighted.
-        var screen = try await tmux.waitForScreen { $0.count > 21 && $0[21] == "bob: line 59" }
-        #expect(screen[Self.statusRow].contains("more below"))
+        // Both in one capture's condition: tmux can be caught between drawing the pane and the
+        // status line of one frame.
+        try await tmux.waitForScreen {
+            $0.count > 21 && $0[21] == "bob: line 59" && $0[Self.statusRow].contains("more below")
+        }
         #expect(try highlightedRows(tmux) == ["bob: line 59"])
         try tmux.press("C-r")
-        screen = try await tmux.waitForScreen { $0.count > 21 && $0[21] == "bob: line 58" }
+        try await tmux.waitForScreen { $0.count > 21 && $0[21] == "bob: line 58" }
         #expect(try highlightedRows(tmux) == ["bob: line 58"])
         // Typed text and Ctrl-R: that text, from the newest line down.
         try tmux.type("line 4")
@@ -67,7 +70,7 @@ import Testing
         }
         try await tmux.waitForScreen { _ in (try? highlightedRows(tmux)) == ["bob: line 2"] }
         try tmux.press("End")
-        screen = try await tmux.waitForScreen { $0.count > 21 && $0[21] == "bob: line 60" }
+        try await tmux.waitForScreen { $0.count > 21 && $0[21] == "bob: line 60" }
         #expect(try highlightedRows(tmux).isEmpty)
         await bob.close()
         await server.shutdown()

@@ -85,6 +85,17 @@ import Testing
         #expect(act(&life) { $0.drainTimerFired(after: "3 seconds") } == .none)
     }
 
+    @Test func aLeavingConnectionWhoseLastOutputIsGivenUpIsReset() {
+        var life = ConnectionLifecycle()
+        _ = life.activated(serverIsShuttingDown: false)
+        #expect(act(&life) { $0.lastOutputGivenUp(because: "it took nothing") } == .none)
+        _ = life.cutOff(.tooSlow, reason: "too slow")
+        #expect(act(&life) { $0.lastOutputGivenUp(because: "it took nothing") } == .abandon)
+        #expect(life.closeReason == "too slow, then it took nothing")
+        _ = life.channelClosed()
+        #expect(act(&life) { $0.lastOutputGivenUp(because: "it took nothing") } == .none)
+    }
+
     @Test func anErrorClosesAtOnceAndKeepsTheDrainsReason() {
         var online = ConnectionLifecycle()
         _ = online.activated(serverIsShuttingDown: false)
