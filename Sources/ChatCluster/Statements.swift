@@ -165,14 +165,18 @@ struct Statements {
     // MARK: Batches
 
     /// Writes a batch and rings its peer's bell. Writing it again (after a connection broke with
-    /// its fate unknown) does nothing: the key is the sender's sequence number.
+    /// its fate unknown) does nothing: the key is the sender's sequence number. Nor does writing
+    /// it once the node's lease has expired by the database's clock: the node dropped what it
+    /// queued when it gave the lease up, and told its clients, so a statement that reaches the
+    /// database late (a network that stalled) must not deliver it to whoever holds the login now.
     func write(_ batch: OutgoingBatch, from node: Int64, on connection: GuardedConnection) async throws {
         let channel = Self.nodeChannel(batch.peer)
         try await connection.query(
             """
             WITH written AS (
                 INSERT INTO achat_batches (target, sender, sequence, payload)
-                VALUES (\(batch.peer), \(node), \(batch.sequence), \(batch.payload))
+                SELECT \(batch.peer), me.id, \(batch.sequence), \(batch.payload)
+                FROM achat_nodes me WHERE me.id = \(node) AND me.lease_expires > now()
                 ON CONFLICT DO NOTHING RETURNING target
             )
             SELECT pg_notify(\(channel), '') FROM written

@@ -7,7 +7,8 @@ import NIOPosix
 public final class TCPProxy: Sendable {
     public let port: Int
     private let listener: any Channel
-    private let state = NIOLockedValueBox((isCut: false, open: [any Channel]()))
+    private let state = NIOLockedValueBox(
+        (isCut: false, isFrozen: false, open: [any Channel](), glues: [Glue]()))
 
     public init(toPort target: Int) async throws {
         let state = self.state
@@ -23,11 +24,22 @@ public final class TCPProxy: Sendable {
                 return ClientBootstrap(group: inbound.eventLoop)
                     .connect(host: "127.0.0.1", port: target)
                     .flatMap { outbound in
-                        state.withLockedValue { $0.open.append(outbound) }
-                        return outbound.pipeline.addHandler(Glue(partner: inbound)).flatMap {
-                            inbound.pipeline.addHandler(Glue(partner: outbound))
+                        let isFrozen: @Sendable () -> Bool = { state.withLockedValue { $0.isFrozen } }
+                        let glues = [
+                            Glue(partner: inbound, isFrozen: isFrozen),
+                            Glue(partner: outbound, isFrozen: isFrozen),
+                        ]
+                        state.withLockedValue {
+                            $0.open.append(outbound)
+                            $0.glues += glues
+                        }
+                        return outbound.pipeline.addHandler(glues[0]).flatMap {
+                            inbound.pipeline.addHandler(glues[1])
                         }.flatMap {
-                            inbound.setOption(.autoRead, value: true)
+                            // Frozen: connected, but passing nothing until the thaw.
+                            state.withLockedValue { $0.isFrozen }
+                                ? inbound.eventLoop.makeSucceededVoidFuture()
+                                : inbound.setOption(.autoRead, value: true)
                         }
                     }
             }
@@ -49,28 +61,79 @@ public final class TCPProxy: Sendable {
         state.withLockedValue { $0.isCut = false }
     }
 
+    /// Stops passing bytes either way, keeping every connection open and accepting new ones:
+    /// what is sent meanwhile waits in the kernel's buffers, and goes on with `thaw`, as over a
+    /// network that stalls.
+    public func freeze() async {
+        let open = state.withLockedValue { state in
+            state.isFrozen = true
+            return state.open
+        }
+        for channel in open { try? await channel.setOption(.autoRead, value: false).get() }
+    }
+
+    public func thaw() async {
+        let (open, glues) = state.withLockedValue { state in
+            state.isFrozen = false
+            return (state.open, state.glues)
+        }
+        for glue in glues { glue.passHeldBytes() }
+        for channel in open { try? await channel.setOption(.autoRead, value: true).get() }
+    }
+
     public func close() async {
         cut()
         try? await listener.close()
     }
 }
 
-/// Copies what one channel reads to its partner, and closes the partner when it closes.
+/// Copies what one channel reads to its partner, and closes the partner when it closes. While
+/// the proxy is frozen it holds what it reads (a read already under way when reading stopped
+/// still comes in) until `passHeldBytes`.
 private final class Glue: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
 
     let partner: any Channel
+    private let isFrozen: @Sendable () -> Bool
+    /// What was read while frozen, and whether the channel closed after it: the partner gets
+    /// both on the thaw, as a stalled network delivers what was sent before a close.
+    private let held = NIOLockedValueBox((bytes: [ByteBuffer](), closed: false))
 
-    init(partner: any Channel) {
+    init(partner: any Channel, isFrozen: @escaping @Sendable () -> Bool) {
         self.partner = partner
+        self.isFrozen = isFrozen
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        partner.writeAndFlush(unwrapInboundIn(data), promise: nil)
+        let bytes = unwrapInboundIn(data)
+        let passNow = held.withLockedValue { held in
+            if isFrozen() || !held.bytes.isEmpty {
+                held.bytes.append(bytes)
+                return false
+            }
+            return true
+        }
+        if passNow { partner.writeAndFlush(bytes, promise: nil) }
+    }
+
+    func passHeldBytes() {
+        let (bytes, closed) = held.withLockedValue { held in
+            defer { held = ([], false) }
+            return held
+        }
+        for chunk in bytes { partner.writeAndFlush(chunk, promise: nil) }
+        if closed { partner.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        partner.close(promise: nil)
+        let closeNow = held.withLockedValue { held in
+            if isFrozen() || !held.bytes.isEmpty {
+                held.closed = true
+                return false
+            }
+            return true
+        }
+        if closeNow { partner.close(promise: nil) }
         context.fireChannelInactive()
     }
 

@@ -114,6 +114,39 @@ struct NodeFailureTests {
         await b.node.leave()
     }
 
+    /// A batch written just before the database went out of reach, and so received by it only
+    /// after the node's lease expired, is not delivered: the node dropped everything it queued
+    /// when it gave up the lease, and told its clients so.
+    @Test func aBatchThatReachesTheDatabaseAfterTheLeaseExpiredIsDropped() async throws {
+        let server = try postgres
+        let url = try await server.makeDatabase()
+        let proxy = try await TCPProxy(toPort: server.port)
+        defer { Task { await proxy.close() } }
+        let proxied = url.replacingOccurrences(of: ":\(server.port)/", with: ":\(proxy.port)/")
+        let a = try await TestNode.join(proxied, name: "stalled")
+        let b = try await TestNode.join(url, name: "steady")
+        try await a.waitUntil("steady seen") { a.node.peers.count == 2 }
+        #expect(await b.node.claim("bob") == .claimed)
+        try await a.waitUntil("bob located") { a.location(of: "bob") == b.node.peer }
+        let peerA = try #require(a.node.peer)
+        await proxy.freeze()
+        #expect(a.route(Array("from alice: stale\n".utf8), to: "bob", on: b) == .queued)
+        try await a.waitForEvent(.leaseLost)
+        try await b.waitForEvent(.peerLeft(peerA), timeout: .seconds(30))
+        #expect(b.deliveries.isEmpty, "delivered before the database went out of reach")
+        await proxy.thaw()
+        try await a.waitForEvent(.databaseAvailable)
+        try await a.waitUntil("bob located again") { a.location(of: "bob") == b.node.peer }
+        // Fetched after anything written before it.
+        #expect(a.route(Array("from alice: fresh\n".utf8), to: "bob", on: b) == .queued)
+        try await b.waitUntil("the fresh line") {
+            b.deliveries.contains { String(decoding: $0.bytes, as: UTF8.self) == "from alice: fresh\n" }
+        }
+        #expect(b.deliveries.map { String(decoding: $0.bytes, as: UTF8.self) } == ["from alice: fresh\n"])
+        await a.node.leave()
+        await b.node.leave()
+    }
+
     @Test func aPeerThatTakesNothingFillsItsQueueUntilItsLeaseExpires() async throws {
         var configuration = testConfiguration
         configuration.peerQueueSoftLimit = 16 * 1024
