@@ -81,14 +81,8 @@ struct NodeFailureTests {
     }
 
     @Test func aNodeCutOffFromTheDatabaseDropsItsClientsBeforeOthersTakeTheirLogins() async throws {
-        let server = try postgres
-        let url = try await server.makeDatabase()
-        let proxy = try await TCPProxy(toPort: server.port)
+        let (proxy, a, b) = try await nodesOneBehindAProxy(name: "cut-off")
         defer { Task { await proxy.close() } }
-        let proxied = url.replacingOccurrences(of: ":\(server.port)/", with: ":\(proxy.port)/")
-        let a = try await TestNode.join(proxied, name: "cut-off")
-        let b = try await TestNode.join(url, name: "steady")
-        try await a.waitUntil("steady seen") { a.node.peers.count == 2 }
         #expect(await a.node.claim("dave") == .claimed)
         try await b.waitUntil("dave located") { b.location(of: "dave") == a.node.peer }
         let peerA = try #require(a.node.peer)
@@ -118,14 +112,8 @@ struct NodeFailureTests {
     /// after the node's lease expired, is not delivered: the node dropped everything it queued
     /// when it gave up the lease, and told its clients so.
     @Test func aBatchThatReachesTheDatabaseAfterTheLeaseExpiredIsDropped() async throws {
-        let server = try postgres
-        let url = try await server.makeDatabase()
-        let proxy = try await TCPProxy(toPort: server.port)
+        let (proxy, a, b) = try await nodesOneBehindAProxy(name: "stalled")
         defer { Task { await proxy.close() } }
-        let proxied = url.replacingOccurrences(of: ":\(server.port)/", with: ":\(proxy.port)/")
-        let a = try await TestNode.join(proxied, name: "stalled")
-        let b = try await TestNode.join(url, name: "steady")
-        try await a.waitUntil("steady seen") { a.node.peers.count == 2 }
         #expect(await b.node.claim("bob") == .claimed)
         try await a.waitUntil("bob located") { a.location(of: "bob") == b.node.peer }
         let peerA = try #require(a.node.peer)
@@ -231,4 +219,17 @@ struct DatabaseOutageTests {
             #expect(b.deliveries.map(\.bytes) == [Array("from a: y\n".utf8)])
         }
     }
+}
+
+/// Two nodes on a new database, each seeing the other: the first reaches the database through a
+/// proxy the test can cut or freeze, the second directly.
+private func nodesOneBehindAProxy(name: String) async throws -> (TCPProxy, TestNode, TestNode) {
+    let server = try postgres
+    let url = try await server.makeDatabase()
+    let proxy = try await TCPProxy(toPort: server.port)
+    let proxied = url.replacingOccurrences(of: ":\(server.port)/", with: ":\(proxy.port)/")
+    let behind = try await TestNode.join(proxied, name: name)
+    let steady = try await TestNode.join(url, name: "steady")
+    try await behind.waitUntil("steady seen") { behind.node.peers.count == 2 }
+    return (proxy, behind, steady)
 }
