@@ -3,26 +3,36 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// Where the metrics endpoint listens.
 public struct MetricsEndpointConfiguration: Sendable {
     public var host: String
     /// 0 picks a free port; `ChatServer.metricsAddress` tells which.
     public var port: Int
-    /// A connection that sends nothing for this long is closed.
-    public var idleTimeout: TimeAmount
+    /// A connection that has not sent a whole request this long after it was accepted is
+    /// closed, however slowly it keeps sending.
+    public var requestTimeout: TimeAmount
+    /// Connections open at once; more are closed as they come. A scraper needs one.
+    public var maximumConnections: Int
 
-    public init(host: String = "127.0.0.1", port: Int, idleTimeout: TimeAmount = .seconds(10)) {
+    public init(
+        host: String = "127.0.0.1", port: Int, requestTimeout: TimeAmount = .seconds(10),
+        maximumConnections: Int = 32
+    ) {
         self.host = host
         self.port = port
-        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
+        self.maximumConnections = maximumConnections
     }
 }
 
 /// `GET /metrics` in Prometheus's text format over HTTP/1.1, on the server's event loops. Any
-/// other path is 404 and any other method on it 405. One request per connection; a request body
-/// over 4 KiB or a connection idle for the idle timeout is closed, so a scraper holds next to
-/// nothing.
+/// other path is 404 and any other method on it 405. One request per connection, which must
+/// come whole within the request timeout and 1 MiB; a request body over 4 KiB is refused; at
+/// most `maximumConnections` at once. Clients that send a header line every few seconds, with
+/// an idle timeout only and no cap, held 20,000 connections open: the server ran out of
+/// descriptors (chat clients could no longer connect) and grew by 220 MiB.
 final class MetricsEndpoint: Sendable {
     private let channel: any Channel
     private let publisher: MetricsPublisher
@@ -44,12 +54,18 @@ final class MetricsEndpoint: Sendable {
     ) async throws -> MetricsEndpoint? {
         guard let configuration else { return nil }
         let publisher = MetricsPublisher(statistics: statistics, loop: group.next())
+        let open = Atomic<Int>(0)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard open.add(1, ordering: .relaxed).newValue <= configuration.maximumConnections else {
+                    open.subtract(1, ordering: .relaxed)
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in open.subtract(1, ordering: .relaxed) }
+                return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
+                    try pipeline.addHandler(RequestLimits(timeout: configuration.requestTimeout))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                     try pipeline.addHandler(MetricsRequestHandler(publisher: publisher))
                 }
@@ -154,11 +170,38 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
+}
+
+/// Bounds what a metrics connection may cost before its request is whole: it is closed at the
+/// request timeout after it was accepted, or once it has sent 1 MiB, whichever comes first.
+/// (A request is a few hundred bytes; headers sent slowly would otherwise be read forever.)
+private final class RequestLimits: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    static let maximumBytes = 1024 * 1024
+
+    private let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+    private var received = 0
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
         }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received += unwrapInboundIn(data).readableBytes
+        context.fireChannelRead(data)
+        if received > Self.maximumBytes { context.close(promise: nil) }
     }
 }

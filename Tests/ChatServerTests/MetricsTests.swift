@@ -17,7 +17,7 @@ import Testing
         let statistics = ServerStatistics(group: group)
         let endpoint = try #require(
             try await MetricsEndpoint.start(
-                MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper), statistics: statistics,
+                MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper), statistics: statistics,
                 group: group,
                 logger: Logger(label: "test")))
         let port = try #require(endpoint.localAddress?.port)
@@ -84,7 +84,7 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let endpoint = try #require(
             try await MetricsEndpoint.start(
-                MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper),
+                MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper),
                 statistics: ServerStatistics(group: group),
                 group: group,
                 logger: Logger(label: "test")))
@@ -102,6 +102,62 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// Clients that never finish a request, however slowly they keep sending, cannot hold the
+    /// port: each is closed at the request timeout, or past 1 MiB, and beyond the cap a new one
+    /// is closed at once; then a scraper is served again.
+    @Test func slowOrEndlessRequestsCannotHoldTheMetricsPort() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let endpoint = try #require(
+            try await MetricsEndpoint.start(
+                MetricsEndpointConfiguration(port: 0, requestTimeout: .seconds(5), maximumConnections: 3),
+                statistics: ServerStatistics(group: group),
+                group: group,
+                logger: Logger(label: "test")))
+        let port = try #require(endpoint.localAddress?.port)
+        var dripping: [LineClient] = []
+        for _ in 0..<3 {
+            let client = try await LineClient.connect(port: port)
+            try await client.sendRaw("GET /metrics HTTP/1.1\r\n")
+            dripping.append(client)
+        }
+        // The cap is reached only once the server has taken the three: send on each first.
+        try await Task.sleep(for: .milliseconds(200))
+        let over = try await LineClient.connect(port: port)
+        try await over.waitUntilClosedByServer()
+        #expect(try await over.readToEnd() == [], "answered beyond the cap")
+        // At once, not at its own request timeout: the three before it are still open.
+        #expect(dripping.allSatisfy { !$0.isClosedByServer }, "the one beyond the cap was not refused")
+        let drip = Task {
+            while !Task.isCancelled {
+                for client in dripping { try await client.sendRaw("X-Drip: y\r\n") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        for client in dripping { try await client.waitUntilClosedByServer() }
+        drip.cancel()
+        #expect(try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").status == "200")
+        await endpoint.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// Headers without end are cut off at 1 MiB, long before a patient request timeout.
+    @Test func anEndlessRequestIsClosedAfterAMebibyte() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let endpoint = try #require(
+            try await MetricsEndpoint.start(
+                MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper),
+                statistics: ServerStatistics(group: group),
+                group: group,
+                logger: Logger(label: "test")))
+        let port = try #require(endpoint.localAddress?.port)
+        let flood = try await LineClient.connect(port: port)
+        let header = "X-Big: " + String(repeating: "y", count: 1000) + "\r\n"
+        try await flood.sendRaw("GET /metrics HTTP/1.1\r\n" + String(repeating: header, count: 1100))
+        try await flood.waitUntilClosedByServer()
+        await endpoint.close()
+        try await group.shutdownGracefully()
+    }
+
     /// A plain-text client on the TLS port is counted as a failed handshake.
     @Test func aFailedTLSHandshakeIsCounted() async throws {
         let certificates = try await TestCertificates.shared.value
@@ -111,7 +167,7 @@ import Testing
                 tls: TLSFiles(
                     certificateChainPath: certificates.serverCertificate,
                     privateKeyPath: certificates.serverKey),
-                metrics: MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper)),
+                metrics: MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper)),
             logger: Logger(label: "test"))
         let port = try #require(server.metricsAddress?.port)
         #expect(try await scrape(port)["chat_tls_handshake_failures_total"] == "0")
@@ -141,7 +197,7 @@ import Testing
     @Test func chatTrafficMovesTheCountersByExactlyWhatWasSent() async throws {
         let configuration = ChatServerConfiguration.forTests.with {
             $0.eventLoops = 2
-            $0.metrics = MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper)
+            $0.metrics = MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper)
             $0.maximumConnectionsPerAddress = 3
         }
         try await withServer(configuration: configuration) { server in

@@ -14,7 +14,7 @@ import Testing
         let messages = 20
         let configuration = ChatServerConfiguration.forTests.with {
             $0.eventLoops = 1
-            $0.metrics = MetricsEndpointConfiguration(port: 0, idleTimeout: patientScraper)
+            $0.metrics = MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper)
         }
         try await withServer(configuration: configuration) { server in
             var group: [LineClient] = []
