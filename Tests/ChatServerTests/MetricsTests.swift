@@ -81,81 +81,62 @@ import Testing
     }
 
     @Test func answersOnlyGETOnMetrics() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let endpoint = try #require(
-            try await MetricsEndpoint.start(
-                MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper),
-                statistics: ServerStatistics(group: group),
-                group: group,
-                logger: Logger(label: "test")))
-        let port = try #require(endpoint.localAddress?.port)
-        #expect(try await request(port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n").status == "404")
-        #expect(
-            try await request(port, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi").status
-                == "405")
-        let huge =
-            "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
-            + String(repeating: "x", count: 100_000)
-        #expect(try await request(port, huge).status == "413")
-        #expect(try await request(port, "GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n").status == "200")
-        await endpoint.close()
-        try await group.shutdownGracefully()
+        try await withEndpoint(MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper)) {
+            (port: Int) async throws in
+            #expect(try await request(port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n").status == "404")
+            #expect(
+                try await request(port, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+                    .status
+                    == "405")
+            let huge =
+                "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+                + String(repeating: "x", count: 100_000)
+            #expect(try await request(port, huge).status == "413")
+            #expect(try await request(port, "GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n").status == "200")
+        }
     }
 
     /// Clients that never finish a request, however slowly they keep sending, cannot hold the
     /// port: each is closed at the request timeout, or past 1 MiB, and beyond the cap a new one
     /// is closed at once; then a scraper is served again.
     @Test func slowOrEndlessRequestsCannotHoldTheMetricsPort() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let endpoint = try #require(
-            try await MetricsEndpoint.start(
-                MetricsEndpointConfiguration(port: 0, requestTimeout: .seconds(5), maximumConnections: 3),
-                statistics: ServerStatistics(group: group),
-                group: group,
-                logger: Logger(label: "test")))
-        let port = try #require(endpoint.localAddress?.port)
-        var dripping: [LineClient] = []
-        for _ in 0..<3 {
-            let client = try await LineClient.connect(port: port)
-            try await client.sendRaw("GET /metrics HTTP/1.1\r\n")
-            dripping.append(client)
-        }
-        // The cap is reached only once the server has taken the three: send on each first.
-        try await Task.sleep(for: .milliseconds(200))
-        let over = try await LineClient.connect(port: port)
-        try await over.waitUntilClosedByServer()
-        #expect(try await over.readToEnd() == [], "answered beyond the cap")
-        // At once, not at its own request timeout: the three before it are still open.
-        #expect(dripping.allSatisfy { !$0.isClosedByServer }, "the one beyond the cap was not refused")
-        let drip = Task {
-            while !Task.isCancelled {
-                for client in dripping { try await client.sendRaw("X-Drip: y\r\n") }
-                try await Task.sleep(for: .milliseconds(100))
+        try await withEndpoint(
+            MetricsEndpointConfiguration(port: 0, requestTimeout: .seconds(5), maximumConnections: 3)
+        ) { (port: Int) async throws in
+            var dripping: [LineClient] = []
+            for _ in 0..<3 {
+                let client = try await LineClient.connect(port: port)
+                try await client.sendRaw("GET /metrics HTTP/1.1\r\n")
+                dripping.append(client)
             }
+            // The cap is reached only once the server has taken the three: send on each first.
+            try await Task.sleep(for: .milliseconds(200))
+            let over = try await LineClient.connect(port: port)
+            try await over.waitUntilClosedByServer()
+            #expect(try await over.readToEnd() == [], "answered beyond the cap")
+            // At once, not at its own request timeout: the three before it are still open.
+            #expect(dripping.allSatisfy { !$0.isClosedByServer }, "the one beyond the cap was not refused")
+            let drip = Task {
+                while !Task.isCancelled {
+                    for client in dripping { try await client.sendRaw("X-Drip: y\r\n") }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            for client in dripping { try await client.waitUntilClosedByServer() }
+            drip.cancel()
+            #expect(try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").status == "200")
         }
-        for client in dripping { try await client.waitUntilClosedByServer() }
-        drip.cancel()
-        #expect(try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").status == "200")
-        await endpoint.close()
-        try await group.shutdownGracefully()
     }
 
     /// Headers without end are cut off at 1 MiB, long before a patient request timeout.
     @Test func anEndlessRequestIsClosedAfterAMebibyte() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let endpoint = try #require(
-            try await MetricsEndpoint.start(
-                MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper),
-                statistics: ServerStatistics(group: group),
-                group: group,
-                logger: Logger(label: "test")))
-        let port = try #require(endpoint.localAddress?.port)
-        let flood = try await LineClient.connect(port: port)
-        let header = "X-Big: " + String(repeating: "y", count: 1000) + "\r\n"
-        try await flood.sendRaw("GET /metrics HTTP/1.1\r\n" + String(repeating: header, count: 1100))
-        try await flood.waitUntilClosedByServer()
-        await endpoint.close()
-        try await group.shutdownGracefully()
+        try await withEndpoint(MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper)) {
+            (port: Int) async throws in
+            let flood = try await LineClient.connect(port: port)
+            let header = "X-Big: " + String(repeating: "y", count: 1000) + "\r\n"
+            try await flood.sendRaw("GET /metrics HTTP/1.1\r\n" + String(repeating: header, count: 1100))
+            try await flood.waitUntilClosedByServer()
+        }
     }
 
     /// A plain-text client on the TLS port is counted as a failed handshake.
@@ -279,4 +260,25 @@ private func request(_ port: Int, _ raw: String) async throws -> (status: String
     let status = lines.first?.split(separator: " ").dropFirst().first.map(String.init) ?? ""
     let body = lines.drop { $0 != "\r" }.dropFirst()
     return (status, Array(body))
+}
+
+/// Runs `body` with the port of a metrics endpoint alone (no chat server), then stops it.
+private func withEndpoint(
+    _ configuration: MetricsEndpointConfiguration, _ body: (Int) async throws -> Void
+) async throws {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let endpoint = try #require(
+        try await MetricsEndpoint.start(
+            configuration, statistics: ServerStatistics(group: group), group: group,
+            logger: Logger(label: "test")))
+    let port = try #require(endpoint.localAddress?.port)
+    do {
+        try await body(port)
+    } catch {
+        await endpoint.close()
+        try await group.shutdownGracefully()
+        throw error
+    }
+    await endpoint.close()
+    try await group.shutdownGracefully()
 }
