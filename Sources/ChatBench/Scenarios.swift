@@ -15,6 +15,10 @@ public struct Scenario: Sendable {
     public var nodes: Int?
     /// Spawned servers get the cluster arguments (`--cluster URL`).
     public var isCluster = false
+    /// The run's stall timeout is at least this: a scenario whose senders the server holds back
+    /// until its own stall timeout (10 s) cuts a reader off must wait longer than that, or the
+    /// run ends as stalled first (`slow-reader` did, 3 runs of 3, with both at 10 s).
+    public var minimumStallTimeoutSeconds: Double?
 
     public static let standard: [Scenario] = [
         // Throughput against the reference figures.
@@ -29,7 +33,7 @@ public struct Scenario: Sendable {
         // One reader that never reads among senders of 1 KB messages addressed to it too.
         Scenario(
             name: "slow-reader", clients: 20, messages: 10_000, recipients: 1, payloadBytes: 1024,
-            slowReaders: 1),
+            slowReaders: 1, minimumStallTimeoutSeconds: 30),
         // Flat scaling: 4,000,000 deliveries spread over ever more clients. Enough for each of
         // 10,000 clients to send 200 messages: with a quarter of that, the run lasts a few tenths
         // of a second and measures little but one burst of 10,000 first writes.
@@ -71,6 +75,9 @@ public struct Scenario: Sendable {
         configuration.floods = floods
         configuration.readerRate = readerRate
         configuration.tag = ClientNames.freshTag()
+        if let minimumStallTimeoutSeconds {
+            configuration.stallTimeoutSeconds = max(base.stallTimeoutSeconds, minimumStallTimeoutSeconds)
+        }
         return configuration
     }
 }

@@ -99,6 +99,17 @@ import Testing
         #expect(result.notices > 0)
     }
 
+    /// The table's `slow-reader` row waits longer than a server's default stall timeout (10 s),
+    /// so that the server's cut-off shows in it rather than the run ending as stalled first; a
+    /// longer `--stall-timeout` given is kept.
+    @Test func theSlowReaderRowOutwaitsTheServersStallTimeout() throws {
+        let row = try #require(Scenario.standard.first { $0.name == "slow-reader" })
+        #expect(row.configuration(basedOn: BenchConfiguration()).stallTimeoutSeconds > 10)
+        var patient = BenchConfiguration()
+        patient.stallTimeoutSeconds = 60
+        #expect(row.configuration(basedOn: patient).stallTimeoutSeconds == 60)
+    }
+
     /// A throttled reader takes what it is sent no faster than its rate: 400 kB at 400 kB/s
     /// cannot arrive in much under a second, however fast the machine (the first burst of 8 kB
     /// is free, and the last read may take one burst before it is paid for).
