@@ -25,7 +25,8 @@ extension Connection {
         case .armLoginTimer:
             let timeout = broker.configuration.loginTimeout
             loginTimer = broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
-                let action = self.lifecycle.loginTimerFired(after: Wording.duration(timeout))
+                let action = self.lifecycle.loginTimerFired(
+                    after: Wording.duration(timeout), canBeTold: !self.awaitsTLSHandshake)
                 if action != .none { self.broker.statistics.loginTimedOut() }
                 self.perform(action)
             }

@@ -2,6 +2,7 @@ import ChatCluster
 import ChatProtocol
 import Logging
 import NIOCore
+import NIOTLS
 import SystemPackage
 
 /// One client: reads its lines and is the only writer to its socket. What happens when is decided
@@ -58,6 +59,8 @@ final class Connection: ChannelInboundHandler {
     /// the channel's handlers (as they would through any handler put in front of the connection).
     var socket: SystemPackage.FileDescriptor?
     var writesDirectly = false
+    /// With TLS, until the handshake completes: nothing can be said to the client meanwhile.
+    var awaitsTLSHandshake = false
     /// What this connection's queue counts for in the broker's queue budget.
     var accountedQueueBytes = 0
 
@@ -116,6 +119,7 @@ final class Connection: ChannelInboundHandler {
             "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
         socket = SocketDescriptor.of(context.channel).map(SystemPackage.FileDescriptor.init(rawValue:))
         writesDirectly = broker.configuration.tls == nil
+        awaitsTLSHandshake = broker.configuration.tls != nil
         broker.register(self)
         broker.statistics.connectionOpened()
         logger.info("connected")
@@ -153,6 +157,7 @@ final class Connection: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event { awaitsTLSHandshake = false }
         if let event = event as? ChannelEvent, event == .inputClosed {
             lifecycle.inputEnded()
             takePendingInput()

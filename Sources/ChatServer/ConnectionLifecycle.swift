@@ -105,8 +105,15 @@ struct ConnectionLifecycle {
         startDrain(notice, reason: "login refused: \(reason)")
     }
 
-    mutating func loginTimerFired(after timeout: String) -> Action {
+    /// `canBeTold`: false while a TLS handshake is still under way, when no notice could reach
+    /// the client; it is then reset at once rather than drained for the drain timeout.
+    mutating func loginTimerFired(after timeout: String, canBeTold: Bool = true) -> Action {
         guard state == .awaitingLogin || state == .claiming else { return .none }
+        guard canBeTold else {
+            state = .draining
+            closeReason = "no TLS handshake within \(timeout)"
+            return .abandon
+        }
         return startDrain(.loginTimedOut(timeout), reason: "no login within \(timeout)")
     }
 

@@ -85,6 +85,14 @@ import Testing
         #expect(act(&life) { $0.drainTimerFired(after: "3 seconds") } == .none)
     }
 
+    @Test func aLoginTimeoutBeforeTheTLSHandshakeResetsAtOnce() {
+        var life = ConnectionLifecycle()
+        _ = life.activated(serverIsShuttingDown: false)
+        #expect(act(&life) { $0.loginTimerFired(after: "1 second", canBeTold: false) } == .abandon)
+        #expect(life.closeReason == "no TLS handshake within 1 second")
+        #expect(!life.takesInput)
+    }
+
     @Test func aLeavingConnectionWhoseLastOutputIsGivenUpIsReset() {
         var life = ConnectionLifecycle()
         _ = life.activated(serverIsShuttingDown: false)

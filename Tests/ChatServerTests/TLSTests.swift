@@ -114,9 +114,23 @@ import Testing
         #expect(server.stderr.contains("--tls-cert and --tls-key go together"), "stderr: \(server.stderr)")
     }
 
-    private func tlsServer(_ certificates: TestCertificates) async throws -> ServerProcess {
-        try await ServerProcess(arguments: [
-            "--tls-cert", certificates.serverCertificate, "--tls-key", certificates.serverKey,
-        ])
+    /// A client that opens the TLS port and never completes a handshake (sends nothing, or
+    /// half a ClientHello) cannot be told anything: it is reset at the login timeout, not held
+    /// for the drain timeout on top (600 s here).
+    @Test func aConnectionWithoutAHandshakeIsClosedAtTheLoginTimeout() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try await tlsServer(certificates, ["--login-timeout", "1", "--drain-timeout", "600"])
+        let silent = try await LineClient.connect(port: server.port)
+        let halfHello = try await LineClient.connect(port: server.port)
+        try await halfHello.sendRaw([0x16, 0x03, 0x01, 0x00, 0x80, 0x01])
+        for client in [silent, halfHello] { try await client.waitUntilClosedByServer(timeout: .seconds(30)) }
+    }
+
+    private func tlsServer(_ certificates: TestCertificates, _ more: [String] = []) async throws
+        -> ServerProcess
+    {
+        try await ServerProcess(
+            arguments: ["--tls-cert", certificates.serverCertificate, "--tls-key", certificates.serverKey]
+                + more)
     }
 }
