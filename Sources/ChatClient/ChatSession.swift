@@ -121,6 +121,7 @@ public enum ChatSession {
                                     HandshakeWatch(done: done, timeout: tls.handshakeTimeout))
                                 handshake = done.futureResult
                             }
+                            if tls == nil { try pipeline.addHandler(TLSAnswerCheck(endpoint: endpoint)) }
                             let framer = LineFramer(maximumLineBytes: maximumLineBytes)
                             try pipeline.addHandler(
                                 ByteToMessageHandler(framer, maximumBufferSize: framer.handlerBufferLimit))
@@ -186,5 +187,33 @@ private final class ConnectAttempts: Sendable {
             return state.channels
         }
         for channel in channels { channel.close(promise: nil) }
+    }
+}
+
+/// Without TLS, looks at the server's first bytes once: a TLS record there (a server that speaks
+/// TLS answers a plain login with an alert) is said as such, where the framer would pass on its
+/// bytes as a line of the chat (`\u{15}\u{3}\u{1}\u{0}\u{2}\u{2}F`, and exit status 0).
+private final class TLSAnswerCheck: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let endpoint: ServerEndpoint
+
+    init(endpoint: ServerEndpoint) {
+        self.endpoint = endpoint
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        // A record's content type (change cipher spec, alert, handshake, data), then version 3.x.
+        if let header = bytes.getBytes(at: bytes.readerIndex, length: 3),
+            (0x14...0x17).contains(header[0]), header[1] == 0x03, header[2] <= 0x04
+        {
+            context.fireErrorCaught(ClientError.speaksTLS(endpoint))
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

@@ -141,7 +141,7 @@ public struct PlainClient: Sendable {
                     case .cannotReadInput:
                         report(error.description)
                         return 1
-                    case .cannotSecure:
+                    case .cannotSecure, .speaksTLS:
                         (end, why) = (.insecure, error.description)
                     default:
                         (end, why) = (.lost, error.description)

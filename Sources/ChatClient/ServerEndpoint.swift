@@ -32,6 +32,9 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     /// speak TLS. Never followed by a try in plain text.
     case cannotSecure(ServerEndpoint, reason: String)
     case connectionLost(ServerEndpoint, reason: String)
+    /// Connected without TLS to a server that answered in TLS: like `cannotSecure`, not worth
+    /// another try as it is.
+    case speaksTLS(ServerEndpoint)
     /// The server ended the session while the client still had input to send.
     case closedByServer(ServerEndpoint)
     case cannotReadInput(reason: String)
@@ -43,10 +46,14 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
             return reason
         case .closedByServer:
             return "server closed the connection"
+        case .speaksTLS:
+            return Self.speaksTLSReason
         case .cannotReadInput(let reason):
             return "cannot read input: \(reason)"
         }
     }
+
+    static let speaksTLSReason = "the server speaks TLS; connect with --tls (or --tls-ca)"
 
     public var description: String {
         switch self {
@@ -58,6 +65,8 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
             return "connection to \(endpoint) lost: \(reason)"
         case .closedByServer(let endpoint):
             return "server \(endpoint) closed the connection"
+        case .speaksTLS(let endpoint):
+            return "cannot chat with \(endpoint): \(Self.speaksTLSReason)"
         case .cannotReadInput(let reason):
             return "cannot read input: \(reason)"
         }

@@ -141,9 +141,10 @@ public struct FullScreenClient: Sendable {
         } catch is CancellationError {
             // The user quit while connecting.
         } catch let error as ClientError {
-            if case .cannotSecure = error {
+            switch error {
+            case .cannotSecure, .speaksTLS:
                 mailbox.post(.ended(.insecure(reason: error.shortReason, remark: error.description)))
-            } else {
+            default:
                 mailbox.post(.ended(.failed(reason: error.shortReason, remark: error.description)))
             }
         } catch {

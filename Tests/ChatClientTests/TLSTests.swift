@@ -42,6 +42,25 @@ import Testing
         await server.shutdown()
     }
 
+    /// Without `--tls`, a TLS server's answer (an alert, to the login it took for a handshake)
+    /// is said for what it is, not printed as a line of the chat with exit status 0.
+    @Test func aPlainClientToATLSServerIsToldToUseTLS() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try await startTestServer()
+        let front = try await Front(
+            certificate: certificates.serverCertificate, key: certificates.serverKey, backendPort: server.port
+        )
+        let client = try startClient(["--port", "\(front.port)", "alice"])
+        #expect(try await client.waitForExit() == 1)
+        #expect(client.stdout == "")
+        #expect(
+            client.stderr
+                == "chat-client: cannot chat with 127.0.0.1:\(front.port): the server speaks TLS; connect with --tls (or --tls-ca)\n"
+        )
+        await front.close()
+        await server.shutdown()
+    }
+
     /// Runs a plain-mode client that must fail, and checks that the server never saw a login.
     private func expectRefusal(
         _ arguments: [String], server: ChatServer, reason: (String) -> Bool
