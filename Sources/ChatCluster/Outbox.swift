@@ -13,8 +13,8 @@ struct OutgoingBatch: Sendable {
 /// loops and emptied by the flusher.
 ///
 /// A peer's queue counts the deliveries waiting here and those written to the database that the
-/// peer has not taken yet (it acknowledges what it delivered, at its next fetch), so a slow peer holds its senders
-/// back instead of filling a table.
+/// peer has not taken yet (it acknowledges what it delivered, at its next fetch), so a slow peer
+/// holds its senders back instead of filling a table.
 final class Outbox: Sendable {
     private struct PeerQueue {
         var pending = ByteBuffer()

@@ -192,8 +192,8 @@ struct Statements {
     func takeBatches(for node: Int64, delivered: [Int64: Int64], on connection: GuardedConnection)
         async throws -> [(sender: Int64, sequence: Int64, payload: ByteBuffer)]
     {
-        let senders = Array(delivered.keys)
-        let lasts = senders.map { delivered[$0]! }
+        // A dictionary's keys and values come in the same order.
+        let (senders, lasts) = (Array(delivered.keys), Array(delivered.values))
         let rows = try await connection.query(
             """
             WITH done AS (

@@ -33,7 +33,7 @@ public enum Login {
             case .leadingMark(let scalar): return "starts with the mark \(Login.codePoint(scalar))"
             case .stackedMarks(let scalar): return "stacked marks at \(Login.codePoint(scalar))"
             case .notComposed(let character):
-                return "not in NFC at \(character.unicodeScalars.map(Login.codePoint).joined(separator: " "))"
+                return "not in NFC at \(Login.codePoints(character))"
             case .mixedScripts(let first, let second):
                 return "mixes \(Login.codePoint(first)) and \(Login.codePoint(second))"
             }
@@ -48,6 +48,11 @@ public enum Login {
     public static func codePoint(_ scalar: Unicode.Scalar) -> String {
         let hex = String(scalar.value, radix: 16, uppercase: true)
         return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+
+    /// Each scalar of `text` as `codePoint` names it: `U+0065 U+0301`.
+    public static func codePoints(_ text: String) -> String {
+        text.unicodeScalars.map(codePoint).joined(separator: " ")
     }
 
     /// The login a first line asks for: the line trimmed of white space, if it obeys the rules.

@@ -88,7 +88,7 @@ public enum Notice: Equatable, Sendable {
             // may be one that is drawn just like the other.
             let composed = Login.composed(character)
             return
-                "login is not in composed form (Unicode NFC); send '\(composed)' as \(Self.codePoints(composed)), not \(Self.codePoints(character))"
+                "login is not in composed form (Unicode NFC); send '\(composed)' as \(Login.codePoints(composed)), not \(Login.codePoints(character))"
         case .loginRefused(.mixedScripts(let first, let second)):
             return
                 "login mixes scripts: \(Self.describe(first)) is \(Login.scriptName(of: first)), \(Self.describe(second)) is \(Login.scriptName(of: second)); write it in one script (Latin may go with one other, but not Greek or Cyrillic)"
@@ -128,10 +128,6 @@ public enum Notice: Equatable, Sendable {
     public var line: String { Wire.noticePrefix + text + "\n" }
 
     /// The common cases in words; anything else that cannot be shown as itself by its code point.
-    static func codePoints(_ text: String) -> String {
-        text.unicodeScalars.map(Login.codePoint).joined(separator: " ")
-    }
-
     static func describe(_ scalar: Unicode.Scalar) -> String {
         switch scalar {
         case " ": return "a space"

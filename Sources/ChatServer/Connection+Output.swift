@@ -96,7 +96,9 @@ extension Connection {
     /// is active its descriptor is open: NIO closes the socket and marks the channel inactive in
     /// one step on this loop's thread.
     func directSocket() -> SystemPackage.FileDescriptor? {
-        guard bytesInChannel == 0, writesDirectly, let socket, context?.channel.isActive == true else {
+        guard bytesInChannel == 0, broker.configuration.tls == nil, let socket,
+            context?.channel.isActive == true
+        else {
             return nil
         }
         return socket

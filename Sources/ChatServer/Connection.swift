@@ -58,7 +58,6 @@ final class Connection: ChannelInboundHandler {
     /// directly while the channel holds nothing, but never with TLS, whose bytes must go through
     /// the channel's handlers (as they would through any handler put in front of the connection).
     var socket: SystemPackage.FileDescriptor?
-    var writesDirectly = false
     /// With TLS, until the handshake completes: nothing can be said to the client meanwhile.
     var awaitsTLSHandshake = false
     /// What this connection's queue counts for in the broker's queue budget.
@@ -118,7 +117,6 @@ final class Connection: ChannelInboundHandler {
         logger[metadataKey: "peer"] =
             "\(context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")"
         socket = SocketDescriptor.of(context.channel).map(SystemPackage.FileDescriptor.init(rawValue:))
-        writesDirectly = broker.configuration.tls == nil
         awaitsTLSHandshake = broker.configuration.tls != nil
         broker.register(self)
         broker.statistics.connectionOpened()

@@ -169,7 +169,6 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
             context.close(promise: nil)
         }
     }
-
 }
 
 /// Bounds what a metrics connection may cost before its request is whole: it is closed at the

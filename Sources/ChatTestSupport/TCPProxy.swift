@@ -112,14 +112,17 @@ private final class Glue: ChannelInboundHandler, Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
-        let passNow = held.withLockedValue { held in
-            if frozen.isOn || !held.bytes.isEmpty {
-                held.bytes.append(bytes)
-                return false
-            }
+        if !holds({ $0.bytes.append(bytes) }) { partner.writeAndFlush(bytes, promise: nil) }
+    }
+
+    /// While frozen, or while anything is held (so that order keeps), records `event` with what
+    /// is held and returns true; otherwise false, and the caller passes it on at once.
+    private func holds(_ event: (inout (bytes: [ByteBuffer], closed: Bool)) -> Void) -> Bool {
+        held.withLockedValue { held in
+            guard frozen.isOn || !held.bytes.isEmpty else { return false }
+            event(&held)
             return true
         }
-        if passNow { partner.writeAndFlush(bytes, promise: nil) }
     }
 
     func passHeldBytes() {
@@ -132,14 +135,7 @@ private final class Glue: ChannelInboundHandler, Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let closeNow = held.withLockedValue { held in
-            if frozen.isOn || !held.bytes.isEmpty {
-                held.closed = true
-                return false
-            }
-            return true
-        }
-        if closeNow { partner.close(promise: nil) }
+        if !holds({ $0.closed = true }) { partner.close(promise: nil) }
         context.fireChannelInactive()
     }
 
