@@ -1,5 +1,6 @@
 import ChatProtocol
 import NIOCore
+import TLSTrust
 
 /// One benchmark client: a channel handler that logs in, sends its share, and checks what it
 /// receives straight out of NIO's read buffers.
@@ -57,6 +58,9 @@ final class BenchClient: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         if isSlow && isLoggedIn { return }
+        if !isLoggedIn && carry == nil && TLSTrust.beginsARecord(buffer) {
+            return driver.serverSpeaksTLS(self)
+        }
         let time = driver.now()
         throttle?.spend(buffer.readableBytes, now: time)
         if var pending = carry, pending.readableBytes > 0 {

@@ -201,6 +201,12 @@ final class BenchDriver {
         perform(lifecycle.failed(reason))
     }
 
+    /// Answered in TLS, without it: the run cannot be done as asked.
+    func serverSpeaksTLS(_ client: BenchClient) {
+        let server = configuration.servers[client.index % addresses.count]
+        perform(lifecycle.failed("\(server) speaks TLS; run with --tls-ca"))
+    }
+
     func loginRefused(_ client: BenchClient, answer: String) {
         perform(lifecycle.loginRefused(client.loginText, answer: answer))
     }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Synchronization
+import TLSTrust
 
 /// One connection to a chat server, from connect to close, shared by both front ends: plain
 /// mode feeds it stdin and drains the server at the end; the full screen feeds it what the user
@@ -190,9 +191,8 @@ private final class ConnectAttempts: Sendable {
     }
 }
 
-/// Without TLS, looks at the server's first bytes once: a TLS record there (a server that speaks
-/// TLS answers a plain login with an alert) is said as such, where the framer would pass on its
-/// bytes as a line of the chat (`\u{15}\u{3}\u{1}\u{0}\u{2}\u{2}F`, and exit status 0).
+/// Without TLS, looks at the server's first bytes once: a TLS record there is said as such, where
+/// the framer would pass on its bytes as a line of the chat (and exit with status 0).
 private final class TLSAnswerCheck: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -204,11 +204,7 @@ private final class TLSAnswerCheck: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
-        // A record's content type (change cipher spec, alert, handshake, data), then version 3.x.
-        if let header = bytes.getBytes(at: bytes.readerIndex, length: 3),
-            (0x14...0x17).contains(header[0]), header[1] == 0x03, header[2] <= 0x04
-        {
+        if TLSTrust.beginsARecord(unwrapInboundIn(data)) {
             context.fireErrorCaught(ClientError.speaksTLS(endpoint))
             context.close(promise: nil)
             return

@@ -84,4 +84,13 @@ public enum TLSTrust {
             return nil
         }
     }
+
+    /// Whether `bytes`, the first a server sent to a client that does not speak TLS, begin a TLS
+    /// record: a server that speaks TLS answers a plain login with an alert, which a line reader
+    /// would otherwise take for text (`\u{15}\u{3}\u{1}\u{0}\u{2}\u{2}F`).
+    public static func beginsARecord(_ bytes: ByteBuffer) -> Bool {
+        // A record's content type (change cipher spec, alert, handshake, data), then version 3.x.
+        guard let header = bytes.getBytes(at: bytes.readerIndex, length: 3) else { return false }
+        return (0x14...0x17).contains(header[0]) && header[1] == 0x03 && header[2] <= 0x04
+    }
 }

@@ -6,9 +6,9 @@ import NIOPosix
 import NIOSSL
 import Testing
 
-/// chat-bench over TLS. Until chat-server serves TLS itself, the server here is the real one
-/// behind a small TLS terminator started by the test, with a certificate from a test-only CA
-/// (Tests/Fixtures/bench-tls, names 127.0.0.1, ::1 and localhost).
+/// chat-bench over TLS. The server here is the real one behind a small TLS terminator started by
+/// the test, so that the bench meets a TLS stack other than chat-server's own, with a certificate
+/// from a test-only CA (Tests/Fixtures/bench-tls, names 127.0.0.1, ::1 and localhost).
 @Suite struct TLSTests {
     static let fixtures = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/bench-tls")
@@ -58,6 +58,16 @@ import Testing
             bench.stderr
                 == "chat-bench: TLS with 127.0.0.1:\(server.port): the server does not speak TLS\n"
         )
+    }
+
+    /// Plain text to a server that speaks TLS: its alert is no login answer, and the run says why.
+    @Test func aTLSServerIsToldApartFromOneThatClosesTheLogin() async throws {
+        let server = try await ServerProcess()
+        let proxy = try TLSTerminator(backendPort: server.port)
+        defer { proxy.close() }
+        let bench = try await bench(["--port", "\(proxy.port)", "--clients", "2"])
+        #expect(try await bench.waitForExit() == 2)
+        #expect(bench.stderr == "chat-bench: 127.0.0.1:\(proxy.port) speaks TLS; run with --tls-ca\n")
     }
 
     @Test func aFileThatIsNoCertificateIsSaidSo() async throws {
