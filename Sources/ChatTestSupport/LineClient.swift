@@ -137,12 +137,14 @@ public final class LineClient: Sendable {
     }
 
     /// The next line with its `\n` stripped, nil once the server has closed and nothing is left.
-    public func readLine(timeout: Duration = .seconds(10)) async throws -> String? {
+    /// The default waits here are long: they wait for what will come, and waiting longer costs
+    /// nothing when it does, while the CI's loaded sanitizer run has held a test up for over 5 s.
+    public func readLine(timeout: Duration = .seconds(30)) async throws -> String? {
         try await readRawLine(timeout: timeout).map { String(decoding: $0.dropLast(), as: UTF8.self) }
     }
 
     /// The next line exactly as received, `\n` included; nil at end of stream.
-    public func readRawLine(timeout: Duration = .seconds(10)) async throws -> [UInt8]? {
+    public func readRawLine(timeout: Duration = .seconds(30)) async throws -> [UInt8]? {
         try await poll(timeout: timeout, waitingFor: "a line") { state in
             if let newline = state.pending.firstIndex(of: UInt8(ascii: "\n")) {
                 return .some(state.take(upTo: newline + 1))
@@ -157,7 +159,7 @@ public final class LineClient: Sendable {
     }
 
     /// Waits until the server closes the connection and returns every line that came before.
-    public func readToEnd(timeout: Duration = .seconds(10)) async throws -> [String] {
+    public func readToEnd(timeout: Duration = .seconds(30)) async throws -> [String] {
         var lines: [String] = []
         let deadline = ContinuousClock.now + timeout
         while let line = try await readLine(timeout: deadline - ContinuousClock.now) {
@@ -179,7 +181,7 @@ public final class LineClient: Sendable {
     /// True once the server has closed its side (EOF or reset).
     public var isClosedByServer: Bool { state.withLockedValue { $0.isClosed } }
 
-    public func waitUntilClosedByServer(timeout: Duration = .seconds(10)) async throws {
+    public func waitUntilClosedByServer(timeout: Duration = .seconds(30)) async throws {
         _ = try await poll(timeout: timeout, waitingFor: "the server to close") { state -> Bool? in
             _ = state.take(upTo: state.received.count)
             return state.isClosed ? true : nil

@@ -128,7 +128,7 @@ public final class TmuxSession: Sendable {
     /// Polls `format` until `matches` accepts its value, and returns that value.
     @discardableResult
     public func waitForDisplay(
-        _ format: String, timeout: Duration = .seconds(10), where matches: (String) -> Bool
+        _ format: String, timeout: Duration = .seconds(30), where matches: (String) -> Bool
     ) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         var last = ""
@@ -142,7 +142,7 @@ public final class TmuxSession: Sendable {
     }
 
     /// Waits until the cursor is at `x`, `y`.
-    public func waitForCursor(x: Int, y: Int, timeout: Duration = .seconds(10)) async throws {
+    public func waitForCursor(x: Int, y: Int, timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = (x: -1, y: -1)
         while ContinuousClock.now < deadline {

@@ -10,6 +10,8 @@ import Testing
 /// arrived, once each and in order, whatever happened to the database meanwhile.
 final class DeliveryStream: Sendable {
     private let state = NIOLockedValueBox((accepted: [Int](), refused: [RouteResult: Int](), stopped: false))
+    /// The task that routes, once started.
+    private let sending = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let login: String
     private let recipient: TestNode
 
@@ -21,7 +23,7 @@ final class DeliveryStream: Sendable {
     static func start(from sender: TestNode, to login: String, on recipient: TestNode) -> DeliveryStream {
         let stream = DeliveryStream(login: login, recipient: recipient)
         let peer = recipient.node.peer!
-        Task {
+        let task = Task {
             var number = 0
             while !stream.state.withLockedValue({ $0.stopped }) {
                 for _ in 0..<5 {
@@ -44,6 +46,7 @@ final class DeliveryStream: Sendable {
                 try? await Task.sleep(for: .milliseconds(1))
             }
         }
+        stream.sending.withLockedValue { $0 = task }
         return stream
     }
 
@@ -59,7 +62,9 @@ final class DeliveryStream: Sendable {
     /// Stops sending, waits for every accepted delivery, and checks them.
     func stopAndCheck(sourceLocation: SourceLocation = #_sourceLocation) async throws {
         state.withLockedValue { $0.stopped = true }
-        try await Task.sleep(for: .milliseconds(20))
+        // Once it has stopped: a sender held up mid-round (by a loaded machine, longer than any
+        // fixed wait) would otherwise add deliveries after the list below was taken.
+        await sending.withLockedValue { $0 }?.value
         let accepted = state.withLockedValue { $0.accepted }
         let recipient = self.recipient
         let login = self.login

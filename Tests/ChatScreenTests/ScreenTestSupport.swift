@@ -50,7 +50,7 @@ struct ScreenRecordingExit {
         )
     }
 
-    func exitStatus(timeout: Duration = .seconds(10)) async throws -> String {
+    func exitStatus(timeout: Duration = .seconds(30)) async throws -> String {
         try await contents(of: directory.appendingPathComponent("status"), timeout: timeout)
     }
 
@@ -69,7 +69,7 @@ func temporaryDirectory() throws -> URL {
 
 /// The contents of `file` once it exists; scripts write a temporary name and rename it, so a file
 /// that exists is complete.
-func contents(of file: URL, timeout: Duration = .seconds(10)) async throws -> String {
+func contents(of file: URL, timeout: Duration = .seconds(30)) async throws -> String {
     let deadline = ContinuousClock.now + timeout
     while !FileManager.default.fileExists(atPath: file.path) {
         guard ContinuousClock.now < deadline else {
@@ -100,7 +100,7 @@ func connectBob(to server: ChatServer, online: Int = 2) async throws -> LineClie
 
 /// Waits until `server` counts at least `count` logins.
 func waitUntilOnline(_ server: ChatServer, count: Int) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+    let deadline = ContinuousClock.now + .seconds(30)
     while try await server.onlineCount() < count {
         guard ContinuousClock.now < deadline else { throw TestTimeout("fewer than \(count) logins online") }
         try await Task.sleep(for: .milliseconds(5))

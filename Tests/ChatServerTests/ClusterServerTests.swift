@@ -3,20 +3,21 @@ import Foundation
 import Testing
 
 /// Real `chat-server` processes sharing one real PostgreSQL (`--cluster`): every rule of the
-/// protocol holds across them. Heartbeats come every half second; leases are a patient 60 s,
-/// except in the tests of a node's failure, where they are 3 s so that it shows in seconds rather
-/// than the production default's twelve. A 3 s lease for everyone lost a node its lease under
-/// the loaded sanitizer run, in the middle of a flood test.
+/// protocol holds across them. Heartbeats come every half second. Leases are patient (120 s):
+/// a node gives up a 3 s lease after 2.25 s without a renewal and drops its clients, which a
+/// loaded machine (or a flood through the database) can cause in a test about something else.
+/// The tests about a node's lease running out give that node alone a 3 s one, so its failure
+/// shows in seconds rather than the production default's twelve.
 @Suite(.postgres, .enabled(if: postgresAvailable, postgresSkipReason))
 struct ClusterServerTests {
     /// Two nodes on a fresh database; `through` puts a node's database connection through a
     /// proxy the test can cut.
-    /// `leaseSeconds`: long enough that no node loses its lease on a loaded machine, unless a test
-    /// means it to.
+    /// `firstLeaseSeconds`: the first node's lease, short for the tests about it running out; the
+    /// others keep theirs through anything.
     /// `host` and `urlOptions` (what goes after `?`): how the database URL reaches it.
     static func nodes(
-        _ count: Int = 2, through proxy: TCPProxy? = nil, leaseSeconds: Int = 60, host: String = "127.0.0.1",
-        urlOptions: String? = nil
+        _ count: Int = 2, through proxy: TCPProxy? = nil, leaseSeconds: Int = patientLeaseSeconds,
+        firstLeaseSeconds: Int? = nil, host: String = "127.0.0.1", urlOptions: String? = nil
     ) async throws -> (url: String, [ServerProcess]) {
         let url = try await postgres.makeDatabase(host: host, options: urlOptions)
         var servers: [ServerProcess] = []
@@ -25,9 +26,10 @@ struct ClusterServerTests {
             if index == 0, let proxy {
                 nodeURL = url.replacingOccurrences(of: ":\(try postgres.port)/", with: ":\(proxy.port)/")
             }
+            let lease = index == 0 ? firstLeaseSeconds ?? leaseSeconds : leaseSeconds
             servers.append(
                 try await ServerProcess(
-                    arguments: Self.nodeArguments(nodeURL, name: "n\(index)", leaseSeconds: leaseSeconds)))
+                    arguments: Self.nodeArguments(nodeURL, name: "n\(index)", leaseSeconds: lease)))
         }
         return (url, servers)
     }
@@ -57,7 +59,11 @@ struct ClusterServerTests {
         #expect(notices.count == (noticed ? 1 : 0), "\(joined.stderr)")
     }
 
-    static func nodeArguments(_ url: String, name: String, leaseSeconds: Int = 60) -> [String] {
+    static let patientLeaseSeconds = 120
+
+    static func nodeArguments(_ url: String, name: String, leaseSeconds: Int = patientLeaseSeconds)
+        -> [String]
+    {
         [
             "--cluster", url, "--node-name", name, "--cluster-lease-seconds", "\(leaseSeconds)",
             "--cluster-heartbeat-seconds", "0.5", "--log-level",
@@ -144,9 +150,10 @@ struct ClusterServerTests {
         let first = try await loggedIn("bob", port: servers[0].port)
         await first.close()
         let freedAt = ContinuousClock.now
-        let again = try await eventuallyLoggedIn("bob", port: servers[1].port)
-        // About a second at most on a quiet machine; the bound allows for a loaded one.
-        #expect(ContinuousClock.now - freedAt < .seconds(10))
+        // About a second at most on a quiet machine; the bound allows for a loaded one. The first
+        // server runs on and renews its lease, so a login it did not free would never be.
+        let again = try await eventuallyLoggedIn("bob", port: servers[1].port, within: .seconds(60))
+        #expect(ContinuousClock.now - freedAt < .seconds(60))
         try await expectStillServed(again, as: "bob")
     }
 
@@ -179,7 +186,7 @@ struct ClusterServerTests {
     }
 
     @Test func aKilledServersLoginsAreFreedByTheOthers() async throws {
-        let (_, servers) = try await Self.nodes(leaseSeconds: 3)
+        let (_, servers) = try await Self.nodes(firstLeaseSeconds: 3)
         _ = try await loggedIn("bob", port: servers[0].port)
         servers[0].child.signal(SIGKILL)
         let killedAt = ContinuousClock.now
@@ -196,21 +203,23 @@ struct ClusterServerTests {
         #expect(try await bob.readToEnd() == ["error: server is shutting down"])
         #expect(try await servers[0].child.waitForExit() == 0)
         let stoppedAt = ContinuousClock.now
-        _ = try await eventuallyLoggedIn("bob", port: servers[1].port)
-        #expect(ContinuousClock.now - stoppedAt < .seconds(10), "freed at once, not by lease expiry")
+        // Its lease would expire only after 120 s: within 60, the stop itself freed the login.
+        _ = try await eventuallyLoggedIn("bob", port: servers[1].port, within: .seconds(60))
+        #expect(ContinuousClock.now - stoppedAt < .seconds(60), "freed at once, not by lease expiry")
     }
 
-    @Test func aServerThatLosesItsLeaseDropsItsClientsBeforeOthersTakeTheirNames() async throws {
+    /// That the node lets go before another can take the name is checked where both events have
+    /// a time of their own (ChatClusterTests' `FailureTests`, `lost < claimed`); here, what the
+    /// user sees: the notice, and the name free elsewhere.
+    @Test func aServerThatLosesItsLeaseDropsItsClientsAndTheyLogInElsewhere() async throws {
         let proxy = try await TCPProxy(toPort: try postgres.port)
-        let (_, servers) = try await Self.nodes(through: proxy, leaseSeconds: 3)
+        let (_, servers) = try await Self.nodes(through: proxy, firstLeaseSeconds: 3)
         let bob = try await loggedIn("bob", port: servers[0].port)
         proxy.cut()
         // The cut-off server drops bob itself, before its lease runs out for the others.
         let lines = try await bob.readToEnd(timeout: .seconds(60))
-        let droppedAt = ContinuousClock.now
         #expect(lines.last == "error: this server lost touch with the others; log in again", "\(lines)")
         let again = try await eventuallyLoggedIn("bob", port: servers[1].port, within: .seconds(60))
-        #expect(ContinuousClock.now >= droppedAt)
         try await expectStillServed(again, as: "bob")
         await proxy.close()
     }

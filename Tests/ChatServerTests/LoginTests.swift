@@ -146,9 +146,10 @@ import Testing
     }
 }
 
-/// Polls `condition` until it holds, for state the server changes asynchronously.
+/// Polls `condition` until it holds, for state the server changes asynchronously. The default
+/// wait is long: a condition that will hold costs no more for it, and a loaded machine is slow.
 func waitUntil(
-    timeout: Duration = .seconds(5),
+    timeout: Duration = .seconds(30),
     sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () async throws -> Bool
 ) async throws {
