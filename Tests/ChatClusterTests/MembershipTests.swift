@@ -88,10 +88,9 @@ struct MembershipTests {
             try await c.waitUntil("bob on a") { c.location(of: "bob") == a.node.peer }
             a.node.release("bob")
             #expect(a.location(of: "bob") == nil)
-            let released = ContinuousClock.now
+            // a lives on and renews its lease, so only the release can free bob: within about a
+            // second on an idle machine, and the wait allows for a loaded one.
             try await b.waitUntil("bob claimed on b") { await b.node.claim("bob") == .claimed }
-            // "Within about a second" on an idle machine; a loaded one gets some slack.
-            #expect(ContinuousClock.now - released < .seconds(5))
             try await c.waitUntil("bob on b") { c.location(of: "bob") == b.node.peer }
         }
     }
