@@ -97,18 +97,33 @@ public final class LineClient: Sendable {
 
     private static let throttledReadBytes = 16 * 1024
 
+    /// At most this much reading saved up while nothing came: a reader idle through a test's
+    /// set-up would otherwise take what then comes at full speed until it caught up with its
+    /// rate (2 MB for each second of set-up at 2 MB/s).
+    private static let throttleSavedUpBytes = 64 * 1024
+
     /// Asks for one read whenever the bytes taken so far are behind `bytesPerSecond`.
     private static func throttle(
         _ channel: any Channel,
         state: NIOLockedValueBox<ReceiveState>,
         bytesPerSecond: Int
     ) {
-        let start = NIODeadline.now()
+        let rate = Double(bytesPerSecond)
+        // Set on the first tick, on the channel's loop.
+        let origin = NIOLoopBoundBox.makeEmptyBox(valueType: NIODeadline.self, eventLoop: channel.eventLoop)
         let ticks = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) {
             _ in
-            let elapsed = Double((NIODeadline.now() - start).nanoseconds) / 1e9
-            let allowed = Int(elapsed * Double(bytesPerSecond))
-            if state.withLockedValue({ $0.receivedBytes }) < allowed { channel.read() }
+            let now = NIODeadline.now()
+            let start = origin.value ?? now
+            let received = state.withLockedValue { $0.receivedBytes }
+            var allowed = Int(Double((now - start).nanoseconds) / 1e9 * rate)
+            origin.value = start
+            if allowed - received > throttleSavedUpBytes {
+                let unused = allowed - received - throttleSavedUpBytes
+                origin.value = start + .nanoseconds(Int64(Double(unused) / rate * 1e9))
+                allowed = received + throttleSavedUpBytes
+            }
+            if received < allowed { channel.read() }
         }
         channel.closeFuture.whenComplete { _ in ticks.cancel() }
     }

@@ -7,8 +7,8 @@ import NIOSSL
 import Testing
 
 /// chat-bench over TLS. The server here is the real one behind a small TLS terminator started by
-/// the test, so that the bench meets a TLS stack other than chat-server's own, with a certificate
-/// from a test-only CA (Tests/Fixtures/bench-tls, names 127.0.0.1, ::1 and localhost).
+/// the test, with a certificate from a test-only CA (Tests/Fixtures/bench-tls, names 127.0.0.1,
+/// ::1 and localhost).
 @Suite struct TLSTests {
     static let fixtures = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/bench-tls")

@@ -80,7 +80,7 @@ struct MembershipTests {
         }
     }
 
-    @Test func aReleasedLoginCanBeClaimedOnAnotherNodeAtOnce() async throws {
+    @Test func aReleasedLoginCanBeClaimedOnAnotherNodeWhileItsHolderLivesOn() async throws {
         try await withNodes(3) { nodes in
             let (a, b, c) = (nodes[0], nodes[1], nodes[2])
             #expect(await a.node.claim("bob") == .claimed)

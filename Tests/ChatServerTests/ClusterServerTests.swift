@@ -145,15 +145,13 @@ struct ClusterServerTests {
         try await expectStillServed(alice, as: "alice")
     }
 
-    @Test func aLoginFreedOnOneServerIsUsableOnAnotherAtOnce() async throws {
+    @Test func aLoginFreedOnOneServerIsUsableOnAnotherWhileThatOneRunsOn() async throws {
         let (_, servers) = try await Self.nodes()
         let first = try await loggedIn("bob", port: servers[0].port)
         await first.close()
-        let freedAt = ContinuousClock.now
-        // About a second at most on a quiet machine; the bound allows for a loaded one. The first
-        // server runs on and renews its lease, so a login it did not free would never be.
+        // About a second on a quiet machine; the wait allows for a loaded one. The first server
+        // runs on and renews its lease, so a login its close did not free would never be.
         let again = try await eventuallyLoggedIn("bob", port: servers[1].port, within: .seconds(60))
-        #expect(ContinuousClock.now - freedAt < .seconds(60))
         try await expectStillServed(again, as: "bob")
     }
 
