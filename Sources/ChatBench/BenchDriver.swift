@@ -164,8 +164,13 @@ final class BenchDriver {
         return promise.futureResult
     }
 
+    /// Which server `client` talks to, by index into `addresses` and `configuration.servers`.
+    private func serverIndex(of client: BenchClient) -> Int {
+        client.index % addresses.count
+    }
+
     private func connect(_ client: BenchClient) {
-        let server = client.index % addresses.count
+        let server = serverIndex(of: client)
         bootstrap.connect(to: addresses[server])
             .assumeIsolatedUnsafeUnchecked()
             .whenComplete { result in
@@ -196,14 +201,14 @@ final class BenchDriver {
 
     /// A connection failed on its own (a TLS handshake, a reset): the client closes it.
     func errorCaught(_ client: BenchClient, _ error: any Error) {
-        let server = configuration.servers[client.index % addresses.count]
+        let server = configuration.servers[serverIndex(of: client)]
         guard let reason = BenchTLS.reason(error, server: server) else { return }
         perform(lifecycle.failed(reason))
     }
 
     /// Answered in TLS, without it: the run cannot be done as asked.
     func serverSpeaksTLS(_ client: BenchClient) {
-        let server = configuration.servers[client.index % addresses.count]
+        let server = configuration.servers[serverIndex(of: client)]
         perform(lifecycle.failed("\(server) speaks TLS; run with --tls-ca"))
     }
 

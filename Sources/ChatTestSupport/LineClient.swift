@@ -116,13 +116,10 @@ public final class LineClient: Sendable {
             let now = NIODeadline.now()
             let start = origin.value ?? now
             let received = state.withLockedValue { $0.receivedBytes }
-            var allowed = Int(Double((now - start).nanoseconds) / 1e9 * rate)
-            origin.value = start
-            if allowed - received > throttleSavedUpBytes {
-                let unused = allowed - received - throttleSavedUpBytes
-                origin.value = start + .nanoseconds(Int64(Double(unused) / rate * 1e9))
-                allowed = received + throttleSavedUpBytes
-            }
+            let allowed = Int(Double((now - start).nanoseconds) / 1e9 * rate)
+            // Allowance beyond what may be saved up is forgotten, by starting the clock later.
+            let unused = allowed - received - throttleSavedUpBytes
+            origin.value = unused > 0 ? start + .nanoseconds(Int64(Double(unused) / rate * 1e9)) : start
             if received < allowed { channel.read() }
         }
         channel.closeFuture.whenComplete { _ in ticks.cancel() }

@@ -269,10 +269,10 @@ import Testing
         try tmux.press("Enter")
         #expect(try await bob.readLine() == "from alice: typed during the flood")
 
-        try await tmux.waitForScreen(timeout: .seconds(30)) { screen in
+        try await tmux.waitForScreen { screen in
             screen.contains("bob: flood \(lines)") || screen.contains("→ bob: typed during the flood")
         }
-        try await tmux.waitForText("bob: flood \(lines)", timeout: .seconds(30))
+        try await tmux.waitForText("bob: flood \(lines)")
         for _ in 0..<10 { try tmux.press("PPage") }
         let top = try await tmux.waitForText("more below")
         let oldest = top.compactMap { row -> Int? in

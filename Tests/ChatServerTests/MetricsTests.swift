@@ -116,9 +116,7 @@ import Testing
             #expect(holding.allSatisfy { !$0.isClosedByServer }, "one under the cap was closed")
             await holding.removeFirst().close()
             // The server notices the close on its own time; until then the cap still refuses.
-            try await waitUntil(timeout: .seconds(30)) {
-                try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").status == "200"
-            }
+            try await waitUntilAScrapeIsAnswered(port, within: .seconds(30))
             for client in holding { await client.close() }
         }
     }
@@ -141,9 +139,7 @@ import Testing
             // Still serving. A request is asked again if it goes unanswered: the 2 s timeout also
             // runs from its own connect, and a loaded machine may hold the test up between the
             // connect and the send for longer. A port that serves nobody never answers.
-            try await waitUntil(timeout: .seconds(60)) {
-                try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").status == "200"
-            }
+            try await waitUntilAScrapeIsAnswered(port, within: .seconds(60))
         }
     }
 
@@ -279,6 +275,16 @@ private func request(_ port: Int, _ raw: String) async throws -> (status: String
     let status = lines.first?.split(separator: " ").dropFirst().first.map(String.init) ?? ""
     let body = lines.drop { $0 != "\r" }.dropFirst()
     return (status, Array(body))
+}
+
+/// Asks for the metrics until they come, for a port that may refuse or close a scraper for a
+/// while.
+private func waitUntilAScrapeIsAnswered(
+    _ port: Int, within timeout: Duration, sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
+    try await waitUntil(timeout: timeout, sourceLocation: sourceLocation) {
+        try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").status == "200"
+    }
 }
 
 /// Runs `body` with the port of a metrics endpoint alone (no chat server), then stops it.

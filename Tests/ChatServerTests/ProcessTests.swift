@@ -155,7 +155,7 @@ import Testing
         #expect(heard == "from f0: still chatting")
 
         try await slow.resumeReading()
-        try await slow.waitUntilClosedByServer(timeout: .seconds(30))
+        try await slow.waitUntilClosedByServer()
         #expect(slow.receivedByteCount < 8 * 1024 * 1024, "cut off, not fed the whole flood")
         let memory = server.child.memory()
         MemoryBound.expect(memory.peakKiB, atMostKiB: 48 * 1024, "server peak RSS")
@@ -202,7 +202,7 @@ private func expectUnbrokenPrefixThenGoodbye(_ lines: [String], from sender: Str
 
 /// Flooders hear "not online" notices once the slow reader is gone; skip past them.
 private func nextNonNotice(_ client: LineClient) async throws -> String? {
-    while let line = try await client.readLine(timeout: .seconds(30)) {
+    while let line = try await client.readLine() {
         if !line.hasPrefix("error: ") { return line }
     }
     return nil

@@ -123,7 +123,7 @@ import Testing
         let silent = try await LineClient.connect(port: server.port)
         let halfHello = try await LineClient.connect(port: server.port)
         try await halfHello.sendRaw([0x16, 0x03, 0x01, 0x00, 0x80, 0x01])
-        for client in [silent, halfHello] { try await client.waitUntilClosedByServer(timeout: .seconds(30)) }
+        for client in [silent, halfHello] { try await client.waitUntilClosedByServer() }
     }
 
     private func tlsServer(_ certificates: TestCertificates, _ more: [String] = []) async throws
