@@ -133,10 +133,32 @@ final class Broker {
         return found
     }
 
+    /// Has the connection holding `login` on this server, on whichever loop, take what its client
+    /// sent that its loop has not read yet (`Connection+TakenLogin.swift`), and then calls `done`
+    /// on that loop.
+    func letHolderCatchUp(on login: ByteBuffer, then done: @escaping @Sendable () -> Void) {
+        var found: Directory.Location?
+        _ = directory.locate { lookUp in found = lookUp(login) }
+        guard let location = found else { return done() }
+        let holdersBroker = brokers[location.loop]
+        holdersBroker.eventLoop.execute {
+            let broker = holdersBroker.value
+            let slot = location.slot
+            if slot < broker.online.count, broker.generations[slot] == location.generation {
+                broker.online[slot]?.takeUnreadInput()
+            }
+            done()
+        }
+    }
+
     /// Frees `connection`'s login, if it holds one, here and in the cluster. Safe to call more
     /// than once.
     func releaseLogin(of connection: Connection) {
         guard let slot = connection.slot, let login = connection.login else { return }
+        // Whatever this login sent to other loops goes before the name is free, so that a new
+        // connection under the name finds it in its loop's inbox and waits for it there
+        // (`Connection.claim`): its first lines cannot overtake its last ones.
+        sendMail()
         directory.release(login)
         cluster?.node.release(login)
         statistics.loggedOut()

@@ -156,11 +156,7 @@ final class Connection: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event { awaitsTLSHandshake = false }
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            lifecycle.inputEnded()
-            takePendingInput()
-            perform(lifecycle.inputProcessed())
-        }
+        if let event = event as? ChannelEvent, event == .inputClosed { takeEndOfInput() }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -179,6 +175,12 @@ final class Connection: ChannelInboundHandler {
     }
 
     // MARK: Input
+
+    func takeEndOfInput() {
+        lifecycle.inputEnded()
+        takePendingInput()
+        perform(lifecycle.inputProcessed())
+    }
 
     /// Takes the held line, if any, then every whole line of `pendingInput`, until flow control
     /// pauses the input or the connection stops taking it.
@@ -241,12 +243,29 @@ final class Connection: ChannelInboundHandler {
             refuseLogin(.loginRefused(refusal), because: "\(refusal)")
         case .success(let name):
             let key = ByteBuffer(string: name)
-            if let cluster = broker.cluster { return claimInCluster(key, name: name, cluster: cluster) }
-            guard broker.claim(key, for: self) else {
-                return refuseLogin(.loginTaken(name), because: "already online", login: name)
-            }
-            completeLogin(key, name: name)
-            perform(lifecycle.loggedIn())
+            guard broker.isOnlineHere(key) else { return claim(key, name: name) }
+            perform(lifecycle.claimStarted())
+            lookAtHolder(of: key, name: name)
+        }
+    }
+
+    func claim(_ key: ByteBuffer, name: String) {
+        if let cluster = broker.cluster { return claimInCluster(key, name: name, cluster: cluster) }
+        guard broker.claim(key, for: self) else {
+            return refuseLogin(.loginTaken(name), because: "already online", login: name)
+        }
+        completeLogin(key, name: name)
+        guard broker.inbox.hasMail, lifecycle.state == .awaitingLogin else {
+            return perform(lifecycle.loggedIn())
+        }
+        // The name's last connection, on another loop, may have sent lines this loop has not
+        // taken yet (see `Broker.releaseLogin`): this one's lines wait until the mail handed over
+        // before now has been taken, which is queued ahead of this.
+        perform(lifecycle.claimStarted())
+        let connection = NIOLoopBound(self, eventLoop: broker.eventLoop)
+        broker.eventLoop.execute {
+            guard connection.value.lifecycle.state == .claiming else { return }
+            connection.value.perform(connection.value.lifecycle.loggedIn())
         }
     }
 
@@ -285,7 +304,7 @@ final class Connection: ChannelInboundHandler {
                 return refuseLogin(.loginTaken(name), because: "already online", login: name)
             }
             completeLogin(key, name: name)
-            perform(lifecycle.claimed())
+            perform(lifecycle.loggedIn())
         case .taken:
             refuseLogin(.loginTaken(name), because: "already online", login: name)
         case .unavailable:

@@ -11,9 +11,10 @@ import ChatProtocol
 /// any state ──error──▶ close now ──▶ closed
 /// ```
 ///
-/// In a cluster the login passes through `claiming` while the cluster's registry is asked for the
-/// name: granted, it goes online; refused, timed out or shut down, it drains as from
-/// `awaitingLogin`.
+/// The login passes through `claiming` while the name is asked for: of the connection holding it,
+/// whether its client has in fact gone (see `Connection.takeUnreadInput`), and in a cluster of the
+/// cluster's registry. Granted, it goes online; refused, timed out or shut down, it drains as
+/// from `awaitingLogin`.
 ///
 /// Orthogonal to these, flow control may hold the input back (`isInputPaused`) while the connection
 /// is awaiting its login or online: lines already read wait until the queues they feed drain.
@@ -21,8 +22,8 @@ struct ConnectionLifecycle {
     enum State: Equatable {
         /// Waiting for the first line; the login timer runs.
         case awaitingLogin
-        /// Cluster mode: the login line was fine, and the cluster's registry is asked for the
-        /// name. Input waits; output (a notice) may still go out.
+        /// The login line was fine, and the name is asked for (of its holder, or of the
+        /// cluster's registry). Input waits; output (a notice) may still go out.
         case claiming
         case online
         /// No more input is taken; what is queued drains, then the output ends.
@@ -34,7 +35,7 @@ struct ConnectionLifecycle {
         case none
         case armLoginTimer
         case disarmLoginTimer
-        /// The cluster granted the login: disarm the login timer, and take input again unless
+        /// The name was granted after a claim: disarm the login timer, and take input again unless
         /// something else holds it back.
         case finishLogin
         /// Stop reading: a queue this connection feeds (or its own) is congested.
@@ -79,26 +80,28 @@ struct ConnectionLifecycle {
         return .armLoginTimer
     }
 
+    /// The name is this connection's: at once, or after a claim.
     mutating func loggedIn() -> Action {
-        guard state == .awaitingLogin else { return .none }
-        state = .online
-        return .disarmLoginTimer
+        switch state {
+        case .awaitingLogin:
+            state = .online
+            return .disarmLoginTimer
+        case .claiming:
+            state = .online
+            isInputPaused = isServerStopping
+            return .finishLogin
+        case .online, .draining, .closed:
+            return .none
+        }
     }
 
-    /// Cluster mode: the login line passed; the registry is asked for the name.
+    /// The login line passed; the name is asked for.
     mutating func claimStarted() -> Action {
         guard state == .awaitingLogin else { return .none }
         state = .claiming
         if isInputPaused { return .none }
         isInputPaused = true
         return .pauseInput
-    }
-
-    mutating func claimed() -> Action {
-        guard state == .claiming else { return .none }
-        state = .online
-        isInputPaused = isServerStopping
-        return .finishLogin
     }
 
     mutating func loginRefused(_ notice: Notice, reason: String) -> Action {

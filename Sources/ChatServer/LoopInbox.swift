@@ -47,6 +47,9 @@ final class LoopInbox: Sendable {
         return true
     }
 
+    /// Whether mail has been handed over that the receiving loop has not taken yet.
+    var hasMail: Bool { pendingBytes.load(ordering: .sequentiallyConsistent) > 0 }
+
     /// The receiving loop took `bytes`; true if it should now open the gate.
     func taken(_ bytes: Int) -> Bool {
         let left = pendingBytes.wrappingSubtract(bytes, ordering: .sequentiallyConsistent).newValue

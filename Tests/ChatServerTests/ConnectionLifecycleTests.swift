@@ -47,6 +47,31 @@ import Testing
         #expect(life.closeReason == "login refused: already online")
     }
 
+    @Test func aClaimHoldsTheInputUntilTheNameIsGranted() {
+        var life = ConnectionLifecycle()
+        _ = life.activated(serverIsShuttingDown: false)
+        #expect(act(&life) { $0.claimStarted() } == .pauseInput)
+        #expect(life.state == .claiming && life.takesInput)
+        #expect(act(&life) { $0.relieved() } == .none, "flow control does not end a claim")
+        #expect(act(&life) { $0.loggedIn() } == .finishLogin)
+        #expect(life.state == .online && !life.isInputPaused)
+
+        var stopping = ConnectionLifecycle()
+        _ = stopping.activated(serverIsShuttingDown: false)
+        _ = stopping.claimStarted()
+        _ = stopping.serverStopping()
+        #expect(act(&stopping) { $0.loggedIn() } == .finishLogin)
+        #expect(stopping.isInputPaused, "granted during a shutdown, it takes no more lines")
+
+        var timedOut = ConnectionLifecycle()
+        _ = timedOut.activated(serverIsShuttingDown: false)
+        _ = timedOut.claimStarted()
+        #expect(
+            act(&timedOut) { $0.loginTimerFired(after: "1 second") }
+                == .drain(notice: .loginTimedOut("1 second")))
+        #expect(act(&timedOut) { $0.loggedIn() } == .none, "no login after the timeout")
+    }
+
     @Test func inputEndedWhileHeldBackWaitsForTheHeldLines() {
         var life = ConnectionLifecycle()
         _ = life.activated(serverIsShuttingDown: false)

@@ -110,6 +110,50 @@ import Testing
         }
     }
 
+    /// A client that sends its last line, closes, and logs in again at once, without waiting for
+    /// anything: its new login can be read before its old connection's line and end, on another
+    /// loop or earlier in the same iteration. Before the server looked again at the holder, this
+    /// failed on every run with two loops; with one it rarely fails without it, and is here for
+    /// the same-loop path. A flood keeps the loops busy, so that the holder's loop is often in
+    /// the middle of an iteration when it is asked (asking it without its reading what waits
+    /// failed three runs of three). Bob hears alice's connections in order: one loop's last
+    /// lines before the next loop's first.
+    @Test(arguments: [2, 1])
+    func aClientThatClosesAndLogsInAgainAtOnceIsLetInAndItsLastLinesDelivered(eventLoops: Int)
+        async throws
+    {
+        try await withServer(configuration: .forTests.with { $0.eventLoops = eventLoops }) { server in
+            let bob = try await loggedIn("bob", port: server.port)
+            let carol = try await loggedIn("carol", port: server.port)
+            let dave = try await loggedIn("dave", port: server.port)
+            let flood = Flood(recipients: "dave", count: 40_000, textBytes: 100)
+            async let flooded: Void = flood.send(from: carol)
+            async let heard: Void = expectEveryLine(dave, from: ["carol"], of: flood)
+            let rounds = 200
+            var halfClosed: LineClient?
+            for round in 0..<rounds {
+                let alice = try await loggedIn("alice", port: server.port)
+                await halfClosed?.close()
+                halfClosed = nil
+                try await alice.send("bob: last words \(round)")
+                if round.isMultiple(of: 2) {
+                    await alice.close()
+                } else {
+                    // Only its input ends; it would still read what the server has for it.
+                    try await alice.closeOutput()
+                    halfClosed = alice
+                }
+            }
+            await halfClosed?.close()
+            for round in 0..<rounds {
+                #expect(try await bob.readLine() == "from alice: last words \(round)")
+            }
+            try await flooded
+            try await heard
+            await bob.close()
+        }
+    }
+
     /// A client that never logs in holds no more than a login's worth of memory: a first line is
     /// refused as a login as soon as it is longer than any login could be.
     @Test func aHugeFirstLineIsRefusedOnceItCannotBeALogin() async throws {
