@@ -1,3 +1,4 @@
+import ChatProtocol
 import NIOCore
 
 #if canImport(Glibc)
@@ -70,9 +71,11 @@ extension Connection {
                 channelRead(context: context, data: NIOAny(input))
             } else if failure == 0 {
                 return takeEndOfInput()
-            } else if failure != EINTR {
-                // Nothing more (EAGAIN), or an error NIO's own read will report.
+            } else if failure == EAGAIN || failure == EWOULDBLOCK {
                 return
+            } else if failure != EINTR {
+                // Reported here or never: the kernel clears a socket's error once it is read.
+                return closeNow(reason: Wording.reason(errno: failure))
             }
         }
     }

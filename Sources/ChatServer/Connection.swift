@@ -255,13 +255,11 @@ final class Connection: ChannelInboundHandler {
             return refuseLogin(.loginTaken(name), because: "already online", login: name)
         }
         completeLogin(key, name: name)
-        guard broker.inbox.hasMail, lifecycle.state == .awaitingLogin else {
-            return perform(lifecycle.loggedIn())
-        }
+        guard broker.inbox.hasMail else { return perform(lifecycle.loggedIn()) }
         // The name's last connection, on another loop, may have sent lines this loop has not
         // taken yet (see `Broker.releaseLogin`): this one's lines wait until the mail handed over
         // before now has been taken, which is queued ahead of this.
-        perform(lifecycle.claimStarted())
+        if lifecycle.state == .awaitingLogin { perform(lifecycle.claimStarted()) }
         let connection = NIOLoopBound(self, eventLoop: broker.eventLoop)
         broker.eventLoop.execute {
             guard connection.value.lifecycle.state == .claiming else { return }

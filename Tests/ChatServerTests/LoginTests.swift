@@ -116,8 +116,8 @@ import Testing
     /// failed on every run with two loops; with one it rarely fails without it, and is here for
     /// the same-loop path. A flood keeps the loops busy, so that the holder's loop is often in
     /// the middle of an iteration when it is asked (asking it without its reading what waits
-    /// failed three runs of three). Bob hears alice's connections in order: one loop's last
-    /// lines before the next loop's first.
+    /// failed three runs of three). Bob hears alice's connections in order: one connection's
+    /// last line before the next one's first, sent with its login.
     @Test(arguments: [2, 1])
     func aClientThatClosesAndLogsInAgainAtOnceIsLetInAndItsLastLinesDelivered(eventLoops: Int)
         async throws
@@ -132,7 +132,10 @@ import Testing
             let rounds = 200
             var halfClosed: LineClient?
             for round in 0..<rounds {
-                let alice = try await loggedIn("alice", port: server.port)
+                // Its first line goes with the login, so it is read as soon as the name is granted.
+                let alice = try await LineClient.connect(port: server.port)
+                try await alice.sendRaw("alice\nbob: first words \(round)\nalice: ready\n")
+                try #require(try await alice.readLine() == "from alice: ready", "round \(round) was refused")
                 await halfClosed?.close()
                 halfClosed = nil
                 try await alice.send("bob: last words \(round)")
@@ -146,6 +149,7 @@ import Testing
             }
             await halfClosed?.close()
             for round in 0..<rounds {
+                #expect(try await bob.readLine() == "from alice: first words \(round)")
                 #expect(try await bob.readLine() == "from alice: last words \(round)")
             }
             try await flooded
