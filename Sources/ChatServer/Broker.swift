@@ -128,18 +128,14 @@ final class Broker {
 
     /// Whether `login` is online on this server (on any of its loops).
     func isOnlineHere(_ login: ByteBuffer) -> Bool {
-        var found = false
-        _ = directory.locate { lookUp in found = lookUp(login) != nil }
-        return found
+        directory.location(of: login) != nil
     }
 
     /// Has the connection holding `login` on this server, on whichever loop, take what its client
     /// sent that its loop has not read yet (`Connection+TakenLogin.swift`), and then calls `done`
     /// on that loop.
     func letHolderCatchUp(on login: ByteBuffer, then done: @escaping @Sendable () -> Void) {
-        var found: Directory.Location?
-        _ = directory.locate { lookUp in found = lookUp(login) }
-        guard let location = found else { return done() }
+        guard let location = directory.location(of: login) else { return done() }
         let holdersBroker = brokers[location.loop]
         holdersBroker.eventLoop.execute {
             let broker = holdersBroker.value

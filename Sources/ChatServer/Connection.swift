@@ -242,24 +242,23 @@ final class Connection: ChannelInboundHandler {
         case .failure(let refusal):
             refuseLogin(.loginRefused(refusal), because: "\(refusal)")
         case .success(let name):
-            let key = ByteBuffer(string: name)
-            guard broker.isOnlineHere(key) else { return claim(key, name: name) }
-            perform(lifecycle.claimStarted())
-            lookAtHolder(of: key, name: name)
+            claim(ByteBuffer(string: name), name: name)
         }
     }
 
-    func claim(_ key: ByteBuffer, name: String) {
-        if let cluster = broker.cluster { return claimInCluster(key, name: name, cluster: cluster) }
-        guard broker.claim(key, for: self) else {
-            return refuseLogin(.loginTaken(name), because: "already online", login: name)
+    /// `looksTaken`: how often the name was found held here and its holder looked at
+    /// (`Connection+TakenLogin.swift`).
+    func claim(_ key: ByteBuffer, name: String, looksTaken: Int = 0) {
+        if let cluster = broker.cluster {
+            return claimInCluster(key, name: name, cluster: cluster, looksTaken: looksTaken)
         }
+        guard broker.claim(key, for: self) else { return nameIsHeld(key, name: name, looksTaken: looksTaken) }
         completeLogin(key, name: name)
         guard broker.inbox.hasMail else { return perform(lifecycle.loggedIn()) }
         // The name's last connection, on another loop, may have sent lines this loop has not
         // taken yet (see `Broker.releaseLogin`): this one's lines wait until the mail handed over
         // before now has been taken, which is queued ahead of this.
-        if lifecycle.state == .awaitingLogin { perform(lifecycle.claimStarted()) }
+        perform(lifecycle.claimStarted())
         let connection = NIOLoopBound(self, eventLoop: broker.eventLoop)
         broker.eventLoop.execute {
             guard connection.value.lifecycle.state == .claiming else { return }
@@ -277,10 +276,8 @@ final class Connection: ChannelInboundHandler {
 
     /// Cluster mode: only the cluster's registry can grant a name (it may be online on another
     /// server). Input waits meanwhile; the answer comes back on this connection's loop.
-    private func claimInCluster(_ key: ByteBuffer, name: String, cluster: ClusterBridge) {
-        guard !broker.isOnlineHere(key) else {
-            return refuseLogin(.loginTaken(name), because: "already online", login: name)
-        }
+    private func claimInCluster(_ key: ByteBuffer, name: String, cluster: ClusterBridge, looksTaken: Int) {
+        guard !broker.isOnlineHere(key) else { return nameIsHeld(key, name: name, looksTaken: looksTaken) }
         perform(lifecycle.claimStarted())
         let connection = NIOLoopBound(self, eventLoop: broker.eventLoop)
         Task {
@@ -311,7 +308,7 @@ final class Connection: ChannelInboundHandler {
         }
     }
 
-    private func refuseLogin(_ notice: Notice, because reason: String, login: String? = nil) {
+    func refuseLogin(_ notice: Notice, because reason: String, login: String? = nil) {
         var metadata: Logger.Metadata = ["reason": "\(reason)"]
         if let login { metadata["login"] = "\(login)" }
         logger.notice("login refused", metadata: metadata)

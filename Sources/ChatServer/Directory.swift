@@ -44,6 +44,10 @@ final class Directory: Sendable {
         }
     }
 
+    func location(of login: ByteBuffer) -> Location? {
+        locations.withLock { $0[login] }
+    }
+
     /// Looks up every name `names` yields under one lock, with the version they belong to.
     func locate(_ names: (_ lookUp: (ByteBuffer) -> Location?) -> Void) -> Int {
         locations.withLock { locations in
