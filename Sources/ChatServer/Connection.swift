@@ -282,11 +282,13 @@ final class Connection: ChannelInboundHandler {
         let connection = NIOLoopBound(self, eventLoop: broker.eventLoop)
         Task {
             let answer = await cluster.node.claim(key)
-            connection.eventLoop.execute { connection.value.claimAnswered(answer, key: key, name: name) }
+            connection.eventLoop.execute {
+                connection.value.claimAnswered(answer, key: key, name: name, looksTaken: looksTaken)
+            }
         }
     }
 
-    private func claimAnswered(_ answer: ClaimResult, key: ByteBuffer, name: String) {
+    private func claimAnswered(_ answer: ClaimResult, key: ByteBuffer, name: String, looksTaken: Int) {
         guard lifecycle.state == .claiming else {
             // Gone (or timed out) while the registry answered: give the name back.
             if answer == .claimed { broker.cluster?.node.release(key) }
@@ -301,7 +303,7 @@ final class Connection: ChannelInboundHandler {
             completeLogin(key, name: name)
             perform(lifecycle.loggedIn())
         case .taken:
-            refuseLogin(.loginTaken(name), because: "already online", login: name)
+            nameIsHeldElsewhere(key, name: name, looksTaken: looksTaken)
         case .unavailable:
             refuseLogin(
                 .loginUnavailable, because: "the cluster's login registry cannot be reached", login: name)
