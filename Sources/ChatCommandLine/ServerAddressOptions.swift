@@ -10,7 +10,7 @@ public struct ServerAddressOptions: ParsableArguments {
     @Option(help: "The server's host name or address (default: \(Self.defaultHost)).")
     public var host: String?
 
-    @Option(help: "The server's port (default: \(Self.defaultPort)).")
+    @Option(parsing: .unconditional, help: "The server's port (default: \(Self.defaultPort)).")
     public var port: Int?
 
     public init() {}

@@ -28,6 +28,7 @@ struct ChatBenchCommand: ParsableCommand {
     var load: LoadOptions
 
     @Option(
+        parsing: .unconditional,
         help: """
             Seconds without progress after which a run ends, above 0 and at most \
             \(Int(BenchConfiguration.maximumStallTimeoutSeconds)); what was sent and did not arrive is lost.
@@ -44,7 +45,9 @@ struct ChatBenchCommand: ParsableCommand {
     @Option(help: "With --scenarios: only these scenarios (comma-separated names).")
     var only: String?
 
-    @Option(help: "With --scenarios: run each this many times and report the median run (default: 1).")
+    @Option(
+        parsing: .unconditional,
+        help: "With --scenarios: run each this many times and report the median run (default: 1).")
     var repeats: Int?
 
     func validate() throws {

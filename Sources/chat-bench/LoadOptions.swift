@@ -4,27 +4,33 @@ import ChatBench
 /// What a single run does: its clients, messages and pace. The scenarios set all of these
 /// themselves.
 struct LoadOptions: ParsableArguments {
-    @Option(help: "Clients in the ring (default: 100).")
+    @Option(parsing: .unconditional, help: "Clients in the ring (default: 100).")
     var clients: Int?
 
-    @Option(help: "Only the first N clients send; all of them receive (default: all send).")
+    @Option(
+        parsing: .unconditional,
+        help: "Only the first N clients send; all of them receive (default: all send).")
     var senders: Int?
 
     @Option(
+        parsing: .unconditional,
         help: "Messages each client sends, at most \(BenchConfiguration.maximumMessages) (default: 2000).")
     var messages: Int?
 
     @Option(
+        parsing: .unconditional,
         help: """
             Body size in bytes, \(MessageFormat.headerBytes) to \(BenchConfiguration.maximumLineBytes); the \
             whole message line must fit in \(BenchConfiguration.maximumLineBytes) (default: 32).
             """)
     var payloadBytes: Int?
 
-    @Option(help: "Each client sends to its next K clients in the ring (default: 1).")
+    @Option(
+        parsing: .unconditional, help: "Each client sends to its next K clients in the ring (default: 1).")
     var recipients: Int?
 
     @Option(
+        parsing: .unconditional,
         help: """
             Messages per second per client, above 0 and at most \(Int(BenchConfiguration.maximumRate)); \
             default: as fast as the window allows.
@@ -32,6 +38,7 @@ struct LoadOptions: ParsableArguments {
     var rate: Double?
 
     @Option(
+        parsing: .unconditional,
         help: """
             Messages a client may have out that not all its recipients have received yet \
             (default: about 64 KiB per recipient; not with --rate).
@@ -46,13 +53,16 @@ struct LoadOptions: ParsableArguments {
     var flood = false
 
     @Option(
+        parsing: .unconditional,
         help: """
             Bytes per second each client reads at most; it stops reading from its socket until a \
             token bucket allows more, so the server sees a slow reader (default: as fast as it can).
             """)
     var readerRate: Double?
 
-    @Option(help: "Clients that log in and never read; every message is addressed to them too (default: 0).")
+    @Option(
+        parsing: .unconditional,
+        help: "Clients that log in and never read; every message is addressed to them too (default: 0).")
     var slowReaders: Int?
 
     func validate() throws {

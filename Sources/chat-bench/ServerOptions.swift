@@ -17,7 +17,7 @@ struct ServerOptions: ParsableArguments {
     var servers: [String] = []
 
     @Option(
-        name: .customLong("server-pid"),
+        name: .customLong("server-pid"), parsing: .unconditionalSingleValue,
         help: "A server's pid, to report memory and CPU time (added up over all given) and notice it exiting."
     )
     var serverPids: [Int32] = []
@@ -43,10 +43,13 @@ struct ServerOptions: ParsableArguments {
     )
     var spawnArg: [String] = []
 
-    @Option(help: "With --spawn-server: seconds to wait for its 'listening on' line (default: 30).")
+    @Option(
+        parsing: .unconditional,
+        help: "With --spawn-server: seconds to wait for its 'listening on' line (default: 30).")
     var spawnTimeout: Double?
 
     @Option(
+        parsing: .unconditional,
         help: """
             With --spawn-server: start this many instances, 1 to \(Self.maximumServers); client i connects \
             to instance i mod N (default: 1).

@@ -37,7 +37,7 @@ struct ChatClientCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Show the time of each line (full screen).")
     var timestamps = true
 
-    @Option(help: "Lines the full screen keeps for scrolling back.")
+    @Option(parsing: .unconditional, help: "Lines the full screen keeps for scrolling back.")
     var scrollbackLines = 10_000
 
     @Flag(
@@ -46,6 +46,7 @@ struct ChatClientCommand: AsyncParsableCommand {
     var reconnect: Bool?
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Seconds before the first reconnect; doubled after each failed attempt, up to 30.",
             valueName: "seconds"))
@@ -64,6 +65,7 @@ struct ChatClientCommand: AsyncParsableCommand {
     var tlsCa: String?
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Seconds a connect, and with --tls the TLS handshake, may take.", valueName: "seconds"))
     var connectTimeout = 10.0

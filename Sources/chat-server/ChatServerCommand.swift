@@ -21,6 +21,7 @@ struct ChatServerCommand: AsyncParsableCommand {
     var address: ServerAddressOptions
 
     @Option(
+        parsing: .unconditional,
         help:
             "Event loops (threads) the connections are spread over (default: one per core it may run on, here \(ChatServerConfiguration.usableCores))."
     )

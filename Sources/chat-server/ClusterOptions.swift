@@ -15,10 +15,10 @@ struct ClusterOptions: ParsableArguments {
     var nodeName: String?
 
     // For tests: the lease and heartbeat, in seconds, shorter than a production cluster's.
-    @Option(help: .hidden)
+    @Option(parsing: .unconditional, help: .hidden)
     var clusterLeaseSeconds: Double?
 
-    @Option(help: .hidden)
+    @Option(parsing: .unconditional, help: .hidden)
     var clusterHeartbeatSeconds: Double?
 
     /// The database URL, from the flag or the environment.

@@ -3,23 +3,31 @@ import ChatServer
 
 /// What one connection may send and how long it may take to log in and to leave.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "Longest line accepted, in bytes; longer lines get a notice and are discarded.")
+    @Option(
+        parsing: .unconditional,
+        help: "Longest line accepted, in bytes; longer lines get a notice and are discarded.")
     var maxLineBytes = 64 * 1024
 
-    @Option(help: "Seconds a new connection has to send its login before it is closed.")
+    @Option(
+        parsing: .unconditional, help: "Seconds a new connection has to send its login before it is closed.")
     var loginTimeout = 30.0
 
-    @Option(help: "Seconds a leaving connection has to take what is queued for it before it is closed.")
+    @Option(
+        parsing: .unconditional,
+        help: "Seconds a leaving connection has to take what is queued for it before it is closed.")
     var drainTimeout = 30.0
 
     @Option(
+        parsing: .unconditional,
         help: """
             Connections served at once; one more gets a notice and is closed (default: the \
             descriptor limit, raised to its maximum at start, less \(Self.descriptorMargin)).
             """)
     var maxConnections: Int?
 
-    @Option(help: "Connections served at once from one IP address (default: no such cap).")
+    @Option(
+        parsing: .unconditional,
+        help: "Connections served at once from one IP address (default: no such cap).")
     var maxConnectionsPerIp: Int?
 
     /// Descriptors kept for everything but client connections: the listeners, the loops' own,

@@ -4,20 +4,26 @@ import NIOCore
 
 /// How much may wait for readers, and when one that takes nothing is let go.
 struct FlowControlOptions: ParsableArguments {
-    @Option(help: "Absolute bound on the bytes waiting for one connection; past it, it is cut off.")
+    @Option(
+        parsing: .unconditional,
+        help: "Absolute bound on the bytes waiting for one connection; past it, it is cut off.")
     var maxQueueBytes = 1024 * 1024
 
     @Option(
+        parsing: .unconditional,
         help: """
             Bytes waiting for one connection above which the senders feeding it are no longer \
             read from, until it is back under half of this.
             """)
     var softQueueBytes = 256 * 1024
 
-    @Option(help: "Seconds a connection with a full queue may take nothing before it is cut off.")
+    @Option(
+        parsing: .unconditional,
+        help: "Seconds a connection with a full queue may take nothing before it is cut off.")
     var stallTimeout = 10.0
 
     @Option(
+        parsing: .unconditional,
         help: """
             Bytes waiting for all connections together above which the senders feeding the \
             fullest queues are held back and stalled readers cut off early.

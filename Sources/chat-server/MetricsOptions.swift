@@ -3,7 +3,8 @@ import ChatServer
 
 /// `--metrics-port` turns on the Prometheus endpoint; `--metrics-host` says where it listens.
 struct MetricsOptions: ParsableArguments {
-    @Option(help: "Serve Prometheus metrics at http://<metrics-host>:<port>/metrics.")
+    @Option(
+        parsing: .unconditional, help: "Serve Prometheus metrics at http://<metrics-host>:<port>/metrics.")
     var metricsPort: Int?
 
     @Option(help: "Address the metrics endpoint listens on; keep it off the public internet.")

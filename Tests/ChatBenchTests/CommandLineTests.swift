@@ -112,6 +112,10 @@ import Testing
         (["--compare-spawn-arg", "0"], "--compare-spawn-arg goes with --compare-spawn-server"),
         (["--server-pid", "0"], "--server-pid must be a positive pid"),
         (["--server-pid=-1"], "--server-pid must be a positive pid"),
+        // A negative number after a space was taken for a flag ("Missing value for '--…'").
+        (["--server-pid", "-1"], "--server-pid must be a positive pid"),
+        (["--rate", "-3"], "--rate must be above 0 and at most 1000000 messages per second"),
+        (["--port", "-1"], "--port must be 1...65535"),
         (["--server-pid", "2147483647"], "--server-pid 2147483647: no such process"),
         (["--port", "70000"], "--port must be 1...65535"),
         (["--port", "0"], "--port must be 1...65535"),

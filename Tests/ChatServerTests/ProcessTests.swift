@@ -83,6 +83,19 @@ import Testing
         #expect(server.stdout.isEmpty)
     }
 
+    /// A negative number after a space was taken for a flag, and said "Missing value".
+    @Test(arguments: [
+        (["--port", "-1"], "--port must be 0...65535"),
+        (["--event-loops", "-2"], "--event-loops must be 1...1024"),
+        (["--login-timeout", "-5"], "--login-timeout must be above 0 and at most 86400 seconds"),
+        (["--max-line-bytes", "-1"], "--max-line-bytes must be 1...1073741824"),
+    ])
+    func aNegativeNumberIsCheckedLikeAnyOther(_ arguments: [String], _ message: String) async throws {
+        let server = try ChildProcess(ChildProcess.executable("chat-server"), arguments)
+        #expect(try await server.waitForExit() == 64)
+        #expect(server.stderr.split(separator: "\n").first.map(String.init) == "Error: \(message)")
+    }
+
     @Test func deliversWhatItAcceptedOnSIGTERMThenExits0() async throws {
         let server = try await ServerProcess()
         let sender = try await loggedIn("sender", port: server.port)
