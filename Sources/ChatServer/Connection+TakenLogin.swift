@@ -35,30 +35,39 @@ extension Connection {
         broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(
             in: Self.laterLooksAtHolder[looksTaken - 1]
         ) {
-            guard self.lifecycle.state == .claiming else { return }
+            guard self.lifecycle.state == .claiming, !self.lifecycle.isServerStopping else { return }
             self.lookAtHolder(of: key, name: name, looksTaken: looksTaken)
         }
     }
 
-    /// Later claims of a name the registry found held on another server, whose release crosses
-    /// that server's loop, its registry worker and the database: a longer tail than the looks here.
-    static let laterClaimsInCluster: [TimeAmount] = [
-        .milliseconds(20), .milliseconds(100), .milliseconds(400),
-    ]
+    /// Cluster mode: how long a login found held on another server waits for that server's
+    /// release before it is refused (a genuine second login waits this long for its refusal).
+    static let releaseWaitInCluster: TimeAmount = .seconds(2)
+    static let releaseWatchInterval: TimeAmount = .milliseconds(10)
 
     /// Cluster mode: the name is held on another server. A client that closed there and logged in
     /// here at once finds it held until that server's release reaches the database: 13 of 300
     /// such logins, alternating between two servers, were refused before this, and each got in
-    /// 10 ms later. The registry is asked again after each of `laterClaimsInCluster`.
-    func nameIsHeldElsewhere(_ key: ByteBuffer, name: String, looksTaken: Int) {
-        guard looksTaken < Self.laterClaimsInCluster.count else {
-            return refuseLogin(.loginTaken(name), because: "already online", login: name)
+    /// 10 ms later. The registry is asked again once this server hears of a change that leaves
+    /// the name free (the release's notification), or when `releaseWaitInCluster` is up.
+    func nameIsHeldElsewhere(_ claimed: ClaimInCluster, cluster: ClusterBridge) {
+        let deadline = claimed.deadline ?? .now() + Self.releaseWaitInCluster
+        guard NIODeadline.now() < deadline else {
+            return refuseLogin(.loginTaken(claimed.name), because: "already online", login: claimed.name)
         }
-        broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(
-            in: Self.laterClaimsInCluster[looksTaken]
-        ) {
-            guard self.lifecycle.state == .claiming else { return }
-            self.claim(key, name: name, looksTaken: looksTaken + 1)
+        broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: Self.releaseWatchInterval) {
+            guard self.lifecycle.state == .claiming, !self.lifecycle.isServerStopping else { return }
+            let heard =
+                cluster.node.membershipVersion != claimed.askedAt
+                && cluster.node.location(of: claimed.key) == nil
+            guard heard || NIODeadline.now() >= deadline else {
+                var waiting = claimed
+                waiting.deadline = deadline
+                return self.nameIsHeldElsewhere(waiting, cluster: cluster)
+            }
+            self.claimInCluster(
+                claimed.key, name: claimed.name, cluster: cluster, looksTaken: claimed.looksTaken,
+                waitingUntil: deadline)
         }
     }
 
@@ -108,4 +117,16 @@ extension Connection {
             }
         }
     }
+}
+
+/// A cluster claim on its way to the registry, and what it needs when the answer comes back.
+struct ClaimInCluster {
+    let key: ByteBuffer
+    let name: String
+    let looksTaken: Int
+    /// The cluster's membership version when the registry was asked: a later one may carry the
+    /// holder's release.
+    let askedAt: Int
+    /// When waiting for the holder's release ends, once it has begun.
+    var deadline: NIODeadline?
 }

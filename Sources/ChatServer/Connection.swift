@@ -250,9 +250,15 @@ final class Connection: ChannelInboundHandler {
     /// (`Connection+TakenLogin.swift`).
     func claim(_ key: ByteBuffer, name: String, looksTaken: Int = 0) {
         if let cluster = broker.cluster {
-            return claimInCluster(key, name: name, cluster: cluster, looksTaken: looksTaken)
+            return claimInCluster(
+                key, name: name, cluster: cluster, looksTaken: looksTaken, waitingUntil: nil)
         }
         guard broker.claim(key, for: self) else { return nameIsHeld(key, name: name, looksTaken: looksTaken) }
+        grantLogin(key, name: name)
+    }
+
+    /// The name is this connection's, here (and in the cluster's registry, in cluster mode).
+    private func grantLogin(_ key: ByteBuffer, name: String) {
         completeLogin(key, name: name)
         guard broker.inbox.hasMail else { return perform(lifecycle.loggedIn()) }
         // The name's last connection, on another loop, may have sent lines this loop has not
@@ -276,34 +282,39 @@ final class Connection: ChannelInboundHandler {
 
     /// Cluster mode: only the cluster's registry can grant a name (it may be online on another
     /// server). Input waits meanwhile; the answer comes back on this connection's loop.
-    private func claimInCluster(_ key: ByteBuffer, name: String, cluster: ClusterBridge, looksTaken: Int) {
+    /// `deadline`: set once the registry has found the name held on another server.
+    func claimInCluster(
+        _ key: ByteBuffer, name: String, cluster: ClusterBridge, looksTaken: Int,
+        waitingUntil deadline: NIODeadline?
+    ) {
         guard !broker.isOnlineHere(key) else { return nameIsHeld(key, name: name, looksTaken: looksTaken) }
         perform(lifecycle.claimStarted())
+        let claimed = ClaimInCluster(
+            key: key, name: name, looksTaken: looksTaken, askedAt: cluster.node.membershipVersion,
+            deadline: deadline)
         let connection = NIOLoopBound(self, eventLoop: broker.eventLoop)
         Task {
             let answer = await cluster.node.claim(key)
-            connection.eventLoop.execute {
-                connection.value.claimAnswered(answer, key: key, name: name, looksTaken: looksTaken)
-            }
+            connection.eventLoop.execute { connection.value.claimAnswered(answer, claimed, cluster: cluster) }
         }
     }
 
-    private func claimAnswered(_ answer: ClaimResult, key: ByteBuffer, name: String, looksTaken: Int) {
+    private func claimAnswered(_ answer: ClaimResult, _ claimed: ClaimInCluster, cluster: ClusterBridge) {
+        let (key, name) = (claimed.key, claimed.name)
         guard lifecycle.state == .claiming else {
             // Gone (or timed out) while the registry answered: give the name back.
-            if answer == .claimed { broker.cluster?.node.release(key) }
+            if answer == .claimed { cluster.node.release(key) }
             return
         }
         switch answer {
         case .claimed:
             guard broker.claim(key, for: self) else {
-                broker.cluster?.node.release(key)
+                cluster.node.release(key)
                 return refuseLogin(.loginTaken(name), because: "already online", login: name)
             }
-            completeLogin(key, name: name)
-            perform(lifecycle.loggedIn())
+            grantLogin(key, name: name)
         case .taken:
-            nameIsHeldElsewhere(key, name: name, looksTaken: looksTaken)
+            nameIsHeldElsewhere(claimed, cluster: cluster)
         case .unavailable:
             refuseLogin(
                 .loginUnavailable, because: "the cluster's login registry cannot be reached", login: name)
