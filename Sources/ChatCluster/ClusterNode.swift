@@ -24,6 +24,7 @@ public final class ClusterNode: Sendable {
     let controlSerial = NIOLockedValueBox(0)
     /// Claims waiting for the registry worker; closed once it has stopped.
     let pendingClaims = NIOLockedValueBox((claims: [PendingClaim](), isClosed: false))
+    let fetchTickets = NIOLockedValueBox(FetchTickets())
     let counters = NIOLockedValueBox(ClusterStatistics())
     let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
     let callbackLoop: any EventLoop
@@ -54,6 +55,10 @@ public final class ClusterNode: Sendable {
         let kind: Kind
         let login: ByteBuffer
         let lease: Int64
+        /// What must be in the database first: a release waits for the deliveries its login's
+        /// connection sent to other nodes, so the login's next connection, on whichever node,
+        /// comes after them (`claim` then fetches what is in the database).
+        let afterWrites: Outbox.WriteMark
     }
 
     private init(
@@ -172,11 +177,14 @@ public final class ClusterNode: Sendable {
 
     /// Claims `login` for a connection on this node, unique across the cluster. Claims made
     /// together go to the database together, after any release made before them.
+    /// A login granted here is answered once what the database held for this node's logins
+    /// before has been fetched and handed to the server: the login's last connection, on
+    /// another node, may have sent lines that its new one must not overtake.
     public func claim(_ login: ByteBuffer) async -> ClaimResult {
         guard lifecycle.withLockedValue({ $0.usableLease(now: .now) }) != nil,
             currentSession.withLockedValue({ $0 }) != nil
         else { return .unavailable }
-        return await withCheckedContinuation { answer in
+        let result = await withCheckedContinuation { answer in
             let accepted = pendingClaims.withLockedValue { pending in
                 if !pending.isClosed { pending.claims.append(PendingClaim(login: login, answer: answer)) }
                 return !pending.isClosed
@@ -187,15 +195,17 @@ public final class ClusterNode: Sendable {
                 answer.resume(returning: .unavailable)
             }
         }
+        if result == .claimed { await catchUp() }
+        return result
     }
 
     /// Frees `login` for the whole cluster, at once (the database is told in the background, in
-    /// order with this node's other releases and claims). Does nothing if the lease was lost:
-    /// its logins are freed with it.
+    /// order with this node's other releases and claims, once what was routed before it is
+    /// written). Does nothing if the lease was lost: its logins are freed with it.
     public func release(_ login: ByteBuffer) {
         guard let lease = lifecycle.withLockedValue({ $0.lease?.id }) else { return }
         _ = directory.apply(.released(login, node: lease))
-        enqueueControl(.release, login: login, lease: lease)
+        enqueueControl(.release, login: login, lease: lease, afterWrites: outbox.writeMark())
     }
 
     /// Changes whenever this node's view of who is where changes: a lookup made at one version
@@ -290,17 +300,22 @@ public final class ClusterNode: Sendable {
         fetchBell.finish()
         registryBell.finish()
         for task in running { await task.value }
+        closeCatchUps()
     }
 
     // MARK: Plumbing shared by the node's tasks
 
-    func enqueueControl(_ kind: ControlOperation.Kind, login: ByteBuffer, lease: Int64) {
+    func enqueueControl(
+        _ kind: ControlOperation.Kind, login: ByteBuffer, lease: Int64, afterWrites: Outbox.WriteMark = [:]
+    ) {
         controlQueue.withLockedValue { queue in
             let serial = controlSerial.withLockedValue {
                 $0 += 1
                 return $0
             }
-            queue.append(ControlOperation(serial: serial, kind: kind, login: login, lease: lease))
+            queue.append(
+                ControlOperation(
+                    serial: serial, kind: kind, login: login, lease: lease, afterWrites: afterWrites))
         }
         registryBell.yield()
     }

@@ -7,6 +7,8 @@ struct OutgoingBatch: Sendable {
     let sequence: Int64
     let payload: ByteBuffer
     let records: Int
+    /// Where the batch ends among all bytes ever routed to the peer (see `Outbox.WriteMark`).
+    let end: Int
 }
 
 /// The bounded queues of deliveries to each peer node, filled by `route` on the server's event
@@ -19,6 +21,10 @@ final class Outbox: Sendable {
     private struct PeerQueue {
         var pending = ByteBuffer()
         var nextSequence: Int64 = 1
+        /// All bytes ever cut from `pending` into batches, and how many of them are in the
+        /// database (batches to a peer are written in order).
+        var cutBytes = 0
+        var writtenBytes = 0
         /// Taken from `pending`, not yet acknowledged by the peer, oldest first.
         var inFlight: [(sequence: Int64, bytes: Int, written: Bool)] = []
         var inFlightBytes = 0
@@ -73,6 +79,30 @@ final class Outbox: Sendable {
         return result
     }
 
+    /// Where each peer's queue ends now, for the peers with deliveries not yet in the database.
+    typealias WriteMark = [Int64: Int]
+
+    /// Everything routed so far, as a mark that `isWritten` tells has reached the database.
+    func writeMark() -> WriteMark {
+        state.withLockedValue { state in
+            var mark: WriteMark = [:]
+            for (peer, queue) in state.peers {
+                let end = queue.cutBytes + queue.pending.readableBytes
+                if end > queue.writtenBytes { mark[peer] = end }
+            }
+            return mark
+        }
+    }
+
+    /// Whether everything routed before `mark` was taken is in the database (or was dropped with
+    /// its peer, whose clients went with it).
+    func isWritten(_ mark: WriteMark) -> Bool {
+        guard !mark.isEmpty else { return true }
+        return state.withLockedValue { state in
+            mark.allSatisfy { peer, end in (state.peers[peer]?.writtenBytes ?? end) >= end }
+        }
+    }
+
     /// Whether `route` accepts deliveries.
     func setAvailable(_ available: Bool) {
         state.withLockedValue { $0.isAvailable = available }
@@ -91,11 +121,14 @@ final class Outbox: Sendable {
                 }
                 let sequence = queue.nextSequence
                 queue.nextSequence += 1
+                queue.cutBytes += bytes
                 queue.inFlight.append((sequence, bytes, false))
                 queue.inFlightBytes += bytes
                 state.peers[peer] = queue
                 batches.append(
-                    OutgoingBatch(peer: peer, sequence: sequence, payload: payload, records: records))
+                    OutgoingBatch(
+                        peer: peer, sequence: sequence, payload: payload, records: records,
+                        end: queue.cutBytes))
             }
             if batches.isEmpty { state.isFlushRequested = false }
             return batches
@@ -105,6 +138,9 @@ final class Outbox: Sendable {
     /// The batch is in the database: the peer can take it from there.
     func markWritten(_ batch: OutgoingBatch) {
         state.withLockedValue { state in
+            if let written = state.peers[batch.peer]?.writtenBytes, written < batch.end {
+                state.peers[batch.peer]!.writtenBytes = batch.end
+            }
             guard
                 let index = state.peers[batch.peer]?.inFlight.firstIndex(where: {
                     $0.sequence == batch.sequence

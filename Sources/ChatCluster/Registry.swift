@@ -6,16 +6,31 @@ import NIOCore
 /// Everything that waits when the worker wakes goes in one round: first the releases and notices
 /// (one statement for all releases), then the claims (one statement for all of them). A login
 /// storm of a thousand claims costs a few statements, not a thousand round trips, and a release
-/// always reaches the database before a later claim of the same login.
+/// always reaches the database before a later claim of the same login. A release waits for the
+/// deliveries routed before it to be written (the flusher rings when they are), and so does a
+/// claim of its login, and every change after it.
 extension ClusterNode {
     func runRegistry() async {
         for await _ in registryRequests {
             while !Task.isCancelled {
-                let claims = pendingClaims.withLockedValue { pending in
+                let taken = pendingClaims.withLockedValue { pending in
                     defer { pending.claims = [] }
                     return pending.claims
                 }
                 let announced = await announceChanges()
+                let waiting = Set(
+                    controlQueue.withLockedValue { queue in
+                        queue.compactMap { operation -> ByteBuffer? in
+                            guard case .release = operation.kind else { return nil }
+                            return operation.login
+                        }
+                    })
+                // With the database out of reach every claim is answered now, as unavailable.
+                let claims = announced ? taken.filter { !waiting.contains($0.login) } : taken
+                let held = announced ? taken.filter { waiting.contains($0.login) } : []
+                if !held.isEmpty {
+                    pendingClaims.withLockedValue { $0.claims.insert(contentsOf: held, at: 0) }
+                }
                 if claims.isEmpty { break }
                 var results = announced ? await claimTogether(claims.map(\.login)) : [:]
                 for claim in claims {
@@ -33,10 +48,14 @@ extension ClusterNode {
         for claim in left { claim.answer.resume(returning: .unavailable) }
     }
 
-    /// Sends the releases and congestion notices that wait; false if the database is out of
-    /// reach (they stay queued for the next connection).
+    /// Sends the releases and congestion notices that wait, up to the first release whose
+    /// deliveries are not all written yet; false if the database is out of reach (they stay
+    /// queued for the next connection).
     private func announceChanges() async -> Bool {
-        let operations = controlQueue.withLockedValue { $0 }
+        let outbox = self.outbox
+        let operations = controlQueue.withLockedValue { queue in
+            Array(queue.prefix { outbox.isWritten($0.afterWrites) })
+        }
         guard let session = currentSession.withLockedValue({ $0 }),
             let lease = lifecycle.withLockedValue({ $0.lease?.id })
         else { return false }

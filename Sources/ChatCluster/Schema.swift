@@ -7,13 +7,13 @@ import PostgresNIO
 /// together take turns, so exactly one of them creates each table and the others see it done.
 enum Schema {
     /// The version this code writes and understands.
-    static let version = 1
+    static let version = 2
 
     /// Any constant works, as long as every node uses the same one: it names the lock.
     private static let lockKey: Int64 = 0x6163_6861_7401
 
     /// Each step takes the schema from its index to the next version.
-    private static let upgrades: [[String]] = [
+    static let upgrades: [[String]] = [
         [
             """
             CREATE TABLE achat_nodes (
@@ -44,7 +44,11 @@ enum Schema {
             """,
             // Deliveries are mostly unique text: compressing them costs time and saves little.
             "ALTER TABLE achat_batches ALTER COLUMN payload SET STORAGE EXTERNAL",
-        ]
+        ],
+        // The order batches were written in, whoever wrote them: a login that moves from one node
+        // to another has batches from both, and a third node must deliver the old node's first.
+        // Numbered at insert; a node writes its next batch only once the last one is in.
+        ["ALTER TABLE achat_batches ADD COLUMN arrival bigint GENERATED ALWAYS AS IDENTITY"],
     ]
 
     static func prepare(on connection: GuardedConnection, logger: Logger) async throws {

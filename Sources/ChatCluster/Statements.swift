@@ -183,11 +183,12 @@ struct Statements {
             """, logger: logger)
     }
 
-    /// Takes every batch waiting for this node that it has not delivered yet, each sender's in
-    /// order; in the same statement, deletes those it has delivered (`delivered`: through which
-    /// sequence number, per sender) and acknowledges them to their senders. A batch leaves the
-    /// table only once delivered: deleted as it was taken, it was lost whenever the connection
-    /// died with the answer on its way (`killedConnectionsAreReplacedAndNothingAcceptedIsLost`
+    /// Takes every batch waiting for this node that it has not delivered yet, in the order they
+    /// were inserted (each sender's in sequence, since a sender inserts one at a time); in the
+    /// same statement, deletes those it has delivered (`delivered`: through which sequence
+    /// number, per sender) and acknowledges them to their senders. A batch leaves the table
+    /// only once delivered: deleted as it was taken, it was lost whenever the connection died
+    /// with the answer on its way (`killedConnectionsAreReplacedAndNothingAcceptedIsLost`
     /// failed one run in six).
     func takeBatches(for node: Int64, delivered: [Int64: Int64], on connection: GuardedConnection)
         async throws -> [(sender: Int64, sequence: Int64, payload: ByteBuffer)]
@@ -208,11 +209,11 @@ struct Statements {
             )
             SELECT waiting.sender, waiting.sequence, waiting.payload
             FROM acknowledged LEFT JOIN (
-                SELECT b.sender, b.sequence, b.payload
+                SELECT b.sender, b.sequence, b.payload, b.arrival
                 FROM achat_batches b LEFT JOIN done ON done.sender = b.sender
                 WHERE b.target = \(node) AND b.sequence > coalesce(done.last, 0)
             ) AS waiting ON true
-            ORDER BY waiting.sender, waiting.sequence
+            ORDER BY waiting.arrival
             """, logger: logger)
         // `acknowledged` drives the join, so its notifications go out even when nothing new
         // waits (a SELECT in a WITH runs only as far as the query reads it); it then gives one

@@ -23,7 +23,10 @@ extension ClusterNode {
                     retry = nil
                 }
                 if batches.isEmpty { break }
-                if let failed = await write(batches, from: lease, on: session) {
+                let failed = await write(batches, from: lease, on: session)
+                // Releases may have been waiting for these (see `runRegistry`).
+                if !controlQueue.withLockedValue({ $0.isEmpty }) { registryBell.yield() }
+                if let failed {
                     retry = (lease, Array(batches[failed...]))
                     break
                 }
@@ -66,6 +69,9 @@ extension ClusterNode {
         var lastSequence: [Int64: Int64] = [:]
         var lastSequenceLease: Int64? = nil
         for await _ in fetchRequests {
+            // Every catch-up asked for before this fetch began is answered when it ends.
+            let serving = fetchTickets.withLockedValue { $0.requested }
+            defer { answerCatchUps(through: serving) }
             guard let lease = lifecycle.withLockedValue({ $0.lease?.id }),
                 let session = currentSession.withLockedValue({ $0 })
             else { continue }
@@ -120,4 +126,45 @@ extension ClusterNode {
             fetchBell.yield()
         }
     }
+
+    /// Returns once a fetch that began after this call has handed its deliveries to the server
+    /// (or could not be made): what the database held for this node's logins before is then
+    /// on its way to their loops, ahead of anything sent after.
+    func catchUp() async {
+        await withCheckedContinuation { resume in
+            let closed = fetchTickets.withLockedValue { tickets in
+                guard !tickets.isClosed else { return true }
+                tickets.requested += 1
+                tickets.waiting.append((tickets.requested, resume))
+                return false
+            }
+            if closed { resume.resume() } else { fetchBell.yield() }
+        }
+    }
+
+    private func answerCatchUps(through served: Int) {
+        let ready = fetchTickets.withLockedValue { tickets in
+            let ready = tickets.waiting.filter { $0.ticket <= served }
+            tickets.waiting.removeAll { $0.ticket <= served }
+            return ready
+        }
+        for waiter in ready { waiter.resume.resume() }
+    }
+
+    /// The fetcher has stopped: nobody will answer what still waits.
+    func closeCatchUps() {
+        let left = fetchTickets.withLockedValue { tickets in
+            tickets.isClosed = true
+            defer { tickets.waiting = [] }
+            return tickets.waiting
+        }
+        for waiter in left { waiter.resume.resume() }
+    }
+}
+
+/// Catch-ups (`ClusterNode.catchUp`) waiting for a fetch to begin and end.
+struct FetchTickets {
+    var requested = 0
+    var waiting: [(ticket: Int, resume: CheckedContinuation<Void, Never>)] = []
+    var isClosed = false
 }

@@ -20,7 +20,31 @@ struct MembershipTests {
         for node in nodes { await node.node.leave() }
         let versions = try await postgres.psql(
             "SELECT version FROM achat_schema", database: database(of: url))
-        #expect(versions == "1\n", "\(versions)")
+        #expect(versions == "\(Schema.version)\n", "\(versions)")
+    }
+
+    /// A database a version-1 node made, with a batch on its way, is upgraded by the next node
+    /// to join: the batch gets its place in the order of arrival.
+    @Test func aDatabaseOfTheFirstSchemaIsUpgradedWithItsBatches() async throws {
+        let url = try await postgres.makeDatabase()
+        let firstSchema =
+            Schema.upgrades[0].joined(separator: ";\n")
+                + """
+                ;
+                CREATE TABLE achat_schema (version integer NOT NULL);
+                INSERT INTO achat_schema VALUES (1);
+                INSERT INTO achat_nodes (name, lease_expires) VALUES ('old', now() + interval '1 hour');
+                INSERT INTO achat_batches (target, sender, sequence, payload)
+                    SELECT id, id, 1, '\\x00' FROM achat_nodes
+                """
+        // As the cluster's own user, who must own the tables to change them.
+        _ = try await postgres.psql("SET ROLE \(postgres.user);\n" + firstSchema, database: database(of: url))
+        let node = try await TestNode.join(url, name: "upgrader")
+        await node.node.leave()
+        let after = try await postgres.psql(
+            "SELECT version, (SELECT count(arrival) FROM achat_batches) FROM achat_schema",
+            database: database(of: url))
+        #expect(after == "2|1\n", "\(after)")
     }
 
     @Test(arguments: [
