@@ -320,6 +320,12 @@ public final class ClusterNode: Sendable {
         registryBell.yield()
     }
 
+    /// A release waits until what was routed before it is written or dropped (`Registry.swift`):
+    /// whatever writes or drops deliveries rings the registry.
+    func ringIfReleasesWait() {
+        if !controlQueue.withLockedValue({ $0.isEmpty }) { registryBell.yield() }
+    }
+
     func emit(_ events: [ClusterEvent]) {
         guard !events.isEmpty else { return }
         let onEvent = self.onEvent

@@ -100,6 +100,7 @@ extension ClusterNode {
             logger.info("node joined the cluster", metadata: ["peer": "\(peer)"])
         case .gone(let id):
             _ = outbox.dropPeer(id)
+            ringIfReleasesWait()
             if let left = events.first, case .peerLeft(let peer) = left, id != own {
                 logger.info("node left the cluster", metadata: ["peer": "\(peer)"])
             }

@@ -48,17 +48,26 @@ extension ClusterNode {
         for claim in left { claim.answer.resume(returning: .unavailable) }
     }
 
-    /// Sends the releases and congestion notices that wait, up to the first release whose
-    /// deliveries are not all written yet; false if the database is out of reach (they stay
-    /// queued for the next connection).
+    /// Sends the releases and congestion notices that wait, but a release whose deliveries are
+    /// not all written yet, and what comes after it for the same login; false if the database is
+    /// out of reach (they stay queued for the next connection).
     private func announceChanges() async -> Bool {
-        let outbox = self.outbox
-        let operations = controlQueue.withLockedValue { queue in
-            Array(queue.prefix { outbox.isWritten($0.afterWrites) })
-        }
         guard let session = currentSession.withLockedValue({ $0 }),
             let lease = lifecycle.withLockedValue({ $0.lease?.id })
         else { return false }
+        let outbox = self.outbox
+        let operations = controlQueue.withLockedValue { queue in
+            var held = Set<ByteBuffer>()
+            return queue.filter { operation in
+                // A given-up lease's operations are done with below, whatever their marks.
+                guard operation.lease == lease else { return true }
+                guard !held.contains(operation.login), outbox.isWritten(operation.afterWrites) else {
+                    held.insert(operation.login)
+                    return false
+                }
+                return true
+            }
+        }
         guard !operations.isEmpty else { return true }
         let (control, statements) = (session.control, self.statements)
         // Those of a lease given up went with its row.

@@ -124,6 +124,8 @@ extension ClusterNode {
             session = nil
             if isStopping { break }
             perform(lifecycle.withLockedValue { $0.sessionLost(reason: reason) })
+            // Claims held behind a release (`runRegistry`) are answered now: unavailable.
+            registryBell.yield()
         }
     }
 

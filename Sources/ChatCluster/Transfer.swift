@@ -24,8 +24,7 @@ extension ClusterNode {
                 }
                 if batches.isEmpty { break }
                 let failed = await write(batches, from: lease, on: session)
-                // Releases may have been waiting for these (see `runRegistry`).
-                if !controlQueue.withLockedValue({ $0.isEmpty }) { registryBell.yield() }
+                ringIfReleasesWait()
                 if let failed {
                     retry = (lease, Array(batches[failed...]))
                     break

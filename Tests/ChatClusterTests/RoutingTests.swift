@@ -75,6 +75,25 @@ struct RoutingTests {
         }
     }
 
+    /// A login that moves from one node to another: by the time the new node is granted it,
+    /// what the login's last connection routed to that node has been handed to it. The old
+    /// node's release waits for the write, and the new node's claim for a fetch.
+    @Test func aLoginMovedToAnotherNodeFindsItsLastDeliveriesThere() async throws {
+        try await withNodes(2) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            #expect(await b.node.claim("bob") == .claimed)
+            for round in 1...50 {
+                try await a.waitUntil("alice back on node0") { await a.node.claim("alice") == .claimed }
+                let last = Array("from alice: last \(round)\n".utf8)
+                #expect(a.route(last, to: "bob", on: b) == .queued)
+                a.node.release("alice")
+                try await b.waitUntil("alice on node1") { await b.node.claim("alice") == .claimed }
+                try #require(b.deliveries.last?.bytes == last, "round \(round)")
+                b.node.release("alice")
+            }
+        }
+    }
+
     @Test func aQueueOverItsSoftLimitPausesSendersUntilThePeerHasTakenIt() async throws {
         var configuration = testConfiguration
         configuration.peerQueueSoftLimit = 32 * 1024

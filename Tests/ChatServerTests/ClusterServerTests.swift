@@ -189,6 +189,10 @@ struct ClusterServerTests {
         let bob = try await loggedIn("bob", port: servers[count - 1].port)
         var alice = try await loggedIn("alice", port: servers[0].port)
         try await Self.waitUntilReachable(bob, as: "bob", from: alice, as: "alice")
+        // Alice's first move is to the second server: it must know where bob is too.
+        let probe = try await loggedIn("probe", port: servers[1].port)
+        try await Self.waitUntilReachable(bob, as: "bob", from: probe, as: "probe")
+        await probe.close()
         let rounds = 100
         for round in 1...rounds {
             try await alice.send("bob: last \(round)")
