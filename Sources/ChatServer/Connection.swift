@@ -218,6 +218,10 @@ final class Connection: ChannelInboundHandler {
                 send(.lineTooLong(limit: framer.maximumLineBytes))
             case .line(let line):
                 handleLine(line)
+                // Flow control learns of a full queue when its outbox is written: a held-back
+                // sender's pending lines, taken in one go when it resumed, otherwise all went
+                // into the outbox unwritten and cut a reading recipient off at the hard limit.
+                broker.flushIfOutboxesAreFull()
             }
         }
         if !lifecycle.takesInput {
