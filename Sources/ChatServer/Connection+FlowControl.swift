@@ -70,7 +70,6 @@ extension Connection {
         guard awaitedGate === released else { return }
         awaitedGate = nil
         perform(lifecycle.relieved())
-        broker.flushIfOutboxesAreFull()
     }
 
     /// Leaving for good: nobody waits on this connection any more, and it waits on nobody.

@@ -151,7 +151,6 @@ final class Connection: ChannelInboundHandler {
             pendingInput.writeBuffer(&input)
             takePendingInput()
         }
-        broker.flushIfOutboxesAreFull()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -218,10 +217,6 @@ final class Connection: ChannelInboundHandler {
                 send(.lineTooLong(limit: framer.maximumLineBytes))
             case .line(let line):
                 handleLine(line)
-                // Flow control learns of a full queue when its outbox is written: a held-back
-                // sender's pending lines, taken in one go when it resumed, otherwise all went
-                // into the outbox unwritten and cut a reading recipient off at the hard limit.
-                broker.flushIfOutboxesAreFull()
             }
         }
         if !lifecycle.takesInput {
@@ -239,6 +234,11 @@ final class Connection: ChannelInboundHandler {
                 logIn(String(decoding: bytes, as: UTF8.self))
             }
         }
+        // Flow control learns of a full queue when its outbox is written, so the outboxes go out
+        // once enough waits, line by line: checked only after each read, a held-back sender's
+        // pending lines, taken in one go when it resumed, all went into the outbox unwritten and
+        // cut a reading recipient off at the hard limit.
+        broker.flushIfOutboxesAreFull()
     }
 
     private func logIn(_ line: String) {
