@@ -27,9 +27,7 @@ extension Connection {
     /// sent, then the name is claimed again; at once, then after each of `laterLooksAtHolder`,
     /// and refused only once those are used up. The connection is `claiming` meanwhile.
     func nameIsHeld(_ key: ByteBuffer, name: String, looksTaken: Int) {
-        guard looksTaken <= Self.laterLooksAtHolder.count else {
-            return refuseLogin(.loginTaken(name), because: "already online", login: name)
-        }
+        guard looksTaken <= Self.laterLooksAtHolder.count else { return refuseAsOnline(name) }
         perform(lifecycle.claimStarted())
         guard looksTaken > 0 else { return lookAtHolder(of: key, name: name, looksTaken: looksTaken) }
         broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(
@@ -50,25 +48,27 @@ extension Connection {
     /// such logins, alternating between two servers, were refused before this, and each got in
     /// 10 ms later. The registry is asked again once this server hears of a change that leaves
     /// the name free (the release's notification), or when `releaseWaitInCluster` is up.
-    func nameIsHeldElsewhere(_ claimed: ClaimInCluster, cluster: ClusterBridge) {
+    func nameIsHeldElsewhere(_ claim: ClaimInCluster, cluster: ClusterBridge) {
+        var claimed = claim
         let deadline = claimed.deadline ?? .now() + Self.releaseWaitInCluster
-        guard NIODeadline.now() < deadline else {
-            return refuseLogin(.loginTaken(claimed.name), because: "already online", login: claimed.name)
-        }
+        claimed.deadline = deadline
+        guard NIODeadline.now() < deadline else { return refuseAsOnline(claimed.name) }
         broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: Self.releaseWatchInterval) {
             guard self.lifecycle.state == .claiming, !self.lifecycle.isServerStopping else { return }
             let heard =
                 cluster.node.membershipVersion != claimed.askedAt
                 && cluster.node.location(of: claimed.key) == nil
             guard heard || NIODeadline.now() >= deadline else {
-                var waiting = claimed
-                waiting.deadline = deadline
-                return self.nameIsHeldElsewhere(waiting, cluster: cluster)
+                return self.nameIsHeldElsewhere(claimed, cluster: cluster)
             }
             self.claimInCluster(
                 claimed.key, name: claimed.name, cluster: cluster, looksTaken: claimed.looksTaken,
                 waitingUntil: deadline)
         }
+    }
+
+    func refuseAsOnline(_ name: String) {
+        refuseLogin(.loginTaken(name), because: "already online", login: name)
     }
 
     private func lookAtHolder(of key: ByteBuffer, name: String, looksTaken: Int) {

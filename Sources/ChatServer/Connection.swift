@@ -314,7 +314,7 @@ final class Connection: ChannelInboundHandler {
         case .claimed:
             guard broker.claim(key, for: self) else {
                 cluster.node.release(key)
-                return refuseLogin(.loginTaken(name), because: "already online", login: name)
+                return refuseAsOnline(name)
             }
             grantLogin(key, name: name)
         case .taken:

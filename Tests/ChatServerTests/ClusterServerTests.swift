@@ -155,6 +155,15 @@ struct ClusterServerTests {
         try await expectStillServed(again, as: "bob")
     }
 
+    /// Alice's next connection, on `port`: opened before the old one closes, so that her login
+    /// and `lines` go out the moment it has.
+    static func move(_ alice: LineClient, to port: Int, sending lines: String) async throws -> LineClient {
+        let next = try await LineClient.connect(port: port)
+        await alice.close()
+        try await next.sendRaw("alice\n" + lines)
+        return next
+    }
+
     /// The contract's "as soon as a login's connection is gone, the login is free again", across
     /// servers: the new login can reach the database before the old server's release. Each round
     /// here was refused about once in 25 before the registry was asked again, so 200 rounds
@@ -163,11 +172,8 @@ struct ClusterServerTests {
         let (_, servers) = try await Self.nodes()
         var alice = try await loggedIn("alice", port: servers[0].port)
         for round in 1...200 {
-            // Connected first, so the login goes out the moment the old connection is closed.
-            let next = try await LineClient.connect(port: servers[round % 2].port)
-            await alice.close()
-            alice = next
-            try await alice.sendRaw("alice\nalice: round \(round)\n")
+            alice = try await Self.move(
+                alice, to: servers[round % 2].port, sending: "alice: round \(round)\n")
             let answer = try await alice.readLine()
             try #require(answer == "from alice: round \(round)", "round \(round)")
         }
@@ -196,10 +202,8 @@ struct ClusterServerTests {
         let rounds = 100
         for round in 1...rounds {
             try await alice.send("bob: last \(round)")
-            let next = try await LineClient.connect(port: servers[round % 2].port)
-            await alice.close()
-            alice = next
-            try await alice.sendRaw("alice\nbob: first \(round)\nalice: in \(round)\n")
+            alice = try await Self.move(
+                alice, to: servers[round % 2].port, sending: "bob: first \(round)\nalice: in \(round)\n")
             try #require(try await alice.readLine() == "from alice: in \(round)", "round \(round)")
         }
         var heard: [String] = []
