@@ -33,6 +33,8 @@ final class Broker {
     let inbox: LoopInbox
     /// Every loop's inbox, by loop index.
     var inboxes: [LoopInbox] = []
+    /// With several loops: the order connections arrived in, for logins that must keep it.
+    var arrivals: ArrivalOrder?
 
     /// The logged-in connections by slot, so a resolved recipient list can name them by index
     /// without keeping a departed connection alive.
@@ -95,6 +97,7 @@ final class Broker {
         self.brokers = brokers
         self.budgetGates = shared.budgetGates
         self.inboxes = shared.inboxes
+        self.arrivals = shared.arrivals
         self.cluster = cluster
         outgoingMail = Array(repeating: LoopMail(), count: brokers.count)
         outgoingMailBytes = Array(repeating: 0, count: brokers.count)
@@ -220,4 +223,5 @@ final class Broker {
 struct SharedByLoops {
     var budgetGates: [CongestionGate] = []
     var inboxes: [LoopInbox] = []
+    var arrivals: ArrivalOrder?
 }

@@ -76,7 +76,9 @@ public final class ChatServer: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-        let shared = try await brokers.shared()
+        // One loop reads its sockets in the order they became readable, which keeps it already.
+        let arrivals = brokers.count > 1 ? ArrivalOrder(loops: brokers.map(\.eventLoop)) : nil
+        let shared = try await brokers.shared(arrivals: arrivals)
         for broker in brokers {
             try await broker.eventLoop.submit { [brokers] in
                 broker.value.meet(brokers, shared: shared, cluster: cluster)
@@ -93,6 +95,7 @@ public final class ChatServer: Sendable {
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(AcceptBackoff(logger: logger))
+                    if let arrivals { try channel.pipeline.syncOperations.addHandler(ArrivalStamp(arrivals)) }
                 }
             }
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -108,7 +111,9 @@ public final class ChatServer: Sendable {
                     let broker = brokerOfLoop[ObjectIdentifier(channel.eventLoop)]!.value
                     try tls?.addHandlers(to: channel, statistics: statistics, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(
-                        Connection(broker: broker, admission: admission, logger: logger))
+                        Connection(
+                            broker: broker, admission: admission, logger: logger,
+                            arrivalTicket: arrivals?.ticket(of: channel)))
                 }
             }
         do {
@@ -229,8 +234,8 @@ public struct ChatService: Service, CustomStringConvertible {
 
 extension [NIOLoopBound<Broker>] {
     /// Each broker's budget gate and inbox, read on its loop.
-    fileprivate func shared() async throws -> SharedByLoops {
-        var shared = SharedByLoops()
+    fileprivate func shared(arrivals: ArrivalOrder?) async throws -> SharedByLoops {
+        var shared = SharedByLoops(arrivals: arrivals)
         for broker in self {
             let (gate, inbox) = try await broker.eventLoop.submit {
                 (broker.value.budgetGate, broker.value.inbox)

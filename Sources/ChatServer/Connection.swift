@@ -39,6 +39,10 @@ final class Connection: ChannelInboundHandler {
     /// A message that could not be delivered yet because a queue it feeds is congested.
     var heldLine: ByteBuffer?
     private(set) var login: ByteBuffer?
+    /// Its place in the listener's accept queue, with several loops (`ArrivalOrder`).
+    let arrivalTicket: UInt64?
+    /// Counts its waits for earlier arrivals, so that only the latest wait's wake-up goes on.
+    var arrivalWaits = 0
     /// Where the broker keeps this connection while it is logged in.
     var slot: Int?
     /// The recipient list this client used last, already looked up: clients tend to write to
@@ -84,8 +88,9 @@ final class Connection: ChannelInboundHandler {
 
     var closeFuture: EventLoopFuture<Void> { closePromise.futureResult }
 
-    init(broker: Broker, admission: Admission, logger: Logger) {
+    init(broker: Broker, admission: Admission, logger: Logger, arrivalTicket: UInt64? = nil) {
         self.broker = broker
+        self.arrivalTicket = arrivalTicket
         self.admission = admission
         self.logger = logger
         // Until it has logged in, a client gets no more room than a login needs.
@@ -119,6 +124,7 @@ final class Connection: ChannelInboundHandler {
         socket = SocketDescriptor.of(context.channel).map(SystemPackage.FileDescriptor.init(rawValue:))
         awaitsTLSHandshake = broker.configuration.tls != nil
         broker.register(self)
+        if let arrivalTicket { broker.arrivals?.attach(arrivalTicket, connection: ObjectIdentifier(self)) }
         broker.statistics.connectionOpened()
         logger.info("connected")
         var refusal: (Notice, reason: String)?
@@ -246,7 +252,7 @@ final class Connection: ChannelInboundHandler {
         case .failure(let refusal):
             refuseLogin(.loginRefused(refusal), because: "\(refusal)")
         case .success(let name):
-            claim(ByteBuffer(string: name), name: name)
+            claimInArrivalOrder(ByteBuffer(string: name), name: name)
         }
     }
 
@@ -278,6 +284,7 @@ final class Connection: ChannelInboundHandler {
 
     private func completeLogin(_ key: ByteBuffer, name: String) {
         login = key
+        if let arrivalTicket { broker.arrivals?.settle(arrivalTicket) }
         framer.maximumLineBytes = broker.configuration.maximumLineBytes
         // From here on every line about this connection says whose it is.
         logger[metadataKey: "login"] = "\(name)"
@@ -329,6 +336,7 @@ final class Connection: ChannelInboundHandler {
         var metadata: Logger.Metadata = ["reason": "\(reason)"]
         if let login { metadata["login"] = "\(login)" }
         logger.notice("login refused", metadata: metadata)
+        if let arrivalTicket { broker.arrivals?.settle(arrivalTicket) }
         perform(lifecycle.loginRefused(notice, reason: reason))
     }
 

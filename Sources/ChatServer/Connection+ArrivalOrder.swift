@@ -1,0 +1,78 @@
+import NIOCore
+
+/// A login keeps the order in which its connection arrived among the latest earlier ones from the
+/// same address (`ArrivalOrder`). Before it claims its name, each of them that is active and has
+/// not read its login has its loop take what it has sent (which, for a script's closed
+/// connection, logs it in, delivers its lines and logs it out again), once; and the login waits
+/// while one of them is claiming the same name or is not yet active on its loop.
+extension Connection {
+    /// A look at the earlier arrivals while waiting, in case a change was missed. A login is
+    /// woken by the change it waits for: looking only every 5 ms, a script reconnecting every
+    /// 3.5 ms on a loaded machine made logins queue up behind each other.
+    static let earlierArrivalRecheckInterval: TimeAmount = .milliseconds(100)
+    /// How long a login waits at most for an earlier one claiming the same name: longer than a
+    /// claim takes to be answered, a name found held included (the holder's looks here, the
+    /// release wait in a cluster). The earlier one then has the name, or waits for a holder that
+    /// stays, as the later one will, and they go on side by side: 1,000 connections racing for
+    /// one name, each waiting for the one before to be refused, held the last for minutes.
+    static let earlierClaimWaitLimit: TimeAmount = releaseWaitInCluster + .seconds(1)
+    /// `caughtUp`: earlier arrivals whose loops have already taken what they had sent.
+    func claimInArrivalOrder(
+        _ key: ByteBuffer, name: String, caughtUp: Set<UInt64> = [], since started: NIODeadline = .now()
+    ) {
+        guard let arrivals = broker.arrivals, let arrivalTicket else { return claim(key, name: name) }
+        arrivalWaits &+= 1
+        let wait = arrivalWaits
+        let connection = NIOLoopBound(self, eventLoop: broker.eventLoop)
+        let goOn: @Sendable (Set<UInt64>) -> Void = { caughtUp in
+            connection.eventLoop.execute {
+                let connection = connection.value
+                guard connection.arrivalWaits == wait, connection.lifecycle.state == .claiming,
+                    !connection.lifecycle.isServerStopping
+                else { return }
+                connection.claimInArrivalOrder(key, name: name, caughtUp: caughtUp, since: started)
+            }
+        }
+        let earlier = arrivals.earlierArrivals(before: arrivalTicket, claiming: key) { goOn(caughtUp) }
+        let toCatchUp = earlier.filter {
+            $0.claiming == nil && $0.connection != nil && !caughtUp.contains($0.ticket)
+        }
+        // One not yet active has not been read at all: only its loop's turn ends this wait.
+        let mustWait =
+            earlier.contains { $0.connection == nil }
+            || (earlier.contains { $0.claiming == key } && .now() - started < Self.earlierClaimWaitLimit)
+        guard !toCatchUp.isEmpty || mustWait else { return claim(key, name: name) }
+        perform(lifecycle.claimStarted())
+        if toCatchUp.isEmpty {
+            broker.eventLoop.scheduleTask(in: Self.earlierArrivalRecheckInterval) { goOn(caughtUp) }
+        } else {
+            broker.letEarlierArrivalsCatchUp(toCatchUp) { goOn(caughtUp.union(toCatchUp.map(\.ticket))) }
+        }
+    }
+}
+
+extension Broker {
+    /// Each earlier arrival's loop takes what that connection has sent and not been read (TLS
+    /// connections only get their loop's turn); then `done` runs on this loop.
+    func letEarlierArrivalsCatchUp(_ earlier: [ArrivalOrder.Arrival], then done: @escaping () -> Void) {
+        let active = earlier.compactMap { arrival in arrival.connection.map { (arrival, $0) } }
+        guard !active.isEmpty else { return done() }
+        let waiting = NIOLoopBoundBox((remaining: active.count, done: done), eventLoop: eventLoop)
+        let loop = eventLoop
+        for (arrival, id) in active {
+            let othersBroker = brokers[arrival.loop]
+            othersBroker.eventLoop.execute {
+                if let connection = othersBroker.value.connections[id],
+                    connection.arrivalTicket == arrival.ticket,
+                    connection.lifecycle.state == .awaitingLogin
+                {
+                    connection.takeUnreadInput()
+                }
+                loop.execute {
+                    waiting.value.remaining -= 1
+                    if waiting.value.remaining == 0 { waiting.value.done() }
+                }
+            }
+        }
+    }
+}
