@@ -16,6 +16,7 @@ extension Connection {
     /// stays, as the later one will, and they go on side by side: 1,000 connections racing for
     /// one name, each waiting for the one before to be refused, held the last for minutes.
     static let earlierClaimWaitLimit: TimeAmount = releaseWaitInCluster + .seconds(1)
+
     /// `caughtUp`: earlier arrivals whose loops have already taken what they had sent.
     func claimInArrivalOrder(
         _ key: ByteBuffer, name: String, caughtUp: Set<UInt64> = [], since started: NIODeadline = .now()
@@ -41,7 +42,11 @@ extension Connection {
         let mustWait =
             earlier.contains { $0.connection == nil }
             || (earlier.contains { $0.claiming == key } && .now() - started < Self.earlierClaimWaitLimit)
-        guard !toCatchUp.isEmpty || mustWait else { return claim(key, name: name) }
+        guard !toCatchUp.isEmpty || mustWait else {
+            // Wake-ups still registered for this wait must not claim a second time.
+            arrivalWaits &+= 1
+            return claim(key, name: name)
+        }
         perform(lifecycle.claimStarted())
         if toCatchUp.isEmpty {
             broker.eventLoop.scheduleTask(in: Self.earlierArrivalRecheckInterval) { goOn(caughtUp) }
