@@ -56,6 +56,19 @@ extension Connection {
     }
 }
 
+extension Connection {
+    /// Later logins need not wait for this one once it is online; it tells them after the read
+    /// that brought its login is taken: a script's closed connection has then ended too and
+    /// freed the name, so the next login under it finds it free rather than a holder on its way
+    /// out, which it would look at again only 20 ms later. (Telling them at the grant, under a
+    /// loaded machine 1 to 2 of 5 runs of `Tools/one-shot-logins.py` had logins queue up behind
+    /// each other past the 3-second wait, and 71 to 153 of 2,000 lines out of order.)
+    func settleArrivalOnceReadIsTaken() {
+        guard let arrivalTicket, let arrivals = broker.arrivals else { return }
+        broker.eventLoop.execute { arrivals.settle(arrivalTicket) }
+    }
+}
+
 extension Broker {
     /// Each earlier arrival's loop takes what that connection has sent and not been read (TLS
     /// connections only get their loop's turn); then `done` runs on this loop.

@@ -270,7 +270,10 @@ final class Connection: ChannelInboundHandler {
     /// The name is this connection's, here (and in the cluster's registry, in cluster mode).
     private func grantLogin(_ key: ByteBuffer, name: String) {
         completeLogin(key, name: name)
-        guard broker.inbox.hasMail else { return perform(lifecycle.loggedIn()) }
+        guard broker.inbox.hasMail else {
+            perform(lifecycle.loggedIn())
+            return settleArrivalOnceReadIsTaken()
+        }
         // The name's last connection, on another loop, may have sent lines this loop has not
         // taken yet (see `Broker.releaseLogin`): this one's lines wait until the mail handed over
         // before now has been taken, which is queued ahead of this.
@@ -279,12 +282,12 @@ final class Connection: ChannelInboundHandler {
         broker.eventLoop.execute {
             guard connection.value.lifecycle.state == .claiming else { return }
             connection.value.perform(connection.value.lifecycle.loggedIn())
+            connection.value.settleArrivalOnceReadIsTaken()
         }
     }
 
     private func completeLogin(_ key: ByteBuffer, name: String) {
         login = key
-        if let arrivalTicket { broker.arrivals?.settle(arrivalTicket) }
         framer.maximumLineBytes = broker.configuration.maximumLineBytes
         // From here on every line about this connection says whose it is.
         logger[metadataKey: "login"] = "\(name)"
