@@ -107,7 +107,7 @@ final class ArrivalOrder: Sendable {
                 index -= 1
                 guard let other = state.arrivals[tickets[index]] else { continue }
                 earlier.append(other)
-                if other.claiming == name || other.connection == nil {
+                if other.holdsBack(claimOf: name) {
                     state.arrivals[other.ticket]?.waiters.append(wake)
                 }
             }
@@ -129,6 +129,14 @@ final class ArrivalOrder: Sendable {
             return arrival.waiters
         }
         for wake in waiters { wake() }
+    }
+}
+
+extension ArrivalOrder.Arrival {
+    /// Whether a later login claiming `name` has to wait for this arrival: it is not yet active
+    /// on its loop (nothing of it has been read), or it is claiming the same name.
+    func holdsBack(claimOf name: ByteBuffer) -> Bool {
+        connection == nil || claiming == name
     }
 }
 

@@ -38,10 +38,12 @@ extension Connection {
         let toCatchUp = earlier.filter {
             $0.claiming == nil && $0.connection != nil && !caughtUp.contains($0.ticket)
         }
-        // One not yet active has not been read at all: only its loop's turn ends this wait.
-        let mustWait =
-            earlier.contains { $0.connection == nil }
-            || (earlier.contains { $0.claiming == key } && .now() - started < Self.earlierClaimWaitLimit)
+        // One not yet active has not been read at all: only its loop's turn ends that wait; the
+        // wait for one claiming the same name ends at the limit.
+        let mayStillWaitForClaims = .now() - started < Self.earlierClaimWaitLimit
+        let mustWait = earlier.contains {
+            $0.holdsBack(claimOf: key) && ($0.connection == nil || mayStillWaitForClaims)
+        }
         guard !toCatchUp.isEmpty || mustWait else {
             // Wake-ups still registered for this wait must not claim a second time.
             arrivalWaits &+= 1
