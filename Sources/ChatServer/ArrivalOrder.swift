@@ -39,8 +39,14 @@ final class ArrivalOrder: Sendable {
         /// Stamped by the listener and not yet taken by the connection's handler.
         var ticketsOfChannels: [ObjectIdentifier: UInt64] = [:]
         var arrivals: [UInt64: Arrival] = [:]
-        /// Tickets of `arrivals`, by address, in arrival order.
-        var ticketsByAddress: [String: [UInt64]] = [:]
+        var byAddress: [String: FromOneAddress] = [:]
+    }
+
+    private struct FromOneAddress {
+        /// Of `arrivals`, in arrival order.
+        var tickets: [UInt64] = []
+        /// The name the latest connection from here to log in took, and when.
+        var lastLogin: (name: ByteBuffer, at: NIODeadline)?
     }
 
     private let state = Mutex(State())
@@ -60,7 +66,7 @@ final class ArrivalOrder: Sendable {
             state.ticketsOfChannels[channelID] = ticket
             state.arrivals[ticket] = Arrival(
                 ticket: ticket, loop: loopIndices[ObjectIdentifier(channel.eventLoop)] ?? 0, address: address)
-            if let address { state.ticketsByAddress[address, default: []].append(ticket) }
+            if let address { state.byAddress[address, default: FromOneAddress()].tickets.append(ticket) }
             return ticket
         }
         // Whatever becomes of it, even a channel closed before its loop ever ran it. This can run
@@ -90,41 +96,49 @@ final class ArrivalOrder: Sendable {
 
     /// The connection with `ticket` is claiming `name`: the latest earlier arrivals from its
     /// address that are not logged in yet, on any loop (one on this loop may be claiming).
-    /// `wake` runs once one of them that is claiming the same name or is not yet active changes.
+    /// `wake` runs once the latest of them that is claiming the same name or is not yet active
+    /// changes: the older ones it waits for themselves wait for, or go before, that one.
+    /// `lastLoginUnderName`: when a connection from the address last logged in as `name`.
     func earlierArrivals(
         before ticket: UInt64, claiming name: ByteBuffer, wake: @escaping @Sendable () -> Void
-    ) -> [Arrival] {
+    ) -> (arrivals: [Arrival], lastLoginUnderName: NIODeadline?) {
         state.withLock { state in
-            guard var arrival = state.arrivals[ticket] else { return [] }
+            guard var arrival = state.arrivals[ticket] else { return ([], nil) }
             arrival.claiming = name
             state.arrivals[ticket] = arrival
-            guard let address = arrival.address, let tickets = state.ticketsByAddress[address] else {
-                return []
+            guard let address = arrival.address, let fromThere = state.byAddress[address] else {
+                return ([], nil)
             }
+            let tickets = fromThere.tickets
             var earlier: [Arrival] = []
             var index = tickets.partitionPoint { $0 >= ticket }
+            var watching = false
             while index > 0, earlier.count < Self.earlierArrivalsLookedAt {
                 index -= 1
                 guard let other = state.arrivals[tickets[index]] else { continue }
                 earlier.append(other)
-                if other.holdsBack(claimOf: name) {
+                if !watching, other.holdsBack(claimOf: name) {
                     state.arrivals[other.ticket]?.waiters.append(wake)
+                    watching = true
                 }
             }
-            return earlier
+            let lastLogin = fromThere.lastLogin.flatMap { $0.name == name ? $0.at : nil }
+            return (earlier, lastLogin)
         }
     }
 
-    /// The connection logged in, was refused or closed: later logins need not wait for it.
-    func settle(_ ticket: UInt64) {
+    /// The connection logged in (`loggedIn`), was refused or closed: later logins need not wait
+    /// for it.
+    func settle(_ ticket: UInt64, loggedIn: Bool = false) {
         let waiters = state.withLock { state -> [@Sendable () -> Void] in
             guard let arrival = state.arrivals.removeValue(forKey: ticket) else { return [] }
-            if let address = arrival.address,
-                var tickets = state.ticketsByAddress.removeValue(forKey: address)
-            {
-                let index = tickets.partitionPoint { $0 >= ticket }
-                if index < tickets.count, tickets[index] == ticket { tickets.remove(at: index) }
-                if !tickets.isEmpty { state.ticketsByAddress[address] = tickets }
+            if let address = arrival.address, var fromThere = state.byAddress.removeValue(forKey: address) {
+                let index = fromThere.tickets.partitionPoint { $0 >= ticket }
+                if index < fromThere.tickets.count, fromThere.tickets[index] == ticket {
+                    fromThere.tickets.remove(at: index)
+                }
+                if loggedIn, let name = arrival.claiming { fromThere.lastLogin = (name, .now()) }
+                if !fromThere.tickets.isEmpty { state.byAddress[address] = fromThere }
             }
             return arrival.waiters
         }

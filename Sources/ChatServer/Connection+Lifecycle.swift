@@ -66,8 +66,8 @@ extension Connection {
         perform(.disarmLoginTimer)
         stopStallMonitor()
         broker.releaseLogin(of: self)
-        // It will not log in now: later logins from its address need not wait for it.
-        if let arrivalTicket { broker.arrivals?.settle(arrivalTicket) }
+        // It will not log in now, or has: later logins from its address need not wait for it.
+        if let arrivalTicket { broker.arrivals?.settle(arrivalTicket, loggedIn: login != nil) }
         leaveFlowControl()
         heldLine = nil
         pendingInput = ByteBuffer()

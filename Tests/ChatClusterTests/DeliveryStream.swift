@@ -56,7 +56,12 @@ final class DeliveryStream: Sendable {
     /// Waits until `count` more deliveries have been accepted than now.
     func waitForMoreAccepted(_ count: Int) async throws {
         let target = acceptedCount + count
-        try await waitUntil("\(count) more accepted deliveries") { acceptedCount >= target }
+        do {
+            try await waitUntil("\(count) more accepted deliveries") { acceptedCount >= target }
+        } catch {
+            let refused = state.withLockedValue { $0.refused }
+            throw TestTimeout("\(error); \(target - acceptedCount) short, refused so far: \(refused)")
+        }
     }
 
     /// Stops sending, waits for every accepted delivery, and checks them.

@@ -241,9 +241,16 @@ struct ClusterServerTests {
         for client in clients { await client.close() }
     }
 
+    /// A node with a 3-second lease on a machine loaded past what it keeps up with (both cores
+    /// busy beside the suite) can find its lease at risk and refuse a login as "cannot log in
+    /// now"; what these tests are about begins once the login is in.
+    static func loggedInDespiteShortLease(_ name: String, port: Int) async throws -> LineClient {
+        try await eventuallyLoggedIn(name, port: port, within: .seconds(60))
+    }
+
     @Test func aKilledServersLoginsAreFreedByTheOthers() async throws {
         let (_, servers) = try await Self.nodes(firstLeaseSeconds: 3)
-        _ = try await loggedIn("bob", port: servers[0].port)
+        _ = try await Self.loggedInDespiteShortLease("bob", port: servers[0].port)
         servers[0].child.signal(SIGKILL)
         let killedAt = ContinuousClock.now
         let bob = try await eventuallyLoggedIn("bob", port: servers[1].port, within: .seconds(60))
@@ -270,7 +277,7 @@ struct ClusterServerTests {
     @Test func aServerThatLosesItsLeaseDropsItsClientsAndTheyLogInElsewhere() async throws {
         let proxy = try await TCPProxy(toPort: try postgres.port)
         let (_, servers) = try await Self.nodes(through: proxy, firstLeaseSeconds: 3)
-        let bob = try await loggedIn("bob", port: servers[0].port)
+        let bob = try await Self.loggedInDespiteShortLease("bob", port: servers[0].port)
         proxy.cut()
         // The cut-off server drops bob itself, before its lease runs out for the others.
         let lines = try await bob.readToEnd(timeout: .seconds(60))
