@@ -45,7 +45,8 @@ final class ArrivalOrder: Sendable {
     private struct FromOneAddress {
         /// Of `arrivals`, in arrival order.
         var tickets: [UInt64] = []
-        /// The name the latest connection from here to log in took, and when.
+        /// The name the latest connection from here to log in took, and when, while any from
+        /// here are still waiting.
         var lastLogin: (name: ByteBuffer, at: NIODeadline)?
     }
 
@@ -95,13 +96,16 @@ final class ArrivalOrder: Sendable {
     }
 
     /// The connection with `ticket` is claiming `name`: the latest earlier arrivals from its
-    /// address that are not logged in yet, on any loop (one on this loop may be claiming).
-    /// `wake` runs once the latest of them that is claiming the same name or is not yet active
-    /// changes: the older ones it waits for themselves wait for, or go before, that one.
-    /// `lastLoginUnderName`: when a connection from the address last logged in as `name`.
+    /// address that are not logged in yet, on any loop (one on this loop may be claiming), and
+    /// when waiting for those claiming the same name ends, nil once it has. That wait lasts
+    /// `claimWait.limit` from `claimWait.since` or, if later, from the last login under `name`
+    /// from the address, so that a queue of them that moves is not cut. `wake` runs once the
+    /// latest of them that holds the login back changes: one older than that is waited for by
+    /// it, or is looked at again when it changes.
     func earlierArrivals(
-        before ticket: UInt64, claiming name: ByteBuffer, wake: @escaping @Sendable () -> Void
-    ) -> (arrivals: [Arrival], lastLoginUnderName: NIODeadline?) {
+        before ticket: UInt64, claiming name: ByteBuffer, claimWait: (since: NIODeadline, limit: TimeAmount),
+        wake: @escaping @Sendable () -> Void
+    ) -> (arrivals: [Arrival], claimWaitEnds: NIODeadline?) {
         state.withLock { state in
             guard var arrival = state.arrivals[ticket] else { return ([], nil) }
             arrival.claiming = name
@@ -109,6 +113,9 @@ final class ArrivalOrder: Sendable {
             guard let address = arrival.address, let fromThere = state.byAddress[address] else {
                 return ([], nil)
             }
+            let lastLogin = fromThere.lastLogin.flatMap { $0.name == name ? $0.at : nil }
+            let ends = max(claimWait.since, lastLogin ?? claimWait.since) + claimWait.limit
+            let claimsCount = NIODeadline.now() < ends
             let tickets = fromThere.tickets
             var earlier: [Arrival] = []
             var index = tickets.partitionPoint { $0 >= ticket }
@@ -117,13 +124,12 @@ final class ArrivalOrder: Sendable {
                 index -= 1
                 guard let other = state.arrivals[tickets[index]] else { continue }
                 earlier.append(other)
-                if !watching, other.holdsBack(claimOf: name) {
+                if !watching, other.holdsBack(claimOf: name, claimsCount: claimsCount) {
                     state.arrivals[other.ticket]?.waiters.append(wake)
                     watching = true
                 }
             }
-            let lastLogin = fromThere.lastLogin.flatMap { $0.name == name ? $0.at : nil }
-            return (earlier, lastLogin)
+            return (earlier, claimsCount ? ends : nil)
         }
     }
 
@@ -148,9 +154,10 @@ final class ArrivalOrder: Sendable {
 
 extension ArrivalOrder.Arrival {
     /// Whether a later login claiming `name` has to wait for this arrival: it is not yet active
-    /// on its loop (nothing of it has been read), or it is claiming the same name.
-    func holdsBack(claimOf name: ByteBuffer) -> Bool {
-        connection == nil || claiming == name
+    /// on its loop (nothing of it has been read), or it is claiming the same name while such
+    /// claims count.
+    func holdsBack(claimOf name: ByteBuffer, claimsCount: Bool) -> Bool {
+        connection == nil || (claimsCount && claiming == name)
     }
 }
 

@@ -7,7 +7,8 @@ import NIOCore
 /// while one of them is claiming the same name or is not yet active on its loop.
 extension Connection {
     /// How long a login waits at most for an earlier one claiming the same name, counted from
-    /// the last time one of them logged in under it: longer than a claim takes to be answered, a
+    /// the start of its wait or, if later, the last time a connection from its address logged in
+    /// under the name: longer than a claim takes to be answered, a
     /// name found held included (the holder's looks here, the release wait in a cluster). The
     /// earlier one then has the name, or waits for a holder that stays, as the later one will,
     /// and they go on side by side: 1,000 connections racing for one name, each waiting for the
@@ -35,19 +36,14 @@ extension Connection {
                 connection.claimInArrivalOrder(key, name: name, caughtUp: caughtUp, since: started)
             }
         }
-        let (earlier, lastLoginUnderName) = arrivals.earlierArrivals(before: arrivalTicket, claiming: key) {
-            goOn(caughtUp)
-        }
+        let (earlier, claimWaitEnds) = arrivals.earlierArrivals(
+            before: arrivalTicket, claiming: key,
+            claimWait: (since: started, limit: Self.earlierClaimWaitLimit)
+        ) { goOn(caughtUp) }
         let toCatchUp = earlier.filter {
             $0.claiming == nil && $0.connection != nil && !caughtUp.contains($0.ticket)
         }
-        // One not yet active has not been read at all: only its loop's turn ends that wait; the
-        // wait for one claiming the same name ends at the limit.
-        let progressedAt = max(started, lastLoginUnderName ?? started)
-        let mayStillWaitForClaims = .now() - progressedAt < Self.earlierClaimWaitLimit
-        let mustWait = earlier.contains {
-            $0.holdsBack(claimOf: key) && ($0.connection == nil || mayStillWaitForClaims)
-        }
+        let mustWait = earlier.contains { $0.holdsBack(claimOf: key, claimsCount: claimWaitEnds != nil) }
         guard !toCatchUp.isEmpty || mustWait else {
             // Wake-ups still registered for this wait must not claim a second time.
             arrivalWaits &+= 1
@@ -59,10 +55,8 @@ extension Connection {
             // limit. Looking every 5 ms, a script reconnecting every 3.5 ms on a loaded machine
             // had its logins queue up behind each other; every 100 ms, 10,000 of them queued up
             // did little else than look (`Tools/one-shot-logins.py`, two busy loops beside).
-            if mayStillWaitForClaims, earlier.contains(where: { $0.claiming == key }) {
-                broker.eventLoop.scheduleTask(deadline: progressedAt + Self.earlierClaimWaitLimit) {
-                    goOn(caughtUp)
-                }
+            if let claimWaitEnds, earlier.contains(where: { $0.claiming == key }) {
+                broker.eventLoop.scheduleTask(deadline: claimWaitEnds) { goOn(caughtUp) }
             }
         } else {
             broker.letEarlierArrivalsCatchUp(toCatchUp) {

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -12,7 +13,10 @@ import Synchronization
 /// blocking socket lets it, on a thread of its own, while `busyThreads` threads spin beside it:
 /// a machine with no core to spare, as a CI run compiling on both cores is.
 enum BusyMachineScript {
-    static func run(port: Int, rounds: Int, busyThreads: Int) async {
+    /// Returns the rounds whose connection failed (each connect gives up after 5 s).
+    static func run(port: Int, rounds: Int, busyThreads: Int) async -> [String] {
+        // The in-process server holds every queued connection, and this process has both ends.
+        _ = OpenFileLimit.raiseToHardLimit()
         let stop = Atomic<Bool>(false)
         let spinning = DispatchGroup()
         for _ in 0..<busyThreads {
@@ -23,21 +27,33 @@ enum BusyMachineScript {
                 spinning.leave()
             }
         }
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        let failures = await withCheckedContinuation { (done: CheckedContinuation<[String], Never>) in
             Thread.detachNewThread {
+                var failures: [String] = []
                 for round in 0..<rounds {
-                    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                    guard descriptor >= 0 else { break }
-                    if connectToLoopback(descriptor, port: port) == 0 {
-                        let lines = Array("alice\nbob: \(round)\n".utf8)
-                        _ = lines.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+                    if let failure = oneRound(round, port: port) {
+                        failures.append("round \(round): \(failure)")
                     }
-                    close(descriptor)
                 }
-                done.resume()
+                done.resume(returning: failures)
             }
         }
         stop.store(true, ordering: .relaxed)
         spinning.wait()
+        return failures
+    }
+
+    private static func oneRound(_ round: Int, port: Int) -> String? {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return "socket: errno \(errno)" }
+        defer { close(descriptor) }
+        // Bounds a blocking connect on Linux too, so a server that stops answering fails the
+        // round instead of hanging the test.
+        var limit = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        guard connectToLoopback(descriptor, port: port) == 0 else { return "connect: errno \(errno)" }
+        let lines = Array("alice\nbob: \(round)\n".utf8)
+        let sent = lines.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+        return sent == lines.count ? nil : "send: errno \(errno)"
     }
 }
