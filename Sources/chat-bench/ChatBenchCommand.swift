@@ -167,7 +167,7 @@ struct ChatBenchCommand: ParsableCommand {
         writeLine(Report.comparisonTable(rows))
         writeLine(
             "each figure is the median of \(repeats) run\(repeats == 1 ? "" : "s") against each server, "
-                + "run A, B, A, B, ...; A/B above 1: A has more of it")
+                + "run A, B, B, A, A, B, ...; A/B above 1: A has more of it")
         let failedB = rows.filter { $0.b.contains { !$0.passed } }.map(\.name)
         if !failedB.isEmpty { writeLine("B failed in: \(failedB.joined(separator: ", "))") }
         let failedA = rows.filter { $0.a.contains { !$0.passed } }.map(\.name)

@@ -67,7 +67,7 @@ struct ServerOptions: ParsableArguments {
         help: ArgumentHelp(
             "With --scenarios and --spawn-server: run the table against this server too (B, beside A from --spawn-server).",
             discussion: """
-                Each scenario runs A, B, A, B, ... (--repeats times each); each figure is the median over \
+                Each scenario runs A, B, B, A, A, B, ... (--repeats times each); each figure is the median over \
                 a server's runs, with the ratio A/B. It is started as --spawn-server is, with \
                 --compare-spawn-arg, --spawn-count and --spawn-timeout.
                 """))
