@@ -17,7 +17,7 @@ extension Connection {
     /// while the queue moves (counted from the start of the wait, the first to pass 3 s went on
     /// beside the others,
     /// which were then refused as online or reordered: `Tools/one-shot-logins.py`, 2,000
-    /// rounds, in 8 of 22 runs with a build on both cores, and in 4 of 4 with two spinning
+    /// rounds, in 9 of 36 runs with a build on both cores, and in 6 of 7 with two spinning
     /// loops beside the build).
     static let earlierClaimWaitLimit: TimeAmount = releaseWaitInCluster + .seconds(1)
 
