@@ -45,7 +45,8 @@ public enum ScenarioRunner {
     /// Runs each scenario `repeats` times against A and as often against B, in the order A, B,
     /// B, A, A, B, ..., so that whatever else the machine does at the time falls on both alike,
     /// and so does going first in a pair: in the order A, B, A, B, the same server against
-    /// itself came out 0.89 at `10000-clients` (`--repeats 5`), as did other pairs.
+    /// itself came out 0.89 at `10000-clients` (`--repeats 5`), and two builds 0.91 to 0.92
+    /// whichever went first.
     public static func compare(
         _ scenarios: [Scenario],
         base: BenchConfiguration,

@@ -100,8 +100,8 @@ final class ArrivalOrder: Sendable {
     /// when waiting for those claiming the same name ends, nil once it has. That wait lasts
     /// `claimWait.limit` from `claimWait.since` or, if later, from the last login under `name`
     /// from the address, so that a queue of them that moves is not cut. `wake` runs once the
-    /// latest of them that holds the login back changes: one older than that is waited for by
-    /// it, or is looked at again when it changes.
+    /// latest of them that holds the login back becomes active or settles: one older than that
+    /// is waited for by it, or is looked at again then.
     func earlierArrivals(
         before ticket: UInt64, claiming name: ByteBuffer, claimWait: (since: NIODeadline, limit: TimeAmount),
         wake: @escaping @Sendable () -> Void

@@ -3,8 +3,8 @@ import NIOCore
 /// A login keeps the order in which its connection arrived among the latest earlier ones from the
 /// same address (`ArrivalOrder`). Before it claims its name, each of them that is active and has
 /// not read its login has its loop take what it has sent (which, for a script's closed
-/// connection, logs it in, delivers its lines and logs it out again), once; and the login waits
-/// while one of them is claiming the same name or is not yet active on its loop.
+/// connection, logs it in, delivers its lines and logs it out again), once per look; and the
+/// login waits while one of them is claiming the same name or is not yet active on its loop.
 extension Connection {
     /// How long a login waits at most for an earlier one claiming the same name, counted from
     /// the start of its wait or, if later, the last time a connection from its address logged in
@@ -15,10 +15,9 @@ extension Connection {
     /// waiting for the one before to be refused, held the last for minutes. A script
     /// reconnecting faster than a loaded machine logs it in queues up: its logins go on waiting
     /// while the queue moves (counted from the start of the wait, the first to pass 3 s went on
-    /// beside the others,
-    /// which were then refused as online or reordered: `Tools/one-shot-logins.py`, 2,000
-    /// rounds, in 9 of 36 runs with a build on both cores, and in 6 of 7 with two spinning
-    /// loops beside the build).
+    /// beside the others, which were then refused as online or reordered:
+    /// `Tools/one-shot-logins.py`, 2,000 rounds, in 9 of 36 runs with a build on both cores, and
+    /// in 6 of 7 with two spinning loops beside the build).
     static let earlierClaimWaitLimit: TimeAmount = releaseWaitInCluster + .seconds(1)
 
     /// `caughtUp`: earlier arrivals whose loops have already taken what they had sent.

@@ -13,8 +13,9 @@ import SystemSupport
 /// blocking socket lets it, on a thread of its own, while `busyThreads` threads spin beside it:
 /// a machine with no core to spare, as a CI run compiling on both cores is.
 enum BusyMachineScript {
-    /// Returns the rounds whose connection failed (each connect gives up after 5 s).
-    static func run(port: Int, rounds: Int, busyThreads: Int) async -> [String] {
+    /// Returns why a round failed, if one did: the script stops there (each connect gives up
+    /// after 5 s, so a server that stops answering ends it soon).
+    static func run(port: Int, rounds: Int, busyThreads: Int) async -> String? {
         // The in-process server holds every queued connection, and this process has both ends.
         _ = OpenFileLimit.raiseToHardLimit()
         let stop = Atomic<Bool>(false)
@@ -27,20 +28,19 @@ enum BusyMachineScript {
                 spinning.leave()
             }
         }
-        let failures = await withCheckedContinuation { (done: CheckedContinuation<[String], Never>) in
+        let failure = await withCheckedContinuation { (done: CheckedContinuation<String?, Never>) in
             Thread.detachNewThread {
-                var failures: [String] = []
-                for round in 0..<rounds {
-                    if let failure = oneRound(round, port: port) {
-                        failures.append("round \(round): \(failure)")
-                    }
-                }
-                done.resume(returning: failures)
+                let failure = (0..<rounds).lazy.compactMap { round in
+                    oneRound(round, port: port).map { "round \(round): \($0)" }
+                }.first
+                done.resume(returning: failure)
             }
         }
         stop.store(true, ordering: .relaxed)
-        spinning.wait()
-        return failures
+        await withCheckedContinuation { (stopped: CheckedContinuation<Void, Never>) in
+            spinning.notify(queue: .global()) { stopped.resume() }
+        }
+        return failure
     }
 
     private static func oneRound(_ round: Int, port: Int) -> String? {
