@@ -134,19 +134,41 @@ final class Broker {
         directory.location(of: login) != nil
     }
 
-    /// Has the connection holding `login` on this server, on whichever loop, take what its client
-    /// sent that its loop has not read yet (`Connection+TakenLogin.swift`), and then calls `done`
-    /// on that loop.
-    func letHolderCatchUp(on login: ByteBuffer, then done: @escaping @Sendable () -> Void) {
-        guard let location = directory.location(of: login) else { return done() }
-        let holdersBroker = brokers[location.loop]
-        holdersBroker.eventLoop.execute {
-            let broker = holdersBroker.value
-            let slot = location.slot
-            if slot < broker.online.count, broker.generations[slot] == location.generation {
-                broker.online[slot]?.takeUnreadInput()
+    /// A connection on one of this server's loops, found by `find` on that loop when it runs
+    /// there (nil if it is gone meanwhile).
+    typealias ConnectionOnLoop = (loop: Int, find: @Sendable (Broker) -> Connection?)
+
+    /// Has each connection's loop take what its client sent that the loop has not read yet
+    /// (`Connection.takeUnreadInput`), and then calls `done` on this loop, in a later task.
+    func letCatchUp(_ connections: [ConnectionOnLoop], then done: @escaping () -> Void) {
+        guard !connections.isEmpty else { return eventLoop.assumeIsolatedUnsafeUnchecked().execute(done) }
+        let waiting = NIOLoopBoundBox((remaining: connections.count, done: done), eventLoop: eventLoop)
+        let loop = eventLoop
+        for (index, find) in connections {
+            let othersBroker = brokers[index]
+            othersBroker.eventLoop.execute {
+                find(othersBroker.value)?.takeUnreadInput()
+                loop.execute {
+                    waiting.value.remaining -= 1
+                    if waiting.value.remaining == 0 { waiting.value.done() }
+                }
             }
-            done()
+        }
+    }
+
+    /// The connection holding `login` on this server, on whichever loop.
+    func holder(of login: ByteBuffer) -> ConnectionOnLoop? {
+        directory.location(of: login).map { location in
+            (
+                location.loop,
+                { broker in
+                    let slot = location.slot
+                    guard slot < broker.online.count, broker.generations[slot] == location.generation else {
+                        return nil
+                    }
+                    return broker.online[slot]
+                }
+            )
         }
     }
 

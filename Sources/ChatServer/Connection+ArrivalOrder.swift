@@ -60,7 +60,7 @@ extension Connection {
                 broker.eventLoop.scheduleTask(deadline: claimWaitEnds) { goOn(caughtUp) }
             }
         } else {
-            broker.letEarlierArrivalsCatchUp(toCatchUp) {
+            broker.letCatchUp(toCatchUp.compactMap(\.connectionAwaitingLogin)) {
                 goOn(caughtUp.union(toCatchUp.map(\.ticket)))
             }
         }
@@ -80,28 +80,20 @@ extension Connection {
     }
 }
 
-extension Broker {
-    /// Each earlier arrival's loop takes what that connection has sent and not been read (TLS
-    /// connections only get their loop's turn); then `done` runs on this loop.
-    func letEarlierArrivalsCatchUp(_ earlier: [ArrivalOrder.Arrival], then done: @escaping () -> Void) {
-        let active = earlier.compactMap { arrival in arrival.connection.map { (arrival, $0) } }
-        guard !active.isEmpty else { return done() }
-        let waiting = NIOLoopBoundBox((remaining: active.count, done: done), eventLoop: eventLoop)
-        let loop = eventLoop
-        for (arrival, id) in active {
-            let othersBroker = brokers[arrival.loop]
-            othersBroker.eventLoop.execute {
-                if let connection = othersBroker.value.connections[id],
-                    connection.arrivalTicket == arrival.ticket,
-                    connection.lifecycle.state == .awaitingLogin
-                {
-                    connection.takeUnreadInput()
+extension ArrivalOrder.Arrival {
+    /// The arrival's connection, on its loop, while it has not read its login (TLS connections
+    /// only get their loop's turn from a catch-up).
+    var connectionAwaitingLogin: Broker.ConnectionOnLoop? {
+        connection.map { id in
+            (
+                loop,
+                { [ticket] broker in
+                    guard let connection = broker.connections[id], connection.arrivalTicket == ticket,
+                        connection.lifecycle.state == .awaitingLogin
+                    else { return nil }
+                    return connection
                 }
-                loop.execute {
-                    waiting.value.remaining -= 1
-                    if waiting.value.remaining == 0 { waiting.value.done() }
-                }
-            }
+            )
         }
     }
 }

@@ -72,12 +72,9 @@ extension Connection {
     }
 
     private func lookAtHolder(of key: ByteBuffer, name: String, looksTaken: Int) {
-        let connection = NIOLoopBound(self, eventLoop: broker.eventLoop)
-        broker.letHolderCatchUp(on: key) {
-            connection.eventLoop.execute {
-                guard connection.value.lifecycle.state == .claiming else { return }
-                connection.value.claim(key, name: name, looksTaken: looksTaken + 1)
-            }
+        broker.letCatchUp(broker.holder(of: key).map { [$0] } ?? []) {
+            guard self.lifecycle.state == .claiming else { return }
+            self.claim(key, name: name, looksTaken: looksTaken + 1)
         }
     }
 

@@ -339,7 +339,7 @@ final class Connection: ChannelInboundHandler {
         var metadata: Logger.Metadata = ["reason": "\(reason)"]
         if let login { metadata["login"] = "\(login)" }
         logger.notice("login refused", metadata: metadata)
-        if let arrivalTicket { broker.arrivals?.settle(arrivalTicket) }
+        // Settled by the drain this starts (`Connection+Lifecycle.swift`).
         perform(lifecycle.loginRefused(notice, reason: reason))
     }
 
