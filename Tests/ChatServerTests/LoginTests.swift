@@ -186,11 +186,10 @@ import Testing
     /// The same script on a machine too busy to log it in as fast as it reconnects: its logins
     /// queue up behind each other, and the queue keeps their order for as long as it moves. It
     /// failed on 2 of 2 runs before (lines never came: logins that had waited 3 s went on beside
-    /// the others and were refused as online), with two spinning threads and with one; one
-    /// slows the tests beside it less (with two, three CI runs in a row failed elsewhere on
-    /// load). The login timeout is far longer than the queue
-    /// takes under the sanitizer (99 s in all); a queue that stops ends the reading after 20 s
-    /// without a line.
+    /// the others and were refused as online), with two spinning threads and with one; one slows
+    /// the tests beside it less (with two, three CI runs in a row failed elsewhere on load). The
+    /// login timeout is far longer than the queue takes under the sanitizer (99 s in all); a
+    /// queue that stops ends the reading after 20 s without a line.
     @Test(.loadsTheMachine) func aScriptThatReconnectsFasterThanABusyServerLogsInKeepsItsOrder() async throws
     {
         let configuration = ChatServerConfiguration.forTests.with {
