@@ -23,6 +23,9 @@ public final class ChildProcess: Sendable {
         productsDirectory.appendingPathComponent(name)
     }
 
+    /// util-linux's `taskset`, which runs a program on the cores it is given.
+    public static let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
+
     /// Starts `executable` with `arguments`. Its stdin is a pipe the test writes to. With
     /// `stallingStderr`, its stderr is a pipe nobody reads (so it fills) until `readStderr()`.
     public init(
@@ -165,12 +168,15 @@ public final class ServerProcess: Sendable {
     public let child: ChildProcess
     public let port: Int
 
-    public init(arguments: [String] = [], stallingStderr: Bool = false) async throws {
-        child = try ChildProcess(
-            ChildProcess.executable("chat-server"),
-            ["--port", "0", "--log-level", "warning"] + arguments,
-            stallingStderr: stallingStderr
-        )
+    /// With `cores` (a kernel CPU list such as `0`), the server runs under `taskset -c cores`.
+    public init(arguments: [String] = [], stallingStderr: Bool = false, cores: String? = nil) async throws {
+        let executable = ChildProcess.executable("chat-server")
+        let flags = ["--port", "0", "--log-level", "warning"] + arguments
+        let (program, programArguments) =
+            if let cores { (ChildProcess.taskset, ["-c", cores, executable.path] + flags) } else {
+                (executable, flags)
+            }
+        child = try ChildProcess(program, programArguments, stallingStderr: stallingStderr)
         let line = try await child.waitForStdoutLine { $0.hasPrefix("listening on ") }
         guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {
             throw TestTimeout("cannot read a port from \(line.debugDescription)")

@@ -1,7 +1,7 @@
-import Dispatch
+import ChatTestSupport
 import Foundation
-import Synchronization
 import SystemSupport
+import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -10,25 +10,25 @@ import SystemSupport
 #endif
 
 /// A script that logs in as `alice`, sends `bob: N` and closes, `rounds` times as fast as a
-/// blocking socket lets it, on a thread of its own, while `busyThreads` threads spin beside it:
-/// a machine with no core to spare, as a CI run compiling on both cores is.
+/// blocking socket lets it, on a thread of its own, against a server that shares its one core
+/// with a spinning process: a machine with no core to spare, as a CI run compiling on both cores
+/// is, confined to one core so that the tests running beside it keep the other.
 enum BusyMachineScript {
+    /// The first core this process may run on, as `taskset -c` takes it.
+    static func firstCore() throws -> String {
+        let allowed = try #require(UsableCores.allowedList())
+        return String(try #require(allowed.split(whereSeparator: { $0 == "," || $0 == "-" }).first))
+    }
+
+    /// A process that spins on `core` until it is terminated.
+    static func spin(on core: String) throws -> ChildProcess {
+        try ChildProcess(ChildProcess.taskset, ["-c", core, "/bin/sh", "-c", "while :; do :; done"])
+    }
+
     /// Returns why a round failed, if one did: the script stops there (each connect gives up
     /// after 5 s, so a server that stops answering ends it soon).
-    static func run(port: Int, rounds: Int, busyThreads: Int) async -> String? {
-        // The in-process server holds every queued connection, and this process has both ends.
-        _ = OpenFileLimit.raiseToHardLimit()
-        let stop = Atomic<Bool>(false)
-        let spinning = DispatchGroup()
-        for _ in 0..<busyThreads {
-            spinning.enter()
-            Thread.detachNewThread {
-                var turns = 0
-                while !stop.load(ordering: .relaxed) { turns &+= 1 }
-                spinning.leave()
-            }
-        }
-        let failure = await withCheckedContinuation { (done: CheckedContinuation<String?, Never>) in
+    static func run(port: Int, rounds: Int) async -> String? {
+        await withCheckedContinuation { (done: CheckedContinuation<String?, Never>) in
             Thread.detachNewThread {
                 let failure = (0..<rounds).lazy.compactMap { round in
                     oneRound(round, port: port).map { "round \(round): \($0)" }
@@ -36,11 +36,6 @@ enum BusyMachineScript {
                 done.resume(returning: failure)
             }
         }
-        stop.store(true, ordering: .relaxed)
-        await withCheckedContinuation { (stopped: CheckedContinuation<Void, Never>) in
-            spinning.notify(queue: .global()) { stopped.resume() }
-        }
-        return failure
     }
 
     private static func oneRound(_ round: Int, port: Int) -> String? {

@@ -21,7 +21,7 @@ import Testing
     /// A server pinned to fewer cores than the machine has starts one loop per core it has: two
     /// loops sharing one core cost throughput and gain nothing.
     @Test func theDefaultLoopsFollowTheCoresTasksetLeavesIt() async throws {
-        let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
+        let taskset = ChildProcess.taskset
         try #require(
             FileManager.default.isExecutableFile(atPath: taskset.path), "taskset (util-linux) is missing")
         // The cores this test may use, as the kernel lists them (they need not start at 0).
