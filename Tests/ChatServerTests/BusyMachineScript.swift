@@ -20,9 +20,13 @@ enum BusyMachineScript {
         return String(try #require(allowed.split(whereSeparator: { $0 == "," || $0 == "-" }).first))
     }
 
-    /// A process that spins on `core` until it is terminated.
+    /// A process that spins on `core` until it is terminated, or until this process is gone (a
+    /// test run that crashed would otherwise leave it spinning). `taskset` becomes the shell, so
+    /// the shell's parent is this process.
     static func spin(on core: String) throws -> ChildProcess {
-        try ChildProcess(ChildProcess.taskset, ["-c", core, "/bin/sh", "-c", "while :; do :; done"])
+        try ChildProcess(
+            ChildProcess.taskset,
+            ["-c", core, "/bin/sh", "-c", "while kill -0 $PPID 2>/dev/null; do :; done"])
     }
 
     /// Returns why a round failed, if one did: the script stops there (each connect gives up

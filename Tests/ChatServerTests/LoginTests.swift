@@ -213,6 +213,7 @@ import Testing
         let heardEachOnceInOrder = heard == Array(0..<rounds)
         #expect(heardEachOnceInOrder, "heard \(heard.count), \(outOfPlace) after a later or the same one")
         await bob.close()
+        spinner.terminate()
         server.child.signal(SIGTERM)
         #expect(try await server.child.waitForExit(timeout: .seconds(60)) == 0, "\(server.child.stderr)")
     }

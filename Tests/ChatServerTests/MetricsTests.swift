@@ -286,19 +286,24 @@ private func request(_ port: Int, _ raw: String) async throws -> (status: String
     return (status, Array(body))
 }
 
-/// Asks for the metrics until they come, and returns them, for a port that may refuse or close
-/// a scraper for a while. The request timeout runs from the connect, and a loaded test process
+/// Asks for the metrics until they come, and returns them, for a port that may close a scraper
+/// unanswered for a while. The request timeout runs from the connect, and a loaded test process
 /// may send its request after it; that is not the server's fault.
 @discardableResult
 private func scrapeOnceAnswered(
     _ port: Int, within timeout: Duration, sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> [String: String] {
     var answer: [String]?
+    var lastResponse: (status: String, body: [String])?
     try await waitUntil(timeout: timeout, sourceLocation: sourceLocation) {
         let response = try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        lastResponse = response
         if response.status == "200" { answer = response.body }
         return answer != nil
     }
+    #expect(
+        answer != nil, "the last response: \(String(describing: lastResponse))",
+        sourceLocation: sourceLocation)
     return series(in: answer ?? [])
 }
 

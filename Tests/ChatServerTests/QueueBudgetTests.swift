@@ -25,7 +25,7 @@ import Testing
     /// The budget cuts off stalled readers only while the loop is over its share (4 MiB here):
     /// a reader the loop fed late, not yet stalled for a second at the last sweep over budget,
     /// is left to the stall timeout, and with 600 s one CI run timed out with 49 of the 50 cut
-    /// off. So the stall timeout is 30 s here, and most readers must be the budget's.
+    /// off. So the stall timeout is 30 s here, and at least half the readers must be the budget's.
     @Test func mailToAnotherLoopStaysWithinThatLoopsBudget() async throws {
         let attack = try await BudgetAttack.start(
             serverArguments: ["--stall-timeout", "30", "--event-loops", "2"], readerCount: 100,
