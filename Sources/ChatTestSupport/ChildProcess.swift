@@ -26,6 +26,15 @@ public final class ChildProcess: Sendable {
     /// util-linux's `taskset`, which runs a program on the cores it is given.
     public static let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
 
+    /// The first core this process may run on, as `taskset -c` takes it (the allowed cores need
+    /// not start at 0).
+    public static func firstAllowedCore() throws -> String {
+        guard let allowed = UsableCores.allowedList(),
+            let first = allowed.split(whereSeparator: { $0 == "," || $0 == "-" }).first
+        else { throw TestTimeout("cannot read this process's allowed cores from /proc/self/status") }
+        return String(first)
+    }
+
     /// Starts `executable` with `arguments`. Its stdin is a pipe the test writes to. With
     /// `stallingStderr`, its stderr is a pipe nobody reads (so it fills) until `readStderr()`.
     public init(

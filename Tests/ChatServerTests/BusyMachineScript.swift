@@ -14,12 +14,6 @@ import Testing
 /// with a spinning process: a machine with no core to spare, as a CI run compiling on both cores
 /// is, confined to one core so that the tests running beside it keep the other.
 enum BusyMachineScript {
-    /// The first core this process may run on, as `taskset -c` takes it.
-    static func firstCore() throws -> String {
-        let allowed = try #require(UsableCores.allowedList())
-        return String(try #require(allowed.split(whereSeparator: { $0 == "," || $0 == "-" }).first))
-    }
-
     /// A process that spins on `core` until it is terminated, or until this process is gone (a
     /// test run that crashed would otherwise leave it spinning). `taskset` becomes the shell, so
     /// the shell's parent is this process.

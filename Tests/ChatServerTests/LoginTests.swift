@@ -194,7 +194,7 @@ import Testing
     /// that stops ends the reading after 20 s without a line.
     @Test(.loadsTheMachine) func aScriptThatReconnectsFasterThanABusyServerLogsInKeepsItsOrder() async throws
     {
-        let core = try BusyMachineScript.firstCore()
+        let core = try ChildProcess.firstAllowedCore()
         let server = try await ServerProcess(
             arguments: ["--event-loops", "2", "--login-timeout", "600"], cores: core)
         let spinner = try BusyMachineScript.spin(on: core)

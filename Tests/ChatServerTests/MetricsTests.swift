@@ -293,18 +293,15 @@ private func request(_ port: Int, _ raw: String) async throws -> (status: String
 private func scrapeOnceAnswered(
     _ port: Int, within timeout: Duration, sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> [String: String] {
-    var answer: [String]?
     var lastResponse: (status: String, body: [String])?
     try await waitUntil(timeout: timeout, sourceLocation: sourceLocation) {
-        let response = try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        lastResponse = response
-        if response.status == "200" { answer = response.body }
-        return answer != nil
+        lastResponse = try await request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        return lastResponse?.status == "200"
     }
+    let answered = lastResponse?.status == "200"
     #expect(
-        answer != nil, "the last response: \(String(describing: lastResponse))",
-        sourceLocation: sourceLocation)
-    return series(in: answer ?? [])
+        answered, "the last response: \(String(describing: lastResponse))", sourceLocation: sourceLocation)
+    return answered ? series(in: lastResponse?.body ?? []) : [:]
 }
 
 /// Runs `body` with the port of a metrics endpoint alone (no chat server), then stops it.

@@ -21,19 +21,18 @@ import Testing
     /// A server pinned to fewer cores than the machine has starts one loop per core it has: two
     /// loops sharing one core cost throughput and gain nothing.
     @Test func theDefaultLoopsFollowTheCoresTasksetLeavesIt() async throws {
-        let taskset = ChildProcess.taskset
         try #require(
-            FileManager.default.isExecutableFile(atPath: taskset.path), "taskset (util-linux) is missing")
-        // The cores this test may use, as the kernel lists them (they need not start at 0).
+            FileManager.default.isExecutableFile(atPath: ChildProcess.taskset.path),
+            "taskset (util-linux) is missing")
+        // The cores this test may use, as the kernel lists them.
         let allowed = try #require(UsableCores.allowedList())
-        let first = try #require(allowed.split(whereSeparator: { $0 == "," || $0 == "-" }).first)
-        for (cores, loops) in [(String(first), 1), (allowed, ChatServerConfiguration.usableCores)] {
-            let server = try ChildProcess(
-                taskset, ["-c", cores, ChildProcess.executable("chat-server").path, "--port", "0"])
-            let line = try await server.waitForStderrLine { $0.hasSuffix("listening") }
+        let first = try ChildProcess.firstAllowedCore()
+        for (cores, loops) in [(first, 1), (allowed, ChatServerConfiguration.usableCores)] {
+            let server = try await ServerProcess(arguments: ["--log-level", "info"], cores: cores)
+            let line = try await server.child.waitForStderrLine { $0.hasSuffix("listening") }
             #expect(line.contains(" loops=\(loops) "), "taskset -c \(cores): \(line)")
-            server.signal(SIGTERM)
-            #expect(try await server.waitForExit() == 0)
+            server.child.signal(SIGTERM)
+            #expect(try await server.child.waitForExit() == 0)
         }
     }
 

@@ -34,9 +34,7 @@ import Testing
         // shares a loop with the even ones, and writes only to the odd ones.
         let elsewhere = attack.readerNames.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
         try await attack.flood(elsewhere, lines: 2000)
-        let byTheBudget = attack.server.child.stderr.split(separator: "\n").count {
-            $0.contains("cut off") && $0.contains("queue budget exceeded")
-        }
+        let byTheBudget = attack.cutOffLines.count { $0.contains("queue budget exceeded") }
         #expect(byTheBudget >= elsewhere.count / 2, "\(byTheBudget) of \(elsewhere.count) by the budget")
         try await attack.expectAttackerStillServed()
     }
@@ -82,8 +80,8 @@ private struct BudgetAttack {
         #expect(cutOff() == Set(targets), "the server's log ends: \(log.suffix(3000))")
         try await attacking.value
         // Once each: a reader still taking nothing a second later is closed, not cut off again.
-        let cutOffLines = server.child.stderr.split(separator: "\n").filter { $0.contains("cut off") }
-        #expect(cutOffLines.count == targets.count, "\(cutOffLines.suffix(5))")
+        let lines = cutOffLines
+        #expect(lines.count == targets.count, "\(lines.suffix(5))")
         expectPeakGrowth(of: server, over: baseline, atMostMiB: Self.budgetMiB + 48)
     }
 
@@ -96,10 +94,15 @@ private struct BudgetAttack {
         #expect(line == "from attacker: still here")
     }
 
+    /// The server's log lines about a reader it cut off.
+    var cutOffLines: [Substring] {
+        server.child.stderr.split(separator: "\n").filter { $0.contains("cut off") }
+    }
+
     /// The logins the server's log says it cut off.
     private func cutOff() -> Set<String> {
         Set(
-            server.child.stderr.split(separator: "\n").filter { $0.contains("cut off") }.compactMap { line in
+            cutOffLines.compactMap { line in
                 line.split(separator: " ").first { $0.hasPrefix("login=") }.map { String($0.dropFirst(6)) }
             })
     }
