@@ -199,6 +199,17 @@ public final class ChatServer: Sendable {
         }
         return paused
     }
+
+    /// Which event loop (counted from 0) holds the connection logged in as `name`, if one does.
+    public func loopIndex(ofLogin name: String) async throws -> Int? {
+        for (index, broker) in brokers.enumerated() {
+            let holds = try await broker.eventLoop.submit {
+                broker.value.connections.values.contains { $0.login.map { String(buffer: $0) } == name }
+            }.get()
+            if holds { return index }
+        }
+        return nil
+    }
 }
 
 /// The server as a swift-service-lifecycle service: runs until a graceful shutdown (SIGINT or

@@ -133,6 +133,32 @@ import Testing
         }
     }
 
+    /// Across loops a sender is held back once the reader's loop has taken its mail and found
+    /// the reader's queue full, or once that loop's inbox is full (a quarter of the loop's share
+    /// of the budget: 2 MiB here). The flood is many times all of that and the kernel's buffers,
+    /// so however far the reader's loop lags the sender is held back before it ends; then,
+    /// once the reader reads, every line arrives in order.
+    @Test func aSenderIsHeldBackByAReaderOnAnotherLoop() async throws {
+        let acrossLoops = patient.with {
+            $0.eventLoops = 2
+            $0.queueBudgetBytes = 16 * 1024 * 1024
+        }
+        try await withServer(configuration: acrossLoops) { server in
+            let reader = try await loggedIn("reader", port: server.port, receiveBufferBytes: 16 * 1024)
+            let sender = try await loggedIn("sender", port: server.port)
+            let readerLoop = try #require(try await server.loopIndex(ofLogin: "reader"))
+            let senderLoop = try #require(try await server.loopIndex(ofLogin: "sender"))
+            try #require(readerLoop != senderLoop)
+            try await reader.stopReading()
+            let flood = Flood(recipients: "reader", count: 40_000, textBytes: 1000)
+            let flooding = Task { try await flood.send(from: sender) }
+            try await waitUntil(timeout: .seconds(60)) { try await server.pausedSenderCount() == 1 }
+            try await reader.resumeReading()
+            try await expectEveryLine(reader, from: ["sender"], of: flood)
+            try await flooding.value
+        }
+    }
+
     @Test func aStalledReaderHeldItsSenderAndIsCutOffInOrder() async throws {
         try await withServer(configuration: configuration) { server in
             let slow = try await loggedIn("slow", port: server.port, receiveBufferBytes: 16 * 1024)
