@@ -67,7 +67,10 @@ public struct FullScreenClient: Sendable {
         guard let wake = WakePipe() else { return .terminalUnavailable }
         defer { wake.close() }
         let configuration = self.configuration
-        let mailbox = Mailbox(wake: wake, capacity: configuration.scrollbackLines)
+        // A log is to have every line, even those a flood pushes out of the scrollback unseen.
+        let mailbox = Mailbox(
+            wake: wake, capacity: configuration.scrollbackLines,
+            overflow: configuration.log == nil ? .dropOldestLines : .waitForRoom)
         let typedLines = TypedLines()
         let (sessions, sessionsSink) = AsyncStream.makeStream(of: Session.self)
         let options = ChatScreenModel.Options(
@@ -121,11 +124,11 @@ public struct FullScreenClient: Sendable {
                 login: session.login,
                 input: session.lines.map { ByteBuffer(string: $0) },
                 afterInputEnds: .stop,
-                onConnected: { mailbox.post(.connected) },
+                onConnected: { await mailbox.post(.connected) },
                 onServerLine: { framed in
                     switch framed {
-                    case .line(let line): mailbox.post(.line(TranscriptEntry.keptText(of: line)))
-                    case .overlong: mailbox.post(.overlongLine)
+                    case .line(let line): await mailbox.post(.line(TranscriptEntry.keptText(of: line)))
+                    case .overlong: await mailbox.post(.overlongLine)
                     }
                 }
             )
@@ -133,7 +136,7 @@ public struct FullScreenClient: Sendable {
                 let error = ClientError.closedByServer(endpoint)
                 // A server that says why before it closes (a refused login, a shutdown) gives
                 // the better reason.
-                mailbox.post(
+                await mailbox.post(
                     .ended(
                         .closedByServer(
                             reason: ending.finalNotice ?? error.shortReason, remark: error.description)))
@@ -143,12 +146,12 @@ public struct FullScreenClient: Sendable {
         } catch let error as ClientError {
             switch error {
             case .cannotSecure, .speaksTLS:
-                mailbox.post(.ended(.insecure(reason: error.shortReason, remark: error.description)))
+                await mailbox.post(.ended(.insecure(reason: error.shortReason, remark: error.description)))
             default:
-                mailbox.post(.ended(.failed(reason: error.shortReason, remark: error.description)))
+                await mailbox.post(.ended(.failed(reason: error.shortReason, remark: error.description)))
             }
         } catch {
-            mailbox.post(.ended(.failed(reason: "\(error)", remark: "\(error)")))
+            await mailbox.post(.ended(.failed(reason: "\(error)", remark: "\(error)")))
         }
     }
 }

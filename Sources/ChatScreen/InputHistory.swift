@@ -19,12 +19,17 @@ public struct InputHistory: Equatable, Sendable {
 
     /// Remembers a sent line (not twice in a row), ends browsing and forgets the edits.
     public mutating func record(_ line: String) {
-        position = nil
-        draft = ""
-        edits = [:]
+        endBrowsing()
         guard !line.isEmpty, entries.last != line else { return }
         entries.append(line)
         if entries.count > limit { entries.removeFirst(entries.count - limit) }
+    }
+
+    /// A line was entered that is not kept (a login): back to an empty draft, edits forgotten.
+    public mutating func endBrowsing() {
+        position = nil
+        draft = ""
+        edits = [:]
     }
 
     /// The entry before the one shown, or nil if there is none. `current` is what the input line

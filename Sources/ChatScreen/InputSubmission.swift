@@ -135,6 +135,9 @@ extension ChatScreenModel {
         }
         editor.setText("")
         backToTheBottom()
+        // Not a message, so kept out of the history (a refused one is put there to fix), but
+        // entered like one: browsing ends, and what it kept of recalled lines with it.
+        history.endBrowsing()
         let start = lifecycle.loginChosen(name)
         if case .online = lifecycle.phase {
             note("logging in as \(name)")

@@ -63,9 +63,18 @@ final class ScreenLoop {
             if let due = model.nextTick, now >= due { isDirty = true }
             if case .quit = carryOut(model.tick(now: now)) { return model.exitStatus }
             if keysReady {
-                for key in terminal.pendingKeys() {
+                var keys = terminal.pendingKeys()[...]
+                while let key = keys.first {
                     isDirty = true
-                    if case .quit = carryOut(model.handle(key)) { return model.exitStatus }
+                    let typed = keys.prefix { if case .character = $0 { true } else { false } }
+                    if typed.count > 1 {
+                        model.type(
+                            typed.compactMap { if case .character(let scalar) = $0 { scalar } else { nil } })
+                        keys.removeFirst(typed.count)
+                    } else {
+                        keys.removeFirst()
+                        if case .quit = carryOut(model.handle(key)) { return model.exitStatus }
+                    }
                 }
             }
             // While a frame is pending, news can wait for it: taking it in only then means one

@@ -42,8 +42,12 @@ public final class TmuxSession: Sendable {
     /// Pastes `text` as the terminal pastes from its clipboard (each `\n` becomes a carriage
     /// return): between bracketed-paste marks when `bracketed` and the program asked for them
     /// (xterm's mode 2004), else as bare keys, as a terminal without the mode would.
+    /// The text goes through a file: tmux refuses a command line of more than about 16 KB.
     public func paste(_ text: String, bracketed: Bool) throws {
-        try run(["set-buffer", "-b", "test-paste", "--", text])
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(socketName)-paste")
+        try Data(text.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try run(["load-buffer", "-b", "test-paste", file.path])
         try run(["paste-buffer", "-d", "-b", "test-paste"] + (bracketed ? ["-p"] : []))
     }
 
@@ -188,7 +192,8 @@ public final class TmuxSession: Sendable {
             ["LANG=C.UTF-8", "LC_ALL=C.UTF-8", "tmux", "-L", socketName, "-f", "/dev/null"] + arguments
         )
         guard status == 0 else {
-            throw TestTimeout("tmux \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
+            throw TestTimeout(
+                "tmux \(arguments.joined(separator: " ").prefix(500)) failed (\(status)): \(output)")
         }
         return output
     }

@@ -109,4 +109,31 @@ import Testing
         await bob.close()
         await server.shutdown()
     }
+
+    /// Lines that arrive faster than the screen takes them push each other out of a short
+    /// scrollback unseen; the log still gets every one, in order.
+    @Test func aFloodPastTheScrollbackIsLoggedWhole() async throws {
+        let server = try await startTestServer()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let log = directory.appendingPathComponent("chat.log")
+        let tmux = try startClientScreen(
+            port: server.port, "--no-timestamps --scrollback-lines 100 --log '\(log.path)' alice")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+        let count = 5000
+        try await bob.sendRaw((0..<count).map { "alice: n\($0)\n" }.joined())
+        // A line is logged before the frame that shows it is drawn.
+        try await tmux.waitForText("bob: n\(count - 1)", timeout: .seconds(60))
+        let logged = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+            .map { String($0.dropFirst(20)) }.filter { $0.hasPrefix("bob: n") }
+        let expected = (0..<count).map { "bob: n\($0)" }
+        let firstWrong = zip(logged, expected).first { $0 != $1 }.map(\.0)
+        #expect(
+            logged.elementsEqual(expected),
+            "\(logged.count) of \(count) logged; the first out of place: \(firstWrong ?? "none")")
+        await bob.close()
+        await server.shutdown()
+    }
 }

@@ -1,25 +1,65 @@
+import Synchronization
 import Testing
 
 @testable import ChatScreen
 
 @Suite struct MailboxTests {
-    @Test func anyCapacityIsSafe() throws {
+    @Test func anyCapacityIsSafe() async throws {
         let wake = try #require(WakePipe())
         defer { wake.close() }
         let mailbox = Mailbox(wake: wake, capacity: Int.max)
-        for index in 0..<2000 { mailbox.post(.line("from bob: \(index)")) }
+        for index in 0..<2000 { await mailbox.post(.line("from bob: \(index)")) }
         #expect(mailbox.takeAll().count == 2000)
     }
 
-    @Test func aFloodKeepsTheNewestLinesAndEveryOtherEvent() throws {
+    @Test func aFloodKeepsTheNewestLinesAndEveryOtherEvent() async throws {
         let wake = try #require(WakePipe())
         defer { wake.close() }
         let mailbox = Mailbox(wake: wake, capacity: 10)
-        mailbox.post(.connected)
-        for index in 0..<2000 { mailbox.post(.line("\(index)")) }
+        await mailbox.post(.connected)
+        for index in 0..<2000 { await mailbox.post(.line("\(index)")) }
         let events = mailbox.takeAll()
         #expect(events.count <= 10 + 1024 + 1)
         if case .connected = events.first {} else { Issue.record("connected was dropped") }
         if case .line("1999") = events.last {} else { Issue.record("the newest line was dropped") }
+    }
+
+    /// With a log every line is kept: past the capacity the poster waits until the UI takes
+    /// what waits, and every line arrives, in order.
+    @Test func withRoomAwaitedAFloodLosesNothing() async throws {
+        let wake = try #require(WakePipe())
+        defer { wake.close() }
+        let mailbox = Mailbox(wake: wake, capacity: 10, overflow: .waitForRoom)
+        let posted = Atomic(0)
+        let poster = Task {
+            for index in 0..<5000 {
+                await mailbox.post(.line("\(index)"))
+                posted.store(index + 1, ordering: .relaxed)
+            }
+        }
+        var taken: [String] = []
+        while taken.count < 5000 {
+            try await Task.sleep(for: .milliseconds(5))
+            // The poster never runs more than one batch ahead of the UI.
+            #expect(posted.load(ordering: .relaxed) - taken.count <= 10 + 1024 + 1)
+            for event in mailbox.takeAll() {
+                if case .line(let line) = event { taken.append(line) }
+            }
+        }
+        await poster.value
+        #expect(taken == (0..<5000).map { "\($0)" })
+    }
+
+    /// A UI that has quit takes nothing more: cancelling the network side ends its wait.
+    @Test(.timeLimit(.minutes(1))) func aWaitingPosterIsFreedByCancellation() async throws {
+        let wake = try #require(WakePipe())
+        defer { wake.close() }
+        let mailbox = Mailbox(wake: wake, capacity: 10, overflow: .waitForRoom)
+        let poster = Task {
+            for index in 0..<5000 { await mailbox.post(.line("\(index)")) }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        poster.cancel()
+        await poster.value
     }
 }

@@ -132,6 +132,16 @@ import Testing
         model.connected()
         type("carol", into: &model)
         #expect(model.handle(.enter) == .send("carol"))
+        // The login, typed over the recalled name, ended the browsing: Down leaves a new draft
+        // alone, and Up still finds the refused name, as it was.
+        type("bob: draft", into: &model)
+        _ = model.handle(.down)
+        #expect(model.editor.text == "bob: draft")
+        _ = model.handle(.up)
+        #expect(model.editor.text == "bob")
+        _ = model.handle(.down)
+        #expect(model.editor.text == "bob: draft")
+        _ = model.handle(.control("u"))
         type("bob: hi", into: &model)
         #expect(model.handle(.enter) == .send("bob: hi"))
         lines = model.frame().lines

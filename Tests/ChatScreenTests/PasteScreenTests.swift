@@ -40,6 +40,22 @@ import Testing
         await server.shutdown()
     }
 
+    /// A long pasted line goes into the input at once, not character by character: one by one,
+    /// each re-reading the whole line, 10,000 characters took 6 s and 40,000 over a minute and a
+    /// half, with the screen frozen. Once it is in the input, Enter sends it whole.
+    @Test func aLongPastedLineIsTakenAtOnce() async throws {
+        let server = try await startTestServer()
+        let tmux = try startClientScreen(port: server.port, "--no-timestamps alice")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+        let text = String(repeating: "0123456789", count: 4000)
+        try tmux.paste("bob: \(text)\n", bracketed: true)
+        #expect(try await bob.readLine(timeout: .seconds(60)) == "from alice: \(text)")
+        await bob.close()
+        await server.shutdown()
+    }
+
     /// The server refuses a login and closes without delivering what came behind it; the lines
     /// were shown as sent the moment they went, so a remark says they were not delivered.
     @Test func linesPastedBehindARefusedLoginAreSaidNotDelivered() async throws {
