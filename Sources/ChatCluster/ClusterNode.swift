@@ -170,6 +170,12 @@ public final class ClusterNode: Sendable {
         lifecycle.withLockedValue { $0.lease }.map { ClusterPeer(id: $0.id, name: name) }
     }
 
+    /// Whether this node still holds its lease by its own clock. Its watchdog drops its clients
+    /// once the lease runs out, but a node that was frozen past that (SIGSTOP, a paused virtual
+    /// machine) wakes with its clients' lines and the watchdog's tick due at once: a line served
+    /// before the tick may reach a login that another node has taken meanwhile.
+    public var holdsLease: Bool { lifecycle.withLockedValue { $0.holdsLease(now: .now) } }
+
     /// Every node of the cluster as this node knows them, itself included.
     public var peers: [ClusterPeer] { directory.peers }
 

@@ -21,10 +21,15 @@ actor GuardedConnection {
         connection.eventLoop.executor.asUnownedSerialExecutor()
     }
 
+    /// Runs a statement to its end and returns its rows. postgres-nio answers a statement that
+    /// returns rows as soon as the database has bound it, before it has run: a failure in running
+    /// it (the database shutting down, as in `pg_ctl restart`) comes only with the rows. Taken
+    /// for done without them, a batch whose INSERT the shutdown aborted counted as written, and
+    /// the next one went out after it: a PostgreSQL restart under load lost hundreds of lines.
     @discardableResult
-    func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+    func run(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
         guard !connection.isClosed else { throw ConnectionClosed() }
-        return try await connection.query(query, logger: logger)
+        return try await connection.query(query, logger: logger).collect()
     }
 
     nonisolated func close() {

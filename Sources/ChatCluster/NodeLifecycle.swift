@@ -46,6 +46,13 @@ struct NodeLifecycle {
         isLeaving ? nil : leaseToWriteUnder(now: now)
     }
 
+    /// Whether the lease is still this node's, connected or not (a node keeps serving its own
+    /// clients through a short database outage).
+    func holdsLease(now: ContinuousClock.Instant) -> Bool {
+        guard let lease else { return false }
+        return now < lease.deadline
+    }
+
     /// The lease to write batches under: as `usableLease`, but a leaving node still writes out
     /// what it accepted.
     func leaseToWriteUnder(now: ContinuousClock.Instant) -> Int64? {

@@ -52,25 +52,23 @@ enum Schema {
     ]
 
     static func prepare(on connection: GuardedConnection, logger: Logger) async throws {
-        try await connection.query("BEGIN", logger: logger)
+        try await connection.run("BEGIN", logger: logger)
         do {
             try await upgrade(on: connection, logger: logger)
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.run("COMMIT", logger: logger)
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            _ = try? await connection.run("ROLLBACK", logger: logger)
             throw error
         }
     }
 
     private static func upgrade(on connection: GuardedConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
-        try await connection.query(
+        try await connection.run("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+        try await connection.run(
             "CREATE TABLE IF NOT EXISTS achat_schema (version integer NOT NULL)", logger: logger)
         var current = 0
-        for try await (version) in try await connection.query(
-            "SELECT version FROM achat_schema", logger: logger
-        ).decode(Int.self) {
-            current = version
+        for row in try await connection.run("SELECT version FROM achat_schema", logger: logger) {
+            current = try row.decode(Int.self)
         }
         guard current <= version else {
             throw ClusterError(
@@ -80,14 +78,14 @@ enum Schema {
         guard current < version else { return }
         for step in upgrades[current...] {
             for statement in step {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
         if current == 0 {
-            try await connection.query(
+            try await connection.run(
                 "INSERT INTO achat_schema (version) VALUES (\(version))", logger: logger)
         } else {
-            try await connection.query("UPDATE achat_schema SET version = \(version)", logger: logger)
+            try await connection.run("UPDATE achat_schema SET version = \(version)", logger: logger)
         }
         logger.info("cluster schema upgraded", metadata: ["from": "\(current)", "to": "\(version)"])
     }

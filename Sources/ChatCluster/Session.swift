@@ -23,12 +23,9 @@ struct Session: Sendable {
     func isEncrypted(timeout: Duration, logger: Logger) async throws -> Bool? {
         let control = self.control
         return try await withTimeout(timeout, closing: control) {
-            for try await ssl in try await control.query(
-                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: logger
-            ).decode(Bool.self) {
-                return ssl
-            }
-            return nil
+            let rows = try await control.run(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: logger)
+            return try rows.first?.decode(Bool.self)
         }
     }
 

@@ -27,12 +27,12 @@ struct Statements {
     {
         let ms = milliseconds(lease)
         // An expired holder of the name is a crashed earlier run of this node: free its logins.
-        try await connection.query(
+        try await connection.run(
             """
             WITH gone AS (DELETE FROM achat_nodes WHERE name = \(name) AND lease_expires < now() RETURNING id)
             SELECT pg_notify('achat_members', 'x' || id) FROM gone
             """, logger: logger)
-        let rows = try await connection.query(
+        let rows = try await connection.run(
             """
             WITH node AS (
                 INSERT INTO achat_nodes (name, lease_expires)
@@ -42,13 +42,15 @@ struct Statements {
             SELECT (SELECT id FROM node),
                 (SELECT count(pg_notify('achat_members', 'j' || id || ' ' || \(name))) FROM node)
             """, logger: logger)
-        for try await (id, _) in rows.decode((Int64?, Int64).self) {
+        for row in rows {
+            let (id, _) = try row.decode((Int64?, Int64).self)
             if let id { return .registered(id) }
         }
-        let held = try await connection.query(
+        let held = try await connection.run(
             "SELECT extract(epoch FROM lease_expires - now())::float8 FROM achat_nodes WHERE name = \(name)",
             logger: logger)
-        for try await (remaining) in held.decode(Double.self) {
+        for row in held {
+            let (remaining) = try row.decode(Double.self)
             return .nameHeld(remaining: .milliseconds(Int64(max(remaining, 0) * 1000)))
         }
         // Released between the two statements: try again.
@@ -61,7 +63,7 @@ struct Statements {
         renewed: Bool, freed: [String]
     ) {
         let ms = milliseconds(lease)
-        let rows = try await connection.query(
+        let rows = try await connection.run(
             """
             WITH renewed AS (
                 UPDATE achat_nodes SET lease_expires = now() + \(ms) * interval '1 millisecond'
@@ -74,7 +76,8 @@ struct Statements {
             """, logger: logger)
         var renewed = false
         var freed: [String] = []
-        for try await (count, names, _) in rows.decode((Int64, [String]?, Int64).self) {
+        for row in rows {
+            let (count, names, _) = try row.decode((Int64, [String]?, Int64).self)
             renewed = count == 1
             freed = names ?? []
         }
@@ -83,7 +86,7 @@ struct Statements {
 
     /// Deletes a node's row, which frees its logins and drops the batches waiting for it.
     func removeNode(_ node: Int64, on connection: GuardedConnection) async throws {
-        try await connection.query(
+        try await connection.run(
             """
             WITH gone AS (DELETE FROM achat_nodes WHERE id = \(node) RETURNING id)
             SELECT pg_notify('achat_members', 'x' || id) FROM gone
@@ -98,7 +101,7 @@ struct Statements {
         ByteBuffer
     >? {
         let hex = logins.map(MembershipChange.hex)
-        let rows = try await connection.query(
+        let rows = try await connection.run(
             """
             WITH me AS (
                 SELECT id FROM achat_nodes WHERE id = \(node) AND lease_expires > now()
@@ -113,7 +116,8 @@ struct Statements {
             SELECT (SELECT count(*) FROM me), (SELECT count FROM announced),
                 array(SELECT encode(login, 'hex') FROM claimed)
             """, logger: logger)
-        for try await (valid, _, claimed) in rows.decode((Int64, Int64, [String]).self) {
+        for row in rows {
+            let (valid, _, claimed) = try row.decode((Int64, Int64, [String]).self)
             guard valid == 1 else { return nil }
             return Set(claimed.compactMap { MembershipChange.decodeHex($0[...]) })
         }
@@ -122,7 +126,7 @@ struct Statements {
 
     func release(_ logins: [ByteBuffer], node: Int64, on connection: GuardedConnection) async throws {
         let hex = logins.map(MembershipChange.hex)
-        try await connection.query(
+        try await connection.run(
             """
             WITH released AS (
                 DELETE FROM achat_logins
@@ -139,19 +143,20 @@ struct Statements {
         async throws
     {
         let payload = "\(congested ? "c" : "u")\(node) \(MembershipChange.hex(login))"
-        try await connection.query("SELECT pg_notify('achat_members', \(payload))", logger: logger)
+        try await connection.run("SELECT pg_notify('achat_members', \(payload))", logger: logger)
     }
 
     /// Every node and where every login is, read in one snapshot.
     func readDirectory(on connection: GuardedConnection) async throws -> (
         peers: [ClusterPeer], logins: [ByteBuffer: Int64]
     ) {
-        let rows = try await connection.query(
+        let rows = try await connection.run(
             "SELECT n.id, n.name, l.login FROM achat_nodes n LEFT JOIN achat_logins l ON l.node = n.id",
             logger: logger)
         var peers: [Int64: ClusterPeer] = [:]
         var logins: [ByteBuffer: Int64] = [:]
-        for try await (id, name, login) in rows.decode((Int64, String, ByteBuffer?).self) {
+        for row in rows {
+            let (id, name, login) = try row.decode((Int64, String, ByteBuffer?).self)
             peers[id] = ClusterPeer(id: id, name: name)
             if let login { logins[login] = id }
         }
@@ -159,7 +164,7 @@ struct Statements {
     }
 
     func notifyMarker(_ marker: String, on connection: GuardedConnection) async throws {
-        try await connection.query("SELECT pg_notify('achat_members', \("m" + marker))", logger: logger)
+        try await connection.run("SELECT pg_notify('achat_members', \("m" + marker))", logger: logger)
     }
 
     // MARK: Batches
@@ -171,7 +176,7 @@ struct Statements {
     /// database late (a network that stalled) must not deliver it to whoever holds the login now.
     func write(_ batch: OutgoingBatch, from node: Int64, on connection: GuardedConnection) async throws {
         let channel = Self.nodeChannel(batch.peer)
-        try await connection.query(
+        try await connection.run(
             """
             WITH written AS (
                 INSERT INTO achat_batches (target, sender, sequence, payload)
@@ -181,6 +186,12 @@ struct Statements {
             )
             SELECT pg_notify(\(channel), '') FROM written
             """, logger: logger)
+    }
+
+    /// A statement of no effect: its success means everything before it on `connection` was
+    /// committed (see `ClusterNode.runFlusher`).
+    func confirmCommitted(on connection: GuardedConnection) async throws {
+        try await connection.run("SELECT 1", logger: logger)
     }
 
     /// Takes every batch waiting for this node that it has not delivered yet, in the order they
@@ -195,7 +206,7 @@ struct Statements {
     {
         // A dictionary's keys and values come in the same order.
         let (senders, lasts) = (Array(delivered.keys), Array(delivered.values))
-        let rows = try await connection.query(
+        let rows = try await connection.run(
             """
             WITH done AS (
                 SELECT * FROM unnest(\(senders)::bigint[], \(lasts)::bigint[]) AS done(sender, last)
@@ -219,7 +230,8 @@ struct Statements {
         // waits (a SELECT in a WITH runs only as far as the query reads it); it then gives one
         // row of NULLs.
         var batches: [(Int64, Int64, ByteBuffer)] = []
-        for try await (sender, sequence, payload) in rows.decode((Int64?, Int64?, ByteBuffer?).self) {
+        for row in rows {
+            let (sender, sequence, payload) = try row.decode((Int64?, Int64?, ByteBuffer?).self)
             if let sender, let sequence, let payload { batches.append((sender, sequence, payload)) }
         }
         return batches
@@ -228,11 +240,12 @@ struct Statements {
     /// For each peer, the oldest batch from this node it has not taken yet.
     func oldestOutstanding(from node: Int64, on connection: GuardedConnection) async throws -> [Int64: Int64]
     {
-        let rows = try await connection.query(
+        let rows = try await connection.run(
             "SELECT target, min(sequence) FROM achat_batches WHERE sender = \(node) GROUP BY target",
             logger: logger)
         var oldest: [Int64: Int64] = [:]
-        for try await (target, sequence) in rows.decode((Int64, Int64).self) {
+        for row in rows {
+            let (target, sequence) = try row.decode((Int64, Int64).self)
             oldest[target] = sequence
         }
         return oldest

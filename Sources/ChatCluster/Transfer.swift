@@ -8,47 +8,64 @@ extension ClusterNode {
     /// Writes the outbox as batches, one statement per batch, as long as there is any. While a
     /// statement runs, deliveries pile up into the next batch: the busier the node, the bigger
     /// the batches, and an idle node sends a lone delivery at once.
+    ///
+    /// A batch counts as written only once a later statement on the same connection succeeded.
+    /// The database commits a statement after it has answered it: stopped in between (`pg_ctl
+    /// restart -m fast`), it sends the answer and then the error, and the batch is not in the
+    /// table though its statement succeeded. A later statement succeeds only after that commit,
+    /// so the last batch waits for the next one, or for a `SELECT 1` once the outbox is empty;
+    /// if the connection fails first, it is written again (the database keeps one copy, the peer
+    /// takes each sequence number once).
     func runFlusher() async {
         var retry: (lease: Int64, batches: [OutgoingBatch])? = nil
+        var unconfirmed = UnconfirmedBatches()
         for await _ in flushRequests {
             while !Task.isCancelled {
                 guard let lease = lifecycle.withLockedValue({ $0.leaseToWriteUnder(now: .now) }),
                     let session = currentSession.withLockedValue({ $0 })
                 else { break }
-                var batches = outbox.takeBatches()
-                // Batches whose fate is unknown go first, under the same sequence numbers: the
-                // database keeps one copy, the peer takes each number once.
+                // Batches whose fate is unknown go first, under the same sequence numbers.
+                var batches = unconfirmed.takeUnless(connection: session.sender, lease: lease)
                 if let (retryLease, earlier) = retry {
                     if retryLease == lease { batches = earlier + batches }
                     retry = nil
                 }
-                if batches.isEmpty { break }
-                let failed = await write(batches, from: lease, on: session)
-                ringIfReleasesWait()
-                if let failed {
-                    retry = (lease, Array(batches[failed...]))
+                batches += outbox.takeBatches()
+                if batches.isEmpty {
+                    if await confirm(&unconfirmed, on: session) {
+                        ringIfReleasesWait()
+                    } else {
+                        retry = (lease, unconfirmed.takeAll())
+                    }
                     break
                 }
+                if let failed = await write(batches, from: lease, on: session, unconfirmed: &unconfirmed) {
+                    retry = (lease, unconfirmed.takeAll() + batches[failed...])
+                    ringIfReleasesWait()
+                    break
+                }
+                ringIfReleasesWait()
             }
         }
     }
 
-    /// Writes `batches` in order; returns the index of the first that failed, if any did.
-    private func write(_ batches: [OutgoingBatch], from lease: Int64, on session: Session) async -> Int? {
+    /// Writes `batches` in order; returns the index of the first that failed, if any did. Each
+    /// success confirms the batches before it; the last is left in `unconfirmed`.
+    private func write(
+        _ batches: [OutgoingBatch], from lease: Int64, on session: Session,
+        unconfirmed: inout UnconfirmedBatches
+    ) async -> Int? {
         let (sender, statements, timeout) = (session.sender, self.statements, configuration.queryTimeout)
         for (index, batch) in batches.enumerated() {
             do {
                 try await withTimeout(timeout, closing: sender) {
                     try await statements.write(batch, from: lease, on: sender)
                 }
-                outbox.markWritten(batch)
-                counters.withLockedValue {
-                    $0.batchesSent += 1
-                    $0.deliveriesSent += batch.records
-                    $0.bytesSent += batch.payload.readableBytes
-                }
+                markWritten(unconfirmed.takeAll())
+                unconfirmed.append(batch, connection: sender, lease: lease)
             } catch  where DatabaseErrors.sqlState(error) == DatabaseErrors.foreignKeyViolation {
                 // The peer's row is gone: its clients went with it.
+                markWritten(unconfirmed.takeAll())
                 counters.withLockedValue { $0.batchesDropped += 1 }
                 if outbox.dropPeer(batch.peer) {
                     emit([.peerReady(directory.peer(batch.peer) ?? ClusterPeer(id: batch.peer, name: "?"))])
@@ -60,6 +77,35 @@ extension ClusterNode {
             }
         }
         return nil
+    }
+
+    /// Confirms the last batches written with a statement of no effect; true if it succeeded (or
+    /// there was nothing to confirm).
+    private func confirm(_ unconfirmed: inout UnconfirmedBatches, on session: Session) async -> Bool {
+        guard !unconfirmed.isEmpty else { return true }
+        let (sender, statements) = (session.sender, self.statements)
+        do {
+            try await withTimeout(configuration.queryTimeout, closing: sender) {
+                try await statements.confirmCommitted(on: sender)
+            }
+        } catch {
+            logger.debug(
+                "confirming a batch failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
+            return false
+        }
+        markWritten(unconfirmed.takeAll())
+        return true
+    }
+
+    private func markWritten(_ batches: [OutgoingBatch]) {
+        for batch in batches {
+            outbox.markWritten(batch)
+            counters.withLockedValue {
+                $0.batchesSent += 1
+                $0.deliveriesSent += batch.records
+                $0.bytesSent += batch.payload.readableBytes
+            }
+        }
     }
 
     /// Takes the batches waiting for this node whenever the bell rings. Rings during a fetch make
@@ -166,4 +212,36 @@ struct FetchTickets {
     var requested = 0
     var waiting: [(ticket: Int, resume: CheckedContinuation<Void, Never>)] = []
     var isClosed = false
+}
+
+/// Batches whose statements succeeded on `connection`, not yet followed by another success
+/// there (see `ClusterNode.runFlusher`).
+struct UnconfirmedBatches {
+    private var batches: [OutgoingBatch] = []
+    private var connection: GuardedConnection?
+    private var lease: Int64?
+
+    var isEmpty: Bool { batches.isEmpty }
+
+    mutating func append(_ batch: OutgoingBatch, connection: GuardedConnection, lease: Int64) {
+        batches.append(batch)
+        self.connection = connection
+        self.lease = lease
+    }
+
+    mutating func takeAll() -> [OutgoingBatch] {
+        defer { batches = [] }
+        return batches
+    }
+
+    /// The batches, to be written again, if the connection they were written on has been
+    /// replaced (nothing can confirm them now); none if it is still `connection`. Batches of
+    /// an earlier lease are dropped: the node dropped what it queued when it gave that lease up.
+    mutating func takeUnless(connection currentConnection: GuardedConnection, lease currentLease: Int64)
+        -> [OutgoingBatch]
+    {
+        guard !batches.isEmpty, connection !== currentConnection else { return [] }
+        let batches = takeAll()
+        return lease == currentLease ? batches : []
+    }
 }

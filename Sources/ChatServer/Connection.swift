@@ -209,6 +209,9 @@ final class Connection: ChannelInboundHandler {
     }
 
     private func takeLines(from buffer: inout ByteBuffer) {
+        if lifecycle.state == .online, let cluster = broker.cluster, !cluster.node.holdsLease {
+            broker.dropEveryoneForLostLease()
+        }
         while lifecycle.takesInput && !lifecycle.isInputPaused {
             // Every line may earn this client a notice, so a client that does not read what it
             // is sent is not read from either.

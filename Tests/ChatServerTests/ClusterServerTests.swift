@@ -286,6 +286,25 @@ struct ClusterServerTests {
         try await expectStillServed(again, as: "bob")
         await proxy.close()
     }
+
+    /// A server frozen past its lease (SIGSTOP, a paused virtual machine) wakes with its
+    /// clients' lines waiting and its watchdog's tick due at the same moment. The others have
+    /// freed its logins meanwhile, so it must drop its clients before it serves any line: the
+    /// old alice, still connected to it, must not reach carol nor the alice logged in elsewhere.
+    @Test func aServerFrozenPastItsLeaseServesNoLineWhenItWakes() async throws {
+        let (_, servers) = try await Self.nodes(firstLeaseSeconds: 3)
+        let alice = try await Self.loggedInDespiteShortLease("alice", port: servers[0].port)
+        let carol = try await Self.loggedInDespiteShortLease("carol", port: servers[0].port)
+        servers[0].child.signal(SIGSTOP)
+        let aliceElsewhere = try await eventuallyLoggedIn(
+            "alice", port: servers[1].port, within: .seconds(60))
+        try await alice.send("carol, alice: from the frozen server")
+        servers[0].child.signal(SIGCONT)
+        let dropped = "error: this server lost touch with the others; log in again"
+        #expect(try await carol.readToEnd(timeout: .seconds(60)) == [dropped])
+        #expect(try await alice.readToEnd(timeout: .seconds(60)) == [dropped])
+        try await expectStillServed(aliceElsewhere, as: "alice")
+    }
 }
 
 extension ClusterServerTests {
