@@ -38,6 +38,26 @@ import Testing
         #expect(byTheBudget >= elsewhere.count / 2, "\(byTheBudget) of \(elsewhere.count) by the budget")
         try await attack.expectAttackerStillServed()
     }
+
+    /// Under the budget nothing is exceeded, yet a burst's memory must still go back to the
+    /// system once its queues have drained: 300 readers flooded and then gone left the server at
+    /// 124 to 131 MB against 28 MB before they came.
+    @Test func aBurstUnderTheBudgetGivesItsMemoryBackOnceItsReadersAreGone() async throws {
+        let attack = try await BudgetAttack.start(
+            serverArguments: ["--queue-budget-bytes", "\(1 << 30)", "--stall-timeout", "600"],
+            readerCount: 300,
+            receiveBufferBytes: 4096)
+        let memory = { attack.server.child.memory().residentKiB - attack.baseline }
+        let flood = Flood(recipients: attack.readerNames.joined(separator: ","), count: 2000, textBytes: 2000)
+        let attacking = Task { [attacker = attack.attacker] in try await flood.send(from: attacker) }
+        // Each reader's queue fills to its soft limit (256 KiB), and the attacker is held back.
+        try await waitUntil(timeout: .seconds(60)) { memory() > 48 * 1024 }
+        for reader in attack.readers { await reader.close() }
+        await attack.attacker.close()
+        attacking.cancel()
+        try await waitUntil(timeout: .seconds(60)) { memory() < 16 * 1024 }
+        #expect(memory() < 16 * 1024, "RSS over the baseline after the burst: \(memory()) KiB")
+    }
 }
 
 /// A server with an 8 MiB queue budget, readers that never read, and an attacker.
