@@ -73,6 +73,7 @@ extension ClusterNode {
             } catch {
                 logger.debug(
                     "writing a batch failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
+                closeAfterFailure(sender)
                 return index
             }
         }
@@ -91,10 +92,19 @@ extension ClusterNode {
         } catch {
             logger.debug(
                 "confirming a batch failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
+            closeAfterFailure(sender)
             return false
         }
         markWritten(unconfirmed.takeAll())
         return true
+    }
+
+    /// The batches that failed wait for the next flush, which only a new session asks for once
+    /// the outbox has asked (`Outbox.takeBatches`): a statement that failed on a connection that
+    /// stays open (an error of the database's own) left them, and every release behind them,
+    /// waiting for good. Closing it makes the supervisor connect anew.
+    private func closeAfterFailure(_ sender: GuardedConnection) {
+        sender.close()
     }
 
     private func markWritten(_ batches: [OutgoingBatch]) {

@@ -190,6 +190,7 @@ final class Connection: ChannelInboundHandler {
     /// Takes the held line, if any, then every whole line of `pendingInput`, until flow control
     /// pauses the input or the connection stops taking it.
     func takePendingInput() {
+        dropEveryoneIfTheLeaseIsGone()
         if let line = heldLine, lifecycle.takesInput, !lifecycle.isInputPaused {
             if isCongested { return wait(on: gate) }
             heldLine = nil
@@ -209,9 +210,7 @@ final class Connection: ChannelInboundHandler {
     }
 
     private func takeLines(from buffer: inout ByteBuffer) {
-        if lifecycle.state == .online, let cluster = broker.cluster, !cluster.node.holdsLease {
-            broker.dropEveryoneForLostLease()
-        }
+        dropEveryoneIfTheLeaseIsGone()
         while lifecycle.takesInput && !lifecycle.isInputPaused {
             // Every line may earn this client a notice, so a client that does not read what it
             // is sent is not read from either.
@@ -231,6 +230,14 @@ final class Connection: ChannelInboundHandler {
         if !lifecycle.takesInput {
             // Closing: whatever else the client sends is read only to be dropped.
             buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        }
+    }
+
+    /// Cluster mode: a node frozen past its lease's deadline wakes with lines to take and its
+    /// watchdog's tick due at once; no line may be served first (`ClusterNode.holdsLease`).
+    private func dropEveryoneIfTheLeaseIsGone() {
+        if lifecycle.state == .online, let cluster = broker.cluster, !cluster.node.holdsLease {
+            broker.dropEveryoneForLostLease()
         }
     }
 

@@ -78,6 +78,40 @@ struct NodeFailureTests {
         }
     }
 
+    /// A batch the database refuses with an error of its own, on a connection that stays open:
+    /// written again, and everything after it, once the node has connected anew. (The flusher
+    /// used to wait for a flush that nothing asked for, and the stream stopped for good.)
+    @Test func aBatchRefusedOnAConnectionThatStaysOpenIsWrittenAgain() async throws {
+        let url = try await postgres.makeDatabase()
+        try await withNodes(2, url: url) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            try await postgres.psql(
+                """
+                CREATE SEQUENCE failed_inserts;
+                CREATE FUNCTION fail_one_insert() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+                BEGIN
+                    IF NEW.sequence = 5 THEN
+                        IF nextval('failed_inserts') = 1 THEN
+                            RAISE EXCEPTION 'this insert fails';
+                        END IF;
+                    END IF;
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER fail_one_insert BEFORE INSERT ON achat_batches
+                    FOR EACH ROW EXECUTE FUNCTION fail_one_insert();
+                """, database: database(of: url))
+            #expect(await b.node.claim("bob") == .claimed)
+            let stream = DeliveryStream.start(from: a, to: "bob", on: b)
+            try await stream.waitForMoreAccepted(300)
+            try await stream.waitForMoreAccepted(300)
+            try await stream.stopAndCheck()
+            let failed = try await postgres.psql(
+                "SELECT last_value FROM failed_inserts", database: database(of: url))
+            // Failed once, then written again.
+            #expect(failed.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        }
+    }
+
     /// Connections killed at any point of a join: the join ends either way, and the next one
     /// works. (postgres-nio never answers a query written to a connection that has just closed;
     /// this found that.)

@@ -26,7 +26,7 @@ import Testing
 
     /// With a log every line is kept: past the capacity the poster waits until the UI takes
     /// what waits, and every line arrives, in order.
-    @Test func withRoomAwaitedAFloodLosesNothing() async throws {
+    @Test(.timeLimit(.minutes(1))) func withRoomAwaitedAFloodLosesNothing() async throws {
         let wake = try #require(WakePipe())
         defer { wake.close() }
         let mailbox = Mailbox(wake: wake, capacity: 10, overflow: .waitForRoom)
@@ -55,11 +55,19 @@ import Testing
         let wake = try #require(WakePipe())
         defer { wake.close() }
         let mailbox = Mailbox(wake: wake, capacity: 10, overflow: .waitForRoom)
+        let posted = Atomic(0)
         let poster = Task {
-            for index in 0..<5000 { await mailbox.post(.line("\(index)")) }
+            for index in 0..<5000 {
+                await mailbox.post(.line("\(index)"))
+                posted.store(index + 1, ordering: .relaxed)
+            }
         }
+        // Waiting: the post that made the mailbox overfull has not returned.
+        while posted.load(ordering: .relaxed) < 10 + 1024 { try await Task.sleep(for: .milliseconds(5)) }
         try await Task.sleep(for: .milliseconds(100))
+        #expect(posted.load(ordering: .relaxed) == 10 + 1024)
         poster.cancel()
         await poster.value
+        #expect(posted.load(ordering: .relaxed) == 5000)
     }
 }
