@@ -21,6 +21,11 @@ struct ClusterOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: .hidden)
     var clusterHeartbeatSeconds: Double?
 
+    // For tests: how long a database statement may take (3 s), longer on a machine that runs
+    // every test at once, where a node's join once ran out of it.
+    @Option(parsing: .unconditional, help: .hidden)
+    var clusterQueryTimeoutSeconds: Double?
+
     /// The database URL, from the flag or the environment.
     var url: String? { cluster ?? ProcessInfo.processInfo.environment["ACHAT_CLUSTER"] }
 
@@ -29,6 +34,7 @@ struct ClusterOptions: ParsableArguments {
         for (flag, value) in [
             ("--cluster-lease-seconds", clusterLeaseSeconds),
             ("--cluster-heartbeat-seconds", clusterHeartbeatSeconds),
+            ("--cluster-query-timeout-seconds", clusterQueryTimeoutSeconds),
         ] {
             if let value { try TimeoutOption.validate(value, flag) }
         }
@@ -40,6 +46,9 @@ struct ClusterOptions: ParsableArguments {
         if let clusterLeaseSeconds { node.leaseDuration = .milliseconds(Int64(clusterLeaseSeconds * 1000)) }
         if let clusterHeartbeatSeconds {
             node.heartbeatInterval = .milliseconds(Int64(clusterHeartbeatSeconds * 1000))
+        }
+        if let clusterQueryTimeoutSeconds {
+            node.queryTimeout = .milliseconds(Int64(clusterQueryTimeoutSeconds * 1000))
         }
         if clusterLeaseSeconds != nil || clusterHeartbeatSeconds != nil {
             // Keep the margin in proportion, so short test leases stay valid.

@@ -66,7 +66,7 @@ struct ClusterServerTests {
     {
         [
             "--cluster", url, "--node-name", name, "--cluster-lease-seconds", "\(leaseSeconds)",
-            "--cluster-heartbeat-seconds", "0.5", "--log-level",
+            "--cluster-heartbeat-seconds", "0.5", "--cluster-query-timeout-seconds", "10", "--log-level",
             ProcessInfo.processInfo.environment["ACHAT_TEST_LOG"] ?? "error",
         ]
     }
