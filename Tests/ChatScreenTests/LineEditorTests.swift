@@ -16,6 +16,36 @@ import Testing
         #expect(editor.cursor == 4)
     }
 
+    /// Re-segmenting only around the insertion point gives what re-segmenting the whole line
+    /// gives, for pieces that join their neighbours: combining marks, joiners between emoji,
+    /// regional indicators (which pair from the start of their run), Hangul jamo, a virama.
+    @Test func insertingGivesWhatSegmentingTheWholeLineGives() {
+        let pieces = [
+            "a", "e", "\u{301}", "👩", "\u{200D}", "🇺", "🇸", "🇫", "世", "\u{1100}", "\u{1161}", "\u{11A8}",
+            "क", "\u{94D}", "ष", " ", "\t",
+        ]
+        var random = SplitMix(seed: 7)
+        for _ in 0..<300 {
+            var editor = LineEditor()
+            var reference: [Character] = []
+            var cursor = 0
+            for _ in 0..<12 {
+                let position = Int(random.next() % UInt64(reference.count + 1))
+                let piece = pieces[Int(random.next() % UInt64(pieces.count))]
+                editor.moveToStart()
+                for _ in 0..<position { editor.moveRight() }
+                editor.insert(piece)
+                // The whole line re-segmented, as `insert` once did.
+                let before = String(reference[..<position]) + piece
+                let combined = Array(before + String(reference[position...]))
+                cursor = min(before.count, combined.count)
+                reference = combined
+                #expect(editor.characters == reference, "\(reference.map { $0.unicodeScalars.map(\.value) })")
+                #expect(editor.cursor == cursor)
+            }
+        }
+    }
+
     @Test func backspaceRemovesOneWholeCharacter() {
         var editor = LineEditor("a世😀e\u{301}")
         #expect(editor.characters.count == 4)
@@ -137,5 +167,18 @@ import Testing
         editor.moveToStart()
         let view = editor.visibleGlyphs(width: 5)
         #expect(view.glyphs.map(\.text).joined() == "abcd")
+    }
+}
+
+/// A small deterministic generator, so a failing case can be run again.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
