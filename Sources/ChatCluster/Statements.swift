@@ -50,7 +50,7 @@ struct Statements {
             "SELECT extract(epoch FROM lease_expires - now())::float8 FROM achat_nodes WHERE name = \(name)",
             logger: logger)
         for row in held {
-            let (remaining) = try row.decode(Double.self)
+            let remaining = try row.decode(Double.self)
             return .nameHeld(remaining: .milliseconds(Int64(max(remaining, 0) * 1000)))
         }
         // Released between the two statements: try again.

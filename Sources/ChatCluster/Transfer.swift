@@ -39,12 +39,12 @@ extension ClusterNode {
                     }
                     break
                 }
-                if let failed = await write(batches, from: lease, on: session, unconfirmed: &unconfirmed) {
+                let failed = await write(batches, from: lease, on: session, unconfirmed: &unconfirmed)
+                ringIfReleasesWait()
+                if let failed {
                     retry = (lease, unconfirmed.takeAll() + batches[failed...])
-                    ringIfReleasesWait()
                     break
                 }
-                ringIfReleasesWait()
             }
         }
     }

@@ -116,10 +116,9 @@ public struct LineEditor: Equatable, Sendable {
 
     /// Replaces `range` and puts the cursor after the replacement (completion).
     public mutating func replace(_ range: Range<Int>, with text: String) {
-        let before = String(characters[..<range.lowerBound]) + text
-        let combined = Array(before + String(characters[range.upperBound...]))
-        cursor = min(before.count, combined.count)
-        characters = combined
+        characters.removeSubrange(range)
+        cursor = range.lowerBound
+        insert(text)
     }
 
     /// The part of the line that fits in `width` columns and the cursor's column in it. The

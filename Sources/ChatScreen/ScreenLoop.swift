@@ -64,16 +64,17 @@ final class ScreenLoop {
             if case .quit = carryOut(model.tick(now: now)) { return model.exitStatus }
             if keysReady {
                 var keys = terminal.pendingKeys()[...]
-                while let key = keys.first {
+                while !keys.isEmpty {
                     isDirty = true
-                    let typed = keys.prefix { if case .character = $0 { true } else { false } }
-                    if typed.count > 1 {
-                        model.type(
-                            typed.compactMap { if case .character(let scalar) = $0 { scalar } else { nil } })
-                        keys.removeFirst(typed.count)
-                    } else {
+                    var typed: [Unicode.Scalar] = []
+                    while case .character(let scalar)? = keys.first {
+                        typed.append(scalar)
                         keys.removeFirst()
-                        if case .quit = carryOut(model.handle(key)) { return model.exitStatus }
+                    }
+                    if !typed.isEmpty {
+                        model.type(typed)
+                    } else if case .quit = carryOut(model.handle(keys.removeFirst())) {
+                        return model.exitStatus
                     }
                 }
             }

@@ -64,12 +64,13 @@ extension Broker {
         if budget.total > budget.limit { budgetMayBeExceeded() }
         if budget.total > budget.highWater {
             budget.highWater = budget.total
-            if budget.highWater >= Self.burstToGiveBack && budget.giveBack == nil { scheduleGiveBack() }
+            if budget.highWater >= Self.burstToGiveBack { scheduleGiveBack() }
         }
     }
 
     private func scheduleGiveBack() {
-        // Re-measuring can account a queue anew and ask for one while one is due already.
+        // One at a time: the high-water mark rises with each accounting of a growing burst, and
+        // re-measuring accounts every queue anew.
         guard budget.giveBack == nil else { return }
         budget.giveBack = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: Self.giveBackInterval) {
             self.budget.giveBack = nil

@@ -30,23 +30,17 @@ import Testing
         let wake = try #require(WakePipe())
         defer { wake.close() }
         let mailbox = Mailbox(wake: wake, capacity: 10, overflow: .waitForRoom)
-        let posted = Atomic(0)
-        let poster = Task {
-            for index in 0..<5000 {
-                await mailbox.post(.line("\(index)"))
-                posted.store(index + 1, ordering: .relaxed)
-            }
-        }
+        let poster = Poster(posting: 5000, to: mailbox)
         var taken: [String] = []
         while taken.count < 5000 {
             try await Task.sleep(for: .milliseconds(5))
             // The poster never runs more than one batch ahead of the UI.
-            #expect(posted.load(ordering: .relaxed) - taken.count <= 10 + 1024 + 1)
+            #expect(poster.count - taken.count <= 10 + 1024 + 1)
             for event in mailbox.takeAll() {
                 if case .line(let line) = event { taken.append(line) }
             }
         }
-        await poster.value
+        await poster.finish()
         #expect(taken == (0..<5000).map { "\($0)" })
     }
 
@@ -55,19 +49,34 @@ import Testing
         let wake = try #require(WakePipe())
         defer { wake.close() }
         let mailbox = Mailbox(wake: wake, capacity: 10, overflow: .waitForRoom)
-        let posted = Atomic(0)
-        let poster = Task {
-            for index in 0..<5000 {
-                await mailbox.post(.line("\(index)"))
-                posted.store(index + 1, ordering: .relaxed)
+        let poster = Poster(posting: 5000, to: mailbox)
+        // Waiting: the post that made the mailbox overfull has not returned.
+        while poster.count < 10 + 1024 { try await Task.sleep(for: .milliseconds(5)) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(poster.count == 10 + 1024)
+        poster.cancel()
+        await poster.finish()
+        #expect(poster.count == 5000)
+    }
+}
+
+/// The network side of a flood: posts numbered lines, counting those whose post has returned.
+private final class Poster: Sendable {
+    let posted = Atomic(0)
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(posting count: Int, to mailbox: Mailbox) {
+        task.withLock {
+            $0 = Task {
+                for index in 0..<count {
+                    await mailbox.post(.line("\(index)"))
+                    self.posted.store(index + 1, ordering: .relaxed)
+                }
             }
         }
-        // Waiting: the post that made the mailbox overfull has not returned.
-        while posted.load(ordering: .relaxed) < 10 + 1024 { try await Task.sleep(for: .milliseconds(5)) }
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(posted.load(ordering: .relaxed) == 10 + 1024)
-        poster.cancel()
-        await poster.value
-        #expect(posted.load(ordering: .relaxed) == 5000)
     }
+
+    var count: Int { posted.load(ordering: .relaxed) }
+    func cancel() { task.withLock { $0?.cancel() } }
+    func finish() async { await task.withLock { $0 }?.value }
 }
