@@ -226,7 +226,7 @@ struct DatabaseOutageTests {
         leaseSafetyMargin: .seconds(5),
         initialReconnectDelay: .milliseconds(50),
         maximumReconnectDelay: .milliseconds(500),
-        queryTimeout: .seconds(5)
+        queryTimeout: testConfiguration.queryTimeout
     )
 
     @Test func aDatabaseRestartInTheMiddleOfAConversationLosesNothingAccepted() async throws {

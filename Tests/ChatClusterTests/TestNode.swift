@@ -8,14 +8,15 @@ import Testing
 @testable import ChatCluster
 
 /// Short leases and heartbeats, so failures show within seconds; waits are on events, with
-/// generous limits for a loaded machine.
+/// generous limits for a loaded machine. The query timeout is the one generous time here: with
+/// every test running at once a join once took over 5 s in CI (the default is 3 s).
 let testConfiguration = ClusterConfiguration(
     leaseDuration: .seconds(10),
     heartbeatInterval: .milliseconds(500),
     leaseSafetyMargin: .seconds(3),
     initialReconnectDelay: .milliseconds(50),
     maximumReconnectDelay: .milliseconds(500),
-    queryTimeout: .seconds(5)
+    queryTimeout: .seconds(10)
 )
 
 /// A node joined in this process, with everything it told its server written down.
