@@ -20,6 +20,9 @@ public final class ClusterNode: Sendable {
     let outbox: Outbox
     let lifecycle: NIOLockedValueBox<NodeLifecycle>
     let currentSession = NIOLockedValueBox<Session?>(nil)
+    /// The database's processes of sessions given up, to end before the next does anything
+    /// (`Fence.swift`).
+    let abandonedBackends = NIOLockedValueBox<[Session.Backend]>([])
     let controlQueue = NIOLockedValueBox<[ControlOperation]>([])
     let controlSerial = NIOLockedValueBox(0)
     /// Claims waiting for the registry worker; closed once it has stopped.

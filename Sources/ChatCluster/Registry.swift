@@ -94,6 +94,14 @@ extension ClusterNode {
         return true
     }
 
+    /// Queues a release of `logins`, claimed under `lease` or perhaps claimed, whose askers were
+    /// told "unavailable". It deletes only rows of this node, goes out on the next connection,
+    /// and before any later claim of the same login here (see `runRegistry`); if the lease is
+    /// given up first, it goes with the lease's row.
+    private func freeUnanswered(_ logins: [ByteBuffer], lease: Int64) {
+        for login in logins { enqueueControl(.release, login: login, lease: lease) }
+    }
+
     /// The answer for each distinct login: a login asked for twice in one round is claimed once,
     /// and the second asker finds it taken.
     private func claimTogether(_ logins: [ByteBuffer]) async -> [ByteBuffer: ClaimResult] {
@@ -109,11 +117,17 @@ extension ClusterNode {
             }
         } catch {
             logger.debug("claiming failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
+            // The statement may have committed before its answer was lost: these logins may now
+            // be held by this node with nobody on it, for everyone, until the node stops. (One
+            // still running is ended before the next session does anything: `Fence.swift`.)
+            freeUnanswered(distinct, lease: lease)
             return [:]
         }
         // The lease may have been given up while the statement ran: then these logins are about
-        // to be freed, and the server has been told to drop its clients.
+        // to be freed, and the server has been told to drop its clients. Or the connection was
+        // lost just after the answer, and they are held for nobody.
         guard let claimed, lifecycle.withLockedValue({ $0.usableLease(now: .now) }) == lease else {
+            freeUnanswered(Array(claimed ?? []), lease: lease)
             return [:]
         }
         var results: [ByteBuffer: ClaimResult] = [:]

@@ -17,6 +17,19 @@ struct Session: Sendable {
     let listener: GuardedConnection
 
     var connections: [PostgresConnection] { [control.connection, sender.connection, listener.connection] }
+    var guardedConnections: [GuardedConnection] { [control, sender, listener] }
+
+    /// The database's processes serving this session, once looked up (`ClusterNode.establish`).
+    var backends: [Backend] = []
+
+    /// A process of the database, as `pg_stat_activity` shows it: its start and its application
+    /// name tell it apart from a later process with the same pid (or, behind a pooler, from the
+    /// same process serving someone else).
+    struct Backend: Sendable, Equatable {
+        let pid: Int32
+        let started: String
+        let applicationName: String
+    }
 
     /// Whether the database sees the control connection encrypted, or nil if it does not say:
     /// with `sslmode=prefer` only the database knows whether TLS was offered.

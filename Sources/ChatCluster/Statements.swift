@@ -84,6 +84,39 @@ struct Statements {
         return (renewed, freed)
     }
 
+    // MARK: Fencing
+
+    /// The database's process serving `connection`.
+    func backend(on connection: GuardedConnection) async throws -> Session.Backend? {
+        let rows = try await connection.run(
+            """
+            SELECT pid, backend_start::text, coalesce(application_name, '')
+            FROM pg_stat_activity WHERE pid = pg_backend_pid()
+            """, logger: logger)
+        for row in rows {
+            let (pid, started, name) = try row.decode((Int32, String, String).self)
+            return Session.Backend(pid: pid, started: started, applicationName: name)
+        }
+        return nil
+    }
+
+    /// Asks each of `backends` that still runs to end (`pg_terminate_backend`, which aborts
+    /// what it is running), and returns how many still ran.
+    func endBackends(_ backends: [Session.Backend], on connection: GuardedConnection) async throws -> Int {
+        let (pids, starts, names) = (
+            backends.map(\.pid), backends.map(\.started), backends.map(\.applicationName)
+        )
+        let rows = try await connection.run(
+            """
+            SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a
+            JOIN unnest(\(pids)::int4[], \(starts)::text[], \(names)::text[]) AS b(pid, started, name)
+            ON a.pid = b.pid AND a.backend_start::text = b.started AND a.application_name = b.name
+            """, logger: logger)
+        var running = 0
+        for row in rows { running = Int(try row.decode(Int64.self)) }
+        return running
+    }
+
     /// Deletes a node's row, which frees its logins and drops the batches waiting for it.
     func removeNode(_ node: Int64, on connection: GuardedConnection) async throws {
         try await connection.run(

@@ -8,10 +8,12 @@ extension ClusterNode {
     /// Connects and makes sure this node holds a lease: the one it had if the database still
     /// has it, otherwise a new one (after deleting the row of a lease it gave up).
     func establish(generation: Int, isFirst: Bool) async throws -> Session {
-        let session = try await Session.connect(
+        var session = try await Session.connect(
             generation: generation, to: url, nodeName: name, configuration: configuration, logger: logger)
         logger.trace("connected", metadata: ["session": "\(generation)"])
         do {
+            session.backends = try await identifyBackends(of: session)
+            try await endAbandonedBackends(on: session.control)
             let control = session.control
             let statements = self.statements
             let (timeout, leaseDuration, logger) = (
@@ -45,7 +47,7 @@ extension ClusterNode {
             }
             return session
         } catch {
-            session.close()
+            abandon(session)
             throw error
         }
     }
@@ -120,7 +122,7 @@ extension ClusterNode {
             let reason = await serve(current, readiness: readiness)
             readiness = nil
             currentSession.withLockedValue { $0 = nil }
-            current.close()
+            abandon(current)
             session = nil
             if isStopping { break }
             perform(lifecycle.withLockedValue { $0.sessionLost(reason: reason) })

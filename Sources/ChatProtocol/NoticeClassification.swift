@@ -31,6 +31,7 @@ extension Notice {
         case leaseLost
         case serverUnreachable
         case serverBusy
+        case recipientLeft
 
         /// Whether a server that sends this notice is refusing the login: it closes the
         /// connection right after.
@@ -43,7 +44,7 @@ extension Notice {
                 .stalled,
                 .loginTimedOut, .shuttingDown, .serverFull, .tooManyFromAddress, .loginUnavailable,
                 .leaseLost,
-                .serverUnreachable, .serverBusy:
+                .serverUnreachable, .serverBusy, .recipientLeft:
                 // A full server or a login that came too late is no verdict on the login itself.
                 return false
             }
@@ -86,6 +87,7 @@ extension Notice {
             case .leaseLost: return [.leaseLost]
             case .serverUnreachable: return Self.sampleNames.map(Notice.serverUnreachable)
             case .serverBusy: return Self.sampleNames.map(Notice.serverBusy)
+            case .recipientLeft: return Self.sampleNames.map(Notice.recipientLeft)
             }
         }
 
@@ -165,6 +167,7 @@ extension Notice {
         case .leaseLost: return .leaseLost
         case .serverUnreachable: return .serverUnreachable
         case .serverBusy: return .serverBusy
+        case .recipientLeft: return .recipientLeft
         }
     }
 

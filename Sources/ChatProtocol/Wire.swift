@@ -33,6 +33,18 @@ public enum Wire {
     }
 
     public static let noticePrefix = "error: "
+
+    /// The sender's login in a delivery (`from <sender>: <text>\n`), or nil for a line that is
+    /// not one (a notice). A login has no `:`, so the first one ends it.
+    public static func sender(ofDelivery delivery: ByteBuffer) -> ByteBuffer? {
+        let line = delivery.readableBytesView
+        guard line.starts(with: "from ".utf8) else { return nil }
+        let login = line.dropFirst(5)
+        guard let colon = login.firstIndex(of: UInt8(ascii: ":")), colon > login.startIndex else {
+            return nil
+        }
+        return delivery.getSlice(at: login.startIndex, length: colon - login.startIndex)
+    }
 }
 
 /// Everything the server tells a person rather than delivers. The wording may change; the
@@ -63,6 +75,9 @@ public enum Notice: Equatable, Sendable {
     case serverUnreachable(String)
     /// Cluster mode: the recipient (named) is on a server that is not taking messages fast enough.
     case serverBusy(String)
+    /// Cluster mode: the message reached the server the recipient (named) was on just after they
+    /// left it, before the sender's server heard they had gone.
+    case recipientLeft(String)
 
     public var text: String {
         switch self {
@@ -121,6 +136,8 @@ public enum Notice: Equatable, Sendable {
                 "\(VisibleText.quoted(name)) is on another server that cannot be reached now; not delivered"
         case .serverBusy(let name):
             return "\(VisibleText.quoted(name)) is on another server that is falling behind; not delivered"
+        case .recipientLeft(let name):
+            return "\(VisibleText.quoted(name)) disconnected before your message reached them; not delivered"
         }
     }
 

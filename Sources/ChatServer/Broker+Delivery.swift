@@ -174,10 +174,17 @@ extension Broker {
 
     /// Takes mail from another loop (or the cluster): each delivery goes to its recipients'
     /// outboxes, if the slot still holds the connection it was meant for. `counted` is what the
-    /// mail counts for in this loop's inbox.
-    func receive(_ mail: ByteBuffer, counted: Int = 0) {
+    /// mail counts for in this loop's inbox. `undelivered` hears of each delivery that found its
+    /// slot left, by its place among the mail's (delivery, recipient) pairs.
+    func receive(
+        _ mail: ByteBuffer, counted: Int = 0,
+        undelivered: ((_ place: Int, UnsafeRawBufferPointer) -> Void)? = nil
+    ) {
+        var place = -1
         LoopMail.open(mail) { delivery, slot, generation in
+            place += 1
             guard slot < online.count, generations[slot] == generation, let recipient = online[slot] else {
+                undelivered?(place, delivery)
                 return
             }
             recipient.enqueue(delivery, fromAnotherLoop: true)

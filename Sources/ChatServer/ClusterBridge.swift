@@ -111,27 +111,54 @@ final class ClusterBridge: Sendable {
     // MARK: From the cluster
 
     /// Deliveries from another node: each goes to the loop its recipient is on, as mail from
-    /// another loop would, in the order they came; one that finds nobody is dropped (the
-    /// recipient left while it travelled).
+    /// another loop would, in the order they came. One that finds nobody is answered with a
+    /// notice to its sender.
     private func deliver(_ batch: InboundBatch) {
         let brokers = self.brokers.withLock { $0 }
         guard !brokers.isEmpty else { return }
         var mail = Array(repeating: LoopMail(), count: brokers.count)
+        // Each loop's recipients in the order of its mail, to name one that left before the mail
+        // reached its loop.
+        var recipients = Array(repeating: [ByteBuffer](), count: brokers.count)
+        var undelivered: [(recipient: ByteBuffer, delivery: ByteBuffer)] = []
         // One look-up of the directory for the whole batch.
         _ = directory.locate { lookUp in
             for (login, delivery) in batch {
-                guard let location = lookUp(login) else { continue }
+                guard let location = lookUp(login) else {
+                    undelivered.append((login, delivery))
+                    continue
+                }
                 delivery.withUnsafeReadableBytes {
                     mail[location.loop].add($0, slot: location.slot, generation: location.generation)
                 }
+                recipients[location.loop].append(login)
             }
+        }
+        let peer = batch.from
+        for (recipient, delivery) in undelivered {
+            answerUndelivered(delivery, for: recipient, from: peer)
         }
         for (loop, letters) in mail.enumerated() where !letters.isEmpty {
             var letters = letters
-            let batch = letters.take()
+            let (batch, names) = (letters.take(), recipients[loop])
             let broker = brokers[loop]
-            broker.eventLoop.execute { broker.value.receive(batch) }
+            broker.eventLoop.execute {
+                broker.value.receive(batch) { place, delivery in
+                    self.answerUndelivered(ByteBuffer(bytes: delivery), for: names[place], from: peer)
+                }
+            }
         }
+    }
+
+    /// The recipient left this server while the delivery was on its way: the sender's server
+    /// routed it here before it heard (a few milliseconds; see docs/cluster.md). The sender, on
+    /// `peer`, is told it was not delivered, as it would have been had its server known. A notice
+    /// that finds nobody there is dropped: it is no delivery, so it is not answered in turn.
+    private func answerUndelivered(_ delivery: ByteBuffer, for recipient: ByteBuffer, from peer: ClusterPeer)
+    {
+        guard let sender = Wire.sender(ofDelivery: delivery) else { return }
+        let notice = ByteBuffer(string: Notice.recipientLeft(String(buffer: recipient)).line)
+        _ = node.route(notice, to: sender, on: peer)
     }
 
     private func handle(_ event: ClusterEvent) {
