@@ -13,6 +13,9 @@ public enum Login {
     public enum Refusal: Error, Equatable, Sendable, CustomStringConvertible {
         case empty
         case tooLong
+        /// The first line ran past `maximumLineBytes` without ending: whatever it holds, it is
+        /// no login.
+        case firstLineTooLong
         case forbiddenCharacter(Unicode.Scalar)
         /// A combining mark with nothing to combine with: it would sit on the quote before it.
         case leadingMark(Unicode.Scalar)
@@ -29,6 +32,7 @@ public enum Login {
             switch self {
             case .empty: return "empty"
             case .tooLong: return "too long"
+            case .firstLineTooLong: return "first line over \(Login.maximumLineBytes) bytes"
             case .forbiddenCharacter(let scalar): return "forbidden character \(Login.codePoint(scalar))"
             case .leadingMark(let scalar): return "starts with the mark \(Login.codePoint(scalar))"
             case .stackedMarks(let scalar): return "stacked marks at \(Login.codePoint(scalar))"

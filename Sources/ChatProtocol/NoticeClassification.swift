@@ -12,6 +12,7 @@ extension Notice {
         case invalidUTF8
         case loginEmpty
         case loginTooLong
+        case loginFirstLineTooLong
         case loginForbiddenCharacter
         case loginLeadingMark
         case loginStackedMarks
@@ -37,7 +38,8 @@ extension Notice {
         /// connection right after.
         public var refusesLogin: Bool {
             switch self {
-            case .loginEmpty, .loginTooLong, .loginForbiddenCharacter, .loginLeadingMark, .loginStackedMarks,
+            case .loginEmpty, .loginTooLong, .loginFirstLineTooLong, .loginForbiddenCharacter,
+                .loginLeadingMark, .loginStackedMarks,
                 .loginNotComposed, .loginMixedScripts, .loginTaken:
                 return true
             case .lineTooLong, .invalidUTF8, .recipientOffline, .missingColon, .noRecipients, .tooSlow,
@@ -59,6 +61,7 @@ extension Notice {
             case .invalidUTF8: return [.invalidUTF8]
             case .loginEmpty: return [.loginRefused(.empty)]
             case .loginTooLong: return [.loginRefused(.tooLong)]
+            case .loginFirstLineTooLong: return [.loginRefused(.firstLineTooLong)]
             case .loginForbiddenCharacter:
                 return [",", ":", " ", "\t", "\u{200B}", "\u{1B}", "x", "y"].map {
                     .loginRefused(.forbiddenCharacter($0))
@@ -148,6 +151,7 @@ extension Notice {
         case .invalidUTF8: return .invalidUTF8
         case .loginRefused(.empty): return .loginEmpty
         case .loginRefused(.tooLong): return .loginTooLong
+        case .loginRefused(.firstLineTooLong): return .loginFirstLineTooLong
         case .loginRefused(.forbiddenCharacter): return .loginForbiddenCharacter
         case .loginRefused(.leadingMark): return .loginLeadingMark
         case .loginRefused(.stackedMarks): return .loginStackedMarks

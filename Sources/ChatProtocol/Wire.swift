@@ -89,6 +89,9 @@ public enum Notice: Equatable, Sendable {
             return "empty login; send your name as the first line"
         case .loginRefused(.tooLong):
             return "login longer than \(Login.maximumCharacters) characters or \(Login.maximumBytes) bytes"
+        case .loginRefused(.firstLineTooLong):
+            return
+                "first line longer than \(Login.maximumLineBytes) bytes; send your name (at most \(Login.maximumCharacters) characters) as the first line"
         case .loginRefused(.forbiddenCharacter(let scalar)):
             return
                 "login may not contain \(Self.describe(scalar)); use no ',', ':', spaces, control or invisible characters"

@@ -29,7 +29,7 @@ enum LineChecks {
         case .forbiddenCharacter(let scalar):
             // The character cannot be seen, so its code point is the only way to point at it.
             return "a login may not contain invisible or control characters (\(Login.codePoint(scalar)))"
-        case .leadingMark, .stackedMarks, .notComposed, .mixedScripts:
+        case .firstLineTooLong, .leadingMark, .stackedMarks, .notComposed, .mixedScripts:
             return Notice.loginRefused(refusal).text
         }
     }

@@ -220,7 +220,7 @@ final class Connection: ChannelInboundHandler {
             case .overlong
             where lifecycle.state == .awaitingLogin && framer.maximumLineBytes == Login.maximumLineBytes:
                 // Longer than any login can be; the server's own line limit is not reached.
-                refuseLogin(.loginRefused(.tooLong), because: "\(Login.Refusal.tooLong)")
+                refuseLogin(.loginRefused(.firstLineTooLong), because: "\(Login.Refusal.firstLineTooLong)")
             case .overlong:
                 send(.lineTooLong(limit: framer.maximumLineBytes))
             case .line(let line):

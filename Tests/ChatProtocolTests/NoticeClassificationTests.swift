@@ -26,7 +26,7 @@ import Testing
     }
 
     static var refusals: [Notice] {
-        [.loginRefused(.empty), .loginRefused(.tooLong)]
+        [.loginRefused(.empty), .loginRefused(.tooLong), .loginRefused(.firstLineTooLong)]
             + forbiddenCharacters.map { .loginRefused(.forbiddenCharacter($0)) }
             + names.map(Notice.loginTaken)
     }
@@ -37,14 +37,16 @@ import Testing
             + [.invalidUTF8, .missingColon, .noRecipients, .tooSlow, .shuttingDown, .serverFull]
             + ["1 s", "30 s", "2 min"].flatMap { [Notice.stalled($0), .loginTimedOut($0)] }
             + [1, 50, 1000].map(Notice.tooManyFromAddress)
+            + names.map(Notice.recipientLeft)
     }
 
     @Test func theKindsThatRefuseALoginAreTheLoginRefusals() {
         let refusing = Notice.Kind.allCases.filter(\.refusesLogin)
         #expect(
             refusing == [
-                .loginEmpty, .loginTooLong, .loginForbiddenCharacter, .loginLeadingMark, .loginStackedMarks,
-                .loginNotComposed, .loginMixedScripts, .loginTaken,
+                .loginEmpty, .loginTooLong, .loginFirstLineTooLong, .loginForbiddenCharacter,
+                .loginLeadingMark,
+                .loginStackedMarks, .loginNotComposed, .loginMixedScripts, .loginTaken,
             ])
         #expect(Self.forbiddenCharacters.count > 100)
     }

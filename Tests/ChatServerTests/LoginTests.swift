@@ -54,7 +54,9 @@ import Testing
         (["al ice"], "may not contain a space;", true),
         (["al", " ice\n"], "may not contain a space;", false),
         (["alice"], "already online", true),
-        ([String(repeating: "n", count: 1025)], "longer than 32", true),
+        ([String(repeating: "n", count: 1025)], "first line longer than 1024 bytes", true),
+        // A fine name in too much white space: the notice must not blame the name.
+        (["bob" + String(repeating: " ", count: 1100)], "first line longer than 1024 bytes", false),
     ])
     func aLoginRefusedFromPendingInputGetsItsNotice(_ parts: [String], _ reason: String, _ endsInput: Bool)
         async throws
@@ -224,7 +226,7 @@ import Testing
         try await withServer { server in
             let client = try await LineClient.connect(port: server.port)
             try await client.sendRaw(String(repeating: "m", count: 65_000))
-            try await expectNotice(client, containing: "longer than 32")
+            try await expectNotice(client, containing: "first line longer than 1024 bytes")
             #expect(try await client.readToEnd() == [])
             #expect(!client.wasReset)
         }
