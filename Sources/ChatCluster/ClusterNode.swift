@@ -20,6 +20,9 @@ public final class ClusterNode: Sendable {
     let outbox: Outbox
     let lifecycle: NIOLockedValueBox<NodeLifecycle>
     let currentSession = NIOLockedValueBox<Session?>(nil)
+    /// Logins granted here and not released since: a claim round that fails may name one of
+    /// them again (asked for from another connection), and must not free it (`Registry.swift`).
+    let grantedLogins = NIOLockedValueBox<Set<ByteBuffer>>([])
     /// The database's processes of sessions given up, to end before the next does anything
     /// (`Fence.swift`).
     let abandonedBackends = NIOLockedValueBox<[Session.Backend]>([])
@@ -212,6 +215,7 @@ public final class ClusterNode: Sendable {
     /// order with this node's other releases and claims, once what was routed before it is
     /// written). Does nothing if the lease was lost: its logins are freed with it.
     public func release(_ login: ByteBuffer) {
+        grantedLogins.withLockedValue { _ = $0.remove(login) }
         guard let lease = lifecycle.withLockedValue({ $0.lease?.id }) else { return }
         _ = directory.apply(.released(login, node: lease))
         enqueueControl(.release, login: login, lease: lease, afterWrites: outbox.writeMark())
@@ -355,6 +359,7 @@ public final class ClusterNode: Sendable {
                 let dropped = outbox.dropAll()
                 counters.withLockedValue { $0.batchesDropped += dropped.batches }
                 controlQueue.withLockedValue { $0.removeAll() }
+                grantedLogins.withLockedValue { $0.removeAll() }
             case .closeSession:
                 currentSession.withLockedValue { $0 }?.close()
             case .logLeaseLost(let reason):

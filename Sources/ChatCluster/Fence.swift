@@ -23,28 +23,39 @@ extension ClusterNode {
 
     /// Ends the processes of earlier sessions still running, and waits until they are gone (up
     /// to the query timeout; the next session tries again).
-    func endAbandonedBackends(on control: GuardedConnection) async throws {
-        let abandoned = abandonedBackends.withLockedValue { $0 }
+    func endAbandonedBackends(before session: Session) async throws {
+        // Behind a pooler an earlier session's process may be serving this one now: it is not
+        // to be ended.
+        var abandoned = abandonedBackends.withLockedValue { list in
+            list.removeAll { session.backends.contains($0) }
+            return list
+        }
         guard !abandoned.isEmpty else { return }
-        let (statements, timeout) = (self.statements, configuration.queryTimeout)
-        let deadline = ContinuousClock.now + timeout
+        let (statements, control) = (self.statements, session.control)
+        let deadline = ContinuousClock.now + configuration.queryTimeout
         while true {
-            let running = try await withTimeout(timeout, closing: control) {
-                try await statements.endBackends(abandoned, on: control)
+            let ending = abandoned
+            let running = try await withTimeout(max(deadline - .now, .milliseconds(100)), closing: control) {
+                try await statements.endBackends(ending, on: control)
             }
-            if running == 0 { break }
+            abandonedBackends.withLockedValue { list in
+                list.removeAll { ending.contains($0) && !running.contains($0) }
+            }
+            if running.isEmpty { return }
             guard ContinuousClock.now < deadline else {
                 throw ClusterError(
-                    "\(running) database processes of this node's earlier connections did not end")
+                    "\(running.count) database processes of this node's earlier connections did not end")
             }
+            abandoned = running
             try await Task.sleep(for: .milliseconds(10))
         }
-        abandonedBackends.withLockedValue { $0.removeAll { abandoned.contains($0) } }
     }
 
     /// Closes `session`; the next session ends its processes before anything else.
     func abandon(_ session: Session) {
         session.close()
-        abandonedBackends.withLockedValue { $0 += session.backends }
+        abandonedBackends.withLockedValue { list in
+            for backend in session.backends where !list.contains(backend) { list.append(backend) }
+        }
     }
 }

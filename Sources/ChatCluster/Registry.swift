@@ -97,9 +97,14 @@ extension ClusterNode {
     /// Queues a release of `logins`, claimed under `lease` or perhaps claimed, whose askers were
     /// told "unavailable". It deletes only rows of this node, goes out on the next connection,
     /// and before any later claim of the same login here (see `runRegistry`); if the lease is
-    /// given up first, it goes with the lease's row.
+    /// given up first, it goes with the lease's row. A login granted in an earlier round (and
+    /// asked for again from another connection before the first took its place) is someone's:
+    /// it stays.
     private func freeUnanswered(_ logins: [ByteBuffer], lease: Int64) {
-        for login in logins { enqueueControl(.release, login: login, lease: lease) }
+        let granted = grantedLogins.withLockedValue { $0 }
+        for login in logins where !granted.contains(login) {
+            enqueueControl(.release, login: login, lease: lease)
+        }
     }
 
     /// The answer for each distinct login: a login asked for twice in one round is claimed once,
@@ -134,6 +139,7 @@ extension ClusterNode {
         for login in distinct {
             if claimed.contains(login) {
                 _ = directory.apply(.claimed(login, node: lease))
+                grantedLogins.withLockedValue { _ = $0.insert(login) }
                 results[login] = .claimed
             } else {
                 results[login] = .taken

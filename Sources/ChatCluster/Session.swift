@@ -23,8 +23,9 @@ struct Session: Sendable {
     var backends: [Backend] = []
 
     /// A process of the database, as `pg_stat_activity` shows it: its start and its application
-    /// name tell it apart from a later process with the same pid (or, behind a pooler, from the
-    /// same process serving someone else).
+    /// name tell it apart from a later process with the same pid (and, behind a pooler that sets
+    /// the application name per client, from the same process serving someone else; it may
+    /// serve this node's next session, which the fence then spares).
     struct Backend: Sendable, Equatable {
         let pid: Int32
         let started: String

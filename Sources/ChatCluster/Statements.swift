@@ -101,20 +101,24 @@ struct Statements {
     }
 
     /// Asks each of `backends` that still runs to end (`pg_terminate_backend`, which aborts
-    /// what it is running), and returns how many still ran.
-    func endBackends(_ backends: [Session.Backend], on connection: GuardedConnection) async throws -> Int {
+    /// what it is running), and returns those that still ran.
+    func endBackends(_ backends: [Session.Backend], on connection: GuardedConnection) async throws
+        -> [Session.Backend]
+    {
         let (pids, starts, names) = (
             backends.map(\.pid), backends.map(\.started), backends.map(\.applicationName)
         )
         let rows = try await connection.run(
             """
-            SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a
+            SELECT b.pid, b.started, b.name, pg_terminate_backend(a.pid) FROM pg_stat_activity a
             JOIN unnest(\(pids)::int4[], \(starts)::text[], \(names)::text[]) AS b(pid, started, name)
-            ON a.pid = b.pid AND a.backend_start::text = b.started AND a.application_name = b.name
+            ON a.pid = b.pid AND a.backend_start = b.started::timestamptz
+                AND coalesce(a.application_name, '') = b.name
             """, logger: logger)
-        var running = 0
-        for row in rows { running = Int(try row.decode(Int64.self)) }
-        return running
+        return try rows.map { row in
+            let (pid, started, name, _) = try row.decode((Int32, String, String, Bool).self)
+            return Session.Backend(pid: pid, started: started, applicationName: name)
+        }
     }
 
     /// Deletes a node's row, which frees its logins and drops the batches waiting for it.

@@ -13,7 +13,7 @@ extension ClusterNode {
         logger.trace("connected", metadata: ["session": "\(generation)"])
         do {
             session.backends = try await identifyBackends(of: session)
-            try await endAbandonedBackends(on: session.control)
+            try await endAbandonedBackends(before: session)
             let control = session.control
             let statements = self.statements
             let (timeout, leaseDuration, logger) = (

@@ -33,6 +33,7 @@ extension Notice {
         case serverUnreachable
         case serverBusy
         case recipientLeft
+        case recipientArriving
 
         /// Whether a server that sends this notice is refusing the login: it closes the
         /// connection right after.
@@ -46,7 +47,7 @@ extension Notice {
                 .stalled,
                 .loginTimedOut, .shuttingDown, .serverFull, .tooManyFromAddress, .loginUnavailable,
                 .leaseLost,
-                .serverUnreachable, .serverBusy, .recipientLeft:
+                .serverUnreachable, .serverBusy, .recipientLeft, .recipientArriving:
                 // A full server or a login that came too late is no verdict on the login itself.
                 return false
             }
@@ -91,6 +92,7 @@ extension Notice {
             case .serverUnreachable: return Self.sampleNames.map(Notice.serverUnreachable)
             case .serverBusy: return Self.sampleNames.map(Notice.serverBusy)
             case .recipientLeft: return Self.sampleNames.map(Notice.recipientLeft)
+            case .recipientArriving: return Self.sampleNames.map(Notice.recipientArriving)
             }
         }
 
@@ -172,6 +174,7 @@ extension Notice {
         case .serverUnreachable: return .serverUnreachable
         case .serverBusy: return .serverBusy
         case .recipientLeft: return .recipientLeft
+        case .recipientArriving: return .recipientArriving
         }
     }
 

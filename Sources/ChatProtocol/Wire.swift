@@ -78,6 +78,9 @@ public enum Notice: Equatable, Sendable {
     /// Cluster mode: the message reached the server the recipient (named) was on just after they
     /// left it, before the sender's server heard they had gone.
     case recipientLeft(String)
+    /// Cluster mode: the message reached the recipient's (named) server while they were still
+    /// logging in there, before their connection took its place.
+    case recipientArriving(String)
 
     public var text: String {
         switch self {
@@ -141,6 +144,9 @@ public enum Notice: Equatable, Sendable {
             return "\(VisibleText.quoted(name)) is on another server that is falling behind; not delivered"
         case .recipientLeft(let name):
             return "\(VisibleText.quoted(name)) disconnected before your message reached them; not delivered"
+        case .recipientArriving(let name):
+            return
+                "\(VisibleText.quoted(name)) was still logging in when your message reached them; not delivered"
         }
     }
 

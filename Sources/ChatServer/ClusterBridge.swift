@@ -150,15 +150,23 @@ final class ClusterBridge: Sendable {
         }
     }
 
-    /// The recipient left this server while the delivery was on its way: the sender's server
-    /// routed it here before it heard (a few milliseconds; see docs/cluster.md). The sender, on
-    /// `peer`, is told it was not delivered, as it would have been had its server known. A notice
-    /// that finds nobody there is dropped: it is no delivery, so it is not answered in turn.
+    /// The recipient is not on this server: the sender's server routed the delivery here before
+    /// it heard they had left (a few milliseconds; see docs/cluster.md), or, rarer, it came
+    /// between their claim and their connection taking its place (this node's own view of the
+    /// cluster then has them here: a release takes them out of it at once). The sender, on
+    /// `peer`, is told it was not delivered. A notice that finds nobody there is dropped: it is
+    /// no delivery, so it is not answered in turn.
     private func answerUndelivered(_ delivery: ByteBuffer, for recipient: ByteBuffer, from peer: ClusterPeer)
     {
         guard let sender = Wire.sender(ofDelivery: delivery) else { return }
-        let notice = ByteBuffer(string: Notice.recipientLeft(String(buffer: recipient)).line)
-        _ = node.route(notice, to: sender, on: peer)
+        let name = String(buffer: recipient)
+        let isArriving = node.peer != nil && node.location(of: recipient) == node.peer
+        let notice = isArriving ? Notice.recipientArriving(name) : .recipientLeft(name)
+        _ = node.route(ByteBuffer(string: notice.line), to: sender, on: peer)
+        // Counted here, where it is said: on the sender's server it is bytes from the cluster.
+        if let broker = brokers.withLock({ $0.first }) {
+            broker.eventLoop.execute { broker.value.statistics.noticeSent(notice) }
+        }
     }
 
     private func handle(_ event: ClusterEvent) {

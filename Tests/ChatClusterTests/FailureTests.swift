@@ -84,95 +84,6 @@ struct NodeFailureTests {
         }
     }
 
-    /// A claim the node stopped waiting for runs on in the database: PostgreSQL goes on with a
-    /// statement whose client has closed the connection. It committed some seconds later, and
-    /// the login was held by the node for nobody, refused to everyone (its own node's next claim
-    /// included) until the node stopped. Here a trigger holds one claim past the query timeout;
-    /// the node's next connection ends the process that runs it, so it never commits. The lease
-    /// outlasts all this (renewals wait behind the claim on its connection).
-    @Test func aClaimThatRunsPastItsNodesPatienceNeverHoldsTheLogin() async throws {
-        let url = try await postgres.makeDatabase()
-        var configuration = testConfiguration
-        configuration.leaseDuration = .seconds(40)
-        try await withNodes(2, url: url, configuration: configuration) { nodes in
-            let (a, b) = (nodes[0], nodes[1])
-            let seconds = Int(testConfiguration.queryTimeout / .seconds(1)) + 5
-            try await postgres.psql(
-                """
-                CREATE SEQUENCE slow_claim_tries;
-                CREATE TABLE slow_claims (committed boolean);
-                CREATE FUNCTION slow_claim() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-                BEGIN
-                    -- A sequence is not rolled back with the claim: the first one alone sleeps.
-                    IF nextval('slow_claim_tries') = 1 THEN
-                        PERFORM pg_sleep(\(seconds));
-                        -- Seen by others only if the claim commits.
-                        INSERT INTO slow_claims VALUES (true);
-                    END IF;
-                    RETURN NEW;
-                END $$;
-                CREATE TRIGGER slow_claim BEFORE INSERT ON achat_logins FOR EACH ROW
-                    WHEN (NEW.login = convert_to('dave', 'UTF8')) EXECUTE FUNCTION slow_claim();
-                """, database: database(of: url))
-            #expect(await a.node.claim("dave") == .unavailable)
-            // Past the trigger's sleep: had the claim gone on, it would have committed by now.
-            try await Task.sleep(for: .seconds(6))
-            try await b.waitUntil("dave free") { await b.node.claim("dave") == .claimed }
-            #expect(await a.node.claim("dave") == .taken)
-            let committed = try await postgres.psql(
-                "SELECT count(*) FROM slow_claims", database: database(of: url))
-            #expect(committed.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
-        }
-    }
-
-    /// A claim that committed but whose answer was lost with the connection: the node told its
-    /// asker "unavailable", and the login was held for nobody until the node stopped. Here the
-    /// claim sleeps in a trigger while the connection is cut, and commits before the node can
-    /// connect again.
-    @Test func aClaimThatCommitsAfterItsAnswerWasLostIsFreedAgain() async throws {
-        let url = try await postgres.makeDatabase()
-        var configuration = testConfiguration
-        configuration.leaseDuration = .seconds(40)
-        let (proxy, a, b) = try await nodesOneBehindAProxy(
-            name: "lost", url: url, configuration: configuration)
-        defer { Task { await proxy.close() } }
-        try await postgres.psql(
-            """
-            CREATE SEQUENCE slow_claim_tries;
-            CREATE TABLE slow_claims (committed boolean);
-            CREATE FUNCTION slow_claim() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-            BEGIN
-                IF nextval('slow_claim_tries') = 1 THEN
-                    PERFORM pg_sleep(2);
-                    INSERT INTO slow_claims VALUES (true);
-                END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER slow_claim BEFORE INSERT ON achat_logins FOR EACH ROW
-                WHEN (NEW.login = convert_to('dave', 'UTF8')) EXECUTE FUNCTION slow_claim();
-            """, database: database(of: url))
-        async let answer = a.node.claim("dave")
-        try await a.waitUntil("the claim is in the database") {
-            try await Self.count(
-                "pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()", in: url)
-                == 1
-        }
-        proxy.cut()
-        #expect(await answer == .unavailable)
-        try await a.waitUntil("the claim committed") { try await Self.count("slow_claims", in: url) == 1 }
-        proxy.restore()
-        try await b.waitUntil("dave free") { await b.node.claim("dave") == .claimed }
-        #expect(await a.node.claim("dave") == .taken)
-        await a.node.leave()
-        await b.node.leave()
-    }
-
-    private static func count(_ rows: String, in url: String) async throws -> Int? {
-        Int(
-            try await postgres.psql("SELECT count(*) FROM \(rows)", database: database(of: url))
-                .trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
     /// Connections killed at any point of a join: the join ends either way, and the next one
     /// works. (postgres-nio never answers a query written to a connection that has just closed;
     /// this found that.)
@@ -368,7 +279,7 @@ struct DatabaseOutageTests {
 
 /// Two nodes on a new database, each seeing the other: the first reaches the database through a
 /// proxy the test can cut or freeze, the second directly.
-private func nodesOneBehindAProxy(
+func nodesOneBehindAProxy(
     name: String, url: String? = nil, configuration: ClusterConfiguration = testConfiguration
 ) async throws -> (TCPProxy, TestNode, TestNode) {
     let server = try postgres

@@ -37,7 +37,7 @@ import Testing
             + [.invalidUTF8, .missingColon, .noRecipients, .tooSlow, .shuttingDown, .serverFull]
             + ["1 s", "30 s", "2 min"].flatMap { [Notice.stalled($0), .loginTimedOut($0)] }
             + [1, 50, 1000].map(Notice.tooManyFromAddress)
-            + names.map(Notice.recipientLeft)
+            + names.map(Notice.recipientLeft) + names.map(Notice.recipientArriving)
     }
 
     @Test func theKindsThatRefuseALoginAreTheLoginRefusals() {
