@@ -34,17 +34,6 @@ public enum Wire {
 
     public static let noticePrefix = "error: "
 
-    /// The sender's login in a delivery (`from <sender>: <text>\n`), or nil for a line that is
-    /// not one (a notice). A login has no `:`, so the first one ends it.
-    public static func sender(ofDelivery delivery: ByteBuffer) -> ByteBuffer? {
-        let line = delivery.readableBytesView
-        guard line.starts(with: "from ".utf8) else { return nil }
-        let login = line.dropFirst(5)
-        guard let colon = login.firstIndex(of: UInt8(ascii: ":")), colon > login.startIndex else {
-            return nil
-        }
-        return delivery.getSlice(at: login.startIndex, length: colon - login.startIndex)
-    }
 }
 
 /// Everything the server tells a person rather than delivers. The wording may change; the

@@ -158,11 +158,12 @@ final class ClusterBridge: Sendable {
     /// no delivery, so it is not answered in turn.
     private func answerUndelivered(_ delivery: ByteBuffer, for recipient: ByteBuffer, from peer: ClusterPeer)
     {
-        guard let sender = Wire.sender(ofDelivery: delivery) else { return }
+        // A notice (a delivery is `from <sender>: <text>`) is not answered.
+        guard case .message(let sender, _) = ServerLine.parse(String(buffer: delivery)) else { return }
         let name = String(buffer: recipient)
         let isArriving = node.peer != nil && node.location(of: recipient) == node.peer
         let notice = isArriving ? Notice.recipientArriving(name) : .recipientLeft(name)
-        _ = node.route(ByteBuffer(string: notice.line), to: sender, on: peer)
+        _ = node.route(ByteBuffer(string: notice.line), to: ByteBuffer(string: sender), on: peer)
         // Counted here, where it is said: on the sender's server it is bytes from the cluster.
         if let broker = brokers.withLock({ $0.first }) {
             broker.eventLoop.execute { broker.value.statistics.noticeSent(notice) }
