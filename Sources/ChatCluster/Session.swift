@@ -16,8 +16,8 @@ struct Session: Sendable {
     /// LISTEN, and fetching the batches for this node.
     let listener: GuardedConnection
 
-    var connections: [PostgresConnection] { [control.connection, sender.connection, listener.connection] }
     var guardedConnections: [GuardedConnection] { [control, sender, listener] }
+    var connections: [PostgresConnection] { guardedConnections.map(\.connection) }
 
     /// The database's processes serving this session, once looked up (`ClusterNode.establish`).
     var backends: [Backend] = []

@@ -33,7 +33,6 @@ public enum Wire {
     }
 
     public static let noticePrefix = "error: "
-
 }
 
 /// Everything the server tells a person rather than delivers. The wording may change; the
