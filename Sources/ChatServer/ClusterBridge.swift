@@ -204,10 +204,21 @@ public struct ClusterSettings: Sendable {
     public var nodeName: String?
     /// Leases, reconnection and the queues to other nodes; tests shorten the times.
     public var node: ClusterConfiguration
+    /// How long a login found held on another server waits for that server's release before it
+    /// is refused: a genuine second login waits this long for its refusal. Tests on a machine
+    /// that runs every test at once, where one round trip to the database has taken over 3 s,
+    /// wait longer.
+    public var releaseWait: TimeAmount
 
-    public init(url: String, nodeName: String? = nil, node: ClusterConfiguration = ClusterConfiguration()) {
+    public static let defaultReleaseWait: TimeAmount = .seconds(2)
+
+    public init(
+        url: String, nodeName: String? = nil, node: ClusterConfiguration = ClusterConfiguration(),
+        releaseWait: TimeAmount = defaultReleaseWait
+    ) {
         self.url = url
         self.nodeName = nodeName
         self.node = node
+        self.releaseWait = releaseWait
     }
 }

@@ -18,7 +18,7 @@ extension Connection {
     /// beside the others, which were then refused as online or reordered:
     /// `Tools/one-shot-logins.py`, 2,000 rounds, in 9 of 36 runs with a build on both cores, and
     /// in 6 of 7 with two spinning loops beside the build).
-    static let earlierClaimWaitLimit: TimeAmount = releaseWaitInCluster + .seconds(1)
+    var earlierClaimWaitLimit: TimeAmount { releaseWaitInCluster + .seconds(1) }
 
     /// `caughtUp`: earlier arrivals whose loops have already taken what they had sent.
     func claimInArrivalOrder(
@@ -39,7 +39,7 @@ extension Connection {
         }
         let (earlier, claimWaitEnds) = arrivals.earlierArrivals(
             before: arrivalTicket, claiming: key,
-            claimWait: (since: started, limit: Self.earlierClaimWaitLimit)
+            claimWait: (since: started, limit: earlierClaimWaitLimit)
         ) { goOn(caughtUp) }
         let toCatchUp = earlier.filter {
             $0.claiming == nil && $0.connection != nil && !caughtUp.contains($0.ticket)

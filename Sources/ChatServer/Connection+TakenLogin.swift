@@ -39,8 +39,10 @@ extension Connection {
     }
 
     /// Cluster mode: how long a login found held on another server waits for that server's
-    /// release before it is refused (a genuine second login waits this long for its refusal).
-    static let releaseWaitInCluster: TimeAmount = .seconds(2)
+    /// release before it is refused (`ClusterSettings.releaseWait`).
+    var releaseWaitInCluster: TimeAmount {
+        broker.configuration.cluster?.releaseWait ?? ClusterSettings.defaultReleaseWait
+    }
     static let releaseWatchInterval: TimeAmount = .milliseconds(10)
 
     /// Cluster mode: the name is held on another server. A client that closed there and logged in
@@ -50,7 +52,7 @@ extension Connection {
     /// the name free (the release's notification), or when `releaseWaitInCluster` is up.
     func nameIsHeldElsewhere(_ claim: ClaimInCluster, cluster: ClusterBridge) {
         var claimed = claim
-        let deadline = claimed.deadline ?? .now() + Self.releaseWaitInCluster
+        let deadline = claimed.deadline ?? .now() + releaseWaitInCluster
         claimed.deadline = deadline
         guard NIODeadline.now() < deadline else { return refuseAsOnline(claimed.name) }
         broker.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: Self.releaseWatchInterval) {

@@ -127,10 +127,12 @@ public final class ChildProcess: Sendable {
         where matches: (String) -> Bool
     ) async throws -> String {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        // Looked at once more after the deadline: a test thread that wakes late finds the line.
+        while true {
             if let line = output().split(separator: "\n").map(String.init).first(where: matches) {
                 return line
             }
+            guard ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(5))
         }
         throw TestTimeout("no matching \(name) line; stdout: \(stdout.debugDescription) stderr: \(stderr)")

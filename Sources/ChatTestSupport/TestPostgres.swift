@@ -1,6 +1,5 @@
 import Foundation
 import NIOConcurrencyHelpers
-import NIOPosix
 
 /// A private PostgreSQL server for one test suite: `initdb` into a temporary folder, `pg_ctl` on
 /// a free loopback port, a password user; stopped and removed by `stop()`.
@@ -124,7 +123,7 @@ public final class TestPostgres: Sendable {
     /// Runs SQL as the superuser and returns what psql printed (unaligned, tuples only).
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres") async throws -> String {
-        try await Self.offThePool { try self.psqlNow(sql, database: database) }
+        try await offThePool { try self.psqlNow(sql, database: database) }
     }
 
     private func psqlNow(_ sql: String, database: String = "postgres") throws -> String {
@@ -151,7 +150,7 @@ public final class TestPostgres: Sendable {
 
     /// Stops the server and removes its folder.
     public func stop() async {
-        _ = try? await Self.offThePool { self.stopNow() }
+        _ = try? await offThePool { self.stopNow() }
     }
 
     private func stopNow() {
@@ -208,16 +207,7 @@ public final class TestPostgres: Sendable {
     }
 
     private func pgctl(_ program: String, _ arguments: [String]) async throws {
-        try await Self.offThePool { _ = try self.run(program, arguments) }
-    }
-
-    /// Runs blocking work (a child process, to its end) on a thread of its own: on the
-    /// concurrency pool it would hold one of the few threads that every test's tasks share, and
-    /// stall the cluster nodes of the tests running beside it.
-    private static func offThePool<Value: Sendable>(
-        _ work: @escaping @Sendable () throws -> Value
-    ) async throws -> Value {
-        try await NIOThreadPool.singleton.runIfActive(work)
+        try await offThePool { _ = try self.run(program, arguments) }
     }
 
     @discardableResult

@@ -111,13 +111,8 @@ public final class TmuxSession: Sendable {
         _ what: String = "the expected screen",
         where matches: ([String]) -> Bool
     ) async throws -> [String] {
-        let deadline = ContinuousClock.now + timeout
-        var last: [String] = []
-        while ContinuousClock.now < deadline {
-            last = try await screenWithoutBlocking()
-            if matches(last) { return last }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let (last, matched) = try await Self.poll(for: timeout, look: screenWithoutBlocking, until: matches)
+        if matched { return last }
         throw TestTimeout("timed out waiting for \(what); screen:\n" + last.joined(separator: "\n"))
     }
 
@@ -134,31 +129,46 @@ public final class TmuxSession: Sendable {
     public func waitForDisplay(
         _ format: String, timeout: Duration = .seconds(30), where matches: (String) -> Bool
     ) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        var last = ""
-        while ContinuousClock.now < deadline {
-            last = try await runWithoutBlocking(["display-message", "-p", format]).trimmingCharacters(
-                in: .newlines)
-            if matches(last) { return last }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let (last, matched) = try await Self.poll(
+            for: timeout,
+            look: {
+                try await runWithoutBlocking(["display-message", "-p", format]).trimmingCharacters(
+                    in: .newlines)
+            },
+            until: matches)
+        if matched { return last }
         throw TestTimeout("timed out waiting for \(format) to change; it is \(last.debugDescription)")
     }
 
     /// Waits until the cursor is at `x`, `y`.
     public func waitForCursor(x: Int, y: Int, timeout: Duration = .seconds(30)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        var last = (x: -1, y: -1)
-        while ContinuousClock.now < deadline {
-            // Off the test's thread: a blocking poll holds one of the few threads every test shares.
-            last = try Self.parseCursor(
-                try await runWithoutBlocking(["display-message", "-p", Self.cursorFormat]))
-            if last == (x, y) { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        // Off the test's thread: a blocking poll holds one of the few threads every test shares.
+        let (last, matched) = try await Self.poll(
+            for: timeout,
+            look: {
+                try Self.parseCursor(
+                    try await runWithoutBlocking(["display-message", "-p", Self.cursorFormat]))
+            },
+            until: { $0 == (x, y) })
+        if matched { return }
         throw TestTimeout(
             "cursor at \(last), expected (\(x), \(y)); screen:\n"
                 + ((try? screen().joined(separator: "\n")) ?? ""))
+    }
+
+    /// Looks every 20 ms until `accepts` takes what `look` saw, and once more after the deadline:
+    /// a test thread that wakes late still finds a screen that is there. The last look, and
+    /// whether it was taken.
+    private static func poll<Seen>(
+        for timeout: Duration, look: () async throws -> Seen, until accepts: (Seen) -> Bool
+    ) async throws -> (last: Seen, accepted: Bool) {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let seen = try await look()
+            if accepts(seen) { return (seen, true) }
+            guard ContinuousClock.now < deadline else { return (seen, false) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Stops the tmux server and everything running in it.

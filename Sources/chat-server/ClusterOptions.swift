@@ -26,6 +26,11 @@ struct ClusterOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: .hidden)
     var clusterQueryTimeoutSeconds: Double?
 
+    // For tests: how long a login found held on another server waits for its release (2 s),
+    // longer where the release's round trip to the database can take seconds.
+    @Option(parsing: .unconditional, help: .hidden)
+    var clusterReleaseWaitSeconds: Double?
+
     /// The database URL, from the flag or the environment.
     var url: String? { cluster ?? ProcessInfo.processInfo.environment["ACHAT_CLUSTER"] }
 
@@ -35,6 +40,7 @@ struct ClusterOptions: ParsableArguments {
             ("--cluster-lease-seconds", clusterLeaseSeconds),
             ("--cluster-heartbeat-seconds", clusterHeartbeatSeconds),
             ("--cluster-query-timeout-seconds", clusterQueryTimeoutSeconds),
+            ("--cluster-release-wait-seconds", clusterReleaseWaitSeconds),
         ] {
             if let value { try TimeoutOption.validate(value, flag) }
         }
@@ -54,6 +60,10 @@ struct ClusterOptions: ParsableArguments {
             // Keep the margin in proportion, so short test leases stay valid.
             node.leaseSafetyMargin = min(node.leaseSafetyMargin, node.leaseDuration / 4)
         }
-        configuration.cluster = ClusterSettings(url: url, nodeName: nodeName, node: node)
+        var settings = ClusterSettings(url: url, nodeName: nodeName, node: node)
+        if let clusterReleaseWaitSeconds {
+            settings.releaseWait = .milliseconds(Int64(clusterReleaseWaitSeconds * 1000))
+        }
+        configuration.cluster = settings
     }
 }

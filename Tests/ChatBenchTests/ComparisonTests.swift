@@ -84,10 +84,4 @@ import Testing
         #expect(row.hasSuffix("0/1  0/1"), "\(row)")
         #expect(lines.last == "result: PASS")
     }
-
-    func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-        }
-    }
 }

@@ -176,11 +176,4 @@ import Testing
     }
 
     let group = MultiThreadedEventLoopGroup.singleton
-
-    /// Bench.run blocks; it gets a thread of its own rather than one of the concurrency pool's.
-    func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-        }
-    }
 }

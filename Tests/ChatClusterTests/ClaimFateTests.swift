@@ -51,11 +51,15 @@ struct ClaimFateTests {
     /// connect again.
     @Test func aClaimThatCommitsAfterItsAnswerWasLostIsFreedAgain() async throws {
         let url = try await postgres.makeDatabase()
+        // The node waits for its claim past the sleep: the cut, not its patience, ends the wait.
+        var waitsForItsClaim = Self.patient
+        waitsForItsClaim.queryTimeout = .seconds(60)
         let (proxy, a, b) = try await nodesOneBehindAProxy(
-            name: "lost", url: url, configuration: Self.patient)
+            name: "lost", url: url, configuration: waitsForItsClaim)
         defer { Task { await proxy.close() } }
-        // Long enough for the test to see it sleep and cut the connection.
-        try await Self.slowDown(claimOfDave: 1, for: 8, in: url)
+        // Long enough for the test to see it sleep and cut the connection on a loaded machine,
+        // where each look is a psql process of its own (8 s was a thin margin there).
+        try await Self.slowDown(claimOfDave: 1, for: 20, in: url)
         async let answer = a.node.claim("dave")
         try await a.waitUntil("the claim is in the database") {
             try await Self.count(
@@ -64,7 +68,9 @@ struct ClaimFateTests {
         }
         proxy.cut()
         #expect(await answer == .unavailable)
-        try await a.waitUntil("the claim committed") { try await Self.count("slow_claims", in: url) == 1 }
+        try await a.waitUntil("the claim committed", timeout: .seconds(60)) {
+            try await Self.count("slow_claims", in: url) == 1
+        }
         proxy.restore()
         try await b.waitUntil("dave free") { await b.node.claim("dave") == .claimed }
         #expect(await a.node.claim("dave") == .taken)

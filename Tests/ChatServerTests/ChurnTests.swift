@@ -15,8 +15,11 @@ import Testing
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for client in 0..<4 {
                     group.addTask {
-                        try churn(
-                            port: server.port, connections: perRound / 4, namePrefix: "r\(round)c\(client)u")
+                        try await offThePool {
+                            try churn(
+                                port: server.port, connections: perRound / 4,
+                                namePrefix: "r\(round)c\(client)u")
+                        }
                     }
                 }
                 try await group.waitForAll()
