@@ -5,8 +5,11 @@ import Synchronization
 /// Decides, as each connection is accepted, whether the server takes it: the connection cap and
 /// the per-address cap. A connection over either still gets one notice saying so, then is
 /// closed, which needs a descriptor; the cap therefore sits below the descriptor limit (see
-/// `ChatServerConfiguration.maximumConnections`). Shared by every event loop, hence atomics and
-/// a lock; it is touched once when a connection opens and once when it closes.
+/// `ChatServerConfiguration.maximumConnections`). A connection counts from its accept until it
+/// closes or is turned away before logging in (`Connection.turnAway`): refused, it no longer
+/// counts once its notice is on its way, though its descriptor lasts until the client closes or
+/// a second has passed. Shared by every event loop, hence atomics and a lock; it is touched once
+/// when a connection opens and once when it leaves.
 final class Admission: Sendable {
     enum Verdict: Equatable {
         case admitted
@@ -23,10 +26,8 @@ final class Admission: Sendable {
         self.maximumPerAddress = maximumPerAddress
     }
 
-    var openConnections: Int { open.load(ordering: .relaxed) }
-
     /// Counts the connection from `address` in, whatever the verdict: every admission is matched
-    /// by one `leave` when the connection closes.
+    /// by one `leave`, when the connection is turned away or closes, whichever comes first.
     func admit(from address: String?) -> Verdict {
         let count = open.wrappingAdd(1, ordering: .relaxed).newValue
         var fromAddress = 0

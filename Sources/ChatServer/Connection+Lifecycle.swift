@@ -63,6 +63,7 @@ extension Connection {
     /// reset can destroy the lines just delivered before the client reads them.
     private func drain(notice: Notice?) {
         logger.debug("draining", metadata: ["reason": "\(lifecycle.closeReason)"])
+        if login == nil { turnAway() }
         perform(.disarmLoginTimer)
         stopStallMonitor()
         broker.releaseLogin(of: self)
@@ -98,6 +99,22 @@ extension Connection {
         }
     }
 
+    /// The connection leaves without having logged in (refused at once or at its login, timed
+    /// out, or gone before its login): nothing but its last notice is queued for it, so it stops
+    /// counting against the caps now and has little time to take the notice. Counted until its
+    /// client closed, a refused login held its address's place for the drain timeout, and a
+    /// client that kept its socket open after the notice shut its own address out for 30 s.
+    private func turnAway() {
+        drainTimeout = min(drainTimeout, Self.refusalDrainTimeout)
+        leaveAdmission()
+    }
+
+    private func leaveAdmission() {
+        guard countsAgainstCaps else { return }
+        countsAgainstCaps = false
+        admission.leave(from: peerAddress)
+    }
+
     /// The channel is gone: let go of everything, so a closed connection costs nothing.
     private func release() {
         loginTimer?.cancel()
@@ -108,10 +125,8 @@ extension Connection {
         broker.unregister(self)
         // Only a channel that became active was admitted, counted and logged as connected.
         let wasActive = isAdmitted
-        if wasActive {
-            admission.leave(from: peerAddress)
-            broker.statistics.connectionClosed()
-        }
+        leaveAdmission()
+        if wasActive { broker.statistics.connectionClosed() }
         isAdmitted = false
         leaveFlowControl()
         heldLine = nil

@@ -25,8 +25,11 @@ final class Connection: ChannelInboundHandler {
     let admission: Admission
     /// The peer's IP address, for the per-address cap and the logs.
     var peerAddress: String?
-    /// Counted by `admission`, so to be counted out when the channel closes.
+    /// Active: counted in the statistics and logged as connected, so to be counted out and logged
+    /// as disconnected when the channel closes.
     var isAdmitted = false
+    /// Counted against the caps by `admission`, until the connection is turned away or closes.
+    var countsAgainstCaps = false
     var logger: Logger
     /// Cleared when the channel closes, so nothing the connection left behind (a stale waiter
     /// entry, a late callback) keeps the pipeline alive.
@@ -129,18 +132,18 @@ final class Connection: ChannelInboundHandler {
         logger.info("connected")
         var refusal: (Notice, reason: String)?
         isAdmitted = true
+        countsAgainstCaps = true
         if case .refused(let notice, let reason) = admission.admit(from: peerAddress) {
             logger.notice("refused", metadata: ["reason": "\(reason)"])
             broker.statistics.connectionRefused(
                 notice == .serverFull ? .maximumConnections : .maximumConnectionsPerAddress)
             refusal = (notice, reason)
-            // It gets its notice, and little time to take it: others are waiting for the room.
-            drainTimeout = min(drainTimeout, Self.refusalDrainTimeout)
         }
         perform(lifecycle.activated(serverIsShuttingDown: broker.isShuttingDown, refusal: refusal))
         context.fireChannelActive()
     }
 
+    /// How long a connection turned away before its login has to take its notice and close.
     static let refusalDrainTimeout = TimeAmount.seconds(1)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -42,6 +42,34 @@ import Testing
         }
     }
 
+    /// A client turned away before it logs in (its login refused, or timed out) that keeps its
+    /// socket open after the notice no longer holds its address's place. It held it for the drain
+    /// timeout: a script that does not close on end of input shut its own address out for 30 s
+    /// after each mistyped name.
+    @Test(arguments: [true, false]) func aClientTurnedAwayThatKeepsItsSocketOpenLeavesItsPlaceAtOnce(
+        refusedLogin: Bool
+    ) async throws {
+        let configuration = ChatServerConfiguration.forTests.with {
+            $0.maximumConnectionsPerAddress = 2
+            $0.drainTimeout = .seconds(120)
+            // Timed out, the second client is; the others log in at once, well within it.
+            $0.loginTimeout = refusedLogin ? .seconds(120) : .seconds(3)
+        }
+        try await withServer(configuration: configuration) { server in
+            let alice = try await loggedIn("alice", port: server.port)
+            let turnedAway = try await offThePool {
+                try LingeringClient(port: server.port, sending: refusedLogin ? "bad,name\n" : "")
+            }
+            defer { turnedAway.close() }
+            let notice = turnedAway.received
+            #expect(notice.hasPrefix(refusedLogin ? "error: login" : "error: no login within"), "\(notice)")
+            // The turned-away client has not closed: the next one from its address still gets in.
+            let next = try await loggedIn("next", port: server.port)
+            try await expectStillServed(alice, as: "alice")
+            for client in [next, alice] { await client.close() }
+        }
+    }
+
     @Test(.loadsTheMachine) func outOfDescriptorsTheServerBacksOffInsteadOfSpinningAndRecovers() async throws
     {
         // A descriptor limit the cap does not know about: accept itself fails.
@@ -73,4 +101,36 @@ import Testing
         let status = try await child.waitForExit()
         #expect(status == 0, "exit status \(status); stderr: \(child.stderr.prefix(12000))")
     }
+}
+
+/// A raw client that sends `bytes`, reads what the server says up to the end of the server's
+/// output, and keeps its socket open after that, as a script that ignores end of input does.
+/// (`LineClient` closes when its input ends.)
+private struct LingeringClient: Sendable {
+    let descriptor: CInt
+    let received: String
+
+    init(port: Int, sending bytes: String) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0, connectToLoopback(descriptor, port: port) == 0 else {
+            throw TestTimeout("connect: errno \(errno)")
+        }
+        let request = Array(bytes.utf8)
+        guard write(descriptor, request, request.count) == request.count else {
+            throw TestTimeout("write: errno \(errno)")
+        }
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            guard count >= 0 else { throw TestTimeout("read: errno \(errno)") }
+            if count == 0 { break }
+            output += buffer[..<count]
+        }
+        received = String(decoding: output, as: UTF8.self)
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }
