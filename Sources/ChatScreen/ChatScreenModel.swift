@@ -117,15 +117,19 @@ public struct ChatScreenModel: Sendable {
     public mutating func receive(serverLine line: String) {
         let parsed = ServerLine.parse(line)
         loginReply.heard(parsed)
+        let received: TranscriptEntry.Kind
         switch parsed {
         case .message(let sender, let text):
             completion.noteLogin(sender)
-            append(.message(from: sender, text: text))
-            attention.messageArrived(seen: scrollback.isAtBottom, rings: options.rings)
+            received = .message(from: sender, text: text)
         case .notice(let text):
-            append(.notice(text))
+            received = .notice(text)
         case .other(let text):
-            append(.other(text))
+            received = .other(text)
+        }
+        append(received.shown, logged: received)
+        if case .message = received {
+            attention.messageArrived(seen: scrollback.isAtBottom, rings: options.rings)
         }
     }
 
@@ -137,10 +141,14 @@ public struct ChatScreenModel: Sendable {
 
     // MARK: The scrollback
 
-    mutating func append(_ kind: TranscriptEntry.Kind) {
+    /// Adds `kind` to the scrollback, and `logged` (the line whole, where the scrollback keeps
+    /// it cut) to what the log gets.
+    mutating func append(_ kind: TranscriptEntry.Kind, logged: TranscriptEntry.Kind? = nil) {
         let entry = TranscriptEntry(time: clock(), kind: kind)
         scrollback.append(entry)
-        if options.keepsNewEntries { newEntries.append(entry) }
+        if options.keepsNewEntries {
+            newEntries.append(TranscriptEntry(time: entry.time, kind: logged ?? kind))
+        }
     }
 
     mutating func note(_ text: String) {

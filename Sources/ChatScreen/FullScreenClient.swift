@@ -127,7 +127,7 @@ public struct FullScreenClient: Sendable {
                 onConnected: { await mailbox.post(.connected) },
                 onServerLine: { framed in
                     switch framed {
-                    case .line(let line): await mailbox.post(.line(TranscriptEntry.keptText(of: line)))
+                    case .line(let line): await mailbox.post(.line(String(buffer: line)))
                     case .overlong: await mailbox.post(.overlongLine)
                     }
                 }

@@ -21,6 +21,8 @@ final class Mailbox: Sendable {
 
     private struct State {
         var events: [Event] = []
+        /// The bytes of the lines in `events`.
+        var lineBytes = 0
         var isWakePending = false
         var roomWaiter: CheckedContinuation<Void, Never>?
     }
@@ -30,6 +32,10 @@ final class Mailbox: Sendable {
     /// Lines beyond this many (and 1,024 more, so that a burst is taken whole) are too many.
     private let capacity: Int
     private let overflow: Overflow
+    /// Past this many bytes of waiting lines the network side waits for the UI, in either
+    /// overflow: lines come whole (up to the client's 1 MiB limit, for the log), and a flood of
+    /// long ones would otherwise hold gigabytes before it reached the line count.
+    static let maximumLineBytes = 16 << 20
 
     init(wake: WakePipe, capacity: Int, overflow: Overflow = .dropOldestLines) {
         self.wake = wake
@@ -40,22 +46,18 @@ final class Mailbox: Sendable {
     func post(_ event: Event) async {
         let (mustWake, mustWait) = state.withLock { state in
             state.events.append(event)
-            var mustWait = false
-            if isOverfull(state) {
-                switch overflow {
-                case .dropOldestLines:
-                    let excess = state.events.count - capacity
-                    let kept = state.events[..<excess].filter {
-                        if case .line = $0 { return false }
-                        return true
-                    }
-                    state.events.replaceSubrange(..<excess, with: kept)
-                case .waitForRoom:
-                    mustWait = true
+            if case .line(let text) = event { state.lineBytes += text.utf8.count }
+            if hasTooManyLines(state), overflow == .dropOldestLines {
+                let excess = state.events.count - capacity
+                let kept = state.events[..<excess].filter {
+                    guard case .line(let text) = $0 else { return true }
+                    state.lineBytes -= text.utf8.count
+                    return false
                 }
+                state.events.replaceSubrange(..<excess, with: kept)
             }
             defer { state.isWakePending = true }
-            return (!state.isWakePending, mustWait)
+            return (!state.isWakePending, isOverfull(state))
         }
         // One wake-up per batch: the loop takes everything at once.
         if mustWake { wake.wake() }
@@ -79,14 +81,21 @@ final class Mailbox: Sendable {
     }
 
     /// Subtracting keeps this from overflowing for any capacity up to Int.max.
-    private func isOverfull(_ state: State) -> Bool {
+    private func hasTooManyLines(_ state: State) -> Bool {
         state.events.count - 1024 > capacity
+    }
+
+    private func isOverfull(_ state: State) -> Bool {
+        hasTooManyLines(state) || state.lineBytes > Self.maximumLineBytes
     }
 
     func takeAll() -> [Event] {
         let (events, waiter) = state.withLock { state in
             state.isWakePending = false
-            defer { state.events.removeAll(keepingCapacity: true) }
+            defer {
+                state.events.removeAll(keepingCapacity: true)
+                state.lineBytes = 0
+            }
             return (state.events, state.roomWaiter.take())
         }
         waiter?.resume()

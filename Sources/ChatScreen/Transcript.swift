@@ -1,5 +1,4 @@
 import ChatClient
-import NIOCore
 
 #if canImport(Glibc)
     import Glibc
@@ -81,23 +80,37 @@ public struct TranscriptEntry: Equatable, Sendable {
         }
     }
 
-    /// Past this many bytes a line is cut before it is kept: the scrollback is bounded in lines,
-    /// and without this, in bytes only by the client's 1 MiB line limit; a huge line would also
-    /// take thousands of rows to wrap on every frame.
+    /// Past this many bytes the text of a received line is cut before the scrollback keeps it
+    /// (the log still gets it whole): the scrollback is bounded in lines, and without this, in
+    /// bytes only by the client's 1 MiB line limit; a huge line would also take thousands of
+    /// rows to wrap on every frame.
     public static let maximumTextBytes = 8192
 
-    /// The text of a line from the server as the screen keeps it.
-    public static func keptText(of line: ByteBuffer) -> String {
-        guard line.readableBytes > maximumTextBytes else { return String(buffer: line) }
-        var cut = maximumTextBytes
-        // Back up to the start of a UTF-8 sequence, so the cut does not leave half a character.
-        while cut > 0, let byte = line.getInteger(at: line.readerIndex + cut, as: UInt8.self),
-            byte & 0xC0 == 0x80
-        {
-            cut -= 1
+    /// `text` as the scrollback keeps it: past `maximumTextBytes`, cut after the last whole
+    /// character that fits, so an accent is never parted from its letter, and said so.
+    public static func shownText(_ text: String) -> String {
+        guard text.utf8.count > maximumTextBytes else { return text }
+        var end = text.startIndex
+        while end < text.endIndex {
+            let next = text.index(after: end)
+            guard text.utf8.distance(from: text.startIndex, to: next) <= maximumTextBytes else { break }
+            end = next
         }
-        let kept = String(decoding: line.readableBytesView.prefix(cut), as: UTF8.self)
-        return kept + " … (\(line.readableBytes - cut) more bytes)"
+        let cutBytes = text.utf8.distance(from: end, to: text.endIndex)
+        return text[..<end] + " … (\(cutBytes) more bytes)"
+    }
+}
+
+extension TranscriptEntry.Kind {
+    /// The kind with its text as the scrollback keeps it (see `TranscriptEntry.shownText`).
+    var shown: Self {
+        switch self {
+        case .message(let sender, let text):
+            return .message(from: sender, text: TranscriptEntry.shownText(text))
+        case .notice(let text): return .notice(TranscriptEntry.shownText(text))
+        case .other(let text): return .other(TranscriptEntry.shownText(text))
+        case .sent, .info: return self
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import ChatScreen
 import ChatServer
 import ChatTestSupport
 import Foundation
@@ -106,6 +107,30 @@ import Testing
                 "bob: hi \u{241B}[31malice\u{241B}[0m",
                 "alice → bob: 你好",
             ])
+        await bob.close()
+        await server.shutdown()
+    }
+
+    /// The screen keeps a huge line cut, between two characters; the log gets it whole.
+    @Test func aHugeLineIsLoggedWhole() async throws {
+        let server = try await startTestServer()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let log = directory.appendingPathComponent("chat.log")
+        let tmux = try startClientScreen(port: server.port, "--no-timestamps --log '\(log.path)' alice")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+        // The screen's limit falls on the accent of the e.
+        let text = String(repeating: "x", count: TranscriptEntry.maximumTextBytes - 1) + "e\u{301}nd"
+        try await bob.send("alice: " + text)
+        let screen = try await tmux.waitForText("more bytes)")
+        #expect(screen.contains { $0.hasSuffix("xxx … (5 more bytes)") }, "\(screen)")
+        try await bob.send("alice: after")
+        try await tmux.waitForText("bob: after")
+        let logged = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+            .map { String($0.dropFirst(20)) }.filter { $0.hasPrefix("bob: ") }
+        #expect(logged == ["bob: " + text, "bob: after"])
         await bob.close()
         await server.shutdown()
     }

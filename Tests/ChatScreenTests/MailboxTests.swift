@@ -44,6 +44,28 @@ import Testing
         #expect(taken == (0..<5000).map { "\($0)" })
     }
 
+    /// Lines come whole, up to the client's 1 MiB limit: past `maximumLineBytes` of them the
+    /// poster waits for the UI, however few lines that is, and drops none.
+    @Test(.timeLimit(.minutes(1))) func longLinesWaitForRoomRatherThanPileUp() async throws {
+        let wake = try #require(WakePipe())
+        defer { wake.close() }
+        let mailbox = Mailbox(wake: wake, capacity: 10_000)
+        let lineBytes = 1 << 20
+        let perBatch = Mailbox.maximumLineBytes / lineBytes + 1
+        let poster = Poster(posting: 3 * perBatch, to: mailbox) {
+            String(repeating: "\($0 % 10)", count: lineBytes)
+        }
+        var taken = 0
+        while taken < 3 * perBatch {
+            while poster.count < taken + perBatch - 1 { try await Task.sleep(for: .milliseconds(5)) }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(poster.count == taken + perBatch - 1)
+            taken += mailbox.takeAll().count
+        }
+        await poster.finish()
+        #expect(taken == 3 * perBatch)
+    }
+
     /// A UI that has quit takes nothing more: cancelling the network side ends its wait.
     @Test(.timeLimit(.minutes(1))) func aWaitingPosterIsFreedByCancellation() async throws {
         let wake = try #require(WakePipe())
@@ -65,11 +87,11 @@ private final class Poster: Sendable {
     let posted = Atomic(0)
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    init(posting count: Int, to mailbox: Mailbox) {
+    init(posting count: Int, to mailbox: Mailbox, line: @escaping @Sendable (Int) -> String = { "\($0)" }) {
         task.withLock {
             $0 = Task {
                 for index in 0..<count {
-                    await mailbox.post(.line("\(index)"))
+                    await mailbox.post(.line(line(index)))
                     self.posted.store(index + 1, ordering: .relaxed)
                 }
             }

@@ -1,4 +1,3 @@
-import NIOCore
 import Testing
 
 @testable import ChatScreen
@@ -94,16 +93,42 @@ import Testing
     }
 }
 
-@Suite struct KeptTextTests {
+@Suite struct ShownTextTests {
     @Test func shortLinesAreKeptWhole() {
-        #expect(TranscriptEntry.keptText(of: ByteBuffer(string: "from bob: hi")) == "from bob: hi")
+        #expect(TranscriptEntry.shownText("hi") == "hi")
     }
 
     @Test func hugeLinesAreCutAtACharacterBoundary() {
         let limit = TranscriptEntry.maximumTextBytes
         // "é" is two bytes, so the limit falls inside the character after the x.
         let line = String(repeating: "x", count: limit - 2) + "xé" + String(repeating: "y", count: 100)
-        let kept = TranscriptEntry.keptText(of: ByteBuffer(string: line))
-        #expect(kept == String(repeating: "x", count: limit - 1) + " … (102 more bytes)")
+        #expect(
+            TranscriptEntry.shownText(line) == String(repeating: "x", count: limit - 1)
+                + " … (102 more bytes)")
+    }
+
+    /// An e and its combining accent are one character: the cut never parts them.
+    @Test func aCutNeverPartsALetterFromItsAccent() {
+        let limit = TranscriptEntry.maximumTextBytes
+        let line = String(repeating: "x", count: limit - 1) + "e\u{301}" + String(repeating: "y", count: 100)
+        #expect(
+            TranscriptEntry.shownText(line) == String(repeating: "x", count: limit - 1)
+                + " … (103 more bytes)")
+    }
+
+    /// The log gets a received line whole; only the scrollback keeps it cut.
+    @Test func theLogGetsAHugeLineWhole() {
+        var model = ChatScreenModel(
+            options: .init(serverName: "127.0.0.1:8080", login: "alice", keepsNewEntries: true), clock: { 0 })
+        model.connected()
+        _ = model.takeNewEntries()
+        let text = String(repeating: "e\u{301}", count: 5000)
+        model.receive(serverLine: "from bob: " + text)
+        #expect(model.takeNewEntries().map(\.kind) == [.message(from: "bob", text: text)])
+        let kept = String(repeating: "e\u{301}", count: TranscriptEntry.maximumTextBytes / 3)
+        let cutBytes = text.utf8.count - kept.utf8.count
+        #expect(
+            model.scrollback.newest?.kind == .message(from: "bob", text: kept + " … (\(cutBytes) more bytes)")
+        )
     }
 }
