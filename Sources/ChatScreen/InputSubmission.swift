@@ -29,6 +29,7 @@ extension ChatScreenModel {
         if let problem = LineChecks.messageProblem(line) { return notSent(line, because: problem) }
         editor.setText("")
         backToTheBottom()
+        endSearchSteps()
         history.record(line)
         completion.noteRecipients(ofSentLine: line)
         append(.sent(line))

@@ -46,6 +46,7 @@ extension ChatScreenModel {
         case .end, .control("e"):
             editor.moveToEnd()
             backToTheBottom()
+            endSearchSteps()
         case .control("u"):
             editor.deleteToStart()
         case .control("k"):
@@ -124,6 +125,7 @@ extension ChatScreenModel {
 
     private mutating func scroll(by rows: Int) {
         scrollback.scroll(by: rows, height: paneHeight, rowCount: rowCount)
+        if scrollback.isAtBottom { endSearchSteps() }
     }
 
     /// Back to the newest line, where the last search's highlight has done its work.

@@ -1,7 +1,10 @@
 import ChatProtocol
 
 /// `/search TEXT` and Ctrl-R: find the newest line that contains the text, in any case, scroll
-/// to it and highlight it; again for the one before.
+/// to it and highlight it; again for the one before. The steps back go on until the user is back
+/// in the conversation (End, scrolling down to the newest line, sending a message) or the search
+/// has run out and said so: the next search then starts from the newest line. Typing does not
+/// end them, since `/search` itself is typed.
 extension ChatScreenModel {
     mutating func search(for term: String) {
         let isAgain = search.term?.lowercased() == term.lowercased() && search.match != nil
@@ -40,7 +43,14 @@ extension ChatScreenModel {
         let isFirst = end >= scrollback.endSequence
         // Where the remark shows.
         scrollback.scrollToBottom()
+        search.match = nil
         note((isFirst ? "no line contains " : "no earlier line contains ") + term.debugDescription)
+    }
+
+    /// Back in the conversation: the next search starts from the newest line.
+    mutating func endSearchSteps() {
+        hideSearchMatch()
+        search.match = nil
     }
 
     mutating func hideSearchMatch() {

@@ -72,6 +72,9 @@ import Testing
         try tmux.press("End")
         try await tmux.waitForScreen { $0.count > 21 && $0[21] == "bob: line 60" }
         #expect(try highlightedRows(tmux).isEmpty)
+        // Back at the bottom, the same search starts from the newest line again.
+        try tmux.type("/search line 2\r")
+        try await tmux.waitForScreen { $0.count > 21 && $0[21] == "bob: line 29" }
         await bob.close()
         await server.shutdown()
     }

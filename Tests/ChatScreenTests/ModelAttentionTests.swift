@@ -93,6 +93,39 @@ import Testing
             })
     }
 
+    /// Steps back go on while the user steps; once the search has run out, or the user is back
+    /// at the newest line (End, scrolling down, sending), it starts from the newest line again.
+    @Test func aSearchStartsFromTheNewestLineOnceTheUserIsBack() {
+        var model = makeModel(rows: 8, columns: 40)
+        model.connected()
+        for index in 1...10 { model.receive(serverLine: "from bob: line \(index)") }
+        for index in 1...3 { model.receive(serverLine: "from bob: lunch \(index)") }
+        func search() -> String {
+            type("/search lunch", into: &model)
+            _ = model.handle(.enter)
+            return model.frame().lines[5]
+        }
+        #expect(search() == "bob: lunch 3")
+        #expect(search() == "bob: lunch 2")
+        #expect(search() == "bob: lunch 1")
+        #expect(search() == "-- no earlier line contains \"lunch\"")
+        #expect(search() == "bob: lunch 3")
+        #expect(search() == "bob: lunch 2")
+        _ = model.handle(.end)
+        model.receive(serverLine: "from bob: lunch 4")
+        #expect(search() == "bob: lunch 4")
+        #expect(search() == "bob: lunch 3")
+        _ = model.handle(.pageDown)
+        #expect(model.scrollback.isAtBottom)
+        #expect(search() == "bob: lunch 4")
+        _ = model.handle(.control("r"))
+        #expect(model.frame().lines[5] == "bob: lunch 3")
+        type("bob: back", into: &model)
+        #expect(model.handle(.enter) == .send("bob: back"))
+        _ = model.handle(.control("r"))
+        #expect(model.frame().lines[5] == "bob: lunch 4")
+    }
+
     @Test func searchLooksInTheConversationNotInRemarks() {
         var model = makeModel(columns: 60)
         type("/search connected", into: &model)
