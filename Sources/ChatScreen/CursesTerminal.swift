@@ -47,7 +47,9 @@ final class CursesTerminal {
             case Int32(CHAT_KEY_WHEEL_UP): input = .wheelUp
             case Int32(CHAT_KEY_WHEEL_DOWN): input = .wheelDown
             case Int32(CHAT_KEY_IGNORED): continue
-            default: return keys
+            default:
+                decoder.inputPaused()
+                return keys
             }
             if let key = decoder.decode(input) { keys.append(key) }
         }

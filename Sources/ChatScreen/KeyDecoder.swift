@@ -12,8 +12,11 @@ public enum Key: Equatable, Sendable {
     case wheelUp, wheelDown
     /// The terminal window gained or lost the focus, where the terminal reports it.
     case focusIn, focusOut
-    /// Alt and a key: terminals send Escape, then the key.
+    /// Alt and a key: terminals send Escape and the key together.
     indirect case alt(Key)
+    /// Escape pressed on its own, then a key: readline's way to Alt without an Alt key, and
+    /// also what a person who pressed Escape by habit then types.
+    indirect case afterEscape(Key)
 }
 
 /// What curses reads from the terminal, before `KeyDecoder` makes keys of it.
@@ -32,7 +35,9 @@ public enum TerminalInput: Equatable, Sendable {
 /// lists; the rest arrive as Escape followed by plain characters, and this pairs them up: Alt
 /// and a key, or an escape sequence curses did not know, which is dropped whole (Shift-Left on
 /// a TERM whose terminfo lacks it, say), since what follows the Escape would otherwise land in
-/// the input as text like `[1;2D`.
+/// the input as text like `[1;2D`. An Escape nothing came with (curses waits its escape delay
+/// for more, and `inputPaused` says nothing came) was pressed on its own: the key after it is
+/// `afterEscape`, not `alt`.
 ///
 /// Between the bracketed-paste marks (Escape [200~ and Escape [201~, sent by terminals where the
 /// screen enabled xterm's mode 2004) a Tab is a pasted character, not the completion key: text
@@ -44,8 +49,9 @@ public struct KeyDecoder: Equatable, Sendable {
 
     private enum EscapeState: Equatable, Sendable {
         case none
-        /// Escape alone so far: Alt and a key, or the start of a sequence.
-        case pending
+        /// Escape alone so far: Alt and a key, or the start of a sequence; `alone` once the
+        /// input paused after it.
+        case pending(alone: Bool)
         /// After Escape [: parameters and intermediates until the final character (only the
         /// first few are kept: enough to tell the paste marks and focus reports apart).
         case controlSequence(parameters: String)
@@ -67,14 +73,15 @@ public struct KeyDecoder: Equatable, Sendable {
         switch escape {
         case .none:
             if key == .character("\u{1B}") {
-                escape = .pending
+                escape = .pending(alone: false)
                 return nil
             }
             return key
-        case .pending:
+        case .pending(let alone):
             switch key {
             case .character("\u{1B}"):
-                // Escape twice: still waiting for the key that goes with it.
+                // Escape twice: still waiting for the key that goes with the newer one.
+                escape = .pending(alone: false)
                 return nil
             case .character("["):
                 escape = .controlSequence(parameters: "")
@@ -84,7 +91,7 @@ public struct KeyDecoder: Equatable, Sendable {
                 return nil
             default:
                 escape = .none
-                return .alt(key)
+                return alone ? .afterEscape(key) : .alt(key)
             }
         case .singleShift:
             escape = .none
@@ -118,6 +125,13 @@ public struct KeyDecoder: Equatable, Sendable {
                 return key
             }
         }
+    }
+
+    /// Nothing more has arrived for now, after curses waited its escape delay for the rest of
+    /// a sequence: an Escape still waiting for its key was pressed on its own. A sequence under
+    /// way goes on: one split by the network still arrives whole.
+    public mutating func inputPaused() {
+        if case .pending = escape { escape = .pending(alone: true) }
     }
 
     /// The key one input stands for on its own; Escape is `.character("\u{1B}")` here and never

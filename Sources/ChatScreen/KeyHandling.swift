@@ -12,15 +12,13 @@ extension ChatScreenModel {
         if Self.editsInput(key) { backToTheBottom() }
         defer { attention.caughtUp(atBottom: scrollback.isAtBottom) }
         switch key {
-        case .alt(.character("b")), .alt(.character("B")):
-            editor.moveWordLeft()
-        case .alt(.character("f")), .alt(.character("F")):
-            editor.moveWordRight()
-        case .alt(.backspace):
-            editor.deleteToWordStart()
-        case .alt(let alone):
-            // Alt with a key of no meaning here: the key counts as pressed alone.
-            return handle(alone)
+        case .alt(let withAlt):
+            // Alt with a key it gives no meaning is a key the client does not know: nothing.
+            _ = handleAlt(withAlt)
+        case .afterEscape(let next):
+            // Escape on its own, then a key: Alt and the key where that means something (Esc
+            // then B), else the key, as if Escape had not been pressed.
+            if !handleAlt(next) { return handle(next) }
         case .character:
             break  // Typed above.
         case .enter:
@@ -97,6 +95,18 @@ extension ChatScreenModel {
         attention.caughtUp(atBottom: scrollback.isAtBottom)
     }
 
+    /// Alt and `key`, if Alt gives `key` a meaning; whether it did.
+    private mutating func handleAlt(_ key: Key) -> Bool {
+        switch key {
+        case .character("b"), .character("B"): editor.moveWordLeft()
+        case .character("f"), .character("F"): editor.moveWordRight()
+        case .character("d"), .character("D"): editor.deleteToWordEnd()
+        case .backspace: editor.deleteToWordStart()
+        default: return false
+        }
+        return true
+    }
+
     /// While the screen is too small to show the input, typing would edit, and Enter send, a
     /// line the user cannot see: only quitting, repainting and the focus reports count.
     private mutating func handleWhileTooSmall(_ key: Key) -> ScreenCommand? {
@@ -116,8 +126,11 @@ extension ChatScreenModel {
     private static func editsInput(_ key: Key) -> Bool {
         switch key {
         case .character, .tab, .backspace, .delete, .up, .down, .control("u"), .control("k"), .control("w"),
-            .control("p"), .control("n"), .control("d"), .alt(.backspace):
+            .control("p"), .control("n"), .control("d"), .alt(.backspace), .alt(.character("d")),
+            .alt(.character("D")):
             return true
+        case .afterEscape(let next):
+            return editsInput(next) || editsInput(.alt(next))
         default:
             return false
         }

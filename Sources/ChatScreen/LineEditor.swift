@@ -83,10 +83,7 @@ public struct LineEditor: Equatable, Sendable {
 
     /// Alt-F, Ctrl-Right: to the end of this word or the next, as readline's forward-word does.
     public mutating func moveWordRight() {
-        var end = cursor
-        while end < characters.count, !Self.isWordCharacter(characters[end]) { end += 1 }
-        while end < characters.count, Self.isWordCharacter(characters[end]) { end += 1 }
-        cursor = end
+        cursor = endOfWord(after: cursor)
     }
 
     /// Alt-Backspace: back to where Alt-B would go, as readline's backward-kill-word does.
@@ -94,6 +91,18 @@ public struct LineEditor: Equatable, Sendable {
         let start = startOfWord(before: cursor)
         characters.removeSubrange(start..<cursor)
         cursor = start
+    }
+
+    /// Alt-D: on to where Alt-F would go, as readline's kill-word does.
+    public mutating func deleteToWordEnd() {
+        characters.removeSubrange(cursor..<endOfWord(after: cursor))
+    }
+
+    private func endOfWord(after index: Int) -> Int {
+        var end = index
+        while end < characters.count, !Self.isWordCharacter(characters[end]) { end += 1 }
+        while end < characters.count, Self.isWordCharacter(characters[end]) { end += 1 }
+        return end
     }
 
     private func startOfWord(before index: Int) -> Int {

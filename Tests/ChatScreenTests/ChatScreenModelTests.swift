@@ -113,10 +113,26 @@ import Testing
         #expect(model.editor.cursor == 16)
         _ = model.handle(.alt(.backspace))
         #expect(model.editor.text == "bob: hello ")
-        // Alt with a key of no meaning is that key; after it, keys mean what they always do.
-        _ = model.handle(.alt(.character("x")))
+        // Alt with a key of no meaning does nothing; after it, keys mean what they always do.
+        for key: Key in [.character("x"), .character("."), .character("1"), .enter, .left] {
+            #expect(model.handle(.alt(key)) == nil)
+        }
         type("b", into: &model)
-        #expect(model.editor.text == "bob: hello xb")
+        #expect(model.editor.text == "bob: hello b")
+        #expect(model.editor.cursor == 12)
+        _ = model.handle(.alt(.character("b")))
+        _ = model.handle(.alt(.character("b")))
+        _ = model.handle(.alt(.character("d")))
+        #expect(model.editor.text == "bob:  b")
+        #expect(model.editor.cursor == 5)
+        // Escape pressed on its own, then a key: Alt and that key where it means something,
+        // else the key alone.
+        _ = model.handle(.afterEscape(.character("d")))
+        #expect(model.editor.text == "bob: ")
+        _ = model.handle(.afterEscape(.character("x")))
+        _ = model.handle(.afterEscape(.left))
+        #expect(model.editor.text == "bob: x")
+        #expect(model.editor.cursor == 5)
     }
 
     @Test func editsToARecalledLineSurviveUpAndDown() {

@@ -36,6 +36,23 @@ import Testing
         #expect(decoder.decode(.function(KEY_LEFT)) == .alt(.left))
     }
 
+    /// An Escape nothing came with was pressed on its own: the key after it is told apart from
+    /// one sent with it, and a sequence split across a pause is still a sequence.
+    @Test func anEscapeBeforeAPauseWasPressedOnItsOwn() {
+        var decoder = KeyDecoder()
+        #expect(decoder.decode(.character(27)) == nil)
+        decoder.inputPaused()
+        #expect(decode("xy", with: &decoder) == [.afterEscape(.character("x")), .character("y")])
+        #expect(decoder.decode(.character(27)) == nil)
+        decoder.inputPaused()
+        #expect(decode("\u{1B}b", with: &decoder) == [.alt(.character("b"))])
+        #expect(decoder.decode(.character(27)) == nil)
+        decoder.inputPaused()
+        #expect(decode("[1;2Dc", with: &decoder) == [.character("c")])
+        decoder.inputPaused()
+        #expect(decode("\u{1B}x", with: &decoder) == [.alt(.character("x"))])
+    }
+
     @Test func unknownEscapeSequencesAreDroppedWhole() {
         var decoder = KeyDecoder()
         // Shift-Left, Alt-Left, Shift-Right, Ctrl-Up, an SS3 F1, a near miss of a paste mark and

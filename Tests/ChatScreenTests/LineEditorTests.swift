@@ -141,6 +141,23 @@ import Testing
         #expect(editor.text == "")
     }
 
+    @Test func altDDeletesOnToTheWordEnd() {
+        var editor = LineEditor("bob, carol: see you")
+        editor.moveToStart()
+        editor.deleteToWordEnd()
+        #expect(editor.text == ", carol: see you")
+        #expect(editor.cursor == 0)
+        editor.deleteToWordEnd()
+        #expect(editor.text == ": see you")
+        editor.moveToEnd()
+        editor.deleteToWordEnd()
+        #expect(editor.text == ": see you")
+        editor.moveWordLeft()
+        editor.moveLeft()
+        editor.deleteToWordEnd()
+        #expect(editor.text == ": see")
+    }
+
     @Test func cursorColumnCountsDisplayWidth() {
         var editor = LineEditor("你好a")
         #expect(editor.visibleGlyphs(width: 20).cursorColumn == 5)
