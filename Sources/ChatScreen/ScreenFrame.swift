@@ -38,9 +38,16 @@ extension ChatScreenModel {
     private static let tooSmallMessages = ["too small", "small", "…"]
 
     private func statusLine(width: Int) -> StyledRow {
-        let noLogin = isDead ? "(no login)" : "(no login yet)"
-        let left = StyledRow(
-            " \(login ?? noLogin) | \(options.serverName) | \(connectionStatus) ", .statusBar)
+        let who: String
+        if let login {
+            who = login
+        } else if lifecycle.phase == .refused, let tried = lifecycle.login {
+            // Not the user's login, but the one `/reconnect` tries again.
+            who = tried + " (refused)"
+        } else {
+            who = isDead ? "(no login)" : "(no login yet)"
+        }
+        let left = StyledRow(" \(who) | \(options.serverName) | \(connectionStatus) ", .statusBar)
         var right: StyledRow = []
         if !scrollback.isAtBottom {
             let below = scrollback.entriesBelow

@@ -79,7 +79,9 @@ import Testing
             let lines = model.frame().lines
             #expect(
                 lines[3] == "-- not sent: disconnected; /reconnect tries again, /quit leaves", "\(end.name)")
-            #expect(lines[4].hasPrefix(" (no login) | 127.0.0.1:8080 | disconnected: "), "\(end.name)")
+            // A refused LOGIN is shown as the one tried, not as the user's.
+            let who = end.login.map { "\($0) (refused)" } ?? "(no login)"
+            #expect(lines[4].hasPrefix(" \(who) | 127.0.0.1:8080 | disconnected: "), "\(end.name)")
             #expect(lines[5] == ">", "\(end.name)")
         }
     }
@@ -177,7 +179,7 @@ import Testing
             Array(lines[2...3]) == [
                 "-!- login 'bob' is already online", "-- login refused; restart with another login",
             ])
-        #expect(lines[4] == " (no login) | 127.0.0.1:8080 | disconnected: login 'bob' is already online")
+        #expect(lines[4] == " bob (refused) | 127.0.0.1:8080 | disconnected: login 'bob' is already online")
         type("carol", into: &model)
         #expect(model.handle(.enter) == nil)
     }

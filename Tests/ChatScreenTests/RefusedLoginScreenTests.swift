@@ -13,7 +13,7 @@ extension FullScreenTests {
         #expect(screen[notice + 1] == "-- login refused; restart with another login")
         #expect(
             screen[Self.statusRow]
-                == " (no login) | 127.0.0.1:\(server.port) | disconnected: login 'bob' is already online")
+                == " bob (refused) | 127.0.0.1:\(server.port) | disconnected: login 'bob' is already online")
         // No second connection: the server still has bob alone.
         try await Task.sleep(for: .milliseconds(200))
         #expect(try await server.onlineCount() == 1)
