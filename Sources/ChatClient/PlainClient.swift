@@ -181,14 +181,18 @@ public struct PlainClient: Sendable {
         // long this thread was held up in between.
         let now = ContinuousClock.now
         let next = lifecycle.sessionEnded(end, now: now)
+        // Said once, not counted down as on the full screen: a wait of 1.2 s is not "2 s".
+        let announced = { (deadline: ContinuousClock.Instant) in
+            Wording.countdown(deadline - now, wholeSecondsFrom: 10)
+        }
         switch next {
         case .wait(let deadline, let attempt):
-            report("\(why); reconnecting in \(Wording.countdown(deadline - now)) (attempt \(attempt))")
+            report("\(why); reconnecting in \(announced(deadline)) (attempt \(attempt))")
             return next
         case .waitForHeldLogin(let deadline, let retry, let limit):
             report(
                 "\(why); the login is most likely still held by the lost connection; trying again in "
-                    + "\(Wording.countdown(deadline - now)) (\(retry) of \(limit))")
+                    + "\(announced(deadline)) (\(retry) of \(limit))")
             return next
         default:
             report(why)

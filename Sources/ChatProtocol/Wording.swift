@@ -55,20 +55,23 @@ public enum Wording {
     }
 
     /// A wait still to come, as a countdown shows it: "4 s", or under a second "0.3 s", so a
-    /// wait of a fraction of a second is not announced as a whole one. See `countdownTenths`.
-    public static func countdown(_ remaining: Duration) -> String {
-        let tenths = countdownTenths(remaining)
-        return tenths >= 10 ? "\(tenths / 10) s" : "0.\(tenths) s"
+    /// wait of a fraction of a second is not announced as a whole one. A wait said once rather
+    /// than counted down has tenths up to `wholeSecondsFrom` ("1.2 s"), for the same reason.
+    /// See `countdownTenths`.
+    public static func countdown(_ remaining: Duration, wholeSecondsFrom: Int64 = 1) -> String {
+        let tenths = countdownTenths(remaining, wholeSecondsFrom: wholeSecondsFrom)
+        return tenths % 10 == 0 ? "\(tenths / 10) s" : "\(tenths / 10).\(tenths % 10) s"
     }
 
-    /// What `countdown` shows, in tenths of a second: rounded up, to whole seconds from a second
-    /// on, so it never shows 0 while the wait lasts nor promises less than is left.
-    public static func countdownTenths(_ remaining: Duration) -> Int64 {
+    /// What `countdown` shows, in tenths of a second: rounded up, to whole seconds from
+    /// `wholeSecondsFrom` on, so it never shows 0 while the wait lasts nor promises less than is
+    /// left.
+    public static func countdownTenths(_ remaining: Duration, wholeSecondsFrom: Int64 = 1) -> Int64 {
         guard remaining > .zero else { return 1 }
         let (seconds, attoseconds) = remaining.components
         let attosecondsPerTenth: Int64 = 100_000_000_000_000_000
         let tenths = seconds * 10 + (attoseconds + attosecondsPerTenth - 1) / attosecondsPerTenth
-        return tenths > 10 ? (tenths + 9) / 10 * 10 : tenths
+        return tenths > wholeSecondsFrom * 10 ? (tenths + 9) / 10 * 10 : tenths
     }
 
     private static func lowercasingFirst(_ text: String) -> String {

@@ -61,6 +61,17 @@ import Testing
         await bob.close()
     }
 
+    /// The wait is said once, not counted down: a wait of between 1.05 and 1.4 s (the third,
+    /// 0.35 s doubled twice, less up to a quarter) in tenths, not rounded up to "2 s".
+    @Test func aWaitOfAFewSecondsIsAnnouncedInTenths() async throws {
+        // Nobody listens there: every attempt fails at once.
+        let client = try startClient(
+            port: try SparePort.take(), ["--plain", "--reconnect", "--reconnect-delay", "0.35", "alice"])
+        defer { client.terminate() }
+        let waiting = try await client.waitForStderrLine { $0.contains("(attempt 3)") }
+        #expect(waiting.wholeMatch(of: #/.*; reconnecting in 1\.[1-4] s \(attempt 3\)/#) != nil, "\(waiting)")
+    }
+
     @Test func aRefusedLoginIsNotRetried() async throws {
         let server = try await startTestServer()
         let first = try await LineClient.connect(port: server.port)
