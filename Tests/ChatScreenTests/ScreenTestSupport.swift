@@ -97,12 +97,3 @@ func connectBob(to server: ChatServer, online: Int = 2) async throws -> LineClie
     try await waitUntilOnline(server, count: online)
     return bob
 }
-
-/// Waits until `server` counts at least `count` logins.
-func waitUntilOnline(_ server: ChatServer, count: Int) async throws {
-    let deadline = ContinuousClock.now + .seconds(30)
-    while try await server.onlineCount() < count {
-        guard ContinuousClock.now < deadline else { throw TestTimeout("fewer than \(count) logins online") }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}
