@@ -25,6 +25,11 @@ enum DatabaseErrors {
             case .serverClosedConnection, .uncleanShutdown: return "the database closed the connection"
             case .clientClosedConnection: return "the connection was closed"
             case .connectionError: return "the connection failed"
+            case .authMechanismRequiresPassword:
+                return "the database asks for a password and the URL gives none (USER:PASSWORD@HOST)"
+            case .unsupportedAuthMechanism:
+                return "the database asks for a kind of password check this server does not speak"
+            case .saslError: return "the database's password check (SCRAM) failed"
             default: return "\(error.code)"
             }
         }

@@ -29,7 +29,9 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
         guard scheme == "postgres" || scheme == "postgresql" else {
             throw ClusterError("cluster URL must start with postgres://, not \(scheme)://")
         }
-        guard let host = components.host, !host.isEmpty else {
+        // An IPv6 address is written in brackets, which Foundation on Linux leaves on the host:
+        // looked up with them, `[::1]` was "host name not found".
+        guard let host = components.host.map(Self.withoutBrackets), !host.isEmpty else {
             throw ClusterError("cluster URL names no host; write postgres://USER:PASSWORD@HOST:PORT/DATABASE")
         }
         guard let user = components.user, !user.isEmpty else {
@@ -53,10 +55,7 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
             options[item.name] = value
         }
         // URLComponents gives the port only if it is a number in range.
-        if components.port == nil, let authority = text.split(separator: "@").last,
-            authority.split(separator: "/").first?.contains(":") == true,
-            !host.contains(":")
-        {
+        if components.port == nil, Self.portText(of: text) != nil {
             throw ClusterError("cluster URL port is not a number from 1 to 65535")
         }
         let port = components.port ?? 5432
@@ -69,6 +68,20 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
         self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
         self.database = database.removingPercentEncoding ?? database
         self.tls = try DatabaseTLS(mode: options["sslmode"], rootCertificate: options["sslrootcert"])
+    }
+
+    private static func withoutBrackets(_ host: String) -> String {
+        host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+    }
+
+    /// What follows the host's `:` in the URL, if anything does: after the `]` of an IPv6
+    /// address, whose own colons are not the port's.
+    private static func portText(of text: String) -> Substring? {
+        guard let authority = text.split(separator: "@").last?.split(separator: "/").first else { return nil }
+        let afterHost =
+            authority.hasPrefix("[")
+            ? authority.drop(while: { $0 != "]" }).dropFirst() : authority.drop(while: { $0 != ":" })
+        return afterHost.hasPrefix(":") ? afterHost.dropFirst() : nil
     }
 
     /// What logs and errors show: never the password.

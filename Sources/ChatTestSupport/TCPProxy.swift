@@ -11,7 +11,8 @@ public final class TCPProxy: Sendable {
     private let state = NIOLockedValueBox((isCut: false, open: [any Channel](), glues: [Glue]()))
     private let frozen = FreezeSwitch()
 
-    public init(toPort target: Int) async throws {
+    /// `host`: where it listens; `::1` for a client that must come over IPv6.
+    public init(toPort target: Int, listeningOn host: String = "127.0.0.1") async throws {
         let (state, frozen) = (self.state, self.frozen)
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             // Nothing is read from a client before its connection to the database is glued on.
@@ -42,7 +43,7 @@ public final class TCPProxy: Sendable {
                         }
                     }
             }
-        listener = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
+        listener = try await bootstrap.bind(host: host, port: 0).get()
         port = listener.localAddress!.port!
     }
 

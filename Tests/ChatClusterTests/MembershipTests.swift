@@ -1,4 +1,5 @@
 import ChatTestSupport
+import Foundation
 import NIOCore
 import Testing
 
@@ -52,6 +53,7 @@ struct MembershipTests {
         ("unreachable", "connection refused"),
         ("no database", "does not exist"),
         ("no TLS", "the database does not accept TLS, which the URL's sslmode requires"),
+        ("no password", "the database asks for a password and the URL gives none"),
     ])
     func aBadDatabaseIsOneClearLine(_ problem: String, _ expected: String) async throws {
         let server = try postgres
@@ -60,6 +62,7 @@ struct MembershipTests {
             case "wrong password": server.url(database: "postgres", password: "nope")
             case "unreachable": "postgres://achat:x@127.0.0.1:1/achat"
             case "no TLS": server.url(database: "postgres") + "?sslmode=require"
+            case "no password": "postgres://\(server.user)@127.0.0.1:\(server.port)/postgres"
             default: server.url(database: "missing")
             }
         let error = await #expect(throws: ClusterError.self) {
@@ -77,6 +80,7 @@ struct MembershipTests {
         ("postgres://h/db", "names no user"),
         ("postgres://u@h", "names no database"),
         ("postgres://u@h:99999/db", "port"),
+        ("postgres://u@[::1]:99999/db", "port"),
         ("not a url", "postgres://"),
     ])
     func aBadURLIsOneClearLine(_ url: String, _ expected: String) async throws {
@@ -84,6 +88,29 @@ struct MembershipTests {
             _ = try await TestNode.join(url, name: "doomed")
         }
         #expect(try #require(error).description.contains(expected), "\(String(describing: error))")
+    }
+
+    /// A database reached over IPv6, its address in brackets as psql takes it: the brackets were
+    /// left on the host name, which then was "host name not found".
+    @Test(.enabled(if: ipv6LoopbackWorks, "no IPv6 on this machine's loopback"))
+    func aDatabaseAtAnIPv6AddressIsJoined() async throws {
+        let url = try await postgres.makeDatabase()
+        let proxy = try await TCPProxy(toPort: try postgres.port, listeningOn: "::1")
+        defer { Task { await proxy.close() } }
+        let overIPv6 = url.replacingOccurrences(
+            of: "@127.0.0.1:\(try postgres.port)/", with: "@[::1]:\(proxy.port)/")
+        #expect(overIPv6 != url)
+        let node = try await TestNode.join(overIPv6, name: "six")
+        #expect(await node.node.claim("bob") == .claimed)
+        await node.node.leave()
+    }
+
+    /// The URL as logs and errors show it: an IPv6 host in brackets once, never the password.
+    @Test func aURLIsDescribedWithItsIPv6HostInBracketsOnce() throws {
+        let url = try DatabaseURL("postgres://achat:secret@[::1]:5433/chat")
+        #expect(url.host == "::1")
+        #expect(url.port == 5433)
+        #expect(url.description == "postgres://achat@[::1]:5433/chat")
     }
 
     @Test func aThousandClaimsForOneLoginOnThreeNodesHaveOneWinner() async throws {
@@ -160,3 +187,18 @@ struct MembershipTests {
 func database(of url: String) -> String {
     String(url.split(separator: "/").last!)
 }
+
+/// Whether a socket can listen on `::1` here.
+private let ipv6LoopbackWorks: Bool = {
+    let descriptor = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { return false }
+    defer { close(descriptor) }
+    var address = sockaddr_in6()
+    address.sin6_family = sa_family_t(AF_INET6)
+    address.sin6_addr = in6addr_loopback
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0
+        }
+    }
+}()
