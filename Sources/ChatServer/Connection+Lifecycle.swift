@@ -63,7 +63,7 @@ extension Connection {
     /// reset can destroy the lines just delivered before the client reads them.
     private func drain(notice: Notice?) {
         logger.debug("draining", metadata: ["reason": "\(lifecycle.closeReason)"])
-        if login == nil { turnAway() }
+        if lifecycle.leavesBeforeLogin { turnAway() }
         perform(.disarmLoginTimer)
         stopStallMonitor()
         broker.releaseLogin(of: self)
@@ -101,9 +101,10 @@ extension Connection {
 
     /// The connection leaves without having logged in (refused at once or at its login, timed
     /// out, or gone before its login): nothing but its last notice is queued for it, so it stops
-    /// counting against the caps now and has little time to take the notice. Counted until its
-    /// client closed, a refused login held its address's place for the drain timeout, and a
-    /// client that kept its socket open after the notice shut its own address out for 30 s.
+    /// counting against the caps now, and its client has a second to close before the server
+    /// does (without a reset: `ConnectionLifecycle.drainTimerFired`). Counted until its client
+    /// closed, a refused login held its address's place for the drain timeout, and a client that
+    /// kept its socket open after the notice shut its own address out for 30 s.
     private func turnAway() {
         drainTimeout = min(drainTimeout, Self.refusalDrainTimeout)
         leaveAdmission()

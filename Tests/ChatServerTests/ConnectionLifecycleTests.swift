@@ -103,11 +103,28 @@ import Testing
     @Test func aDrainThatTimesOutClosesAndSaysSo() {
         var life = ConnectionLifecycle()
         _ = life.activated(serverIsShuttingDown: false)
+        _ = life.loggedIn()
         _ = life.shutdown()
         #expect(act(&life) { $0.drainTimerFired(after: "3 seconds") } == .abandon)
         #expect(life.closeReason == "server shutdown, then did not finish within 3 seconds")
         #expect(act(&life) { $0.channelClosed() } == .release)
         #expect(act(&life) { $0.drainTimerFired(after: "3 seconds") } == .none)
+    }
+
+    /// Only a notice is left for a connection that never logged in: its drain ends in a close,
+    /// not a reset, which a NIO client would take before the notice.
+    @Test func aConnectionTurnedAwayBeforeItsLoginIsClosedNotReset() {
+        var life = ConnectionLifecycle()
+        _ = life.activated(serverIsShuttingDown: false)
+        #expect(act(&life) { $0.loginRefused(.loginTaken("bob"), reason: "already online") } != .none)
+        #expect(life.leavesBeforeLogin)
+        #expect(act(&life) { $0.drainTimerFired(after: "1 second") } == .close)
+        var online = ConnectionLifecycle()
+        _ = online.activated(serverIsShuttingDown: false)
+        _ = online.loggedIn()
+        _ = online.cutOff(.tooSlow, reason: "stalled")
+        #expect(!online.leavesBeforeLogin)
+        #expect(act(&online) { $0.drainTimerFired(after: "1 second") } == .abandon)
     }
 
     @Test func aLoginTimeoutBeforeTheTLSHandshakeResetsAtOnce() {
