@@ -86,10 +86,12 @@ public struct KeyDecoder: Equatable, Sendable {
             case .character("["):
                 escape = .controlSequence(parameters: "")
                 return nil
-            case .character("O"):
+            case .character("O") where !alone:
                 escape = .singleShift
                 return nil
             default:
+                // `O` after an Escape pressed on its own is a letter typed (three-byte SS3 keys
+                // come whole); `[` still starts a sequence, since a network can split those.
                 escape = .none
                 return alone ? .afterEscape(key) : .alt(key)
             }

@@ -2,6 +2,12 @@
 extension ChatScreenModel {
     /// Applies one key; returns what the loop must do, if anything.
     public mutating func handle(_ key: Key) -> ScreenCommand? {
+        if case .afterEscape(let next) = key {
+            // Escape on its own, then a key: Alt and the key where that means something (Esc
+            // then B), else the key, as if Escape had not been pressed (Esc then Ctrl-C quits,
+            // also while the screen is too small).
+            return handle(Self.altEdit(of: next) != nil ? .alt(next) : next)
+        }
         if case .character(let scalar) = key {
             type([scalar])
             return nil
@@ -14,11 +20,7 @@ extension ChatScreenModel {
         switch key {
         case .alt(let withAlt):
             // Alt with a key it gives no meaning is a key the client does not know: nothing.
-            _ = handleAlt(withAlt)
-        case .afterEscape(let next):
-            // Escape on its own, then a key: Alt and the key where that means something (Esc
-            // then B), else the key, as if Escape had not been pressed.
-            if !handleAlt(next) { return handle(next) }
+            Self.altEdit(of: withAlt)?(&editor)
         case .character:
             break  // Typed above.
         case .enter:
@@ -76,8 +78,8 @@ extension ChatScreenModel {
             editor.deleteForward()
         case .control("l"):
             return .repaint
-        case .control:
-            break
+        case .control, .afterEscape:
+            break  // `afterEscape`: resolved above.
         }
         return nil
     }
@@ -95,16 +97,15 @@ extension ChatScreenModel {
         attention.caughtUp(atBottom: scrollback.isAtBottom)
     }
 
-    /// Alt and `key`, if Alt gives `key` a meaning; whether it did.
-    private mutating func handleAlt(_ key: Key) -> Bool {
+    /// What Alt and `key` do to the input, if Alt gives `key` a meaning.
+    private static func altEdit(of key: Key) -> ((inout LineEditor) -> Void)? {
         switch key {
-        case .character("b"), .character("B"): editor.moveWordLeft()
-        case .character("f"), .character("F"): editor.moveWordRight()
-        case .character("d"), .character("D"): editor.deleteToWordEnd()
-        case .backspace: editor.deleteToWordStart()
-        default: return false
+        case .character("b"), .character("B"): { $0.moveWordLeft() }
+        case .character("f"), .character("F"): { $0.moveWordRight() }
+        case .character("d"), .character("D"): { $0.deleteToWordEnd() }
+        case .backspace: { $0.deleteToWordStart() }
+        default: nil
         }
-        return true
     }
 
     /// While the screen is too small to show the input, typing would edit, and Enter send, a
@@ -129,8 +130,6 @@ extension ChatScreenModel {
             .control("p"), .control("n"), .control("d"), .alt(.backspace), .alt(.character("d")),
             .alt(.character("D")):
             return true
-        case .afterEscape(let next):
-            return editsInput(next) || editsInput(.alt(next))
         default:
             return false
         }

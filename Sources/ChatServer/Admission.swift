@@ -5,11 +5,11 @@ import Synchronization
 /// Decides, as each connection is accepted, whether the server takes it: the connection cap and
 /// the per-address cap. A connection over either still gets one notice saying so, then is
 /// closed, which needs a descriptor; the cap therefore sits below the descriptor limit (see
-/// `ChatServerConfiguration.maximumConnections`). A connection counts from its accept until it
-/// closes or is turned away before logging in (`Connection.turnAway`): refused, it no longer
-/// counts once its notice is on its way, though its descriptor lasts until the client closes or
-/// a second has passed. Shared by every event loop, hence atomics and a lock; it is touched once
-/// when a connection opens and once when it leaves.
+/// `ChatServerConfiguration.maximumConnections`). A connection counts against the connection cap
+/// from its accept until it closes, so the cap bounds descriptors; against its address's cap
+/// only until it is turned away before logging in (`Connection.turnAway`), so a client that keeps
+/// its socket open after a refusal does not hold its address's place. Shared by every event
+/// loop, hence atomics and a lock; it is touched when a connection opens and when it leaves.
 final class Admission: Sendable {
     enum Verdict: Equatable {
         case admitted
@@ -27,7 +27,7 @@ final class Admission: Sendable {
     }
 
     /// Counts the connection from `address` in, whatever the verdict: every admission is matched
-    /// by one `leave`, when the connection is turned away or closes, whichever comes first.
+    /// by one `leaveServerCap` and one `leaveAddressCap`.
     func admit(from address: String?) -> Verdict {
         let count = open.wrappingAdd(1, ordering: .relaxed).newValue
         var fromAddress = 0
@@ -48,8 +48,14 @@ final class Admission: Sendable {
         return .admitted
     }
 
-    func leave(from address: String?) {
+    /// The connection no longer counts against the connection cap: it has closed.
+    func leaveServerCap() {
         open.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// The connection no longer counts against its address's cap: it has closed, or was turned
+    /// away and waits only for its client's close.
+    func leaveAddressCap(from address: String?) {
         guard maximumPerAddress != nil, let address else { return }
         perAddress.withLock { counts in
             let left = counts[address, default: 1] - 1

@@ -63,7 +63,8 @@ extension Connection {
     /// reset can destroy the lines just delivered before the client reads them.
     private func drain(notice: Notice?) {
         logger.debug("draining", metadata: ["reason": "\(lifecycle.closeReason)"])
-        if lifecycle.leavesBeforeLogin { turnAway() }
+        // A login granted while its loop's mail was still being taken is in, already.
+        if lifecycle.leavesBeforeLogin && login == nil { turnAway() }
         perform(.disarmLoginTimer)
         stopStallMonitor()
         broker.releaseLogin(of: self)
@@ -84,7 +85,9 @@ extension Connection {
         let timeout = drainTimeout
         drainTimer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
             let action = self.lifecycle.drainTimerFired(after: Wording.duration(timeout))
-            if action != .none { self.broker.statistics.cutOff(.drainTimeout) }
+            // Counted as a cut-off when its output is thrown away, not for a turned-away client
+            // closed after its second.
+            if action == .abandon { self.broker.statistics.cutOff(.drainTimeout) }
             self.perform(action)
         }
         let written = context.eventLoop.makePromise(of: Void.self)
@@ -101,19 +104,20 @@ extension Connection {
 
     /// The connection leaves without having logged in (refused at once or at its login, timed
     /// out, or gone before its login): nothing but its last notice is queued for it, so it stops
-    /// counting against the caps now, and its client has a second to close before the server
-    /// does (without a reset: `ConnectionLifecycle.drainTimerFired`). Counted until its client
-    /// closed, a refused login held its address's place for the drain timeout, and a client that
-    /// kept its socket open after the notice shut its own address out for 30 s.
+    /// counting against its address's cap now, and its client has a second to close before the
+    /// server does (without a reset: `ConnectionLifecycle.drainTimerFired`). Counted until its
+    /// client closed, a refused login held its address's place for the drain timeout, and a
+    /// client that kept its socket open after the notice shut its own address out for 30 s. It
+    /// still counts against the connection cap for that second, which bounds descriptors.
     private func turnAway() {
         drainTimeout = min(drainTimeout, Self.refusalDrainTimeout)
-        leaveAdmission()
+        leaveAddressCap()
     }
 
-    private func leaveAdmission() {
-        guard countsAgainstCaps else { return }
-        countsAgainstCaps = false
-        admission.leave(from: peerAddress)
+    private func leaveAddressCap() {
+        guard countsAgainstAddressCap else { return }
+        countsAgainstAddressCap = false
+        admission.leaveAddressCap(from: peerAddress)
     }
 
     /// The channel is gone: let go of everything, so a closed connection costs nothing.
@@ -126,7 +130,11 @@ extension Connection {
         broker.unregister(self)
         // Only a channel that became active was admitted, counted and logged as connected.
         let wasActive = isAdmitted
-        leaveAdmission()
+        leaveAddressCap()
+        if countsAgainstServerCap {
+            countsAgainstServerCap = false
+            admission.leaveServerCap()
+        }
         if wasActive { broker.statistics.connectionClosed() }
         isAdmitted = false
         leaveFlowControl()

@@ -28,8 +28,10 @@ final class Connection: ChannelInboundHandler {
     /// Active: counted in the statistics and logged as connected, so to be counted out and logged
     /// as disconnected when the channel closes.
     var isAdmitted = false
-    /// Counted against the caps by `admission`, until the connection is turned away or closes.
-    var countsAgainstCaps = false
+    /// Counted by `admission` against the connection cap until the channel closes, and against
+    /// the address's cap until then or until the connection is turned away.
+    var countsAgainstServerCap = false
+    var countsAgainstAddressCap = false
     var logger: Logger
     /// Cleared when the channel closes, so nothing the connection left behind (a stale waiter
     /// entry, a late callback) keeps the pipeline alive.
@@ -132,7 +134,7 @@ final class Connection: ChannelInboundHandler {
         logger.info("connected")
         var refusal: (Notice, reason: String)?
         isAdmitted = true
-        countsAgainstCaps = true
+        (countsAgainstServerCap, countsAgainstAddressCap) = (true, true)
         if case .refused(let notice, let reason) = admission.admit(from: peerAddress) {
             logger.notice("refused", metadata: ["reason": "\(reason)"])
             broker.statistics.connectionRefused(

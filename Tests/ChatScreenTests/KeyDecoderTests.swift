@@ -51,6 +51,10 @@ import Testing
         #expect(decode("[1;2Dc", with: &decoder) == [.character("c")])
         decoder.inputPaused()
         #expect(decode("\u{1B}x", with: &decoder) == [.alt(.character("x"))])
+        // An `O` typed after it is a letter, not the start of a three-byte key.
+        #expect(decoder.decode(.character(27)) == nil)
+        decoder.inputPaused()
+        #expect(decode("OK", with: &decoder) == [.afterEscape(.character("O")), .character("K")])
     }
 
     @Test func unknownEscapeSequencesAreDroppedWhole() {

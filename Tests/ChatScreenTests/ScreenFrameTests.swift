@@ -55,6 +55,8 @@ import Testing
             #expect(model.editor.text == "bob: se")
             #expect(!model.frame().lines.contains { $0.contains("blind") })
             model.resize(rows: size.rows, columns: size.columns)
+            #expect(model.handle(.afterEscape(.character("b"))) == nil)
+            #expect(model.handle(.afterEscape(.control("c"))) == .quit, "Esc, then Ctrl-C")
             #expect(model.handle(.control("c")) == .quit)
         }
     }

@@ -53,7 +53,7 @@ import Testing
             $0.maximumConnectionsPerAddress = 2
             $0.drainTimeout = .seconds(120)
             // Timed out, the second client is; the others log in at once, well within it.
-            $0.loginTimeout = refusedLogin ? .seconds(120) : .seconds(3)
+            $0.loginTimeout = refusedLogin ? .seconds(120) : .seconds(10)
         }
         try await withServer(configuration: configuration) { server in
             let alice = try await loggedIn("alice", port: server.port)
