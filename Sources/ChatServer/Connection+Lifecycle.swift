@@ -131,11 +131,10 @@ extension Connection {
         // Only a channel that became active was admitted, counted and logged as connected.
         let wasActive = isAdmitted
         leaveAddressCap()
-        if countsAgainstServerCap {
-            countsAgainstServerCap = false
+        if wasActive {
             admission.leaveServerCap()
+            broker.statistics.connectionClosed()
         }
-        if wasActive { broker.statistics.connectionClosed() }
         isAdmitted = false
         leaveFlowControl()
         heldLine = nil

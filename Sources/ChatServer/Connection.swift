@@ -25,12 +25,11 @@ final class Connection: ChannelInboundHandler {
     let admission: Admission
     /// The peer's IP address, for the per-address cap and the logs.
     var peerAddress: String?
-    /// Active: counted in the statistics and logged as connected, so to be counted out and logged
-    /// as disconnected when the channel closes.
+    /// Active: counted by `admission` against the connection cap, in the statistics and logged
+    /// as connected, so to be counted out and logged as disconnected when the channel closes.
     var isAdmitted = false
-    /// Counted by `admission` against the connection cap until the channel closes, and against
-    /// the address's cap until then or until the connection is turned away.
-    var countsAgainstServerCap = false
+    /// Counted by `admission` against the address's cap, until the channel closes or the
+    /// connection is turned away.
     var countsAgainstAddressCap = false
     var logger: Logger
     /// Cleared when the channel closes, so nothing the connection left behind (a stale waiter
@@ -134,7 +133,7 @@ final class Connection: ChannelInboundHandler {
         logger.info("connected")
         var refusal: (Notice, reason: String)?
         isAdmitted = true
-        (countsAgainstServerCap, countsAgainstAddressCap) = (true, true)
+        countsAgainstAddressCap = true
         if case .refused(let notice, let reason) = admission.admit(from: peerAddress) {
             logger.notice("refused", metadata: ["reason": "\(reason)"])
             broker.statistics.connectionRefused(

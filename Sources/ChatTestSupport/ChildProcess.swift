@@ -126,15 +126,11 @@ public final class ChildProcess: Sendable {
         timeout: Duration,
         where matches: (String) -> Bool
     ) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        // Looked at once more after the deadline: a test thread that wakes late finds the line.
-        while true {
-            if let line = output().split(separator: "\n").map(String.init).first(where: matches) {
-                return line
-            }
-            guard ContinuousClock.now < deadline else { break }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        let (line, _) = try await poll(
+            for: timeout, every: .milliseconds(5),
+            look: { output().split(separator: "\n").map(String.init).first(where: matches) },
+            until: { $0 != nil })
+        if let line { return line }
         throw TestTimeout("no matching \(name) line; stdout: \(stdout.debugDescription) stderr: \(stderr)")
     }
 

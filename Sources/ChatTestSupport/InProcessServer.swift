@@ -41,9 +41,8 @@ public func startTestServer(
 
 /// Waits until `server` counts at least `count` logins.
 public func waitUntilOnline(_ server: ChatServer, count: Int) async throws {
-    let deadline = ContinuousClock.now + .seconds(30)
-    while try await server.onlineCount() < count {
-        guard ContinuousClock.now < deadline else { throw TestTimeout("fewer than \(count) logins online") }
-        try await Task.sleep(for: .milliseconds(5))
-    }
+    let (_, online) = try await poll(
+        for: .seconds(30), every: .milliseconds(5), look: { try await server.onlineCount() },
+        until: { $0 >= count })
+    if !online { throw TestTimeout("fewer than \(count) logins online") }
 }

@@ -111,7 +111,8 @@ public final class TmuxSession: Sendable {
         _ what: String = "the expected screen",
         where matches: ([String]) -> Bool
     ) async throws -> [String] {
-        let (last, matched) = try await Self.poll(for: timeout, look: screenWithoutBlocking, until: matches)
+        let (last, matched) = try await poll(
+            for: timeout, every: Self.pollInterval, look: screenWithoutBlocking, until: matches)
         if matched { return last }
         throw TestTimeout("timed out waiting for \(what); screen:\n" + last.joined(separator: "\n"))
     }
@@ -129,8 +130,8 @@ public final class TmuxSession: Sendable {
     public func waitForDisplay(
         _ format: String, timeout: Duration = .seconds(30), where matches: (String) -> Bool
     ) async throws -> String {
-        let (last, matched) = try await Self.poll(
-            for: timeout,
+        let (last, matched) = try await poll(
+            for: timeout, every: Self.pollInterval,
             look: {
                 try await runWithoutBlocking(["display-message", "-p", format]).trimmingCharacters(
                     in: .newlines)
@@ -143,8 +144,8 @@ public final class TmuxSession: Sendable {
     /// Waits until the cursor is at `x`, `y`.
     public func waitForCursor(x: Int, y: Int, timeout: Duration = .seconds(30)) async throws {
         // Off the test's thread: a blocking poll holds one of the few threads every test shares.
-        let (last, matched) = try await Self.poll(
-            for: timeout,
+        let (last, matched) = try await poll(
+            for: timeout, every: Self.pollInterval,
             look: {
                 try Self.parseCursor(
                     try await runWithoutBlocking(["display-message", "-p", Self.cursorFormat]))
@@ -156,20 +157,8 @@ public final class TmuxSession: Sendable {
                 + ((try? screen().joined(separator: "\n")) ?? ""))
     }
 
-    /// Looks every 20 ms until `accepts` takes what `look` saw, and once more after the deadline:
-    /// a test thread that wakes late still finds a screen that is there. The last look, and
-    /// whether it was taken.
-    private static func poll<Seen>(
-        for timeout: Duration, look: () async throws -> Seen, until accepts: (Seen) -> Bool
-    ) async throws -> (last: Seen, accepted: Bool) {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let seen = try await look()
-            if accepts(seen) { return (seen, true) }
-            guard ContinuousClock.now < deadline else { return (seen, false) }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
+    /// How often the waits above look at the pane.
+    private static let pollInterval = Duration.milliseconds(20)
 
     /// Stops the tmux server and everything running in it.
     public func kill() {

@@ -62,7 +62,7 @@ struct ClusterOptions: ParsableArguments {
         }
         var settings = ClusterSettings(url: url, nodeName: nodeName, node: node)
         if let clusterReleaseWaitSeconds {
-            settings.releaseWait = .milliseconds(Int64(clusterReleaseWaitSeconds * 1000))
+            settings.releaseWait = TimeoutOption.amount(clusterReleaseWaitSeconds)
         }
         configuration.cluster = settings
     }

@@ -16,6 +16,11 @@ struct ClaimFateTests {
         return configuration
     }
 
+    /// How long a claim sleeps to outlast its node's patience: far past the query timeout, so the
+    /// next session's fence ends it even on a machine loaded enough to take seconds to connect
+    /// again.
+    static var secondsPastPatience: Int { Int(patient.queryTimeout / .seconds(1)) + 20 }
+
     /// A claim the node stopped waiting for runs on in the database: PostgreSQL goes on with a
     /// statement whose client has closed the connection. It committed some seconds later, and
     /// the login was held by the node for nobody, refused to everyone (its own node's next claim
@@ -25,10 +30,7 @@ struct ClaimFateTests {
         let url = try await postgres.makeDatabase()
         try await withNodes(2, url: url, configuration: Self.patient) { nodes in
             let (a, b) = (nodes[0], nodes[1])
-            // Far past the query timeout, so the next session's fence ends it even on a machine
-            // loaded enough to take seconds to connect again.
-            let seconds = Int(testConfiguration.queryTimeout / .seconds(1)) + 20
-            try await Self.slowDown(claimOfDave: 1, for: seconds, in: url)
+            try await Self.slowDown(claimOfDave: 1, for: Self.secondsPastPatience, in: url)
             #expect(await a.node.claim("dave") == .unavailable)
             // The process running the claim is gone: ended, or (without the fence) at the end of
             // its sleep, having committed.
@@ -86,8 +88,7 @@ struct ClaimFateTests {
         let url = try await postgres.makeDatabase()
         try await withNodes(2, url: url, configuration: Self.patient) { nodes in
             let (a, b) = (nodes[0], nodes[1])
-            let seconds = Int(testConfiguration.queryTimeout / .seconds(1)) + 20
-            try await Self.slowDown(claimOfDave: 2, for: seconds, in: url)
+            try await Self.slowDown(claimOfDave: 2, for: Self.secondsPastPatience, in: url)
             #expect(await a.node.claim("dave") == .claimed)
             #expect(await a.node.claim("dave") == .unavailable)
             try await a.waitForEvent(.databaseAvailable, timeout: .seconds(60))

@@ -98,22 +98,13 @@ import Testing
         #expect(TranscriptEntry.shownText("hi") == "hi")
     }
 
-    @Test func hugeLinesAreCutAtACharacterBoundary() {
-        let limit = TranscriptEntry.maximumTextBytes
-        // "é" is two bytes, so the limit falls inside the character after the x.
-        let line = String(repeating: "x", count: limit - 2) + "xé" + String(repeating: "y", count: 100)
-        #expect(
-            TranscriptEntry.shownText(line) == String(repeating: "x", count: limit - 1)
-                + " … (102 more bytes)")
-    }
-
-    /// An e and its combining accent are one character: the cut never parts them.
-    @Test func aCutNeverPartsALetterFromItsAccent() {
-        let limit = TranscriptEntry.maximumTextBytes
-        let line = String(repeating: "x", count: limit - 1) + "e\u{301}" + String(repeating: "y", count: 100)
-        #expect(
-            TranscriptEntry.shownText(line) == String(repeating: "x", count: limit - 1)
-                + " … (103 more bytes)")
+    /// The limit falls inside the character after the x's: "é" as one code point of two bytes,
+    /// or as an e and its combining accent, which are one character the cut never parts.
+    @Test(arguments: [("é", 102), ("e\u{301}", 103)])
+    func hugeLinesAreCutAtACharacterBoundary(straddling character: String, cutBytes: Int) {
+        let kept = String(repeating: "x", count: TranscriptEntry.maximumTextBytes - 1)
+        let line = kept + character + String(repeating: "y", count: 100)
+        #expect(TranscriptEntry.shownText(line) == kept + " … (\(cutBytes) more bytes)")
     }
 
     /// The log gets a received line whole; only the scrollback keeps it cut.
