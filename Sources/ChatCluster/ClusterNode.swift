@@ -8,8 +8,8 @@ import PostgresNIO
 ///
 /// Threads. `location`, `route`, `isCongested` and `release` may be called from any thread and
 /// never block or suspend: they take a lock for a few hash lookups. `claim` and `leave` are async.
-/// `onEvent` and `onDeliveries` are called on one event loop of the configured group, one call at
-/// a time, in the order things happened.
+/// `onEvent`, `onDeliveries` and `onUndeliverable` are called on one event loop of the configured
+/// group, one call at a time, in the order things happened.
 public final class ClusterNode: Sendable {
     public let name: String
     let url: DatabaseURL
@@ -38,6 +38,7 @@ public final class ClusterNode: Sendable {
     let executor: LoopExecutor
     let onEvent: @Sendable (ClusterEvent) -> Void
     let onDeliveries: @Sendable (InboundBatch) -> Void
+    let onUndeliverable: @Sendable (InboundBatch) -> Void
     let flushBell: AsyncStream<Void>.Continuation
     let flushRequests: AsyncStream<Void>
     let fetchBell: AsyncStream<Void>.Continuation
@@ -73,7 +74,8 @@ public final class ClusterNode: Sendable {
         configuration: ClusterConfiguration,
         logger: Logger,
         onEvent: @escaping @Sendable (ClusterEvent) -> Void,
-        onDeliveries: @escaping @Sendable (InboundBatch) -> Void
+        onDeliveries: @escaping @Sendable (InboundBatch) -> Void,
+        onUndeliverable: @escaping @Sendable (InboundBatch) -> Void
     ) {
         var logger = logger
         logger[metadataKey: "node"] = "\(name)"
@@ -89,6 +91,7 @@ public final class ClusterNode: Sendable {
         self.executor = LoopExecutor(callbackLoop)
         self.onEvent = onEvent
         self.onDeliveries = onDeliveries
+        self.onUndeliverable = onUndeliverable
         (flushRequests, flushBell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         (fetchRequests, fetchBell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         (registryRequests, registryBell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -110,6 +113,9 @@ public final class ClusterNode: Sendable {
     ///     crashed earlier run is taken over once that run's lease expires.
     ///   - onEvent: Lease, database and flow-control events (see `ClusterEvent`).
     ///   - onDeliveries: Deliveries for this node's logins, per sending peer in routing order.
+    ///   - onUndeliverable: Deliveries that will never arrive: their recipient's node is gone
+    ///     (crashed, or cut off past its lease) before taking them. `from` is the node their
+    ///     senders are on, this one or another, so that it can tell them.
     /// - Throws: `ClusterError`, whose description is one line for a person.
     public static func join(
         url: String,
@@ -117,7 +123,8 @@ public final class ClusterNode: Sendable {
         configuration: ClusterConfiguration = ClusterConfiguration(),
         logger: Logger,
         onEvent: @escaping @Sendable (ClusterEvent) -> Void,
-        onDeliveries: @escaping @Sendable (InboundBatch) -> Void
+        onDeliveries: @escaping @Sendable (InboundBatch) -> Void,
+        onUndeliverable: @escaping @Sendable (InboundBatch) -> Void
     ) async throws -> ClusterNode {
         if let problem = configuration.problem() { throw ClusterError("cluster configuration: \(problem)") }
         let databaseURL = try DatabaseURL(url)
@@ -129,7 +136,7 @@ public final class ClusterNode: Sendable {
         }
         let node = ClusterNode(
             name: name, url: databaseURL, configuration: configuration, logger: logger, onEvent: onEvent,
-            onDeliveries: onDeliveries)
+            onDeliveries: onDeliveries, onUndeliverable: onUndeliverable)
         let encrypted = try await node.executor.run {
             let session: Session
             let encrypted: Bool?

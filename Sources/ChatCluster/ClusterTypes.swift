@@ -93,6 +93,8 @@ public struct ClusterStatistics: Sendable, Equatable {
     /// during one fetch cause one more).
     public var wakeupsReceived = 0
     public var fetches = 0
-    /// Batches dropped because their peer was gone, or this node's lease was lost.
+    /// Batches dropped because this node's lease was lost (their senders were dropped too).
     public var batchesDropped = 0
+    /// Batches handed to `onUndeliverable`: their recipients' node went before taking them.
+    public var batchesGivenUp = 0
 }

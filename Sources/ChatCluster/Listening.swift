@@ -84,7 +84,7 @@ extension ClusterNode {
         var events: [ClusterEvent] = []
         // This node's own earlier registrations are no news to the server.
         for peer in gone where peer.name != name {
-            _ = outbox.dropPeer(peer.id)
+            giveUpUnwritten(to: peer.id)
             logger.info("node left the cluster", metadata: ["peer": "\(peer)"])
             events += [.peerLeft(peer), .peerReady(peer)]
         }
@@ -99,7 +99,7 @@ extension ClusterNode {
         case .joined(let peer) where peer.id != own && !events.isEmpty:
             logger.info("node joined the cluster", metadata: ["peer": "\(peer)"])
         case .gone(let id):
-            _ = outbox.dropPeer(id)
+            giveUpUnwritten(to: id)
             ringIfReleasesWait()
             if let left = events.first, case .peerLeft(let peer) = left, id != own {
                 logger.info("node left the cluster", metadata: ["peer": "\(peer)"])

@@ -181,10 +181,13 @@ final class Outbox: Sendable {
         }
     }
 
-    /// Forgets a peer that is gone (its deliveries have no one to go to). True if senders were
-    /// paused for it.
-    func dropPeer(_ peer: Int64) -> Bool {
-        state.withLockedValue { $0.peers.removeValue(forKey: peer)?.sendersPaused ?? false }
+    /// Forgets a peer that is gone (its deliveries have no one to go to). Returns whether senders
+    /// were paused for it, and the deliveries not yet cut into batches (those in batches are the
+    /// flusher's: written, they are the database's; refused, the flusher's to give up).
+    func dropPeer(_ peer: Int64) -> (sendersPaused: Bool, unwritten: ByteBuffer?) {
+        let queue = state.withLockedValue { $0.peers.removeValue(forKey: peer) }
+        let unwritten = queue.flatMap { $0.pending.readableBytes > 0 ? $0.pending : nil }
+        return (queue?.sendersPaused ?? false, unwritten)
     }
 
     /// Forgets everything (the lease is lost: no sender or recipient is still connected). Returns

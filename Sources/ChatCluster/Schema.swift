@@ -7,7 +7,7 @@ import PostgresNIO
 /// together take turns, so exactly one of them creates each table and the others see it done.
 enum Schema {
     /// The version this code writes and understands.
-    static let version = 2
+    static let version = 3
 
     /// Any constant works, as long as every node uses the same one: it names the lock.
     private static let lockKey: Int64 = 0x6163_6861_7401
@@ -49,6 +49,9 @@ enum Schema {
         // to another has batches from both, and a third node must deliver the old node's first.
         // Numbered at insert; a node writes its next batch only once the last one is in.
         ["ALTER TABLE achat_batches ADD COLUMN arrival bigint GENERATED ALWAYS AS IDENTITY"],
+        // Whether the target took a batch: one of a crashed node that it never took certainly
+        // reached nobody, and its senders are told; one it took may have been delivered.
+        ["ALTER TABLE achat_batches ADD COLUMN taken boolean NOT NULL DEFAULT false"],
     ]
 
     static func prepare(on connection: GuardedConnection, logger: Logger) async throws {

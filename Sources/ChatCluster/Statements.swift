@@ -57,11 +57,19 @@ struct Statements {
         return try await register(name: name, lease: lease, on: connection)
     }
 
-    /// Renews this node's lease and frees the nodes whose leases have expired. Returns whether
-    /// the lease was still this node's, and the names of the nodes freed.
-    func renewAndReap(node: Int64, lease: Duration, on connection: GuardedConnection) async throws -> (
-        renewed: Bool, freed: [String]
-    ) {
+    /// What a heartbeat found: whether the lease was still this node's, the names of the nodes
+    /// whose expired leases it ended, and the batches those nodes never took, oldest first.
+    struct Reaping {
+        var renewed = false
+        var freed: [String] = []
+        var untaken: [(sender: Int64, payload: ByteBuffer)] = []
+    }
+
+    /// Renews this node's lease and frees the nodes whose leases have expired. The batches they
+    /// never took are deleted here rather than by the cascade, so that their senders can be told.
+    func renewAndReap(node: Int64, lease: Duration, on connection: GuardedConnection) async throws
+        -> Reaping
+    {
         let ms = milliseconds(lease)
         let rows = try await connection.run(
             """
@@ -70,18 +78,25 @@ struct Statements {
                 WHERE id = \(node) AND lease_expires > now() RETURNING id
             ), gone AS (
                 DELETE FROM achat_nodes WHERE lease_expires < now() AND id <> \(node) RETURNING id, name
+            ), untaken AS (
+                DELETE FROM achat_batches b USING gone WHERE b.target = gone.id AND NOT b.taken
+                RETURNING b.sender, b.payload, b.arrival
+            ), summary AS (
+                SELECT (SELECT count(*) FROM renewed) AS renewed, (SELECT array_agg(name) FROM gone) AS freed,
+                    (SELECT count(pg_notify('achat_members', 'x' || id)) FROM gone) AS notified
             )
-            SELECT (SELECT count(*) FROM renewed), (SELECT array_agg(name) FROM gone),
-                (SELECT count(pg_notify('achat_members', 'x' || id)) FROM gone)
+            SELECT summary.renewed, summary.freed, summary.notified, untaken.sender, untaken.payload
+            FROM summary LEFT JOIN untaken ON true ORDER BY untaken.arrival
             """, logger: logger)
-        var renewed = false
-        var freed: [String] = []
+        var reaping = Reaping()
         for row in rows {
-            let (count, names, _) = try row.decode((Int64, [String]?, Int64).self)
-            renewed = count == 1
-            freed = names ?? []
+            let (count, names, _, sender, payload) = try row.decode(
+                (Int64, [String]?, Int64, Int64?, ByteBuffer?).self)
+            reaping.renewed = count == 1
+            reaping.freed = names ?? []
+            if let sender, let payload { reaping.untaken.append((sender, payload)) }
         }
-        return (renewed, freed)
+        return reaping
     }
 
     // MARK: Fencing
@@ -254,18 +269,21 @@ struct Statements {
             ), acknowledged AS (
                 SELECT count(pg_notify('achat_node_' || sender, 'a' || \(node) || ' ' || last)) AS count
                 FROM (SELECT sender, max(sequence) AS last FROM removed GROUP BY sender) AS per_sender
+            ), waiting AS (
+                UPDATE achat_batches b SET taken = true
+                WHERE b.target = \(node)
+                    AND b.sequence > coalesce((SELECT last FROM done WHERE done.sender = b.sender), 0)
+                RETURNING b.sender, b.sequence, b.payload, b.arrival
             )
             SELECT waiting.sender, waiting.sequence, waiting.payload
-            FROM acknowledged LEFT JOIN (
-                SELECT b.sender, b.sequence, b.payload, b.arrival
-                FROM achat_batches b LEFT JOIN done ON done.sender = b.sender
-                WHERE b.target = \(node) AND b.sequence > coalesce(done.last, 0)
-            ) AS waiting ON true
+            FROM acknowledged LEFT JOIN waiting ON true
             ORDER BY waiting.arrival
             """, logger: logger)
         // `acknowledged` drives the join, so its notifications go out even when nothing new
         // waits (a SELECT in a WITH runs only as far as the query reads it); it then gives one
-        // row of NULLs.
+        // row of NULLs. A batch is marked taken as it goes: if this node dies before deleting
+        // it, whoever frees its logins cannot tell whether it was delivered, and says nothing,
+        // while one never taken is answered to its senders (`renewAndReap`).
         var batches: [(Int64, Int64, ByteBuffer)] = []
         for row in rows {
             let (sender, sequence, payload) = try row.decode((Int64?, Int64?, ByteBuffer?).self)

@@ -27,10 +27,11 @@ extension ClusterNode {
             logger.trace("schema ready")
             if let lease = lifecycle.withLockedValue({ $0.lease?.id }) {
                 let started = ContinuousClock.now
-                let (renewed, _) = try await withTimeout(timeout, closing: control) {
+                let reaping = try await withTimeout(timeout, closing: control) {
                     try await statements.renewAndReap(node: lease, lease: leaseDuration, on: control)
                 }
-                if renewed {
+                giveUp(reaping.untaken)
+                if reaping.renewed {
                     lifecycle.withLockedValue { $0.renewed(lease, startedAt: started) }
                 } else {
                     perform(lifecycle.withLockedValue { $0.leaseRefused() })
@@ -227,15 +228,16 @@ extension ClusterNode {
         while true {
             try await Task.sleep(for: configuration.heartbeatInterval)
             let started = ContinuousClock.now
-            let (renewed, freed) = try await withTimeout(timeout, closing: control) {
+            let reaping = try await withTimeout(timeout, closing: control) {
                 try await statements.renewAndReap(node: lease, lease: leaseDuration, on: control)
             }
-            guard renewed else {
+            giveUp(reaping.untaken)
+            guard reaping.renewed else {
                 perform(lifecycle.withLockedValue { $0.leaseRefused() })
                 throw ClusterError("the lease was refused")
             }
             lifecycle.withLockedValue { $0.renewed(lease, startedAt: started) }
-            for peer in freed {
+            for peer in reaping.freed {
                 logger.notice("freed the logins of a node whose lease expired", metadata: ["peer": "\(peer)"])
             }
         }

@@ -64,10 +64,11 @@ extension ClusterNode {
                 markWritten(unconfirmed.takeAll())
                 unconfirmed.append(batch, connection: sender, lease: lease)
             } catch  where DatabaseErrors.sqlState(error) == DatabaseErrors.foreignKeyViolation {
-                // The peer's row is gone: its clients went with it.
+                // The peer's row is gone: its clients went with it, and these deliveries' senders
+                // are told.
                 markWritten(unconfirmed.takeAll())
-                counters.withLockedValue { $0.batchesDropped += 1 }
-                if outbox.dropPeer(batch.peer) {
+                giveUp([(lease, batch.payload)])
+                if giveUpUnwritten(to: batch.peer) {
                     emit([.peerReady(directory.peer(batch.peer) ?? ClusterPeer(id: batch.peer, name: "?"))])
                 }
             } catch {

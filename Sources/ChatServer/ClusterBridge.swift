@@ -56,7 +56,8 @@ final class ClusterBridge: Sendable {
             let node = try await ClusterNode.join(
                 url: settings.url, nodeName: settings.nodeName, configuration: configuration, logger: logger,
                 onEvent: { event in bridgeBox.withLock { $0 }?.handle(event) },
-                onDeliveries: { batch in bridgeBox.withLock { $0 }?.deliver(batch) })
+                onDeliveries: { batch in bridgeBox.withLock { $0 }?.deliver(batch) },
+                onUndeliverable: { batch in bridgeBox.withLock { $0 }?.answerUndeliverable(batch) })
             let bridge = ClusterBridge(
                 node: node, group: group, directory: directory, logger: logger,
                 forgetBridge: { bridgeBox.withLock { $0 = nil } })
@@ -114,6 +115,14 @@ final class ClusterBridge: Sendable {
     /// another loop would, in the order they came. One that finds nobody is answered with a
     /// notice to its sender.
     private func deliver(_ batch: InboundBatch) {
+        deliverHere(batch, answering: batch.from)
+    }
+
+    /// Hands `records` to the loops their recipients are on. One that finds nobody is answered,
+    /// if it is a message, to its sender on `peer`.
+    private func deliverHere<Records: Sequence<(login: ByteBuffer, delivery: ByteBuffer)>>(
+        _ records: Records, answering peer: ClusterPeer
+    ) {
         let brokers = self.brokers.withLock { $0 }
         guard !brokers.isEmpty else { return }
         var mail = Array(repeating: LoopMail(), count: brokers.count)
@@ -123,7 +132,7 @@ final class ClusterBridge: Sendable {
         var undelivered: [(recipient: ByteBuffer, delivery: ByteBuffer)] = []
         // One look-up of the directory for the whole batch.
         _ = directory.locate { lookUp in
-            for (login, delivery) in batch {
+            for (login, delivery) in records {
                 guard let location = lookUp(login) else {
                     undelivered.append((login, delivery))
                     continue
@@ -134,7 +143,6 @@ final class ClusterBridge: Sendable {
                 recipients[location.loop].append(login)
             }
         }
-        let peer = batch.from
         for (recipient, delivery) in undelivered {
             answerUndelivered(delivery, for: recipient, from: peer)
         }
@@ -158,12 +166,30 @@ final class ClusterBridge: Sendable {
     /// no delivery, so it is not answered in turn.
     private func answerUndelivered(_ delivery: ByteBuffer, for recipient: ByteBuffer, from peer: ClusterPeer)
     {
-        // A notice (a delivery is `from <sender>: <text>`) is not answered.
-        guard case .message(let sender, _) = ServerLine.parse(String(buffer: delivery)) else { return }
-        let name = String(buffer: recipient)
         let isArriving = node.peer != nil && node.location(of: recipient) == node.peer
-        let notice = isArriving ? Notice.recipientArriving(name) : .recipientLeft(name)
-        _ = node.route(ByteBuffer(string: notice.line), to: ByteBuffer(string: sender), on: peer)
+        let name = String(buffer: recipient)
+        tellSender(of: delivery, isArriving ? .recipientArriving(name) : .recipientLeft(name), on: peer)
+    }
+
+    /// Deliveries whose recipients' server went (killed, or cut off from the database past its
+    /// lease) before it took them: for the senders, their recipient left before the message
+    /// reached them, which is what they are told, here or on their own server.
+    private func answerUndeliverable(_ batch: InboundBatch) {
+        for (recipient, delivery) in batch {
+            tellSender(of: delivery, .recipientLeft(String(buffer: recipient)), on: batch.from)
+        }
+    }
+
+    /// Sends `notice` to the sender of `delivery`, on `peer` (perhaps this server). A delivery
+    /// that is itself a notice (a message is `from <sender>: <text>`) is not answered.
+    private func tellSender(of delivery: ByteBuffer, _ notice: Notice, on peer: ClusterPeer) {
+        guard case .message(let sender, _) = ServerLine.parse(String(buffer: delivery)) else { return }
+        let (login, line) = (ByteBuffer(string: sender), ByteBuffer(string: notice.line))
+        if peer == node.peer {
+            deliverHere(CollectionOfOne((login: login, delivery: line)), answering: peer)
+        } else {
+            _ = node.route(line, to: login, on: peer)
+        }
         // Counted here, where it is said: on the sender's server it is bytes from the cluster.
         if let broker = brokers.withLock({ $0.first }) {
             broker.eventLoop.execute { broker.value.statistics.noticeSent(notice) }

@@ -131,6 +131,28 @@ struct NodeFailureTests {
         }
     }
 
+    /// What was routed to a crashed node and never taken is handed back, once its lease has
+    /// expired, with the node its senders are on: to that node or to whichever node freed the
+    /// crashed one's logins. Nothing is handed back twice.
+    @Test func aCrashedNodesUntakenDeliveriesAreHandedBackForTheirSenders() async throws {
+        try await withNodes(3) { nodes in
+            let (a, b, c) = (nodes[0], nodes[1], nodes[2])
+            #expect(await b.node.claim("bob") == .claimed)
+            try await a.waitUntil("bob located") { a.location(of: "bob") == b.node.peer }
+            await b.node.stopAsIfCrashed()
+            let lines = (1...3).map { "from alice: \($0)\n" }
+            for line in lines { #expect(a.route(Array(line.utf8), to: "bob", on: b) == .queued) }
+            let handedBack = { a.recorder.givenUp + c.recorder.givenUp }
+            try await a.waitUntil("handed back", timeout: .seconds(60)) { handedBack().count >= lines.count }
+            // Anything handed back twice would come within a heartbeat or two.
+            try await Task.sleep(for: .seconds(1))
+            #expect(handedBack().allSatisfy { $0.from == a.node.peer })
+            #expect(handedBack().map(\.delivery.login) == ["bob", "bob", "bob"])
+            #expect(handedBack().map { String(decoding: $0.delivery.bytes, as: UTF8.self) } == lines)
+            #expect(a.node.statistics.batchesGivenUp + c.node.statistics.batchesGivenUp >= 1)
+        }
+    }
+
     @Test func aNodeCutOffFromTheDatabaseDropsItsClientsBeforeOthersTakeTheirLogins() async throws {
         let (proxy, a, b) = try await nodesOneBehindAProxy(name: "cut-off")
         defer { Task { await proxy.close() } }

@@ -31,7 +31,10 @@ final class TestNode: Sendable {
         }
 
         private let state = NIOLockedValueBox(
-            (events: [(ContinuousClock.Instant, ClusterEvent)](), deliveries: [Delivery](), batches: 0))
+            (
+                events: [(ContinuousClock.Instant, ClusterEvent)](), deliveries: [Delivery](), batches: 0,
+                givenUp: [(from: ClusterPeer, delivery: Delivery)]()
+            ))
 
         func record(_ event: ClusterEvent) {
             state.withLockedValue { $0.events.append((.now, event)) }
@@ -48,7 +51,16 @@ final class TestNode: Sendable {
             }
         }
 
+        func recordGivenUp(_ batch: InboundBatch) {
+            let givenUp = batch.map { login, bytes in
+                (batch.from, Delivery(login: String(buffer: login), bytes: Array(bytes.readableBytesView)))
+            }
+            state.withLockedValue { $0.givenUp += givenUp }
+        }
+
         var events: [ClusterEvent] { state.withLockedValue { $0.events.map(\.1) } }
+        /// What `onUndeliverable` handed over, with the node its senders are on.
+        var givenUp: [(from: ClusterPeer, delivery: Delivery)] { state.withLockedValue { $0.givenUp } }
         var deliveries: [Delivery] { state.withLockedValue { $0.deliveries } }
 
         /// When `event` was first recorded.
@@ -75,7 +87,8 @@ final class TestNode: Sendable {
             ?? logLevel
         let node = try await ClusterNode.join(
             url: url, nodeName: name, configuration: configuration, logger: logger,
-            onEvent: { recorder.record($0) }, onDeliveries: { recorder.record($0) })
+            onEvent: { recorder.record($0) }, onDeliveries: { recorder.record($0) },
+            onUndeliverable: { recorder.recordGivenUp($0) })
         return TestNode(node: node, recorder: recorder)
     }
 

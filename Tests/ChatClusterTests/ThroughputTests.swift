@@ -24,9 +24,11 @@ struct ThroughputTests {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
         let a = try await ClusterNode.join(
-            url: url, nodeName: "a", logger: logger, onEvent: { _ in }, onDeliveries: { _ in })
+            url: url, nodeName: "a", logger: logger, onEvent: { _ in }, onDeliveries: { _ in },
+            onUndeliverable: { _ in })
         let b = try await ClusterNode.join(
-            url: url, nodeName: "b", logger: logger, onEvent: { _ in }, onDeliveries: onDeliveries)
+            url: url, nodeName: "b", logger: logger, onEvent: { _ in }, onDeliveries: onDeliveries,
+            onUndeliverable: { _ in })
         return (a, b)
     }
 

@@ -259,18 +259,6 @@ struct ClusterServerTests {
         try await eventuallyLoggedIn(name, port: port, within: .seconds(60))
     }
 
-    @Test func aKilledServersLoginsAreFreedByTheOthers() async throws {
-        let (_, servers) = try await Self.nodes(firstLeaseSeconds: 3)
-        _ = try await Self.loggedInDespiteShortLease("bob", port: servers[0].port)
-        servers[0].child.signal(SIGKILL)
-        let killedAt = ContinuousClock.now
-        let bob = try await eventuallyLoggedIn("bob", port: servers[1].port, within: .seconds(60))
-        // Within 20 s with production leases; the 3 s lease here frees it sooner, and a loaded
-        // machine's logins may each wait seconds for the database.
-        #expect(ContinuousClock.now - killedAt < .seconds(30))
-        try await expectStillServed(bob, as: "bob")
-    }
-
     @Test func aServerStoppedGracefullyFreesItsLoginsAtOnce() async throws {
         let (_, servers) = try await Self.nodes()
         let bob = try await loggedIn("bob", port: servers[0].port)
