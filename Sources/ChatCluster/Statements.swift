@@ -3,8 +3,8 @@ import NIOCore
 import PostgresNIO
 
 /// Every statement the cluster runs. Each one is a single statement, so it commits as one
-/// transaction: a row change and the notification announcing it are seen together or not at all,
-/// and notifications arrive in commit order.
+/// transaction (but `renewAndReap`, a transaction of two): a row change and the notification
+/// announcing it are seen together or not at all, and notifications arrive in commit order.
 ///
 /// Times are the database's (`now()`): every node compares leases on the same clock.
 struct Statements {
@@ -67,8 +67,31 @@ struct Statements {
 
     /// Renews this node's lease and frees the nodes whose leases have expired. The batches they
     /// never took are deleted here rather than by the cascade, so that their senders can be told.
+    ///
+    /// Two statements in one transaction, the only such here: the first locks the expired nodes'
+    /// rows, which waits for any batch to them that has passed its foreign-key check and not yet
+    /// committed, and makes any later one wait and then fail (its writer answers it). The second,
+    /// with a snapshot taken after that, sees every batch that will ever reach those nodes: in a
+    /// single statement one that committed after its snapshot was deleted by the cascade unseen.
     func renewAndReap(node: Int64, lease: Duration, on connection: GuardedConnection) async throws
         -> Reaping
+    {
+        try await connection.run("BEGIN", logger: logger)
+        do {
+            try await connection.run(
+                "SELECT id FROM achat_nodes WHERE lease_expires < now() AND id <> \(node) FOR UPDATE",
+                logger: logger)
+            let reaping = try await renewAndReapLocked(node: node, lease: lease, on: connection)
+            try await connection.run("COMMIT", logger: logger)
+            return reaping
+        } catch {
+            _ = try? await connection.run("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    private func renewAndReapLocked(node: Int64, lease: Duration, on connection: GuardedConnection)
+        async throws -> Reaping
     {
         let ms = milliseconds(lease)
         let rows = try await connection.run(

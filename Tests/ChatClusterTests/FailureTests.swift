@@ -153,6 +153,41 @@ struct NodeFailureTests {
         }
     }
 
+    /// A batch whose write to a crashed node has passed its foreign-key check but not yet
+    /// committed when another node frees the crashed one (held here by a deferred trigger until
+    /// a second past the lease) is handed back too, not deleted unsaid by the cascade from the
+    /// node's row. The writes wait longer than that trigger, so that none is given up and
+    /// written again instead.
+    @Test func aBatchCommittedWhileItsCrashedTargetIsFreedIsHandedBackToo() async throws {
+        var configuration = testConfiguration
+        configuration.queryTimeout = .seconds(30)
+        let url = try await postgres.makeDatabase()
+        try await withNodes(3, url: url, configuration: configuration) { nodes in
+            let (a, b, c) = (nodes[0], nodes[1], nodes[2])
+            #expect(await b.node.claim("bob") == .claimed)
+            try await a.waitUntil("bob located") { a.location(of: "bob") == b.node.peer }
+            try await postgres.psql(
+                """
+                CREATE FUNCTION hold_batch() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    PERFORM pg_sleep_until(
+                        (SELECT lease_expires FROM achat_nodes WHERE id = NEW.target) + interval '1 second');
+                    RETURN NULL;
+                END $$;
+                CREATE CONSTRAINT TRIGGER hold_batch AFTER INSERT ON achat_batches
+                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+                    WHEN (position(convert_to('held', 'UTF8') IN NEW.payload) > 0) EXECUTE FUNCTION hold_batch();
+                """, database: database(of: url))
+            await b.node.stopAsIfCrashed()
+            let line = "from alice: held\n"
+            #expect(a.route(Array(line.utf8), to: "bob", on: b) == .queued)
+            let handedBack = { a.recorder.givenUp + c.recorder.givenUp }
+            try await a.waitUntil("handed back", timeout: .seconds(60)) { !handedBack().isEmpty }
+            #expect(handedBack().map(\.from) == [a.node.peer])
+            #expect(handedBack().map { String(decoding: $0.delivery.bytes, as: UTF8.self) } == [line])
+        }
+    }
+
     @Test func aNodeCutOffFromTheDatabaseDropsItsClientsBeforeOthersTakeTheirLogins() async throws {
         let (proxy, a, b) = try await nodesOneBehindAProxy(name: "cut-off")
         defer { Task { await proxy.close() } }
