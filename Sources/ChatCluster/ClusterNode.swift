@@ -113,9 +113,9 @@ public final class ClusterNode: Sendable {
     ///     crashed earlier run is taken over once that run's lease expires.
     ///   - onEvent: Lease, database and flow-control events (see `ClusterEvent`).
     ///   - onDeliveries: Deliveries for this node's logins, per sending peer in routing order.
-    ///   - onUndeliverable: Deliveries that will never arrive: their recipient's node is gone
-    ///     (crashed, or cut off past its lease) before taking them. `from` is the node their
-    ///     senders are on, this one or another, so that it can tell them.
+    ///   - onUndeliverable: Deliveries this node's clients sent that will never arrive: their
+    ///     recipient's node went (crashed, cut off past its lease, stopped) before taking them.
+    ///     `from` is this node. Tell their senders.
     /// - Throws: `ClusterError`, whose description is one line for a person.
     public static func join(
         url: String,

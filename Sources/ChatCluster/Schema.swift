@@ -49,9 +49,21 @@ enum Schema {
         // to another has batches from both, and a third node must deliver the old node's first.
         // Numbered at insert; a node writes its next batch only once the last one is in.
         ["ALTER TABLE achat_batches ADD COLUMN arrival bigint GENERATED ALWAYS AS IDENTITY"],
-        // Whether the target took a batch: one of a crashed node that it never took certainly
-        // reached nobody, and its senders are told; one it took may have been delivered.
-        ["ALTER TABLE achat_batches ADD COLUMN taken boolean NOT NULL DEFAULT false"],
+        // Whether the target took a batch: one a node that went never took reached nobody, and
+        // moves to `achat_bounces` for its senders' node, to tell them; one it took may have been
+        // delivered (`Statements+Freeing.swift`).
+        [
+            "ALTER TABLE achat_batches ADD COLUMN taken boolean NOT NULL DEFAULT false",
+            """
+            CREATE UNLOGGED TABLE achat_bounces (
+                arrival bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                target bigint NOT NULL REFERENCES achat_nodes (id) ON DELETE CASCADE,
+                payload bytea NOT NULL
+            )
+            """,
+            "CREATE INDEX achat_bounces_target ON achat_bounces (target)",
+            "ALTER TABLE achat_bounces ALTER COLUMN payload SET STORAGE EXTERNAL",
+        ],
     ]
 
     static func prepare(on connection: GuardedConnection, logger: Logger) async throws {

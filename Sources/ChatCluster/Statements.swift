@@ -2,8 +2,8 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// Every statement the cluster runs. Each one is a single statement, so it commits as one
-/// transaction (but `renewAndReap`, a transaction of two): a row change and the notification
+/// Every statement the cluster runs (freeing nodes: `Statements+Freeing.swift`). Each one is a
+/// single statement, so it commits as one transaction: a row change and the notification
 /// announcing it are seen together or not at all, and notifications arrive in commit order.
 ///
 /// Times are the database's (`now()`): every node compares leases on the same clock.
@@ -12,7 +12,7 @@ struct Statements {
 
     static func nodeChannel(_ id: Int64) -> String { "achat_node_\(id)" }
 
-    private func milliseconds(_ duration: Duration) -> Int64 { duration.nanoseconds / 1_000_000 }
+    func milliseconds(_ duration: Duration) -> Int64 { duration.nanoseconds / 1_000_000 }
 
     // MARK: Leases
 
@@ -26,12 +26,6 @@ struct Statements {
         -> Registration
     {
         let ms = milliseconds(lease)
-        // An expired holder of the name is a crashed earlier run of this node: free its logins.
-        try await connection.run(
-            """
-            WITH gone AS (DELETE FROM achat_nodes WHERE name = \(name) AND lease_expires < now() RETURNING id)
-            SELECT pg_notify('achat_members', 'x' || id) FROM gone
-            """, logger: logger)
         let rows = try await connection.run(
             """
             WITH node AS (
@@ -55,71 +49,6 @@ struct Statements {
         }
         // Released between the two statements: try again.
         return try await register(name: name, lease: lease, on: connection)
-    }
-
-    /// What a heartbeat found: whether the lease was still this node's, the names of the nodes
-    /// whose expired leases it ended, and the batches those nodes never took, oldest first.
-    struct Reaping {
-        var renewed = false
-        var freed: [String] = []
-        var untaken: [(sender: Int64, payload: ByteBuffer)] = []
-    }
-
-    /// Renews this node's lease and frees the nodes whose leases have expired. The batches they
-    /// never took are deleted here rather than by the cascade, so that their senders can be told.
-    ///
-    /// Two statements in one transaction, the only such here: the first locks the expired nodes'
-    /// rows, which waits for any batch to them that has passed its foreign-key check and not yet
-    /// committed, and makes any later one wait and then fail (its writer answers it). The second,
-    /// with a snapshot taken after that, sees every batch that will ever reach those nodes: in a
-    /// single statement one that committed after its snapshot was deleted by the cascade unseen.
-    func renewAndReap(node: Int64, lease: Duration, on connection: GuardedConnection) async throws
-        -> Reaping
-    {
-        try await connection.run("BEGIN", logger: logger)
-        do {
-            try await connection.run(
-                "SELECT id FROM achat_nodes WHERE lease_expires < now() AND id <> \(node) FOR UPDATE",
-                logger: logger)
-            let reaping = try await renewAndReapLocked(node: node, lease: lease, on: connection)
-            try await connection.run("COMMIT", logger: logger)
-            return reaping
-        } catch {
-            _ = try? await connection.run("ROLLBACK", logger: logger)
-            throw error
-        }
-    }
-
-    private func renewAndReapLocked(node: Int64, lease: Duration, on connection: GuardedConnection)
-        async throws -> Reaping
-    {
-        let ms = milliseconds(lease)
-        let rows = try await connection.run(
-            """
-            WITH renewed AS (
-                UPDATE achat_nodes SET lease_expires = now() + \(ms) * interval '1 millisecond'
-                WHERE id = \(node) AND lease_expires > now() RETURNING id
-            ), gone AS (
-                DELETE FROM achat_nodes WHERE lease_expires < now() AND id <> \(node) RETURNING id, name
-            ), untaken AS (
-                DELETE FROM achat_batches b USING gone WHERE b.target = gone.id AND NOT b.taken
-                RETURNING b.sender, b.payload, b.arrival
-            ), summary AS (
-                SELECT (SELECT count(*) FROM renewed) AS renewed, (SELECT array_agg(name) FROM gone) AS freed,
-                    (SELECT count(pg_notify('achat_members', 'x' || id)) FROM gone) AS notified
-            )
-            SELECT summary.renewed, summary.freed, summary.notified, untaken.sender, untaken.payload
-            FROM summary LEFT JOIN untaken ON true ORDER BY untaken.arrival
-            """, logger: logger)
-        var reaping = Reaping()
-        for row in rows {
-            let (count, names, _, sender, payload) = try row.decode(
-                (Int64, [String]?, Int64, Int64?, ByteBuffer?).self)
-            reaping.renewed = count == 1
-            reaping.freed = names ?? []
-            if let sender, let payload { reaping.untaken.append((sender, payload)) }
-        }
-        return reaping
     }
 
     // MARK: Fencing
@@ -157,15 +86,6 @@ struct Statements {
             let (pid, started, name, _) = try row.decode((Int32, String, String, Bool).self)
             return Session.Backend(pid: pid, started: started, applicationName: name)
         }
-    }
-
-    /// Deletes a node's row, which frees its logins and drops the batches waiting for it.
-    func removeNode(_ node: Int64, on connection: GuardedConnection) async throws {
-        try await connection.run(
-            """
-            WITH gone AS (DELETE FROM achat_nodes WHERE id = \(node) RETURNING id)
-            SELECT pg_notify('achat_members', 'x' || id) FROM gone
-            """, logger: logger)
     }
 
     // MARK: Logins
@@ -269,15 +189,23 @@ struct Statements {
         try await connection.run("SELECT 1", logger: logger)
     }
 
+    /// What a fetch found: batches for this node's logins, and bounces for its senders.
+    struct Fetched {
+        var batches: [(sender: Int64, sequence: Int64, payload: ByteBuffer)] = []
+        /// Deliveries this node's clients sent to a node that went before taking them.
+        var bounces: [ByteBuffer] = []
+    }
+
     /// Takes every batch waiting for this node that it has not delivered yet, in the order they
     /// were inserted (each sender's in sequence, since a sender inserts one at a time); in the
     /// same statement, deletes those it has delivered (`delivered`: through which sequence
     /// number, per sender) and acknowledges them to their senders. A batch leaves the table
     /// only once delivered: deleted as it was taken, it was lost whenever the connection died
     /// with the answer on its way (`killedConnectionsAreReplacedAndNothingAcceptedIsLost`
-    /// failed one run in six).
+    /// failed one run in six). Bounces are taken as they are read: a notice lost with a
+    /// connection is not worth a second round.
     func takeBatches(for node: Int64, delivered: [Int64: Int64], on connection: GuardedConnection)
-        async throws -> [(sender: Int64, sequence: Int64, payload: ByteBuffer)]
+        async throws -> Fetched
     {
         // A dictionary's keys and values come in the same order.
         let (senders, lasts) = (Array(delivered.keys), Array(delivered.values))
@@ -295,24 +223,32 @@ struct Statements {
             ), waiting AS (
                 UPDATE achat_batches b SET taken = true
                 WHERE b.target = \(node)
-                    AND b.sequence > coalesce((SELECT last FROM done WHERE done.sender = b.sender), 0)
+                    AND NOT EXISTS (SELECT FROM done WHERE done.sender = b.sender AND b.sequence <= done.last)
                 RETURNING b.sender, b.sequence, b.payload, b.arrival
+            ), bounced AS (
+                DELETE FROM achat_bounces WHERE target = \(node) RETURNING payload, arrival
             )
-            SELECT waiting.sender, waiting.sequence, waiting.payload
-            FROM acknowledged LEFT JOIN waiting ON true
-            ORDER BY waiting.arrival
+            SELECT taken.sender, taken.sequence, taken.payload
+            FROM acknowledged LEFT JOIN (
+                SELECT sender, sequence, payload, arrival FROM waiting
+                UNION ALL SELECT NULL, NULL, payload, arrival FROM bounced
+            ) AS taken ON true
+            ORDER BY taken.sender IS NULL, taken.arrival
             """, logger: logger)
         // `acknowledged` drives the join, so its notifications go out even when nothing new
         // waits (a SELECT in a WITH runs only as far as the query reads it); it then gives one
-        // row of NULLs. A batch is marked taken as it goes: if this node dies before deleting
-        // it, whoever frees its logins cannot tell whether it was delivered, and says nothing,
-        // while one never taken is answered to its senders (`renewAndReap`).
-        var batches: [(Int64, Int64, ByteBuffer)] = []
+        // row of NULLs. Batches come first, bounces (no sender) after, each in their order.
+        var fetched = Fetched()
         for row in rows {
             let (sender, sequence, payload) = try row.decode((Int64?, Int64?, ByteBuffer?).self)
-            if let sender, let sequence, let payload { batches.append((sender, sequence, payload)) }
+            guard let payload else { continue }
+            if let sender, let sequence {
+                fetched.batches.append((sender, sequence, payload))
+            } else {
+                fetched.bounces.append(payload)
+            }
         }
-        return batches
+        return fetched
     }
 
     /// For each peer, the oldest batch from this node it has not taken yet.

@@ -30,7 +30,6 @@ extension ClusterNode {
                 let reaping = try await withTimeout(timeout, closing: control) {
                     try await statements.renewAndReap(node: lease, lease: leaseDuration, on: control)
                 }
-                giveUp(reaping.untaken)
                 if reaping.renewed {
                     lifecycle.withLockedValue { $0.renewed(lease, startedAt: started) }
                 } else {
@@ -60,6 +59,10 @@ extension ClusterNode {
             configuration.queryTimeout, configuration.leaseDuration, self.name
         )
         while true {
+            // An expired holder of the name is a crashed earlier run of this node: free it.
+            try await withTimeout(timeout, closing: control) {
+                try await statements.freeExpired(named: name, on: control)
+            }
             let started = ContinuousClock.now
             let registration = try await withTimeout(timeout, closing: control) {
                 try await statements.register(name: name, lease: leaseDuration, on: control)
@@ -231,7 +234,6 @@ extension ClusterNode {
             let reaping = try await withTimeout(timeout, closing: control) {
                 try await statements.renewAndReap(node: lease, lease: leaseDuration, on: control)
             }
-            giveUp(reaping.untaken)
             guard reaping.renewed else {
                 perform(lifecycle.withLockedValue { $0.leaseRefused() })
                 throw ClusterError("the lease was refused")

@@ -67,7 +67,7 @@ extension ClusterNode {
                 // The peer's row is gone: its clients went with it, and these deliveries' senders
                 // are told.
                 markWritten(unconfirmed.takeAll())
-                giveUp([(lease, batch.payload)])
+                giveUp([batch.payload])
                 if giveUpUnwritten(to: batch.peer) {
                     emit([.peerReady(directory.peer(batch.peer) ?? ClusterPeer(id: batch.peer, name: "?"))])
                 }
@@ -136,10 +136,10 @@ extension ClusterNode {
                 lastSequenceLease = lease
             }
             let (listener, statements) = (session.listener, self.statements)
-            let rows: [(sender: Int64, sequence: Int64, payload: ByteBuffer)]
+            let fetched: Statements.Fetched
             do {
                 let delivered = lastSequence
-                rows = try await withTimeout(configuration.queryTimeout, closing: listener) {
+                fetched = try await withTimeout(configuration.queryTimeout, closing: listener) {
                     try await statements.takeBatches(for: lease, delivered: delivered, on: listener)
                 }
             } catch {
@@ -147,9 +147,10 @@ extension ClusterNode {
                     "fetching batches failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
                 continue
             }
+            giveUp(fetched.bounces)
             var batches: [InboundBatch] = []
             var deliveries = 0
-            for row in rows {
+            for row in fetched.batches {
                 let last = lastSequence[row.sender] ?? 0
                 // Written twice by a sender that could not tell whether its first write counted.
                 guard row.sequence > last else { continue }

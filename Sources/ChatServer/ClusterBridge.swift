@@ -168,32 +168,32 @@ final class ClusterBridge: Sendable {
     {
         let isArriving = node.peer != nil && node.location(of: recipient) == node.peer
         let name = String(buffer: recipient)
-        tellSender(of: delivery, isArriving ? .recipientArriving(name) : .recipientLeft(name), on: peer)
+        let notice = isArriving ? Notice.recipientArriving(name) : .recipientLeft(name)
+        guard let answer = self.notice(notice, toSenderOf: delivery) else { return }
+        _ = node.route(answer.delivery, to: answer.login, on: peer)
     }
 
-    /// Deliveries whose recipients' server went (killed, or cut off from the database past its
-    /// lease) before it took them: for the senders, their recipient left before the message
-    /// reached them, which is what they are told, here or on their own server.
+    /// Deliveries this server's clients sent to a server that went (killed, or cut off from the
+    /// database past its lease) before it took them: their recipients went with it, which is
+    /// what the senders are told.
     private func answerUndeliverable(_ batch: InboundBatch) {
-        for (recipient, delivery) in batch {
-            tellSender(of: delivery, .recipientLeft(String(buffer: recipient)), on: batch.from)
+        let answers = batch.compactMap { recipient, delivery in
+            notice(.recipientLeft(String(buffer: recipient)), toSenderOf: delivery)
         }
+        deliverHere(answers, answering: batch.from)
     }
 
-    /// Sends `notice` to the sender of `delivery`, on `peer` (perhaps this server). A delivery
-    /// that is itself a notice (a message is `from <sender>: <text>`) is not answered.
-    private func tellSender(of delivery: ByteBuffer, _ notice: Notice, on peer: ClusterPeer) {
-        guard case .message(let sender, _) = ServerLine.parse(String(buffer: delivery)) else { return }
-        let (login, line) = (ByteBuffer(string: sender), ByteBuffer(string: notice.line))
-        if peer == node.peer {
-            deliverHere(CollectionOfOne((login: login, delivery: line)), answering: peer)
-        } else {
-            _ = node.route(line, to: login, on: peer)
-        }
+    /// `notice` as a delivery to the sender of `delivery`; nil if `delivery` is itself a notice (a
+    /// message is `from <sender>: <text>`), which is not answered.
+    private func notice(_ notice: Notice, toSenderOf delivery: ByteBuffer) -> (
+        login: ByteBuffer, delivery: ByteBuffer
+    )? {
+        guard case .message(let sender, _) = ServerLine.parse(String(buffer: delivery)) else { return nil }
         // Counted here, where it is said: on the sender's server it is bytes from the cluster.
         if let broker = brokers.withLock({ $0.first }) {
             broker.eventLoop.execute { broker.value.statistics.noticeSent(notice) }
         }
+        return (ByteBuffer(string: sender), ByteBuffer(string: notice.line))
     }
 
     private func handle(_ event: ClusterEvent) {
