@@ -95,6 +95,7 @@ public struct ClusterStatistics: Sendable, Equatable {
     public var fetches = 0
     /// Batches dropped because this node's lease was lost (their senders were dropped too).
     public var batchesDropped = 0
-    /// Batches handed to `onUndeliverable`: their recipients' node went before taking them.
+    /// Batches (or the unwritten rest of a queue) handed to `onUndeliverable`: their recipients'
+    /// node went before taking them.
     public var batchesGivenUp = 0
 }

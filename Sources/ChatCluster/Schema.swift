@@ -35,7 +35,7 @@ enum Schema {
             // (its recipients' connections are gone too), so it is not worth a WAL record.
             """
             CREATE UNLOGGED TABLE achat_batches (
-                target bigint NOT NULL REFERENCES achat_nodes (id) ON DELETE CASCADE,
+                target bigint NOT NULL,
                 sender bigint NOT NULL,
                 sequence bigint NOT NULL,
                 payload bytea NOT NULL,
@@ -51,13 +51,15 @@ enum Schema {
         ["ALTER TABLE achat_batches ADD COLUMN arrival bigint GENERATED ALWAYS AS IDENTITY"],
         // Whether the target took a batch: one a node that went never took reached nobody, and
         // moves to `achat_bounces` for its senders' node, to tell them; one it took may have been
-        // delivered (`Statements+Freeing.swift`).
+        // delivered (`Statements+Freeing.swift`). A bounce's target has no foreign key: a node
+        // freed by another statement at the same moment would fail the whole freeing; bounces
+        // left for a node that is gone are swept instead.
         [
             "ALTER TABLE achat_batches ADD COLUMN taken boolean NOT NULL DEFAULT false",
             """
             CREATE UNLOGGED TABLE achat_bounces (
                 arrival bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                target bigint NOT NULL REFERENCES achat_nodes (id) ON DELETE CASCADE,
+                target bigint NOT NULL,
                 payload bytea NOT NULL
             )
             """,

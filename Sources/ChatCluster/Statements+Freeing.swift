@@ -61,7 +61,9 @@ extension Statements {
             case .exactly(let id): (id, 0, nil)
             }
         // Bounces go to senders on nodes that stay; the snapshot still shows the nodes `gone`
-        // deletes.
+        // deletes. A sender's node freed by another statement meanwhile gets its bounce all the
+        // same (no foreign key, so that this statement does not fail), and a later sweep takes
+        // it: bounces for nodes gone, with nobody left to tell.
         let rows = try await connection.run(
             """
             WITH renewed AS (
@@ -83,6 +85,10 @@ extension Statements {
                     AND NOT EXISTS (SELECT FROM gone WHERE gone.id = u.sender)
                 ORDER BY u.arrival
                 RETURNING target
+            ), swept AS (
+                DELETE FROM achat_bounces b
+                WHERE NOT EXISTS (SELECT FROM achat_nodes n WHERE n.id = b.target)
+                    OR EXISTS (SELECT FROM gone WHERE gone.id = b.target)
             )
             SELECT (SELECT count(*) FROM renewed), (SELECT array_agg(name) FROM gone),
                 (SELECT count(pg_notify('achat_members', 'x' || id)) FROM gone),

@@ -173,9 +173,9 @@ final class ClusterBridge: Sendable {
         _ = node.route(answer.delivery, to: answer.login, on: peer)
     }
 
-    /// Deliveries this server's clients sent to a server that went (killed, or cut off from the
-    /// database past its lease) before it took them: their recipients went with it, which is
-    /// what the senders are told.
+    /// Deliveries this server's clients sent to a server that went (killed, cut off from the
+    /// database past its lease, restarted, stopped) before it took them: their recipients went
+    /// with it, which is what the senders are told.
     private func answerUndeliverable(_ batch: InboundBatch) {
         let answers = batch.compactMap { recipient, delivery in
             notice(.recipientLeft(String(buffer: recipient)), toSenderOf: delivery)

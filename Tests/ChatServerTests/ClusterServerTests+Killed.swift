@@ -19,9 +19,9 @@ extension ClusterServerTests {
     }
 
     /// Messages routed to a killed server's client before its lease ran out sat in the database
-    /// for a server that would never take them. Once the lease has expired, each sender is told,
-    /// on whichever server: with three servers one of the two senders is on the server that
-    /// frees the killed one's logins and one is not (the answer then goes through the database).
+    /// for a server that would never take them. Once the lease has expired, each sender is told:
+    /// with three servers, one of the two senders is on the server that frees the killed one and
+    /// one is not, and each server takes its senders' bounces from the database.
     @Test func messagesToAKilledServersClientAreAnsweredOnceItsLeaseRunsOut() async throws {
         // The killed server's lease is 10 s: long enough to send into before it runs out on a
         // loaded machine, short enough to wait for.
