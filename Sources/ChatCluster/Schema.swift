@@ -35,7 +35,7 @@ enum Schema {
             // (its recipients' connections are gone too), so it is not worth a WAL record.
             """
             CREATE UNLOGGED TABLE achat_batches (
-                target bigint NOT NULL,
+                target bigint NOT NULL REFERENCES achat_nodes (id) ON DELETE CASCADE,
                 sender bigint NOT NULL,
                 sequence bigint NOT NULL,
                 payload bytea NOT NULL,

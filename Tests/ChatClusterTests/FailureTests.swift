@@ -184,6 +184,27 @@ struct NodeFailureTests {
         await a.node.leave()
     }
 
+    /// A batch for a node whose row is gone (here deleted behind the sender's back, so that it
+    /// has not heard and still routes there) fails its write, and is handed back.
+    @Test func aBatchForANodeAlreadyGoneIsHandedBack() async throws {
+        let url = try await postgres.makeDatabase()
+        var slow = testConfiguration
+        (slow.leaseDuration, slow.heartbeatInterval) = (.seconds(120), .seconds(30))
+        try await withNodes(2, url: url, configuration: slow) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            #expect(await b.node.claim("bob") == .claimed)
+            try await a.waitUntil("bob located") { a.location(of: "bob") == b.node.peer }
+            let gone = try #require(b.node.peer)
+            await b.node.stopAsIfCrashed()
+            try await postgres.psql(
+                "DELETE FROM achat_nodes WHERE id = \(gone.id)", database: database(of: url))
+            let line = "from alice: too late\n"
+            #expect(a.route(Array(line.utf8), to: "bob", on: b) == .queued)
+            try await a.waitUntil("handed back") { !a.recorder.givenUp.isEmpty }
+            #expect(a.recorder.givenUp.map { String(decoding: $0.delivery.bytes, as: UTF8.self) } == [line])
+        }
+    }
+
     /// Marks the batches in the database whose payload holds `text` taken; returns how many.
     private static func markTaken(containing text: String, in url: String) async throws -> Int? {
         let output = try await postgres.psql(
