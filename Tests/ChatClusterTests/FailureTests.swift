@@ -152,9 +152,7 @@ struct NodeFailureTests {
             try await Task.sleep(for: .seconds(1))
             let handedBack = a.recorder.givenUp
             #expect(handedBack.allSatisfy { $0.from == a.node.peer && $0.delivery.login == "bob" })
-            #expect(
-                handedBack.map { String(decoding: $0.delivery.bytes, as: UTF8.self) }
-                    == Array(lines.dropFirst()))
+            #expect(handedBack.map(\.delivery.text) == Array(lines.dropFirst()))
             #expect(c.recorder.givenUp.isEmpty, "handed back to a node whose clients did not send it")
             #expect(a.node.statistics.batchesGivenUp >= 1)
         }
@@ -166,9 +164,7 @@ struct NodeFailureTests {
     /// the earlier run's 10 s lease).
     @Test func aNodeRestartedUnderItsNameAnswersWhatItsEarlierRunNeverTook() async throws {
         let url = try await postgres.makeDatabase()
-        var slow = testConfiguration
-        (slow.leaseDuration, slow.heartbeatInterval) = (.seconds(120), .seconds(30))
-        let a = try await TestNode.join(url, name: "steady", configuration: slow)
+        let a = try await TestNode.join(url, name: "steady", configuration: Self.rarelyRenewing)
         let b = try await TestNode.join(url, name: "restarted")
         #expect(await b.node.claim("bob") == .claimed)
         try await a.waitUntil("bob located") { a.location(of: "bob") == b.node.peer }
@@ -178,7 +174,7 @@ struct NodeFailureTests {
         try await a.waitUntil("written") { a.node.outbox.unwrittenBytes == 0 }
         let again = try await TestNode.join(url, name: "restarted")
         try await a.waitUntil("handed back", timeout: .seconds(60)) { !a.recorder.givenUp.isEmpty }
-        #expect(a.recorder.givenUp.map { String(decoding: $0.delivery.bytes, as: UTF8.self) } == [line])
+        #expect(a.recorder.givenUp.map(\.delivery.text) == [line])
         #expect(await again.node.claim("bob") == .claimed)
         await again.node.leave()
         await a.node.leave()
@@ -188,9 +184,7 @@ struct NodeFailureTests {
     /// has not heard and still routes there) fails its write, and is handed back.
     @Test func aBatchForANodeAlreadyGoneIsHandedBack() async throws {
         let url = try await postgres.makeDatabase()
-        var slow = testConfiguration
-        (slow.leaseDuration, slow.heartbeatInterval) = (.seconds(120), .seconds(30))
-        try await withNodes(2, url: url, configuration: slow) { nodes in
+        try await withNodes(2, url: url, configuration: Self.rarelyRenewing) { nodes in
             let (a, b) = (nodes[0], nodes[1])
             #expect(await b.node.claim("bob") == .claimed)
             try await a.waitUntil("bob located") { a.location(of: "bob") == b.node.peer }
@@ -201,8 +195,16 @@ struct NodeFailureTests {
             let line = "from alice: too late\n"
             #expect(a.route(Array(line.utf8), to: "bob", on: b) == .queued)
             try await a.waitUntil("handed back") { !a.recorder.givenUp.isEmpty }
-            #expect(a.recorder.givenUp.map { String(decoding: $0.delivery.bytes, as: UTF8.self) } == [line])
+            #expect(a.recorder.givenUp.map(\.delivery.text) == [line])
         }
+    }
+
+    /// Nodes that renew only every 30 s (on 120 s leases), so that a test's own steps, not their
+    /// heartbeats, free the node it crashes.
+    private static var rarelyRenewing: ClusterConfiguration {
+        var configuration = testConfiguration
+        (configuration.leaseDuration, configuration.heartbeatInterval) = (.seconds(120), .seconds(30))
+        return configuration
     }
 
     /// Marks the batches in the database whose payload holds `text` taken; returns how many.
@@ -267,9 +269,9 @@ struct NodeFailureTests {
         // Fetched after anything written before it.
         #expect(a.route(Array("from alice: fresh\n".utf8), to: "bob", on: b) == .queued)
         try await b.waitUntil("the fresh line") {
-            b.deliveries.contains { String(decoding: $0.bytes, as: UTF8.self) == "from alice: fresh\n" }
+            b.deliveries.contains { $0.text == "from alice: fresh\n" }
         }
-        #expect(b.deliveries.map { String(decoding: $0.bytes, as: UTF8.self) } == ["from alice: fresh\n"])
+        #expect(b.deliveries.map(\.text) == ["from alice: fresh\n"])
         await a.node.leave()
         await b.node.leave()
     }

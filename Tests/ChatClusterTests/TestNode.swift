@@ -28,6 +28,8 @@ final class TestNode: Sendable {
         struct Delivery: Equatable {
             let login: String
             let bytes: [UInt8]
+
+            var text: String { String(decoding: bytes, as: UTF8.self) }
         }
 
         private let state = NIOLockedValueBox(
