@@ -26,10 +26,17 @@ actor GuardedConnection {
     /// it (the database shutting down, as in `pg_ctl restart`) comes only with the rows. Taken
     /// for done without them, a batch whose INSERT the shutdown aborted counted as written, and
     /// the next one went out after it: a PostgreSQL restart under load lost hundreds of lines.
+    ///
+    /// The rows are gathered on the loop as they arrive (postgres-nio's future API), not through
+    /// its async row sequence: that one stops reading until its consumer asks for more, and a
+    /// connection the database closes in that pause delivers its last rows anyway, which 1.33.2
+    /// answers with a `preconditionFailure` that takes the whole server down
+    /// (`RowStreamStateMachine.channelReadComplete`; `RowStreamCloseTests` hits it every time).
     @discardableResult
     func run(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
         guard !connection.isClosed else { throw ConnectionClosed() }
-        return try await connection.query(query, logger: logger).collect()
+        let result: EventLoopFuture<PostgresQueryResult> = connection.query(query, logger: logger)
+        return try await result.get().rows
     }
 
     nonisolated func close() {

@@ -1,0 +1,36 @@
+import ChatTestSupport
+import Logging
+import NIOPosix
+import PostgresNIO
+import Testing
+
+@testable import ChatCluster
+
+/// A database connection that ends while a statement's rows are still coming (the database
+/// restarted, an operator ended the backend) is an error for the statement, never a crash. With
+/// postgres-nio's async row sequence this trapped the process on the first attempt.
+@Suite(.postgres, .enabled(if: postgresAvailable, postgresSkipReason))
+struct RowStreamCloseTests {
+    @Test(arguments: [30, 60, 120])
+    func aConnectionEndedWhileRowsAreComingFailsTheStatement(millisecondsIntoTheRows: Int) async throws {
+        let url = try DatabaseURL(try await postgres.makeDatabase())
+        let logger = Logger(label: "row-stream-close")
+        let connection = GuardedConnection(
+            try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(),
+                configuration: url.connectionConfiguration(timeout: .seconds(10)), id: 1, logger: logger))
+        defer { connection.close() }
+        let backend = try await connection.run("SELECT pg_backend_pid()", logger: logger)[0].decode(
+            Int32.self)
+        // 500 MB of rows: far more than arrive before the backend is ended.
+        let rows = Task {
+            try await connection.run(
+                "SELECT repeat('x', 500) FROM generate_series(1, 1000) a, generate_series(1, 1000) b",
+                logger: logger)
+        }
+        try await Task.sleep(for: .milliseconds(millisecondsIntoTheRows))
+        let ended = try await postgres.psql("SELECT pg_terminate_backend(\(backend))")
+        #expect(ended == "t\n")
+        await #expect(throws: (any Error).self) { try await rows.value }
+    }
+}
