@@ -24,6 +24,10 @@ enum DatabaseErrors {
             case .sslUnsupported: return "the database does not accept TLS, which the URL's sslmode requires"
             case .serverClosedConnection, .uncleanShutdown: return "the database closed the connection"
             case .clientClosedConnection: return "the connection was closed"
+            case .unexpectedBackendMessage:
+                // postgres-nio keeps the message to itself. Seen in an audit that ended a node's
+                // backends (`pg_terminate_backend`) just as its new session had started.
+                return "the database broke off the connection (as when its process is ended or it shuts down)"
             case .connectionError: return "the connection failed"
             case .authMechanismRequiresPassword:
                 return "the database asks for a password and the URL gives none (USER:PASSWORD@HOST)"
