@@ -25,14 +25,18 @@ extension ChatScreenModel {
         case .waiting: return notSent(line, because: "reconnecting")
         default: return notSent(line, because: "not connected yet")
         }
-        // The server would only answer a malformed line with a notice.
+        // The server would only answer a malformed line, or one over its limit, with a notice.
         if let problem = LineChecks.messageProblem(line) { return notSent(line, because: problem) }
+        if line.utf8.count > LineChecks.maximumLineBytes {
+            return notSent(
+                line, because: "longer than \(LineChecks.maximumLineBytes) bytes")
+        }
         editor.setText("")
         backToTheBottom()
         endSearchSteps()
         history.record(line)
         completion.noteRecipients(ofSentLine: line)
-        append(.sent(line))
+        append(TranscriptEntry.Kind.sent(line).shown, logged: .sent(line))
         messagesSentOnSession += 1
         return .send(line)
     }
@@ -41,7 +45,7 @@ extension ChatScreenModel {
     static let commands = [
         ("/help", "this list"),
         ("/search TEXT", "show the newest line with TEXT; again for older ones"),
-        ("/clear", "clear the screen (not the log)"),
+        ("/clear", "clear the screen and its scrollback (not the log)"),
         ("/reconnect", "connect now instead of waiting"),
         ("/quit", "leave (also Ctrl-C, or Ctrl-D on an empty line)"),
     ]
@@ -120,7 +124,7 @@ extension ChatScreenModel {
     }
 
     private mutating func notSent(_ line: String, because why: String) -> ScreenCommand? {
-        refuse(line, remark: "not sent (\(why); Up brings it back): \(line)")
+        refuse(line, remark: "not sent (\(why); Up brings it back): \(TranscriptEntry.shownText(line))")
     }
 
     /// The transcript shows the login trimmed, so the server gets it trimmed too: the

@@ -27,10 +27,21 @@ public enum Style: Hashable, Sendable {
 public struct StyledGlyph: Equatable, Sendable {
     public var glyph: Glyph
     public var style: Style
+    /// Drawn after another glyph of the same character (👍 then the skin tone of 👍🏽), so a row
+    /// may not end before it.
+    public var continuesCharacter: Bool
 
-    public init(_ glyph: Glyph, _ style: Style) {
+    public init(_ glyph: Glyph, _ style: Style, continuesCharacter: Bool = false) {
         self.glyph = glyph
         self.style = style
+        self.continuesCharacter = continuesCharacter
+    }
+
+    /// The glyphs `character` is drawn as, all in `style`.
+    static func glyphs(of character: Character, _ style: Style) -> [StyledGlyph] {
+        DisplayWidth.glyphs(of: character).enumerated().map { index, glyph in
+            StyledGlyph(glyph, style, continuesCharacter: index > 0)
+        }
     }
 }
 
@@ -38,7 +49,7 @@ public typealias StyledRow = [StyledGlyph]
 
 extension Array where Element == StyledGlyph {
     init(_ text: String, _ style: Style) {
-        self = DisplayWidth.glyphs(of: text).map { StyledGlyph($0, style) }
+        self = text.flatMap { StyledGlyph.glyphs(of: $0, style) }
     }
 
     /// The row as plain text, for tests and for reading a frame back.
@@ -80,8 +91,8 @@ public struct TranscriptEntry: Equatable, Sendable {
         }
     }
 
-    /// Past this many bytes the text of a received line is cut before the scrollback keeps it
-    /// (the log still gets it whole): the scrollback is bounded in lines, and without this, in
+    /// Past this many bytes the text of a line is cut before the scrollback keeps it (the log
+    /// still gets it whole): the scrollback is bounded in lines, and without this, in
     /// bytes only by the client's 1 MiB line limit; a huge line would also take thousands of
     /// rows to wrap on every frame.
     public static let maximumTextBytes = 8192
@@ -109,7 +120,8 @@ extension TranscriptEntry.Kind {
             return .message(from: sender, text: TranscriptEntry.shownText(text))
         case .notice(let text): return .notice(TranscriptEntry.shownText(text))
         case .other(let text): return .other(TranscriptEntry.shownText(text))
-        case .sent, .info: return self
+        case .sent(let text): return .sent(TranscriptEntry.shownText(text))
+        case .info: return self
         }
     }
 }
@@ -173,7 +185,9 @@ public struct TranscriptLayout: Sendable {
             glyphs += StyledRow("-- " + text, .info)
         }
         if entry.isSearchMatch {
-            glyphs = glyphs.map { StyledGlyph($0.glyph, .searchMatch) }
+            glyphs = glyphs.map {
+                StyledGlyph($0.glyph, .searchMatch, continuesCharacter: $0.continuesCharacter)
+            }
         }
         // Continuation rows start under the text, past the timestamp, when there is room.
         let indent = showsTimestamps && width >= 40 ? 6 : 0
@@ -191,23 +205,24 @@ public struct TranscriptLayout: Sendable {
         for (offset, character) in text.enumerated() {
             while let current = mention, offset >= current.upperBound { mention = next.next() }
             let style = mention?.contains(offset) == true ? Style.mention : .plain
-            glyphs += DisplayWidth.glyphs(of: character).map { StyledGlyph($0, style) }
+            glyphs += StyledGlyph.glyphs(of: character, style)
         }
         return glyphs
     }
 
     /// Breaks `glyphs` into rows at most `width` columns wide, at the last break opportunity
-    /// that fits where there is one, else between any two glyphs; a word too long for any row is
-    /// cut, not moved, and a wide glyph never straddles two rows. Breaks are allowed after a
-    /// space and between two wide characters: Chinese or Japanese text has no spaces, and may be
-    /// broken between any two of its characters.
+    /// that fits where there is one, else between any two characters; a word too long for any
+    /// row is cut, not moved, and a wide glyph never straddles two rows. Breaks are allowed after
+    /// a space and between two wide characters: Chinese or Japanese text has no spaces, and may
+    /// be broken between any two of its characters. A character drawn as several glyphs (👍🏽) is
+    /// parted only if it is wider than a row.
     public static func wrap(_ glyphs: [StyledGlyph], width: Int, indent: Int = 0) -> [StyledRow] {
         guard width > 0 else { return [] }
         let indent = indent * 2 < width ? indent : 0
         let isSpace = { (glyph: StyledGlyph) in glyph.glyph.scalars == [" "] }
         /// Whether a row may end just before `glyphs[index]`.
         let breaksBefore = { (index: Int) in
-            index > 0
+            index > 0 && !glyphs[index].continuesCharacter
                 && (isSpace(glyphs[index - 1])
                     || (glyphs[index - 1].glyph.width > 1 && glyphs[index].glyph.width > 1))
         }
@@ -231,6 +246,13 @@ public struct TranscriptLayout: Sendable {
                         carried = Array(row[breakIndex...])
                         row.removeSubrange(breakIndex...)
                     }
+                }
+                if carried.isEmpty && glyph.continuesCharacter,
+                    let characterStart = row.lastIndex(where: { !$0.continuesCharacter }),
+                    characterStart > contentStart
+                {
+                    carried = Array(row[characterStart...])
+                    row.removeSubrange(characterStart...)
                 }
                 rows.append(row)
                 row = Array(repeating: StyledGlyph(.space, .plain), count: indent) + carried

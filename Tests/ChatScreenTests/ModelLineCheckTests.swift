@@ -60,6 +60,28 @@ import Testing
         #expect(model.editor.text == line)
     }
 
+    /// A paste gone wrong: more than a server takes in one line (64 KiB by default) is not sent,
+    /// and the remark shows only its start.
+    @Test func aLineOverTheServersLimitIsNotSentAndUpBringsItBack() {
+        var model = makeModel(rows: 8, columns: 80)
+        model.connected()
+        let longest = "bob: " + String(repeating: "x", count: LineChecks.maximumLineBytes - 5)
+        model.editor.setText(longest)
+        #expect(model.handle(.enter) == .send(longest))
+        let tooLong = longest + "y"
+        model.editor.setText(tooLong)
+        #expect(model.handle(.enter) == nil)
+        #expect(model.editor.text == "")
+        #expect(
+            model.scrollback.newest?.kind
+                == .info(
+                    "not sent (longer than 65536 bytes; Up brings it back): "
+                        + TranscriptEntry.shownText(tooLong)))
+        #expect(model.frame().lines.contains { $0.hasSuffix("xxx … (57345 more bytes)") })
+        _ = model.handle(.up)
+        #expect(model.editor.text == tooLong)
+    }
+
     /// A paste: each line ends in Enter. A line refused here must not run into the next.
     @Test func aLineAfterARefusedOneIsNotGluedToIt() {
         var model = makeModel(columns: 80)

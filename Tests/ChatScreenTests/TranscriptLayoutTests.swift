@@ -23,6 +23,16 @@ import Testing
         #expect(rows.allSatisfy { $0.width <= 4 })
     }
 
+    /// 👍🏽 is drawn as two wide glyphs, the hand and its skin tone; a row never ends between
+    /// them unless the pair is wider than a row.
+    @Test func aCharacterOfSeveralGlyphsIsKeptOnOneRow() {
+        let thumbs = String(repeating: "👍🏽", count: 3)
+        #expect(wrap(thumbs, width: 6) == ["👍🏽", "👍🏽", "👍🏽"])
+        #expect(wrap("ab " + thumbs, width: 9) == ["ab 👍🏽", "👍🏽👍🏽"])
+        #expect(wrap("bob: 🍜😀👍🏽🍜", width: 11, indent: 2) == ["bob: 🍜😀", "  👍🏽🍜"])
+        #expect(wrap("👍🏽", width: 3) == ["👍", "🏽"])
+    }
+
     @Test func textWithoutSpacesBreaksBetweenWideCharacters() {
         // The name stays on its row, with as much of the message as fits after it.
         let text = "00:52 bob: " + String(repeating: "好", count: 15)
@@ -105,6 +115,22 @@ import Testing
         let kept = String(repeating: "x", count: TranscriptEntry.maximumTextBytes - 1)
         let line = kept + character + String(repeating: "y", count: 100)
         #expect(TranscriptEntry.shownText(line) == kept + " … (\(cutBytes) more bytes)")
+    }
+
+    /// A line of the user's own is cut on the screen as a received one is; the log gets it whole.
+    @Test func theLogGetsAHugeSentLineWhole() {
+        var model = ChatScreenModel(
+            options: .init(serverName: "127.0.0.1:8080", login: "alice", keepsNewEntries: true), clock: { 0 })
+        model.connected()
+        _ = model.takeNewEntries()
+        let line = "bob: " + String(repeating: "x", count: 20_000)
+        model.editor.setText(line)
+        #expect(model.handle(.enter) == .send(line))
+        #expect(model.takeNewEntries().map(\.kind) == [.sent(line)])
+        let kept = String(line.prefix(TranscriptEntry.maximumTextBytes))
+        #expect(
+            model.scrollback.newest?.kind
+                == .sent(kept + " … (\(line.utf8.count - kept.utf8.count) more bytes)"))
     }
 
     /// The log gets a received line whole; only the scrollback keeps it cut.
