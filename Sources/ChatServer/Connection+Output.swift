@@ -59,6 +59,11 @@ extension Connection {
         broker.statistics.noticeSent(notice)
         var line = notice.line
         line.withUTF8 { enqueue(UnsafeRawBufferPointer($0)) }
+        // Counted toward the early write as deliveries are: a client whose lines earn notices
+        // learns of its own full queue line by line, and is no longer read from. Uncounted, one
+        // read of 100,000 lines to nobody queued 1 MiB of notices unwritten, and the client,
+        // reading as fast as it could, was cut off as too slow.
+        broker.bytesSinceFlush &+= line.utf8.count
     }
 
     /// Writes the outbox: straight to the socket while the channel holds nothing, and whatever

@@ -131,6 +131,22 @@ import Testing
         expectPeakGrowth(of: server, over: baseline, atMostMiB: 64)
     }
 
+    /// Every line earns a notice (26 bytes for 3), sent in one burst that the server takes in few
+    /// reads; the client reads the notices as they come. It is held back while its own queue is
+    /// full, never cut off.
+    @Test func aClientThatReadsItsOwnNoticesGetsThemAll() async throws {
+        let server = try await ServerProcess()
+        let client = try await loggedIn("mona", port: server.port)
+        let count = 100_000
+        async let sent: Void = client.sendRaw(String(repeating: "z:\n", count: count))
+        for index in 0..<count {
+            let line = try #require(try await client.readLine(), "closed after \(index) notices")
+            try #require(line == "error: 'z' is not online", "notice \(index): \(line.prefix(120))")
+        }
+        try await sent
+        try await expectStillServed(client, as: "mona")
+    }
+
     @Test func anUnrelatedPairStaysResponsiveDuringAFlood() async throws {
         let server = try await ServerProcess()
         let reader = try await loggedIn(
