@@ -1,3 +1,5 @@
+import ChatProtocol
+
 /// What one benchmark run does.
 public struct BenchConfiguration: Sendable {
     /// Client `i` (the slow readers counting on after the ring) connects to server
@@ -82,7 +84,7 @@ public struct BenchConfiguration: Sendable {
     public static let maximumMessages = Int(Int32.max)
     /// chat-server's default `--max-line-bytes`: a longer message line is discarded with a
     /// notice, so such a run could only fail.
-    public static let maximumLineBytes = 65_536
+    public static let maximumLineBytes = LineFramer.defaultMaximumLineBytes
     /// Senders times names in their lines (recipients plus slow readers). The checker keeps 8
     /// bytes per (sender, recipient) pair and each sender keeps its line prefix, so this bounds
     /// the bench's own memory for them at about 400 MiB.

@@ -15,6 +15,10 @@ public enum FramedLine: Equatable, Sendable {
 public struct LineFramer: ByteToMessageDecoder {
     public typealias InboundOut = FramedLine
 
+    /// The contract's line limit unless a server is set otherwise (`--max-line-bytes`): the
+    /// server's default, the bench's longest message line, the full-screen client's refusal.
+    public static let defaultMaximumLineBytes = 64 * 1024
+
     /// May change between lines: the server reads a first line (a login) with a smaller limit.
     public var maximumLineBytes: Int {
         didSet { precondition(maximumLineBytes > 0 && maximumLineBytes < Int.max / 2, "bad line limit") }

@@ -26,10 +26,11 @@ extension ChatScreenModel {
         default: return notSent(line, because: "not connected yet")
         }
         // The server would only answer a malformed line, or one over its limit, with a notice.
+        // A server set to a higher limit would take a longer line, but a line this long in a
+        // chat is nearly always a paste gone wrong.
         if let problem = LineChecks.messageProblem(line) { return notSent(line, because: problem) }
-        if line.utf8.count > LineChecks.maximumLineBytes {
-            return notSent(
-                line, because: "longer than \(LineChecks.maximumLineBytes) bytes")
+        if line.utf8.count > LineFramer.defaultMaximumLineBytes {
+            return notSent(line, because: "longer than \(LineFramer.defaultMaximumLineBytes) bytes")
         }
         editor.setText("")
         backToTheBottom()

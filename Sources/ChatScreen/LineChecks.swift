@@ -4,11 +4,6 @@ import ChatProtocol
 /// would answer a malformed message with a notice and close the connection over a bad login, so
 /// such lines are stopped before they go.
 enum LineChecks {
-    /// The contract's default line limit (`--max-line-bytes`). A server set higher would take
-    /// longer lines, but a line this long in a chat is nearly always a paste gone wrong, and our
-    /// servers at their default would discard it with a notice.
-    static let maximumLineBytes = 65_536
-
     /// Why the server would not deliver `line`, or nil if it would.
     static func messageProblem(_ line: String) -> String? {
         switch Array(line.utf8).withUnsafeBytes({ MessageLine.parse($0) }) {

@@ -1,3 +1,4 @@
+import ChatProtocol
 import NIOCore
 import SystemSupport
 
@@ -48,7 +49,7 @@ public struct ChatServerConfiguration: Sendable {
         eventLoops: Int = Self.usableCores,
         host: String = "127.0.0.1",
         port: Int = 8080,
-        maximumLineBytes: Int = 64 * 1024,
+        maximumLineBytes: Int = LineFramer.defaultMaximumLineBytes,
         maximumQueueBytes: Int = 1024 * 1024,
         softQueueBytes: Int = 256 * 1024,
         lowWaterQueueBytes: Int? = nil,

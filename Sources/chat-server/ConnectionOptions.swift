@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatProtocol
 import ChatServer
 
 /// What one connection may send and how long it may take to log in and to leave.
@@ -6,7 +7,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(
         parsing: .unconditional,
         help: "Longest line accepted, in bytes; longer lines get a notice and are discarded.")
-    var maxLineBytes = 64 * 1024
+    var maxLineBytes = LineFramer.defaultMaximumLineBytes
 
     @Option(
         parsing: .unconditional, help: "Seconds a new connection has to send its login before it is closed.")

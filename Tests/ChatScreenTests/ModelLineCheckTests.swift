@@ -65,7 +65,7 @@ import Testing
     @Test func aLineOverTheServersLimitIsNotSentAndUpBringsItBack() {
         var model = makeModel(rows: 8, columns: 80)
         model.connected()
-        let longest = "bob: " + String(repeating: "x", count: LineChecks.maximumLineBytes - 5)
+        let longest = "bob: " + String(repeating: "x", count: LineFramer.defaultMaximumLineBytes - 5)
         model.editor.setText(longest)
         #expect(model.handle(.enter) == .send(longest))
         let tooLong = longest + "y"
