@@ -92,25 +92,9 @@ struct ChatClientCommand: AsyncParsableCommand {
         // Caught here rather than by the server: a login that breaks the rules would cost the
         // connection, and the tutorial's server, which has no rules, would register it as it is.
         if let login, case .failure(let refusal) = Login.validate(login) {
-            throw ValidationError("\(Notice.loginRefused(refusal).text) (LOGIN is \(Self.quoted(login)))")
+            throw ValidationError(
+                "\(Notice.loginRefused(refusal).text) (LOGIN is \(VisibleText.quoted(login)))")
         }
-    }
-
-    /// `text` in quotes, with every character a terminal would not show as itself written as
-    /// `\u{202E}`: control characters, and also format characters and separators, which
-    /// `debugDescription` leaves raw, so a bidi override turned the rest of the message around.
-    private static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator,
-                .spaceSeparator where scalar != " ":
-                result += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-            default:
-                result += scalar == "\"" || scalar == "\\" ? "\\" + String(scalar) : String(scalar)
-            }
-        }
-        return result + "\""
     }
 
     /// The login as it goes to the server: trimmed, as the server would trim it.

@@ -187,10 +187,11 @@ import Testing
         let invalid = try startClient(port: server.port, ["al ice"])
         #expect(try await invalid.waitForExit() == 64)
         #expect(invalid.stderr.hasPrefix("Error: login may not contain a space;"), "\(invalid.stderr)")
-        // Quoted so that what cannot be seen, or would turn the line around, is written out.
+        // Quoted as the server quotes names, so that what cannot be seen, or would turn the line
+        // around, is written out.
         let hidden = try startClient(port: server.port, ["ab\u{202E}c\u{200B}d\u{1B}"])
         #expect(try await hidden.waitForExit() == 64)
-        #expect(hidden.stderr.contains(#"(LOGIN is "ab\u{202E}c\u{200B}d\u{1B}")"#), "\(hidden.stderr)")
+        #expect(hidden.stderr.contains("(LOGIN is 'ab<U+202E>c<U+200B>d<U+001B>')"), "\(hidden.stderr)")
         #expect(try await server.onlineCount() == 0)
         await server.shutdown()
     }
