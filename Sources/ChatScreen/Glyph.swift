@@ -82,14 +82,22 @@ public enum DisplayWidth {
 
     public static func glyphs(of text: some Sequence<Character>) -> [Glyph] {
         var result: [Glyph] = []
+        forEachGlyph(of: text) { glyph, _ in result.append(glyph) }
+        return result
+    }
+
+    /// Each glyph of `text` in order, and whether it continues the character before it (the
+    /// skin tone of 👍🏽), which a row may not be broken before.
+    static func forEachGlyph(
+        of text: some Sequence<Character>, _ body: (_ glyph: Glyph, _ continuesCharacter: Bool) -> Void
+    ) {
         for character in text {
             if let ascii = character.asciiValue, ascii >= 0x20, ascii < 0x7F {
-                result.append(Glyph([Unicode.Scalar(ascii)], width: 1))
+                body(Glyph([Unicode.Scalar(ascii)], width: 1), false)
             } else {
-                result.append(contentsOf: glyphs(of: character))
+                for (index, glyph) in glyphs(of: character).enumerated() { body(glyph, index > 0) }
             }
         }
-        return result
     }
 
     static let zeroWidthJoiner: Unicode.Scalar = "\u{200D}"

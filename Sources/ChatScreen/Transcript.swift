@@ -36,20 +36,15 @@ public struct StyledGlyph: Equatable, Sendable {
         self.style = style
         self.continuesCharacter = continuesCharacter
     }
-
-    /// The glyphs `character` is drawn as, all in `style`.
-    static func glyphs(of character: Character, _ style: Style) -> [StyledGlyph] {
-        DisplayWidth.glyphs(of: character).enumerated().map { index, glyph in
-            StyledGlyph(glyph, style, continuesCharacter: index > 0)
-        }
-    }
 }
 
 public typealias StyledRow = [StyledGlyph]
 
 extension Array where Element == StyledGlyph {
-    init(_ text: String, _ style: Style) {
-        self = text.flatMap { StyledGlyph.glyphs(of: $0, style) }
+    init(_ text: some Sequence<Character>, _ style: Style) {
+        var row: StyledRow = []
+        DisplayWidth.forEachGlyph(of: text) { row.append(StyledGlyph($0, style, continuesCharacter: $1)) }
+        self = row
     }
 
     /// The row as plain text, for tests and for reading a frame back.
@@ -185,9 +180,7 @@ public struct TranscriptLayout: Sendable {
             glyphs += StyledRow("-- " + text, .info)
         }
         if entry.isSearchMatch {
-            glyphs = glyphs.map {
-                StyledGlyph($0.glyph, .searchMatch, continuesCharacter: $0.continuesCharacter)
-            }
+            for index in glyphs.indices { glyphs[index].style = .searchMatch }
         }
         // Continuation rows start under the text, past the timestamp, when there is room.
         let indent = showsTimestamps && width >= 40 ? 6 : 0
@@ -205,7 +198,7 @@ public struct TranscriptLayout: Sendable {
         for (offset, character) in text.enumerated() {
             while let current = mention, offset >= current.upperBound { mention = next.next() }
             let style = mention?.contains(offset) == true ? Style.mention : .plain
-            glyphs += StyledGlyph.glyphs(of: character, style)
+            glyphs += StyledRow(CollectionOfOne(character), style)
         }
         return glyphs
     }
