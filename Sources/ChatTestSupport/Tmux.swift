@@ -105,17 +105,39 @@ public final class TmuxSession: Sendable {
     /// Polls the screen until `matches` accepts it, and returns that screen. The default wait is
     /// long: a screen that should change does so in milliseconds, but a client on a loaded CI
     /// machine has been seen to take over 10 s to draw it.
+    ///
+    /// The screen is returned once two looks in a row agree on it: tmux shows what it has read of
+    /// the program's output so far, so a look can land inside a frame. One did in CI: the
+    /// scrollback already had the frame's new remark, the status line below it still the last
+    /// frame's state. A screen that keeps changing (a flood, a countdown) is taken after a few
+    /// looks that all match, and one that matched only for a moment as it was.
     @discardableResult
     public func waitForScreen(
         timeout: Duration = .seconds(30),
         _ what: String = "the expected screen",
         where matches: ([String]) -> Bool
     ) async throws -> [String] {
-        let (last, matched) = try await poll(
-            for: timeout, every: Self.pollInterval, look: screenWithoutBlocking, until: matches)
-        if matched { return last }
+        var previousMatch: [String]?
+        var matchingLooks = 0
+        var settled: [String]?
+        let (last, _) = try await poll(
+            for: timeout, every: Self.pollInterval, look: screenWithoutBlocking
+        ) { screen in
+            guard matches(screen) else {
+                settled = previousMatch
+                return settled != nil
+            }
+            matchingLooks += 1
+            if screen == previousMatch || matchingLooks >= Self.looksForAChangingScreen { settled = screen }
+            previousMatch = screen
+            return settled != nil
+        }
+        if let screen = settled ?? previousMatch { return screen }
         throw TestTimeout("timed out waiting for \(what); screen:\n" + last.joined(separator: "\n"))
     }
+
+    /// How many matching looks in a row stand for a settled screen when no two of them agree.
+    private static let looksForAChangingScreen = 5
 
     /// Waits until some row contains `text`.
     @discardableResult
