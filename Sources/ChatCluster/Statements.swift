@@ -192,8 +192,9 @@ struct Statements {
     /// What a fetch found: batches for this node's logins, and bounces for its senders.
     struct Fetched {
         var batches: [(sender: Int64, sequence: Int64, payload: ByteBuffer)] = []
-        /// Deliveries this node's clients sent to a node that went before taking them.
-        var bounces: [ByteBuffer] = []
+        /// Deliveries this node's clients sent to a node that went before taking them, each
+        /// with the number that confirms it on the next fetch.
+        var bounces: [(arrival: Int64, payload: ByteBuffer)] = []
     }
 
     /// Takes every batch waiting for this node that it has not delivered yet, in the order they
@@ -202,11 +203,11 @@ struct Statements {
     /// number, per sender) and acknowledges them to their senders. A batch leaves the table
     /// only once delivered: deleted as it was taken, it was lost whenever the connection died
     /// with the answer on its way (`killedConnectionsAreReplacedAndNothingAcceptedIsLost`
-    /// failed one run in six). Bounces are taken as they are read: a notice lost with a
-    /// connection is not worth a second round.
-    func takeBatches(for node: Int64, delivered: [Int64: Int64], on connection: GuardedConnection)
-        async throws -> Fetched
-    {
+    /// failed one run in six). Bounces are confirmed the same way: those numbered in `answered`
+    /// are deleted, and taken again no more.
+    func takeBatches(
+        for node: Int64, delivered: [Int64: Int64], answered: [Int64], on connection: GuardedConnection
+    ) async throws -> Fetched {
         // A dictionary's keys and values come in the same order.
         let (senders, lasts) = (Array(delivered.keys), Array(delivered.values))
         let rows = try await connection.run(
@@ -225,10 +226,13 @@ struct Statements {
                 WHERE b.target = \(node)
                     AND NOT EXISTS (SELECT FROM done WHERE done.sender = b.sender AND b.sequence <= done.last)
                 RETURNING b.sender, b.sequence, b.payload, b.arrival
+            ), answered AS (
+                DELETE FROM achat_bounces WHERE target = \(node) AND arrival = ANY(\(answered)::bigint[])
             ), bounced AS (
-                DELETE FROM achat_bounces WHERE target = \(node) RETURNING payload, arrival
+                SELECT payload, arrival FROM achat_bounces
+                WHERE target = \(node) AND NOT arrival = ANY(\(answered)::bigint[])
             )
-            SELECT taken.sender, taken.sequence, taken.payload
+            SELECT taken.sender, taken.sequence, taken.payload, taken.arrival
             FROM acknowledged LEFT JOIN (
                 SELECT sender, sequence, payload, arrival FROM waiting
                 UNION ALL SELECT NULL, NULL, payload, arrival FROM bounced
@@ -240,12 +244,13 @@ struct Statements {
         // row of NULLs. Batches come first, bounces (no sender) after, each in their order.
         var fetched = Fetched()
         for row in rows {
-            let (sender, sequence, payload) = try row.decode((Int64?, Int64?, ByteBuffer?).self)
-            guard let payload else { continue }
+            let (sender, sequence, payload, arrival) = try row.decode(
+                (Int64?, Int64?, ByteBuffer?, Int64?).self)
+            guard let payload, let arrival else { continue }
             if let sender, let sequence {
                 fetched.batches.append((sender, sequence, payload))
             } else {
-                fetched.bounces.append(payload)
+                fetched.bounces.append((arrival, payload))
             }
         }
         return fetched

@@ -123,6 +123,9 @@ extension ClusterNode {
     /// one more fetch, not one each.
     func runFetcher() async {
         var lastSequence: [Int64: Int64] = [:]
+        // Bounces answered here and not yet confirmed: a fetch whose reply is lost with its
+        // connection (the query timeout closes it) has them again on the next.
+        var answered: [Int64] = []
         var lastSequenceLease: Int64? = nil
         for await _ in fetchRequests {
             // Every catch-up asked for before this fetch began is answered when it ends.
@@ -133,21 +136,26 @@ extension ClusterNode {
             else { continue }
             if lastSequenceLease != lease {
                 lastSequence = [:]
+                answered = []
                 lastSequenceLease = lease
             }
             let (listener, statements) = (session.listener, self.statements)
             let fetched: Statements.Fetched
             do {
-                let delivered = lastSequence
+                let (delivered, confirming) = (lastSequence, answered)
                 fetched = try await withTimeout(configuration.queryTimeout, closing: listener) {
-                    try await statements.takeBatches(for: lease, delivered: delivered, on: listener)
+                    try await statements.takeBatches(
+                        for: lease, delivered: delivered, answered: confirming, on: listener)
                 }
             } catch {
                 logger.debug(
                     "fetching batches failed", metadata: ["reason": "\(DatabaseErrors.reason(error))"])
                 continue
             }
-            giveUp(fetched.bounces)
+            giveUp(fetched.bounces.map(\.payload))
+            answered = fetched.bounces.map(\.arrival)
+            // Once more, to confirm them even if no batch comes.
+            if !answered.isEmpty { fetchBell.yield() }
             var batches: [InboundBatch] = []
             var deliveries = 0
             for row in fetched.batches {
