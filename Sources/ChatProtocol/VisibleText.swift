@@ -24,6 +24,17 @@ public enum VisibleText {
     /// that starts with a combining mark gets a dotted circle (U+25CC) to sit on, as Unicode
     /// shows lone marks, instead of the quote before it.
     public static func visible(_ text: String) -> String {
+        // Printable ASCII shows as itself, one character a byte. Looking up each scalar's
+        // properties was half the server's time answering a line naming 10,921 people who were
+        // not online (`perf record`): 21 ms of CPU for the one line.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            return text.utf8.count <= maximumCharacters ? text : String(text.prefix(maximumCharacters)) + "…"
+        }
+        return visibleCharacterByCharacter(text)
+    }
+
+    /// `visible` without the shortcut for printable ASCII.
+    static func visibleCharacterByCharacter(_ text: String) -> String {
         var shown = ""
         var characters = 0
         for character in text {

@@ -29,6 +29,25 @@ import Testing
         #expect(VisibleText.quoted(name) == shown)
     }
 
+    /// The shortcut for printable ASCII shows exactly what the walk over characters shows, cut
+    /// included; a tab, DEL or a byte above ASCII takes the walk.
+    @Test func printableASCIIShowsAsTheWalkOverCharactersShowsIt() {
+        var generator = SystemRandomNumberGenerator()
+        let printable = (0x20...0x7E).map { Character(Unicode.Scalar(UInt8($0))) }
+        var texts = ["", " ", "a", String(repeating: "x", count: 40), String(repeating: "y", count: 41)]
+        for _ in 0..<500 {
+            let length = Int.random(in: 0...90, using: &generator)
+            texts.append(String((0..<length).map { _ in printable.randomElement(using: &generator)! }))
+        }
+        for text in texts {
+            #expect(VisibleText.visible(text) == VisibleText.visibleCharacterByCharacter(text))
+        }
+        #expect(
+            VisibleText.visible(String(repeating: "z", count: 45)) == String(repeating: "z", count: 40) + "…")
+        #expect(VisibleText.visible("a\u{7F}b") == "a<U+007F>b")
+        #expect(VisibleText.visible("tab\there") == "tab<U+0009>here")
+    }
+
     /// Found by the login fuzz target: only a name that is itself `…` may show as `'…'`.
     @Test func showsANameOfAnEllipsisAsItIs() {
         #expect(VisibleText.quoted("…") == "'…'")
