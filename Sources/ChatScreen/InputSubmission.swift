@@ -58,7 +58,7 @@ extension ChatScreenModel {
         ("PageUp, PageDown, wheel", "scroll; End or typing goes back down"),
         ("Ctrl-R", "search for the text typed, or search again"),
         ("Ctrl-A, Ctrl-E", "start, end of the line"),
-        ("Ctrl-U, Ctrl-K, Ctrl-W", "delete to the start, to the end, a word"),
+        ("Ctrl-U, Ctrl-K, Ctrl-W", "delete to the start, to the end, back to a space"),
         ("Alt-Backspace, Alt-D", "delete the word before, after the cursor"),
         ("Alt-B, Alt-F, Ctrl-Left, Ctrl-Right", "move by words"),
         ("Ctrl-L", "repaint the screen"),

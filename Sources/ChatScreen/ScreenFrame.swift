@@ -47,7 +47,7 @@ extension ChatScreenModel {
         } else {
             who = isDead ? "(no login)" : "(no login yet)"
         }
-        let left = StyledRow(" \(who) | \(options.serverName) | \(connectionStatus) ", .statusBar)
+        let full = StyledRow(" \(who) | \(options.serverName) | \(connectionStatus) ", .statusBar)
         var right: StyledRow = []
         if !scrollback.isAtBottom {
             let below = scrollback.entriesBelow
@@ -60,10 +60,15 @@ extension ChatScreenModel {
                 : [" more below "]
             // The scroll hint matters more than the end of a long disconnect reason, but the
             // login should keep some room: the longest hint that leaves it that much is shown.
-            let room = width - min(left.width, 10)
+            let room = width - min(full.width, 10)
             right = StyledRow(hints.first { $0.count <= room } ?? hints[hints.count - 1], .statusBar)
             right = Self.truncated(right, to: width)
         }
+        // Short of room, the address goes first: the user chose it, but cannot see the state
+        // (connected, reconnecting, why it stopped) anywhere else.
+        let left =
+            full.width <= width - right.width
+            ? full : StyledRow(" \(who) | \(connectionStatus) ", .statusBar)
         let row = Self.truncated(left, to: width - right.width)
         let padding = Array(
             repeating: StyledGlyph(.space, .statusBar), count: max(0, width - row.width - right.width))

@@ -60,6 +60,16 @@ import Testing
         #expect(model.exitStatus == 0)
     }
 
+    /// Short of room, the status line leaves out the server before the state.
+    @Test func aNarrowStatusLineKeepsTheStateOverTheAddress() {
+        var model = makeModel(rows: 12, columns: 36)
+        #expect(model.start() == .connect(login: "alice"))
+        model.connected()
+        #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | connected")
+        _ = model.serverClosed(reason: "server is shutting down", remark: "server closed the connection")
+        #expect(statusLine(&model) == " alice | reconnecting in 1 s (attem…")
+    }
+
     /// `--reconnect-delay 0.3`: the status line says 0.3 s, not a whole second it will not wait.
     @Test func aWaitOfLessThanASecondIsShownInTenths() {
         var model = ChatScreenModel(

@@ -22,7 +22,7 @@ import Testing
         // The scroll hint is wider than the status line: it is shortened, not a crash.
         try tmux.press("PPage")
         let screen = try await tmux.waitForScreen { $0.count == 8 && $0[6].hasSuffix(" below") }
-        #expect(screen[6] == " alice | 1… 5 below")
+        #expect(screen[6] == " alice | c… 5 below")
         try tmux.resize(width: 10, height: 8)
         try await tmux.waitForScreen { $0.first == "too small" }
         #expect(tmux.isRunning)

@@ -140,6 +140,6 @@ import Testing
         var model = makeModel(rows: 8, columns: 20)
         for index in 1...12 { model.receive(serverLine: "from bob: line \(index)") }
         _ = model.handle(.pageUp)
-        #expect(model.frame().lines[6] == " alice | 1… 5 below")
+        #expect(model.frame().lines[6] == " alice | c… 5 below")
     }
 }
