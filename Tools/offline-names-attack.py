@@ -7,10 +7,12 @@ While they pour in, an unrelated pair, logged in once they have started, sends o
 prints how long the pair took to log in and its message to arrive, the server's CPU seconds, and
 its resident and peak memory (VmRSS, VmHWM, in MiB).
 
-    chat-server --port 18091 --log-level error &
+    chat-server --port 18091 --event-loops 2 --log-level error &
     python3 Tools/offline-names-attack.py $! 18091
 """
 import itertools
+import os
+import resource
 import socket
 import string
 import sys
@@ -19,6 +21,8 @@ import time
 
 pid, port = sys.argv[1], int(sys.argv[2])
 senders = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
+# A socket each, more than the usual soft limit of 1,024 descriptors.
+resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
 
 def memory():
@@ -33,7 +37,7 @@ def memory():
 def cpu_seconds():
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 names, size = [], 0
@@ -69,7 +73,7 @@ for index in range(senders):
     connection = socket.create_connection(("127.0.0.1", port))
     connection.sendall(b"attacker%d\n" % index + line)
     connections.append(connection)
-    if index == 100:
+    if index == min(100, senders - 1):
         measuring = threading.Thread(target=pair, args=(result,))
         measuring.start()
 measuring.join()
