@@ -36,11 +36,16 @@ final class Mailbox: Sendable {
     /// overflow: lines come whole (up to the client's 1 MiB limit, for the log), and a flood of
     /// long ones would otherwise hold gigabytes before it reached the line count.
     static let maximumLineBytes = 16 << 20
+    private let maximumLineBytes: Int
 
-    init(wake: WakePipe, capacity: Int, overflow: Overflow = .dropOldestLines) {
+    init(
+        wake: WakePipe, capacity: Int, overflow: Overflow = .dropOldestLines,
+        maximumLineBytes: Int = Mailbox.maximumLineBytes
+    ) {
         self.wake = wake
         self.capacity = capacity
         self.overflow = overflow
+        self.maximumLineBytes = maximumLineBytes
     }
 
     func post(_ event: Event) async {
@@ -86,7 +91,7 @@ final class Mailbox: Sendable {
     }
 
     private func isOverfull(_ state: State) -> Bool {
-        hasTooManyLines(state) || state.lineBytes > Self.maximumLineBytes
+        hasTooManyLines(state) || state.lineBytes > maximumLineBytes
     }
 
     func takeAll() -> [Event] {
