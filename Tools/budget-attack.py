@@ -13,19 +13,12 @@ import sys
 import threading
 import time
 
+from server_process import memory
+
 pid, port = sys.argv[1], int(sys.argv[2])
 
 
-def memory():
-    values = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(("VmRSS", "VmHWM")):
-                values[line.split(":")[0]] = int(line.split()[1]) // 1024
-    return values
-
-
-print("start", memory())
+print("start", memory(pid))
 readers = []
 for index in range(1000):
     reader = socket.socket()
@@ -66,9 +59,9 @@ while time.time() - start < 30:
         pass
     except OSError:
         break
-print(f"attacker sent {sent / 1e6:.1f} MB in 30 s; server {memory()}")
+print(f"attacker sent {sent / 1e6:.1f} MB in 30 s; server {memory(pid)}")
 for reader in readers:
     reader.close()
 time.sleep(3)
-print("after the readers left", memory())
+print("after the readers left", memory(pid))
 stopped = True

@@ -11,7 +11,6 @@ its resident and peak memory (VmRSS, VmHWM, in MiB).
     python3 Tools/offline-names-attack.py $! 18091
 """
 import itertools
-import os
 import resource
 import socket
 import string
@@ -19,25 +18,12 @@ import sys
 import threading
 import time
 
+from server_process import cpu_seconds, memory
+
 pid, port = sys.argv[1], int(sys.argv[2])
 senders = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
 # A socket each, more than the usual soft limit of 1,024 descriptors.
 resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
-
-
-def memory():
-    values = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(("VmRSS", "VmHWM")):
-                values[line.split(":")[0]] = int(line.split()[1]) // 1024
-    return values
-
-
-def cpu_seconds():
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 names, size = [], 0
@@ -65,8 +51,8 @@ def pair(result):
     result["seconds"] = time.monotonic() - start
 
 
-print(f"start {memory()}, {len(names)} names a line")
-cpu_before = cpu_seconds()
+print(f"start {memory(pid)}, {len(names)} names a line")
+cpu_before = cpu_seconds(pid)
 result = {}
 connections = []
 for index in range(senders):
@@ -79,12 +65,12 @@ for index in range(senders):
 measuring.join()
 print(f"the pair took {result['login']:.2f} s to log in, then its message {result['seconds']:.2f} s")
 while True:
-    used = cpu_seconds()
+    used = cpu_seconds(pid)
     time.sleep(1)
-    if cpu_seconds() == used:
+    if cpu_seconds(pid) == used:
         break
-print(f"answered: {cpu_seconds() - cpu_before:.1f} s of server CPU, {memory()}")
+print(f"answered: {cpu_seconds(pid) - cpu_before:.1f} s of server CPU, {memory(pid)}")
 for connection in connections:
     connection.close()
 time.sleep(2)
-print("after", memory())
+print("after", memory(pid))
