@@ -1,7 +1,6 @@
 import ChatTestSupport
 import Logging
 import NIOCore
-import NIOPosix
 import PostgresNIO
 import Testing
 
@@ -13,12 +12,7 @@ import Testing
 @Suite(.postgres, .enabled(if: postgresAvailable, postgresSkipReason))
 struct BounceConfirmationTests {
     @Test func aBounceIsTakenAgainUntilAFetchConfirmsIt() async throws {
-        let url = try DatabaseURL(try await postgres.makeDatabase())
-        let logger = Logger(label: "bounce-confirmation")
-        let connection = GuardedConnection(
-            try await PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(),
-                configuration: url.connectionConfiguration(timeout: .seconds(10)), id: 1, logger: logger))
+        let (connection, logger) = try await connectToNewDatabase(label: "bounce-confirmation")
         defer { connection.close() }
         try await Schema.prepare(on: connection, logger: logger)
         let node: Int64 = 42

@@ -1,6 +1,5 @@
 import ChatTestSupport
 import Logging
-import NIOPosix
 import PostgresNIO
 import Testing
 
@@ -13,12 +12,7 @@ import Testing
 struct RowStreamCloseTests {
     @Test(arguments: [30, 60, 120])
     func aConnectionEndedWhileRowsAreComingFailsTheStatement(millisecondsIntoTheRows: Int) async throws {
-        let url = try DatabaseURL(try await postgres.makeDatabase())
-        let logger = Logger(label: "row-stream-close")
-        let connection = GuardedConnection(
-            try await PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(),
-                configuration: url.connectionConfiguration(timeout: .seconds(10)), id: 1, logger: logger))
+        let (connection, logger) = try await connectToNewDatabase(label: "row-stream-close")
         defer { connection.close() }
         let backend = try await connection.run("SELECT pg_backend_pid()", logger: logger)[0].decode(
             Int32.self)
