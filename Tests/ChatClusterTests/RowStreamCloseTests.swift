@@ -8,7 +8,11 @@ import Testing
 /// A database connection that ends while a statement's rows are still coming (the database
 /// restarted, an operator ended the backend) is an error for the statement, never a crash. With
 /// postgres-nio's async row sequence this trapped the process on the first attempt.
-@Suite(.postgres, .enabled(if: postgresAvailable, postgresSkipReason))
+///
+/// Each case streams rows as fast as PostgreSQL makes them until the backend is ended, which
+/// under load can be seconds: one at a time, and taking turns with the other heavy tests. The
+/// three together ran 18.7 s in a CI run, and a bench scenario beside them stalled.
+@Suite(.postgres, .loadsTheMachine, .serialized, .enabled(if: postgresAvailable, postgresSkipReason))
 struct RowStreamCloseTests {
     @Test(arguments: [30, 60, 120])
     func aConnectionEndedWhileRowsAreComingFailsTheStatement(millisecondsIntoTheRows: Int) async throws {
