@@ -47,7 +47,9 @@ extension ChatScreenModel {
         } else {
             who = isDead ? "(no login)" : "(no login yet)"
         }
-        let full = StyledRow(" \(who) | \(options.serverName) | \(connectionStatus) ", .statusBar)
+        // No trailing space: the padding after the text is the status bar's colour anyway, and a
+        // scroll hint brings its own leading space.
+        let full = StyledRow(" \(who) | \(options.serverName) | \(connectionStatus)", .statusBar)
         var right: StyledRow = []
         if !scrollback.isAtBottom {
             let below = scrollback.entriesBelow
@@ -68,7 +70,7 @@ extension ChatScreenModel {
         // (connected, reconnecting, why it stopped) anywhere else.
         let left =
             full.width <= width - right.width
-            ? full : StyledRow(" \(who) | \(connectionStatus) ", .statusBar)
+            ? full : StyledRow(" \(who) | \(connectionStatus)", .statusBar)
         let row = Self.truncated(left, to: width - right.width)
         let padding = Array(
             repeating: StyledGlyph(.space, .statusBar), count: max(0, width - row.width - right.width))

@@ -66,6 +66,12 @@ import Testing
         #expect(model.start() == .connect(login: "alice"))
         model.connected()
         #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | connected")
+        // Exactly as wide as the text: the address stays (no trailing space is kept room for).
+        model.resize(rows: 12, columns: 35)
+        #expect(statusLine(&model) == " alice | 127.0.0.1:8080 | connected")
+        model.resize(rows: 12, columns: 34)
+        #expect(statusLine(&model) == " alice | connected")
+        model.resize(rows: 12, columns: 36)
         _ = model.serverClosed(reason: "server is shutting down", remark: "server closed the connection")
         #expect(statusLine(&model) == " alice | reconnecting in 1 s (attem…")
     }
