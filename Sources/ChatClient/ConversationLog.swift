@@ -1,4 +1,5 @@
 import ChatProtocol
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -9,7 +10,7 @@ import ChatProtocol
 /// `--log FILE`: every line of the conversation appended to a file as it is shown, one `write`
 /// per line, so what was written survives the client being killed. Plain UTF-8: a time, then
 /// the line as the screen words it, with control characters made visible as on the screen.
-public struct ConversationLog: Sendable {
+public final class ConversationLog: Sendable {
     public enum Line: Equatable, Sendable {
         case message(from: String, text: String)
         case notice(String)
@@ -41,6 +42,9 @@ public struct ConversationLog: Sendable {
     }
 
     private let output: OutputStream
+    /// Set by the first append that fails: a log with a hole in it would mislead whoever reads
+    /// it later, so the log stops there.
+    private let givenUp = Mutex(false)
 
     /// Opens `path` for appending, creating it readable by its owner only: a conversation is
     /// nobody else's business.
@@ -50,10 +54,31 @@ public struct ConversationLog: Sendable {
         output = OutputStream(descriptor: descriptor)
     }
 
-    /// Appends `line`, said at `time` (seconds since the epoch).
-    public func append(_ line: Line, at time: Int) throws {
-        try output.writeLine(Self.timestamp(time) + " " + TerminalStandIns.escaped(line.text))
+    /// Appends `line`, said at `time` (seconds since the epoch), unless an earlier append
+    /// failed. The first failure is returned, worded for the user (`cannot write the log any
+    /// more (no space left on device)`); later calls return nil and write nothing.
+    public func append(_ line: Line, at time: Int) -> String? {
+        guard !hasGivenUp else { return nil }
+        do {
+            try output.writeLine(Self.timestamp(time) + " " + TerminalStandIns.escaped(line.text))
+            return nil
+        } catch {
+            let isFirst = givenUp.withLock { given in
+                defer { given = true }
+                return !given
+            }
+            guard isFirst else { return nil }
+            let why =
+                switch error {
+                case let failure as OutputFailure: Wording.reason(errno: failure.errnoCode)
+                case is OutputClosed: "its reader went away"
+                default: "\(error)"
+                }
+            return "cannot write the log any more (\(why))"
+        }
     }
+
+    public var hasGivenUp: Bool { givenUp.withLock { $0 } }
 
     public func close() {
         _ = systemClose(output.descriptor)

@@ -224,7 +224,7 @@ public struct PlainClient: Sendable {
                     let logged: ConversationLog.Line =
                         typedLogin.map { .remark("logging in as \($0)") }
                         ?? .sent(String(buffer: line), by: knownLogin ?? state.typedLogin.withLock { $0 })
-                    try? log.append(logged, at: Self.now())
+                    Self.append(logged, to: log)
                 }
                 return line
             },
@@ -232,9 +232,7 @@ public struct PlainClient: Sendable {
             onConnected: {
                 state.connectedAt.withLock { $0 = .now }
                 if let announcement { Self.report(announcement, log: log) }
-                if let log, let knownLogin {
-                    try? log.append(.remark("logging in as \(knownLogin)"), at: Self.now())
-                }
+                if let knownLogin { Self.append(.remark("logging in as \(knownLogin)"), to: log) }
             },
             onServerLine: { framed in
                 switch framed {
@@ -248,7 +246,7 @@ public struct PlainClient: Sendable {
                     } else {
                         try OutputStream.standardOutput.writeLine(line)
                     }
-                    if let log { try? log.append(Self.loggedLine(parsed), at: Self.now()) }
+                    Self.append(Self.loggedLine(parsed), to: log)
                 case .overlong:
                     state.loginReply.withLock { $0.heardOtherLine() }
                     Self.report(
@@ -273,7 +271,7 @@ public struct PlainClient: Sendable {
             report("the server reported an error: \(notice)")
             return 1
         }
-        return state.skippedInput.withLock { $0 } ? 1 : 0
+        return state.skippedInput.withLock { $0 } || log?.hasGivenUp == true ? 1 : 0
     }
 
     private func report(_ message: String) {
@@ -285,7 +283,15 @@ public struct PlainClient: Sendable {
     static func report(_ message: String, log: ConversationLog?) {
         let shown = isatty(STDERR_FILENO) == 1 ? TerminalStandIns.escaped(message) : message
         try? OutputStream.standardError.writeLine("chat-client: " + shown)
-        if let log { try? log.append(.remark(message), at: now()) }
+        append(.remark(message), to: log)
+    }
+
+    /// The log is the user's second copy of the conversation: one that cannot be written any
+    /// more is said once on stderr and makes the exit status 1 (`finalStatus`), but the
+    /// conversation goes on, since stdout still has it.
+    private static func append(_ line: ConversationLog.Line, to log: ConversationLog?) {
+        guard let log, let failure = log.append(line, at: now()) else { return }
+        try? OutputStream.standardError.writeLine("chat-client: \(failure); going on without it")
     }
 
     private static func loggedLine(_ line: ServerLine) -> ConversationLog.Line {

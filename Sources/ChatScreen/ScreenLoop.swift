@@ -134,12 +134,14 @@ final class ScreenLoop {
     private func writeLog() {
         let entries = model.takeNewEntries()
         guard let log else { return }
-        do {
-            for entry in entries { try log.append(entry.loggedLine(ownLogin: model.login), at: entry.time) }
-        } catch {
+        for entry in entries {
+            guard let failure = log.append(entry.loggedLine(ownLogin: model.login), at: entry.time) else {
+                continue
+            }
             self.log = nil
-            model.remark("cannot write the log any more (\(error)); the conversation goes on without it")
+            model.remark("\(failure); the conversation goes on without it")
             _ = model.takeNewEntries()
+            return
         }
     }
 

@@ -109,6 +109,21 @@ import Testing
         await server.shutdown()
     }
 
+    /// `/dev/full` opens, and every write to it fails as a full disk does.
+    @Test func aLogThatCannotBeWrittenIsSaidOnceAndTheConversationGoesOn() async throws {
+        let server = try await startTestServer()
+        let client = try startClient(port: server.port, ["--plain", "--log", "/dev/full", "olga"])
+        try client.write("olga: one\nolga: two\n")
+        try client.closeStdin()
+        #expect(try await client.waitForExit() == 1)
+        #expect(client.stdout == "from olga: one\nfrom olga: two\n")
+        #expect(
+            client.stderr
+                == "chat-client: cannot write the log any more (no space left on device); going on without it\n"
+        )
+        await server.shutdown()
+    }
+
     @Test func aLogThatCannotBeOpenedIsExitStatusOneBeforeAnyConnection() async throws {
         let client = try ChildProcess(
             ChildProcess.executable("chat-client"), ["--plain", "--log", "/nonexistent-directory/x.log", "x"])

@@ -135,6 +135,23 @@ import Testing
         await server.shutdown()
     }
 
+    /// `/dev/full` opens, and every write to it fails as a full disk does: the screen says so
+    /// once, in the log's own words, and the conversation goes on.
+    @Test func aLogThatCannotBeWrittenIsSaidOnceOnTheScreen() async throws {
+        let server = try await startTestServer()
+        let tmux = try startClientScreen(port: server.port, "--no-timestamps --log /dev/full alice")
+        defer { tmux.kill() }
+        // Wrapped at 80 columns after "conversation".
+        try await tmux.waitForText(
+            "-- cannot write the log any more (no space left on device); the conversation")
+        let bob = try await connectBob(to: server)
+        try await bob.send("alice: still here")
+        let screen = try await tmux.waitForText("bob: still here")
+        #expect(screen.filter { $0.hasPrefix("-- cannot write the log") }.count == 1, "\(screen)")
+        await bob.close()
+        await server.shutdown()
+    }
+
     /// Lines that arrive faster than the screen takes them push each other out of a short
     /// scrollback unseen; the log still gets every one, in order.
     @Test func aFloodPastTheScrollbackIsLoggedWhole() async throws {
