@@ -7,7 +7,9 @@ extension ChatScreenModel {
         let line = editor.text
         // Trimmed as the server trims a login, so a command is recognised whatever surrounds it.
         let trimmed = Login.trimmed(line)
-        if trimmed.hasPrefix("/") { return command(trimmed, line: line) }
+        if trimmed.hasPrefix("/"), !Self.addressesALoginStartingWithSlash(trimmed) {
+            return command(trimmed, line: line)
+        }
         guard !trimmed.isEmpty else {
             // Nothing to send, but the Enter was seen: an input that looks empty yet holds
             // spaces would otherwise trip up the next line typed into it.
@@ -100,6 +102,12 @@ extension ChatScreenModel {
         default:
             return refuse(line, remark: "unknown command \(trimmed); /help lists the commands")
         }
+    }
+
+    /// `/x: hi` and `/x, bob: hi` are messages: the contract allows a login to start with `/`,
+    /// and no command has a `,` or `:` in its name, so a first word with one names recipients.
+    private static func addressesALoginStartingWithSlash(_ trimmed: String) -> Bool {
+        trimmed.prefix { !$0.isWhitespace }.contains { $0 == "," || $0 == ":" }
     }
 
     /// `/search  lunch at noon` is `/search` and `lunch at noon`.

@@ -79,6 +79,22 @@ import Testing
         }
     }
 
+    /// The protocol allows a login that starts with `/`; a first word with `:` or `,` names it.
+    @Test func aLineToALoginStartingWithSlashIsAMessage() {
+        for line in ["/x: hi", " /x, bob: hi", "/x,/y: hi"] {
+            var model = makeModel()
+            model.connected()
+            type(line, into: &model)
+            #expect(model.handle(.enter) == .send(line), "\(line)")
+            #expect(model.frame().lines[3] == "→ \(line)")
+        }
+        var model = makeModel(columns: 80)
+        model.connected()
+        type("/x : hi", into: &model)
+        #expect(model.handle(.enter) == nil)
+        #expect(model.frame().lines[3] == "-- unknown command /x : hi; /help lists the commands")
+    }
+
     @Test func otherCommandsAreUnknownAndNotSent() {
         for login: String? in [nil, "alice"] {
             for state in TestConnection.all {

@@ -108,7 +108,7 @@ import Testing
             _ = model.handle(.enter)
         }
         model.connected()
-        for line in ["erin hi", "frank:", "/gina: hi"] {
+        for line in ["erin hi", "frank:", "/gina hi"] {
             type(line, into: &model)
             #expect(model.handle(.enter) == nil)
         }
