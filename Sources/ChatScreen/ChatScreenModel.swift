@@ -8,6 +8,8 @@ public enum ScreenCommand: Equatable, Sendable {
     case quit
     /// Ctrl-L: repaint every cell, for when something else wrote over the screen.
     case repaint
+    /// Ctrl-Z: give the terminal back and stop, until the shell's `fg`.
+    case suspend
     /// Start a session; `login` goes first when there is one. Lines entered from now on go over
     /// it.
     case connect(login: String?)

@@ -76,6 +76,12 @@ final class CursesTerminal {
         chat_curses_repaint()
     }
 
+    /// Stops the client until the shell continues it, the terminal given back meanwhile; false,
+    /// having done nothing, where no job-control shell started the client to continue it.
+    func suspend() -> Bool {
+        chat_curses_suspend() == 0
+    }
+
     /// Rings the bell.
     func bell() {
         chat_curses_bell()

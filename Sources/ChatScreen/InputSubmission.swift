@@ -64,6 +64,7 @@ extension ChatScreenModel {
         ("Alt-Backspace, Alt-D", "delete the word before, after the cursor"),
         ("Alt-B, Alt-F, Ctrl-Left, Ctrl-Right", "move by words"),
         ("Ctrl-L", "repaint the screen"),
+        ("Ctrl-Z", "suspend, as in a shell; fg comes back"),
     ]
 
     private mutating func command(_ trimmed: String, line: String) -> ScreenCommand? {

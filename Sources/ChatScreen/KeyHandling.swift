@@ -78,6 +78,8 @@ extension ChatScreenModel {
             editor.deleteForward()
         case .control("l"):
             return .repaint
+        case .control("z"):
+            return .suspend
         case .control, .afterEscape:
             break  // `afterEscape`: resolved above.
         }
@@ -109,11 +111,13 @@ extension ChatScreenModel {
     }
 
     /// While the screen is too small to show the input, typing would edit, and Enter send, a
-    /// line the user cannot see: only quitting, repainting and the focus reports count.
+    /// line the user cannot see: only quitting, repainting, suspending and the focus reports
+    /// count.
     private mutating func handleWhileTooSmall(_ key: Key) -> ScreenCommand? {
         switch key {
         case .control("c"): return quit()
         case .control("l"): return .repaint
+        case .control("z"): return .suspend
         case .focusIn: attention.focusChanged(to: true)
         case .focusOut: attention.focusChanged(to: false)
         default: break

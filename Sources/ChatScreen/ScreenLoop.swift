@@ -109,6 +109,7 @@ final class ScreenLoop {
         switch command {
         case .send(let line): send(line)
         case .repaint: terminal.repaint()
+        case .suspend: suspend()
         case .connect(let login): connect(login)
         case .quit, nil: break
         }
@@ -164,12 +165,27 @@ final class ScreenLoop {
         if signals & Int32(CHAT_SIGNAL_INTERRUPT) != 0 { return 128 + SIGINT }
         if signals & Int32(CHAT_SIGNAL_TERMINATE) != 0 { return 128 + SIGTERM }
         if signals & Int32(CHAT_SIGNAL_HANGUP) != 0 { return 128 + SIGHUP }
+        if signals & Int32(CHAT_SIGNAL_SUSPEND) != 0 {
+            suspend()
+            isDirty = true
+        }
         if signals & Int32(CHAT_SIGNAL_RESIZE) != 0 {
             terminal.updateSize()
             model.resize(rows: terminal.size.rows, columns: terminal.size.columns)
             isDirty = true
         }
         return nil
+    }
+
+    /// Ctrl-Z or SIGTSTP. The terminal may have another size by the time `fg` brings the
+    /// client back.
+    private func suspend() {
+        guard terminal.suspend() else {
+            model.remark("not suspended: no shell with job control started the client to bring it back")
+            return
+        }
+        terminal.updateSize()
+        model.resize(rows: terminal.size.rows, columns: terminal.size.columns)
     }
 
     private enum Readiness { case keys, nothing, terminalGone }

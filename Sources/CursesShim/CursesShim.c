@@ -204,6 +204,33 @@ void chat_curses_end(void) {
     screen = NULL;
 }
 
+int chat_curses_suspend(void) {
+    if (!screen) return -1;
+    // Run straight by tmux, a terminal emulator or `setsid`, the client's process group is its
+    // session's: no job-control shell put it there, so nothing would ever continue it.
+    if (getpgrp() == getsid(0)) return -1;
+    mmask_t mouse = 0;
+    mousemask(0, &mouse);
+    write_sequence("\033[?2004l");
+    if (title_mode != 0) write_sequence("\033[?1004l");
+    endwin();
+    // The job stops as the terminal's own Ctrl-Z would stop it (raw mode turned that off),
+    // pipeline partners included; `fg` continues it here.
+    struct sigaction stop, ours;
+    memset(&stop, 0, sizeof stop);
+    stop.sa_handler = SIG_DFL;
+    sigemptyset(&stop.sa_mask);
+    sigaction(SIGTSTP, &stop, &ours);
+    kill(0, SIGTSTP);
+    sigaction(SIGTSTP, &ours, NULL);
+    if (mouse != 0) mousemask(mouse, NULL);
+    if (title_mode != 0) write_sequence("\033[?1004h");
+    write_sequence("\033[?2004h");
+    // The shell wrote over the screen meanwhile: the next refresh repaints every cell.
+    clearok(curscr, TRUE);
+    return 0;
+}
+
 int chat_curses_rows(void) { return LINES; }
 int chat_curses_columns(void) { return COLS; }
 
@@ -267,9 +294,12 @@ static int wake_descriptor = -1;
 
 static void record_signal(int number) {
     int saved_errno = errno;
+    // SIGCONT after a stop the client did not ask for (SIGSTOP) counts as a resize: the size
+    // may have changed meanwhile, and either way every cell is repainted.
     int bit = number == SIGINT ? CHAT_SIGNAL_INTERRUPT
               : number == SIGTERM ? CHAT_SIGNAL_TERMINATE
               : number == SIGHUP  ? CHAT_SIGNAL_HANGUP
+              : number == SIGTSTP ? CHAT_SIGNAL_SUSPEND
                                   : CHAT_SIGNAL_RESIZE;
     atomic_fetch_or(&pending_signals, bit);
     if (wake_descriptor >= 0) {
@@ -279,7 +309,7 @@ static void record_signal(int number) {
     errno = saved_errno;
 }
 
-static const int handled_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH};
+static const int handled_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGTSTP, SIGCONT};
 
 void chat_signals_install(int descriptor) {
     wake_descriptor = descriptor;

@@ -31,6 +31,8 @@ enum {
     CHAT_SIGNAL_TERMINATE = 2,
     CHAT_SIGNAL_HANGUP = 4,
     CHAT_SIGNAL_RESIZE = 8,
+    // SIGTSTP from outside (`kill -TSTP`): stopped the way Ctrl-Z stops the client.
+    CHAT_SIGNAL_SUSPEND = 16,
 };
 
 // Takes the locale from the environment; if its character set is not UTF-8, uses a UTF-8
@@ -45,6 +47,11 @@ int chat_wcwidth(unsigned int character);
 int chat_curses_begin(void);
 // Restores the terminal exactly as it was before chat_curses_begin. Safe to call twice.
 void chat_curses_end(void);
+
+// Gives the terminal back, stops the job (SIGTSTP to the process group), and once continued
+// takes the terminal again; the next refresh repaints every cell. Returns -1, changing nothing,
+// where no job-control shell could continue the client.
+int chat_curses_suspend(void);
 
 int chat_curses_rows(void);
 int chat_curses_columns(void);

@@ -1,0 +1,53 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// Ctrl-Z in a real terminal, under a real shell: the job stops, the shell has the terminal,
+/// and `fg` brings the screen back with what arrived meanwhile.
+@Suite struct SuspendScreenTests {
+    @Test func ctrlZStopsTheClientAndFgBringsTheScreenBack() async throws {
+        let server = try await startTestServer()
+        let tmux = try TmuxSession(command: "env PS1='shell$ ' bash --norc --noprofile -i")
+        defer { tmux.kill() }
+        try await tmux.waitForText("shell$")
+        try tmux.type("\(FullScreenTests.client) --no-timestamps --port \(server.port) alice")
+        try tmux.press("Enter")
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+        try tmux.type("bob: before")
+        try tmux.press("C-z")
+        // The shell's own screen: the client gave the terminal back before it stopped.
+        let stopped = try await tmux.waitForText("Stopped")
+        #expect(stopped.contains { $0.hasPrefix("shell$") }, "\(stopped)")
+        #expect(!stopped.contains { $0.contains(" alice | 127.0.0.1") }, "\(stopped)")
+        try await bob.send("alice: while you were away")
+        try tmux.type("fg")
+        try tmux.press("Enter")
+        let back = try await tmux.waitForScreen { (screen: [String]) in
+            screen.contains("bob: while you were away")
+                && screen.contains { $0.hasPrefix(" alice | 127.0.0.1") }
+                && screen.last == "> bob: before"
+        }
+        #expect(!back.contains { $0.contains("Stopped") }, "\(back)")
+        try tmux.press("C-c")
+        try await tmux.waitForScreen { (screen: [String]) in screen.last { !$0.isEmpty } == "shell$" }
+        await bob.close()
+        await server.shutdown()
+    }
+
+    /// Run straight by tmux, as by a terminal emulator, nothing would ever continue the client:
+    /// it stays and says why.
+    @Test func withoutAJobControlShellCtrlZSaysSoAndGoesOn() async throws {
+        let server = try await startTestServer()
+        let tmux = try startClientScreen(port: server.port, "--no-timestamps alice")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        try tmux.press("C-z")
+        try await tmux.waitForText("-- not suspended: no shell with job control started the client")
+        let bob = try await connectBob(to: server)
+        try await bob.send("alice: still here")
+        try await tmux.waitForText("bob: still here")
+        await bob.close()
+        await server.shutdown()
+    }
+}
