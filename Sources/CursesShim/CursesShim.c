@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <langinfo.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -215,14 +216,23 @@ int chat_curses_suspend(void) {
     if (title_mode != 0) write_sequence("\033[?1004l");
     endwin();
     // The job stops as the terminal's own Ctrl-Z would stop it (raw mode turned that off),
-    // pipeline partners included; `fg` continues it here.
+    // pipeline partners included; `fg` continues it here. The signal sent to the job may be
+    // taken by another thread of ours, after this one has put the handler back (it was, in CI,
+    // and the client never stopped): this thread stops itself too, before going on. Continuing
+    // discards whichever of the two is still pending.
+    sigset_t stop_signal, mask;
+    sigemptyset(&stop_signal);
+    sigaddset(&stop_signal, SIGTSTP);
+    pthread_sigmask(SIG_UNBLOCK, &stop_signal, &mask);
     struct sigaction stop, ours;
     memset(&stop, 0, sizeof stop);
     stop.sa_handler = SIG_DFL;
     sigemptyset(&stop.sa_mask);
     sigaction(SIGTSTP, &stop, &ours);
     kill(0, SIGTSTP);
+    raise(SIGTSTP);
     sigaction(SIGTSTP, &ours, NULL);
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
     if (mouse != 0) mousemask(mouse, NULL);
     if (title_mode != 0) write_sequence("\033[?1004h");
     write_sequence("\033[?2004h");
