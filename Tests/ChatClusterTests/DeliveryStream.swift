@@ -73,12 +73,25 @@ final class DeliveryStream: Sendable {
         let accepted = state.withLockedValue { $0.accepted }
         let recipient = self.recipient
         let login = self.login
-        try await waitUntil("every accepted delivery") {
-            recipient.deliveries.filter { $0.login == login }.count >= accepted.count
+        let numbersReceived = {
+            recipient.deliveries.filter { $0.login == login }.map { delivery in
+                Int(String(decoding: delivery.bytes, as: UTF8.self).split(separator: " ")[2])!
+            }
         }
-        let received = recipient.deliveries.filter { $0.login == login }.map { delivery in
-            Int(String(decoding: delivery.bytes, as: UTF8.self).split(separator: " ")[2])!
+        do {
+            try await waitUntil("every accepted delivery", timeout: .seconds(60)) {
+                numbersReceived().count >= accepted.count
+            }
+        } catch {
+            // Slow, or lost: which one is worth more than the timeout alone.
+            let missing = Set(accepted).subtracting(numbersReceived()).sorted()
+            let account =
+                "\(error): \(numbersReceived().count) of \(accepted.count) arrived; missing \(missing.count), "
+                + "first \(missing.prefix(5)), accepted up to \(accepted.last ?? -1)"
+            Issue.record(Comment(rawValue: account), sourceLocation: sourceLocation)
+            throw error
         }
+        let received = numbersReceived()
         #expect(received.count == accepted.count, sourceLocation: sourceLocation)
         #expect(received == accepted, "lost, repeated or out of order", sourceLocation: sourceLocation)
     }
