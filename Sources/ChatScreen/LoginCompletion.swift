@@ -49,6 +49,14 @@ public struct LoginCompletion: Equatable, Sendable {
         ",", ":", ";", "!", "?", "(", ")", "[", "]", "\"", "@", "<", ">",
     ]
 
+    /// The recipient list's other names: `carol, ca` completes to someone other than carol, since
+    /// the server delivers to each name once however often it is listed.
+    private static func namesListed(in characters: [Character], apartFrom word: Range<Int>) -> Set<String> {
+        var list = Array(characters[..<(characters.firstIndex(of: ":") ?? characters.count)])
+        list.removeSubrange(word.clamped(to: list.indices))
+        return Set(String(list).split(separator: ",").map { Login.trimmed(String($0)) })
+    }
+
     /// Any key other than Tab ends a run of completions.
     public mutating func endCycle() {
         cycle = nil
@@ -82,9 +90,11 @@ public struct LoginCompletion: Equatable, Sendable {
         let prefix = String(characters[start..<cursor])
         // Every known name would match nothing typed yet; in the text that is no completion.
         if isInText && prefix.isEmpty { return false }
-        var matches = knownLogins.filter { $0.hasPrefix(prefix) }
+        let listed = isInText ? [] : Self.namesListed(in: characters, apartFrom: start..<end)
+        let candidates = knownLogins.filter { !listed.contains($0) }
+        var matches = candidates.filter { $0.hasPrefix(prefix) }
         if matches.isEmpty {
-            matches = knownLogins.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
+            matches = candidates.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
         }
         guard let first = matches.first else { return false }
         let isAtEnd = end == characters.count

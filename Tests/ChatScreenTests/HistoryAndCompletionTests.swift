@@ -61,6 +61,13 @@ import Testing
         #expect(completing("bob, ca", known: ["carol"]) == "bob, carol: ")
     }
 
+    @Test func aNameAlreadyInTheListIsNotOfferedAgain() {
+        #expect(completing("carol,ca", known: ["carol", "cathy"]) == "carol,cathy: ")
+        #expect(completing("carol, ca", known: ["carol"]) == "carol, ca")
+        // In the text, a name is a mention, listed or not.
+        #expect(completing("carol: ca", known: ["carol"]) == "carol: carol ")
+    }
+
     @Test func tabAgainCyclesThroughMatchesMostRecentFirst() {
         #expect(completing("a", known: ["anna", "alice"], tabs: 1) == "anna: ")
         #expect(completing("a", known: ["anna", "alice"], tabs: 2) == "alice: ")
