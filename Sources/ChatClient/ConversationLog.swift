@@ -58,24 +58,27 @@ public final class ConversationLog: Sendable {
     /// failed. The first failure is returned, worded for the user (`cannot write the log any
     /// more (no space left on device)`); later calls return nil and write nothing.
     public func append(_ line: Line, at time: Int) -> String? {
-        guard !hasGivenUp else { return nil }
-        do {
-            try output.writeLine(Self.timestamp(time) + " " + TerminalStandIns.escaped(line.text))
-            return nil
-        } catch {
-            let isFirst = givenUp.withLock { given in
-                defer { given = true }
-                return !given
+        let text = Self.timestamp(time) + " " + TerminalStandIns.escaped(line.text)
+        // Written under the lock: in plain mode the input and the connection append side by
+        // side, and a write that passed the check just before another failed would leave a hole.
+        let failure = givenUp.withLock { given -> (any Error)? in
+            guard !given else { return nil }
+            do {
+                try output.writeLine(text)
+                return nil
+            } catch {
+                given = true
+                return error
             }
-            guard isFirst else { return nil }
-            let why =
-                switch error {
-                case let failure as OutputFailure: Wording.reason(errno: failure.errnoCode)
-                case is OutputClosed: "its reader went away"
-                default: "\(error)"
-                }
-            return "cannot write the log any more (\(why))"
         }
+        guard let error = failure else { return nil }
+        let why =
+            switch error {
+            case let failure as OutputFailure: Wording.reason(errno: failure.errnoCode)
+            case is OutputClosed: "its reader went away"
+            default: "\(error)"
+            }
+        return "cannot write the log any more (\(why))"
     }
 
     public var hasGivenUp: Bool { givenUp.withLock { $0 } }

@@ -135,7 +135,7 @@ public struct PlainClient: Sendable {
                     why = ending.finalNotice.map { "\(closed): \($0)" } ?? closed
                     end = state.loginReply.withLock { $0.refusalOnClose }.map { .loginRefused($0) } ?? .lost
                 } catch is OutputClosed {
-                    return 0
+                    return log?.hasGivenUp == true ? 1 : 0
                 } catch let error as ClientError {
                     switch error {
                     case .cannotReadInput:

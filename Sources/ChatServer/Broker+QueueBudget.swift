@@ -49,7 +49,8 @@ extension Broker {
     static let budgetSweepInterval = TimeAmount.milliseconds(100)
 
     /// Under budget pressure a reader that took nothing for this long (or the stall timeout, if
-    /// shorter) counts as stalled.
+    /// shorter) counts as stalled; the time counts through moments back under the budget within
+    /// one episode (`endBudgetEpisode`).
     static let budgetStallTimeout = TimeAmount.seconds(1)
 
     /// A burst that queued this much leaves the allocator holding the memory once it has
@@ -151,6 +152,8 @@ extension Broker {
             connection.stopHoldingBackForBudget()
         }
         returnFreeMemory()
+        // Shutting down, the episode ends with the broker: nothing is left to log it for.
+        guard !isShuttingDown else { return }
         budget.episodeEnd = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(
             in: Self.budgetStallTimeout
         ) {
@@ -159,18 +162,15 @@ extension Broker {
         }
     }
 
-    /// Readers that never read, flooded by senders the budget lets go as soon as it is back
-    /// under, took the budget over and under again: 20 to 27 times in 8 s with six such
-    /// readers and one reading 100 KB/s on two loops. Each time it came back under, the stall
-    /// monitors started again, so those readers were cut off 2.3 to 6.8 s into the flood
-    /// rather than about 2.3 (a second of taking nothing, a second for the last output), and
-    /// the log had a pair of lines each time. One episode of pressure now lasts until the budget has stayed
-    /// under for `budgetStallTimeout`: the monitors keep counting through it, and it is logged
-    /// once at each end.
+    /// An episode of pressure lasts until the budget has stayed under for `budgetStallTimeout`.
+    /// Senders let go the moment it is back under can take it over again within milliseconds
+    /// (20 to 27 times in 8 s, two loops, readers that never read and one reading 100 KB/s):
+    /// had the stall monitors started again each time, those readers would be cut off seconds
+    /// late, and the log would have a pair of lines each time.
     private func endBudgetEpisode() {
         logger.notice(
             "queue budget recovered",
-            metadata: ["queued": "\(budget.total)", "times exceeded": "\(budget.timesExceeded)"])
+            metadata: ["queued": "\(budget.total)", "exceeded": "\(budget.timesExceeded)"])
         budget.timesExceeded = 0
         for connection in connections.values { connection.budgetStallMonitor = nil }
     }

@@ -99,8 +99,9 @@ extension Connection {
     }
 
     /// While the queue budget is exceeded, a reader that takes nothing of its queue for
-    /// `timeout` is cut off (or, already leaving, closed) without waiting for the stall timeout:
-    /// the readers that read keep their share of the budget.
+    /// `timeout` (counted through moments back under within one episode) is cut off (or,
+    /// already leaving, closed) without waiting for the stall timeout: the readers that read
+    /// keep their share of the budget.
     func cutOffIfStalled(under timeout: TimeAmount, now: NIODeadline) {
         guard accountedQueueBytes > 0, lifecycle.state != .closed else {
             budgetStallMonitor = nil

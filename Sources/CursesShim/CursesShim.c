@@ -106,6 +106,15 @@ static void learn_word_movement_keys(void) {
 }
 
 int chat_curses_begin(void) {
+    // This thread inherits the signal mask of the dispatch thread that made it, which blocks
+    // SIGTTIN and SIGTTOU, and the kernel lets a thread that blocks them read and set a terminal
+    // its job does not own: continued with `bg` after Ctrl-Z, or started with `&`, the client
+    // took raw mode and painted over the shell. Unblocked, the job stops until `fg`.
+    sigset_t terminal_signals;
+    sigemptyset(&terminal_signals);
+    sigaddset(&terminal_signals, SIGTTIN);
+    sigaddset(&terminal_signals, SIGTTOU);
+    pthread_sigmask(SIG_UNBLOCK, &terminal_signals, NULL);
     screen = newterm(NULL, stdout, stdin);
     if (!screen) return -1;
     set_term(screen);
@@ -216,21 +225,21 @@ int chat_curses_suspend(void) {
     if (title_mode != 0) write_sequence("\033[?1004l");
     endwin();
     // The job stops as the terminal's own Ctrl-Z would stop it (raw mode turned that off),
-    // pipeline partners included; `fg` continues it here. The signal sent to the job may be
-    // taken by another thread of ours, after this one has put the handler back (it was, in CI,
-    // and the client never stopped): this thread stops itself too, before going on. Continuing
-    // discards whichever of the two is still pending.
+    // pipeline partners included; `fg` continues it here. Sent with SIGTSTP blocked in this
+    // thread, and unblocked before the handler is put back: either this thread takes it on the
+    // way out of pthread_sigmask, or another thread already took it and the whole process is
+    // stopping. Taken by another thread after the handler was back, it stopped nothing (CI).
     sigset_t stop_signal, mask;
     sigemptyset(&stop_signal);
     sigaddset(&stop_signal, SIGTSTP);
-    pthread_sigmask(SIG_UNBLOCK, &stop_signal, &mask);
+    pthread_sigmask(SIG_BLOCK, &stop_signal, &mask);
     struct sigaction stop, ours;
     memset(&stop, 0, sizeof stop);
     stop.sa_handler = SIG_DFL;
     sigemptyset(&stop.sa_mask);
     sigaction(SIGTSTP, &stop, &ours);
     kill(0, SIGTSTP);
-    raise(SIGTSTP);
+    pthread_sigmask(SIG_UNBLOCK, &stop_signal, NULL);
     sigaction(SIGTSTP, &ours, NULL);
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
     if (mouse != 0) mousemask(mouse, NULL);

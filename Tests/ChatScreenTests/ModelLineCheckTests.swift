@@ -103,7 +103,7 @@ import Testing
 
     @Test func completionLearnsNoNameFromALineThatWasNotSent() {
         var model = makeModel(login: nil, columns: 80)
-        for line in ["bob", "carol: not yet", "/dave: hi"] {
+        for line in ["bob", "carol: not yet", "/dave hi"] {
             type(line, into: &model)
             _ = model.handle(.enter)
         }

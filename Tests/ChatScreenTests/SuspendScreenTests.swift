@@ -3,11 +3,12 @@ import Foundation
 import Testing
 
 /// Ctrl-Z in a real terminal, under a real shell: the job stops, the shell has the terminal,
-/// and `fg` brings the screen back with what arrived meanwhile.
+/// `bg` does not give it back to the client, and `fg` brings the screen back with what arrived
+/// meanwhile.
 @Suite struct SuspendScreenTests {
     @Test func ctrlZStopsTheClientAndFgBringsTheScreenBack() async throws {
         let server = try await startTestServer()
-        let tmux = try TmuxSession(command: "env PS1='shell$ ' bash --norc --noprofile -i")
+        let tmux = try TmuxSession(command: "env PS1='shell$ ' bash --norc --noprofile -o notify -i")
         defer { tmux.kill() }
         try await tmux.waitForText("shell$")
         try tmux.type("\(FullScreenTests.client) --no-timestamps --port \(server.port) alice")
@@ -16,10 +17,19 @@ import Testing
         let bob = try await connectBob(to: server)
         try tmux.type("bob: before")
         try tmux.press("C-z")
-        // The shell's own screen: the client gave the terminal back before it stopped.
-        let stopped = try await tmux.waitForText("Stopped")
-        #expect(stopped.contains { $0.hasPrefix("shell$") }, "\(stopped)")
+        // The shell's own screen and prompt: the client gave the terminal back before it stopped.
+        let stopped = try await tmux.waitForScreen { (screen: [String]) in
+            screen.contains { $0.contains("Stopped") } && screen.last { !$0.isEmpty } == "shell$"
+        }
         #expect(!stopped.contains { $0.contains(" alice | 127.0.0.1") }, "\(stopped)")
+        // Continued in the background, it stops again at its first touch of the terminal
+        // (`notify` has the shell say so at once) rather than paint over the shell.
+        try tmux.type("bg")
+        try tmux.press("Enter")
+        let stoppedAgain = try await tmux.waitForScreen { (screen: [String]) in
+            screen.count { $0.contains("Stopped") } == 2
+        }
+        #expect(!stoppedAgain.contains { $0.contains(" alice | 127.0.0.1") }, "\(stoppedAgain)")
         try await bob.send("alice: while you were away")
         try tmux.type("fg")
         try tmux.press("Enter")

@@ -88,8 +88,9 @@ void chat_curses_present(int cursor_row, int cursor_column);
 // Makes the next chat_curses_present repaint every cell.
 void chat_curses_repaint(void);
 
-// Installs handlers for SIGINT, SIGTERM, SIGHUP and SIGWINCH that record the signal and write a
-// byte to `wake_descriptor`, so a loop blocked in poll wakes up and handles it as an event.
+// Installs handlers for SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGTSTP and SIGCONT that record the
+// signal and write a byte to `wake_descriptor`, so a loop blocked in poll wakes up and handles it
+// as an event.
 void chat_signals_install(int wake_descriptor);
 // Puts back the default actions.
 void chat_signals_restore(void);
