@@ -87,11 +87,20 @@ final class TestNode: Sendable {
         logger.logLevel =
             ProcessInfo.processInfo.environment["ACHAT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:))
             ?? logLevel
-        let node = try await ClusterNode.join(
-            url: url, nodeName: name, configuration: configuration, logger: logger,
-            onEvent: { recorder.record($0) }, onDeliveries: { recorder.record($0) },
-            onUndeliverable: { recorder.recordGivenUp($0) })
-        return TestNode(node: node, recorder: recorder)
+        let join = {
+            try await ClusterNode.join(
+                url: url, nodeName: name, configuration: configuration, logger: logger,
+                onEvent: { recorder.record($0) }, onDeliveries: { recorder.record($0) },
+                onUndeliverable: { recorder.recordGivenUp($0) })
+        }
+        do {
+            return TestNode(node: try await join(), recorder: recorder)
+        } catch let error as ClusterError where error.description.hasSuffix("within the query timeout") {
+            // Once more: with every cluster and screen test at once, CI's PostgreSQL once left a
+            // join unanswered for the whole 10 s (FailureTests, run at c8ca7fe). No test here is
+            // about a join timing out, and a failed join leaves nothing behind.
+            return TestNode(node: try await join(), recorder: recorder)
+        }
     }
 
     var events: [ClusterEvent] { recorder.events }
