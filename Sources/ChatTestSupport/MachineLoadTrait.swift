@@ -1,7 +1,8 @@
 import Testing
 
-/// Marks tests that keep both cores busy on their own: floods, hundreds of connections, churn.
-/// Such tests take turns, one at a time, while the light tests go on beside them.
+/// Marks tests that keep both cores busy on their own: floods, hundreds of connections, churn;
+/// and tests whose few seconds of timing such a test beside them would break (a cluster node's
+/// 3-second lease). They take turns, one at a time, while the light tests go on beside them.
 ///
 /// Swift Testing starts every test at once. On the 2-core CI machine, with some twenty floods
 /// running together, a flood that takes 12 s alone took over 100 s, and unrelated screen tests
