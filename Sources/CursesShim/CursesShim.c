@@ -47,10 +47,19 @@ static int detect_title_support(void) {
     return 0;
 }
 
-// xterm's focus reports (mode 1004): the client learns when its window loses the focus.
 static void write_sequence(const char *sequence) {
     fputs(sequence, stdout);
     fflush(stdout);
+}
+
+// The terminal modes the screen asks for, off whenever the terminal is given back (at the end,
+// and while suspended). Bracketed paste (xterm's mode 2004): pasted text arrives between marks,
+// so a Tab in it is text, not the completion key; terminals without the mode ignore the request.
+// Focus reports (mode 1004), where titles work: the client learns when its window loses the
+// focus.
+static void set_terminal_modes(int on) {
+    write_sequence(on ? "\033[?2004h" : "\033[?2004l");
+    if (title_mode != 0) write_sequence(on ? "\033[?1004h" : "\033[?1004l");
 }
 
 // Ctrl-Left and Ctrl-Right have no KEY_* constant. xterm-like terminfo entries list them as the
@@ -167,10 +176,7 @@ int chat_curses_begin(void) {
         // Keep the title the terminal had (xterm's title stack), to give it back at the end.
         write_sequence("\033[22;0t");
     }
-    if (title_mode != 0) write_sequence("\033[?1004h");
-    // Bracketed paste (xterm's mode 2004): pasted text arrives between marks, so a Tab in it is
-    // text, not the completion key. Terminals without the mode ignore the request.
-    write_sequence("\033[?2004h");
+    set_terminal_modes(1);
     return 0;
 }
 
@@ -205,8 +211,7 @@ int chat_curses_sender_pairs(int *first_pair) {
 void chat_curses_end(void) {
     if (!screen) return;
     mousemask(0, NULL);
-    write_sequence("\033[?2004l");
-    if (title_mode != 0) write_sequence("\033[?1004l");
+    set_terminal_modes(0);
     if (title_mode == 2) write_sequence("\033[23;0t");
     title_mode = 0;
     endwin();
@@ -221,8 +226,7 @@ int chat_curses_suspend(void) {
     if (getpgrp() == getsid(0)) return -1;
     mmask_t mouse = 0;
     mousemask(0, &mouse);
-    write_sequence("\033[?2004l");
-    if (title_mode != 0) write_sequence("\033[?1004l");
+    set_terminal_modes(0);
     endwin();
     // The job stops as the terminal's own Ctrl-Z would stop it (raw mode turned that off),
     // pipeline partners included; `fg` continues it here. Sent with SIGTSTP blocked in this
@@ -243,8 +247,7 @@ int chat_curses_suspend(void) {
     sigaction(SIGTSTP, &ours, NULL);
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
     if (mouse != 0) mousemask(mouse, NULL);
-    if (title_mode != 0) write_sequence("\033[?1004h");
-    write_sequence("\033[?2004h");
+    set_terminal_modes(1);
     // The shell wrote over the screen meanwhile: the next refresh repaints every cell.
     clearok(curscr, TRUE);
     return 0;
