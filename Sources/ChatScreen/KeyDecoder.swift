@@ -41,7 +41,8 @@ public enum TerminalInput: Equatable, Sendable {
 ///
 /// Between the bracketed-paste marks (Escape [200~ and Escape [201~, sent by terminals where the
 /// screen enabled xterm's mode 2004) a Tab is a pasted character, not the completion key: text
-/// copied from a table must arrive as it was. Terminals without the mode never send the marks.
+/// copied from a table must arrive as it was. Other control characters there are dropped: they
+/// are no keys anyone pressed. Terminals without the mode never send the marks.
 public struct KeyDecoder: Equatable, Sendable {
     private var escape = EscapeState.none
     /// Inside a bracketed paste.
@@ -65,7 +66,14 @@ public struct KeyDecoder: Equatable, Sendable {
     /// key of ours.
     public mutating func decode(_ input: TerminalInput) -> Key? {
         let key = escapeDecoded(input)
-        return isPasting && key == .tab ? .character("\t") : key
+        guard isPasting else { return key }
+        switch key {
+        case .tab: return .character("\t")
+        // Text copied from a log or a terminal can carry a stray control character; pasted, it
+        // must not quit (Ctrl-C), suspend (Ctrl-Z), clear or delete what came before it.
+        case .control, .backspace: return nil
+        default: return key
+        }
     }
 
     private mutating func escapeDecoded(_ input: TerminalInput) -> Key? {

@@ -87,4 +87,16 @@ import Testing
         #expect(decode("\u{1B}[200~\u{1B}[201~b", with: &decoder) == [.character("b")])
         #expect(!decoder.isPasting)
     }
+
+    /// Ctrl-C, Ctrl-Z, Ctrl-L, Backspace and Delete inside a paste are dropped, not obeyed;
+    /// Enter still ends each pasted line, and after the paste they are keys again.
+    @Test func controlCharactersInsideABracketedPasteAreDropped() {
+        var decoder = KeyDecoder()
+        #expect(
+            decode("\u{1B}[200~a\u{03}b\u{1A}\u{0C}c\u{08}\u{7F}d\re\u{1B}[201~\u{03}\u{7F}", with: &decoder)
+                == [
+                    .character("a"), .character("b"), .character("c"), .character("d"), .enter,
+                    .character("e"), .control("c"), .backspace,
+                ])
+    }
 }

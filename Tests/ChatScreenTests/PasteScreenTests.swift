@@ -40,6 +40,22 @@ import Testing
         await server.shutdown()
     }
 
+    /// A Ctrl-C or Ctrl-Z copied along with some text neither quits nor suspends the client
+    /// when pasted: it is dropped, and the rest of the line goes out.
+    @Test func controlCharactersInABracketedPasteAreNotObeyed() async throws {
+        let server = try await startTestServer()
+        let tmux = try startClientScreen(port: server.port, "--no-timestamps alice")
+        defer { tmux.kill() }
+        try await tmux.waitForText("-- logging in as alice")
+        let bob = try await connectBob(to: server)
+        try tmux.paste("bob: a\u{03}b\u{1A}c\u{7F}\nbob: still here\n", bracketed: true)
+        #expect(try await bob.readLine() == "from alice: abc")
+        #expect(try await bob.readLine() == "from alice: still here")
+        try await tmux.waitForText("→ bob: still here")
+        await bob.close()
+        await server.shutdown()
+    }
+
     /// A long pasted line goes into the input at once, not character by character: one by one,
     /// each re-reading the whole line, 10,000 characters took 6 s and 40,000 over a minute and a
     /// half, with the screen frozen. It is shown, and Enter sends it whole.
