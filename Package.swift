@@ -43,8 +43,8 @@ let package = Package(
             ],
             swiftSettings: hotPathSettings
         ),
-        // What the three executables share on their command lines: the server address flags, the
-        // log level as an argument, the version.
+        // What the three executables share on their command lines: the server address flags and
+        // the version; and the log level as an argument, which only chat-server takes.
         .target(
             name: "ChatCommandLine",
             dependencies: [
