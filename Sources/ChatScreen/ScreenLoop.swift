@@ -184,6 +184,8 @@ final class ScreenLoop {
             model.remark("not suspended: no shell with job control started the client to bring it back")
             return
         }
+        // The terminal had its own title back while the client was stopped.
+        title = nil
         terminal.updateSize()
         model.resize(rows: terminal.size.rows, columns: terminal.size.columns)
     }

@@ -227,6 +227,9 @@ int chat_curses_suspend(void) {
     mmask_t mouse = 0;
     mousemask(0, &mouse);
     set_terminal_modes(0);
+    // The shell gets its own title back while the client is stopped; the unread count would
+    // otherwise stand over it, frozen. The caller sets ours again.
+    if (title_mode == 2) write_sequence("\033[23;0t");
     endwin();
     // The job stops as the terminal's own Ctrl-Z would stop it (raw mode turned that off),
     // pipeline partners included; `fg` continues it here. Sent with SIGTSTP blocked in this
@@ -247,6 +250,7 @@ int chat_curses_suspend(void) {
     sigaction(SIGTSTP, &ours, NULL);
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
     if (mouse != 0) mousemask(mouse, NULL);
+    if (title_mode == 2) write_sequence("\033[22;0t");
     set_terminal_modes(1);
     // The shell wrote over the screen meanwhile: the next refresh repaints every cell.
     clearok(curscr, TRUE);

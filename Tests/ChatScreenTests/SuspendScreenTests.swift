@@ -4,16 +4,20 @@ import Testing
 
 /// Ctrl-Z in a real terminal, under a real shell: the job stops, the shell has the terminal,
 /// `bg` does not give it back to the client, and `fg` brings the screen back with what arrived
-/// meanwhile.
+/// meanwhile. The window title is the shell's while the client is stopped.
 @Suite struct SuspendScreenTests {
     @Test func ctrlZStopsTheClientAndFgBringsTheScreenBack() async throws {
         let server = try await startTestServer()
         let tmux = try TmuxSession(command: "env PS1='shell$ ' bash --norc --noprofile -o notify -i")
         defer { tmux.kill() }
         try await tmux.waitForText("shell$")
+        try tmux.type("printf '\\033]2;the shell\\007'")
+        try tmux.press("Enter")
+        try await tmux.waitForDisplay("#{pane_title}") { $0 == "the shell" }
         try tmux.type("\(FullScreenTests.client) --no-timestamps --port \(server.port) alice")
         try tmux.press("Enter")
         try await tmux.waitForText("-- logging in as alice")
+        try await tmux.waitForDisplay("#{pane_title}") { $0.hasPrefix("alice") }
         let bob = try await connectBob(to: server)
         try tmux.type("bob: before")
         try tmux.press("C-z")
@@ -22,6 +26,7 @@ import Testing
             screen.contains { $0.contains("Stopped") } && screen.last { !$0.isEmpty } == "shell$"
         }
         #expect(!stopped.contains { $0.contains(" alice | 127.0.0.1") }, "\(stopped)")
+        try await tmux.waitForDisplay("#{pane_title}") { $0 == "the shell" }
         // Continued in the background, it stops again at its first touch of the terminal
         // (`notify` has the shell say so at once) rather than paint over the shell.
         try tmux.type("bg")
@@ -39,6 +44,7 @@ import Testing
                 && screen.last == "> bob: before"
         }
         #expect(!back.contains { $0.contains("Stopped") }, "\(back)")
+        try await tmux.waitForDisplay("#{pane_title}") { $0.hasPrefix("alice") }
         try tmux.press("C-c")
         try await tmux.waitForScreen { (screen: [String]) in screen.last { !$0.isEmpty } == "shell$" }
         await bob.close()
