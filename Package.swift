@@ -76,6 +76,8 @@ let package = Package(
                 "ChatProtocol",
                 // Several servers as one, when configured.
                 "ChatCluster",
+                // BoringSSL's reasons in words, for the log.
+                "TLSTrust",
                 // Whole writes for the log writer's thread.
                 "SystemSupport",
                 .product(name: "SystemPackage", package: "swift-system"),

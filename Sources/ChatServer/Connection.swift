@@ -2,6 +2,7 @@ import ChatCluster
 import ChatProtocol
 import Logging
 import NIOCore
+import NIOSSL
 import NIOTLS
 import SystemPackage
 
@@ -175,7 +176,12 @@ final class Connection: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        perform(lifecycle.failed(reason: Wording.reason(error)))
+        // A client that ends its TLS stream with a bare FIN, as many do, has ended its input: the
+        // end-of-input event follows, and what is queued for it still goes out, as without TLS.
+        if case NIOSSLError.uncleanShutdown = error { return }
+        perform(
+            lifecycle.failed(
+                reason: broker.configuration.tls == nil ? Wording.reason(error) : ServerTLS.reason(error)))
     }
 
     func channelInactive(context: ChannelHandlerContext) {

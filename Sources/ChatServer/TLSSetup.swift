@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import NIOTLS
+import TLSTrust
 
 #if canImport(Glibc)
     import Glibc
@@ -43,9 +44,16 @@ struct ServerTLS: Sendable {
         } catch {
             throw Self.unusable(files.privateKeyPath, "the private key", error)
         }
-        let configuration = TLSConfiguration.makeServerConfiguration(
+        var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) },
             privateKey: .privateKey(key))
+        // NIOSSL's default still takes TLS 1.0 and 1.1 (RFC 8996 retired them).
+        configuration.minimumTLSVersion = .tlsv12
+        // Every close the server starts comes after its own wait for the client (the drain, the
+        // login timeout, the shutdown's grace); NIOSSL would wait up to 5 s more for a
+        // close_notify from a client that has not sent one by then, which held a refused
+        // connection's place for 6 s instead of 1 and made a shutdown take 8 s instead of 3.
+        configuration.shutdownTimeout = .zero
         do {
             context = try NIOSSLContext(configuration: configuration)
         } catch NIOSSLError.failedToLoadPrivateKey {
@@ -81,11 +89,17 @@ struct ServerTLS: Sendable {
         case NIOSSLError.noSuchFilesystemObject: return "no such file"
         case NIOSSLError.failedToLoadCertificate: return "not a readable PEM certificate"
         case NIOSSLError.failedToLoadPrivateKey: return "not a readable PEM private key"
-        case NIOSSLError.handshakeFailed(let error): return "handshake failed: \(error)"
-        case let error as BoringSSLError: return "\(error)"
-        default: return Wording.reason(error)
+        case NIOSSLError.handshakeFailed(let error):
+            return "TLS handshake failed: \(TLSTrust.reasons(error) ?? "\(error)")"
+        case NIOSSLError.uncleanShutdown: return "the client's TLS ended without close_notify"
+        default: return TLSTrust.reasons(error).map { "TLS error: \($0)" } ?? Wording.reason(error)
         }
     }
+}
+
+/// A handshake that failed, passed on to the connection so that it leaves with the reason.
+struct TLSHandshakeFailure: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// Sits right after the TLS handler until the handshake completes. A handshake that fails (a
@@ -112,13 +126,16 @@ private final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHan
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         statistics.tlsHandshakeFailed()
+        let reason = ServerTLS.reason(error)
         logger.debug(
             "TLS handshake failed",
             metadata: [
                 "peer":
                     "\(context.remoteAddress.map { Wording.address(host: $0.ipAddress ?? "?", port: $0.port ?? 0) } ?? "?")",
-                "reason": "\(ServerTLS.reason(error))",
+                "reason": "\(reason)",
             ])
-        context.close(promise: nil)
+        // The connection closes with the reason, so its `disconnected` line says what happened
+        // rather than that the client closed.
+        context.fireErrorCaught(TLSHandshakeFailure(description: reason))
     }
 }

@@ -56,6 +56,47 @@ public enum TLSTrust {
         (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
     }
 
+    /// BoringSSL's reasons for `error` in words, "no shared cipher" for `NO_SHARED_CIPHER`, or nil
+    /// when it carries none. Its own descriptions end each reason with the path of the C file and
+    /// the line that raised it, which says nothing to a user and leaks the build's directories.
+    public static func reasons(_ error: any Error) -> String? {
+        let stack: NIOBoringSSLErrorStack
+        switch error {
+        case NIOSSLError.handshakeFailed(let boring), NIOSSLError.shutdownFailed(let boring):
+            guard let found = errorStack(boring) else { return nil }
+            stack = found
+        case let boring as BoringSSLError:
+            guard let found = errorStack(boring) else { return nil }
+            stack = found
+        default:
+            return nil
+        }
+        let words = stack.map(reason).filter { !$0.isEmpty }
+        return words.isEmpty ? nil : words.joined(separator: "; ")
+    }
+
+    private static func errorStack(_ error: BoringSSLError) -> NIOBoringSSLErrorStack? {
+        switch error {
+        case .sslError(let stack), .unknownError(let stack), .invalidSNIName(let stack),
+            .failedToSetALPN(let stack):
+            return stack
+        default:
+            return nil
+        }
+    }
+
+    /// "Error: 268435638 error:100000b6:SSL routines:OPENSSL_internal:NO_RENEGOTIATION at
+    /// /path/ssl_lib.cc:123" becomes "no renegotiation"; a reason NIOSSL made up itself ("Error:
+    /// EOF during handshake") is already words, and stays as it is.
+    private static func reason(_ error: BoringSSLInternalError) -> String {
+        let text = error.description
+        if let match = text.firstMatch(of: /error:[0-9A-Fa-f]+:[^:]*:[^:]*:([A-Za-z0-9_]+)/) {
+            return String(match.1.lowercased().map { $0 == "_" ? " " : $0 })
+        }
+        let words = text.hasPrefix("Error:") ? text.dropFirst("Error:".count) : Substring(text)
+        return String(words.drop { $0 == " " })
+    }
+
     /// Why a handshake with `host` failed, or nil if `error` is not a TLS failure.
     public static func handshakeFailure(_ error: any Error, host: String) -> String? {
         switch error {
@@ -73,13 +114,13 @@ public enum TLSTrust {
             where details.contains(marker) {
                 return "the server does not speak TLS"
             }
-            return "the TLS handshake failed (\(details))"
+            return "the TLS handshake failed (\(reasons(error) ?? details))"
         case let error as NIOSSLError:
-            return "the TLS connection failed (\(error))"
+            return "the TLS connection failed (\(reasons(error) ?? "\(error)"))"
         case let error as NIOSSLExtraError:
             return "the TLS connection failed (\(error))"
         case let error as BoringSSLError:
-            return "the TLS connection failed (\(error))"
+            return "the TLS connection failed (\(reasons(error) ?? "\(error)"))"
         default:
             return nil
         }

@@ -126,6 +126,79 @@ import Testing
         for client in [silent, halfHello] { try await client.waitUntilClosedByServer() }
     }
 
+    /// TLS 1.0 and 1.1 are refused (RFC 8996), and the log says why; TLS 1.2 is taken.
+    @Test func aClientLimitedToTLS11IsRefusedAndOneWithTLS12GetsIn() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try await tlsServer(certificates, ["--log-level", "info"])
+        var old = try TestCertificates.clientConfiguration(trusting: certificates.caCertificate)
+        old.minimumTLSVersion = .tlsv1
+        old.maximumTLSVersion = .tlsv11
+        let refused = try await LineClient.connect(port: server.port, tls: old)
+        try? await refused.send("alice")
+        try? await refused.send("alice: over TLS 1.1")
+        let heard = (try? await refused.readToEnd()) ?? []
+        #expect(!heard.contains("from alice: over TLS 1.1"), "\(heard)")
+        try await server.child.waitForStderrLine {
+            $0.contains("reason=TLS handshake failed: unsupported protocol") && $0.contains("disconnected")
+        }
+
+        var current = old
+        current.maximumTLSVersion = .tlsv12
+        let alice = try await loggedIn("alice", port: server.port, tls: current)
+        try await alice.send("alice: over TLS 1.2")
+        #expect(try await alice.readLine() == "from alice: over TLS 1.2")
+    }
+
+    /// A client that ends its input with a bare FIN and no close_notify (Python's ssl module, Go
+    /// and many others can) still gets what is queued for it, as without TLS; it was closed at
+    /// once with nothing (`uncleanShutdown`).
+    @Test func aClientThatEndsWithoutCloseNotifyStillGetsWhatIsQueuedForIt() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try await tlsServer(certificates)
+        let client = try plainCloseClient(server, certificates, "alice", "bare-fin", "500")
+        try await client.waitForStdoutLine { $0 == "closed" }
+        let lines = client.stdout.split(separator: "\n").map(String.init)
+        #expect(lines == (0..<500).map { "from alice: line \($0)" } + ["closed"])
+        #expect(try await client.waitForExit() == 0)
+    }
+
+    /// A client that never answers the server's close_notify is closed when the server's own
+    /// wait ends: NIOSSL waited 5 s more, which held a refused connection's place for 6 s instead
+    /// of 1 and made a shutdown take 8 s instead of 3. Told apart by events, not a clock: in the
+    /// server's log the refused client (1 s to leave) is gone before a connection made at its
+    /// refusal is reset at its 3.5-second login timeout.
+    @Test func aRefusedClientThatNeverAnswersCloseNotifyIsClosedAfterItsSecond() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try await tlsServer(certificates, ["--login-timeout", "3.5", "--log-level", "info"])
+        let trusting = try TestCertificates.clientConfiguration(trusting: certificates.caCertificate)
+        let alice = try await loggedIn("alice", port: server.port, tls: trusting)
+        let refused = try plainCloseClient(server, certificates, "alice", "silent")
+        defer { refused.terminate() }
+        try await refused.waitForStdoutLine { $0.hasPrefix("error: ") }
+        // Without a handshake, nothing can be said to it: reset at the login timeout.
+        let reference = try await LineClient.connect(port: server.port)
+        try await reference.waitUntilClosedByServer()
+        try await server.child.waitForStderrLine { $0.contains("reason=no TLS handshake within") }
+        let log = server.child.stderr.split(separator: "\n")
+        let refusedGone = log.firstIndex { $0.contains("disconnected") && $0.contains("already online") }
+        let referenceGone = log.firstIndex { $0.contains("disconnected") && $0.contains("no TLS handshake") }
+        #expect(refusedGone != nil && referenceGone != nil && refusedGone! < referenceGone!, "\(log)")
+        try await alice.send("alice: still here")
+        #expect(try await alice.readLine() == "from alice: still here")
+    }
+
+    /// `Tests/Fixtures/tls_plain_close_client.py`: TLS over memory buffers, so that it can end
+    /// the TCP stream itself, or never answer a close_notify.
+    private func plainCloseClient(
+        _ server: ServerProcess, _ certificates: TestCertificates, _ arguments: String...
+    ) throws -> ChildProcess {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/tls_plain_close_client.py")
+        return try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", script.path, "\(server.port)", certificates.caCertificate] + arguments)
+    }
+
     private func tlsServer(_ certificates: TestCertificates, _ more: [String] = []) async throws
         -> ServerProcess
     {
