@@ -18,6 +18,8 @@ public enum TLSTrust {
         trusting caFile: String?, option: String, verification: CertificateVerification = .fullVerification
     ) throws(SetupFailure) -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
+        // As the server: NIOSSL's default still offers TLS 1.0 and 1.1 (RFC 8996 retired them).
+        configuration.minimumTLSVersion = .tlsv12
         configuration.certificateVerification = verification
         if let caFile {
             configuration.trustRoots = .certificates(try certificates(in: caFile, option: option))

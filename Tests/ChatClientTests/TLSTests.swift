@@ -139,6 +139,25 @@ import Testing
         await server.shutdown()
     }
 
+    /// A server that offers only TLS 1.1 (RFC 8996 retired it) is refused before the login goes
+    /// out.
+    @Test func aServerOfferingOnlyTLS11IsRefused() async throws {
+        let certificates = try await TestCertificates.shared.value
+        let server = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_1", "-cipher", "ALL:@SECLEVEL=0",
+                "-cert", certificates.serverCertificate, "-key", certificates.serverKey,
+            ])
+        defer { server.terminate() }
+        let accepting = try await server.waitForStdoutLine { $0.hasPrefix("ACCEPT ") }
+        let port = try #require(accepting.split(separator: ":").last.map(String.init))
+        let client = try startClient(["--tls-ca", certificates.caCertificate, "--port", port, "alice"])
+        #expect(try await client.waitForExit() == 1)
+        #expect(client.stderr.contains("the TLS handshake failed"), "\(client.stderr)")
+        #expect(!server.stdout.contains("alice"), "\(server.stdout)")
+    }
+
     @Test func aCAFileThatCannotBeUsedIsSaidBeforeConnecting() async throws {
         let missing = try startClient(["--tls-ca", "/nonexistent/ca.pem", "--port", "1", "alice"])
         #expect(try await missing.waitForExit() == 1)
