@@ -233,7 +233,7 @@ final class Broker {
             in: configuration.shutdownGracePeriod
         ) {
             for connection in self.connections.values {
-                self.statistics.cutOff(.shutdownGracePeriod)
+                connection.countCutOff(.shutdownGracePeriod)
                 connection.closeNow(reason: "shutdown grace period over")
             }
         }

@@ -129,7 +129,7 @@ extension Connection {
             )
         }
         logger.notice("cut off", metadata: ["reason": "queue budget exceeded; took nothing for \(words)"])
-        broker.statistics.cutOff(.queueBudget)
+        countCutOff(.queueBudget)
         perform(lifecycle.cutOff(.stalled(words), reason: "stalled while the queue budget was exceeded"))
     }
 
@@ -160,7 +160,7 @@ extension Connection {
         if monitor.isStalled(taken: bytesTaken, now: .now()) {
             let timeout = Wording.duration(broker.configuration.stallTimeout)
             logger.notice("cut off", metadata: ["reason": "took nothing for \(timeout) with a full queue"])
-            broker.statistics.cutOff(.stalled)
+            countCutOff(.stalled)
             return perform(
                 lifecycle.cutOff(.stalled(timeout), reason: "stalled: took nothing for \(timeout)"))
         }

@@ -87,7 +87,7 @@ extension Connection {
             let action = self.lifecycle.drainTimerFired(after: Wording.duration(timeout))
             // Counted as a cut-off when its output is thrown away, not for a turned-away client
             // closed after its second.
-            if action == .abandon { self.broker.statistics.cutOff(.drainTimeout) }
+            if action == .abandon { self.countCutOff(.drainTimeout) }
             self.perform(action)
         }
         let written = context.eventLoop.makePromise(of: Void.self)
@@ -100,6 +100,14 @@ extension Connection {
             // NIO makes this a full close as soon as the input has ended as well.
             self.perform(self.lifecycle.outputWritten())
         }
+    }
+
+    /// Once per connection, under the first reason: a reader cut off for stalling that then runs
+    /// out its drain timeout was one connection ended, not two.
+    func countCutOff(_ reason: CutOffReason) {
+        guard !isCountedAsCutOff else { return }
+        isCountedAsCutOff = true
+        broker.statistics.cutOff(reason)
     }
 
     /// The connection leaves without having logged in (refused at once or at its login, timed

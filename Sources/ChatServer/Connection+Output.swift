@@ -45,7 +45,7 @@ extension Connection {
     @inline(never)
     private func cutOffAtTheLimit() {
         let limit = broker.configuration.maximumQueueBytes
-        broker.statistics.cutOff(.tooSlow)
+        countCutOff(.tooSlow)
         logger.notice(
             "cut off",
             metadata: [

@@ -69,6 +69,8 @@ final class Connection: ChannelInboundHandler {
     var socket: SystemPackage.FileDescriptor?
     /// With TLS, until the handshake completes: nothing can be said to the client meanwhile.
     var awaitsTLSHandshake = false
+    /// Counted in `chat_cut_offs_total` already, under the first reason (`countCutOff`).
+    var isCountedAsCutOff = false
     /// What this connection's queue counts for in the broker's queue budget.
     var accountedQueueBytes = 0
 

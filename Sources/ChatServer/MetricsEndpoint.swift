@@ -129,13 +129,20 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
         }
     }
 
+    /// A request NIO could not parse has had its 400 (`configureHTTPServerPipeline`'s error
+    /// handling) and is closed now; it was left open, holding one of the few connections the
+    /// endpoint takes, until the request timeout, and a second read answered it again.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     private func route(_ context: ChannelHandlerContext, _ request: HTTPRequestHead) {
-        let path =
-            request.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        guard path == "/metrics" else {
+        guard Self.path(of: request.uri) == "/metrics" else {
             return respond(context, .notFound, "not found; metrics are at /metrics\n")
         }
-        guard request.method == .GET else { return respond(context, .methodNotAllowed, "only GET\n") }
+        guard request.method == .GET else {
+            return respond(context, .methodNotAllowed, "only GET\n", extraHeaders: [("Allow", "GET")])
+        }
         answered = true
         let registry = publisher.registry
         publisher.publish(answeringOn: context.eventLoop).assumeIsolated().whenComplete { _ in
@@ -147,20 +154,32 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
         }
     }
 
+    /// The path of an origin-form (`/metrics?x`) or absolute-form (`http://host/metrics`) target.
+    static func path(of target: String) -> Substring {
+        var rest = Substring(target)
+        if let scheme = rest.range(of: "://"), !rest[..<scheme.lowerBound].contains("/") {
+            rest = rest[scheme.upperBound...]
+            rest = rest.firstIndex(of: "/").map { rest[$0...] } ?? "/"
+        }
+        return rest.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+
     private func respond(
         _ context: ChannelHandlerContext,
         _ status: HTTPResponseStatus,
         _ body: String,
-        contentType: String = "text/plain; charset=utf-8"
+        contentType: String = "text/plain; charset=utf-8",
+        extraHeaders: [(String, String)] = []
     ) {
         guard !answered else { return }
         answered = true
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
-        let headers = HTTPHeaders([
-            ("Content-Type", contentType), ("Content-Length", "\(buffer.readableBytes)"),
-            ("Connection", "close"),
-        ])
+        let headers = HTTPHeaders(
+            [
+                ("Content-Type", contentType), ("Content-Length", "\(buffer.readableBytes)"),
+                ("Connection", "close"),
+            ] + extraHeaders)
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
             promise: nil)

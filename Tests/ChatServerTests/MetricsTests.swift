@@ -93,6 +93,29 @@ import Testing
                 + String(repeating: "x", count: 100_000)
             #expect(try await request(port, huge).status == "413")
             #expect(try await request(port, "GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n").status == "200")
+            #expect(
+                try await request(port, "GET http://x:9/metrics HTTP/1.1\r\nHost: x\r\n\r\n").status == "200")
+        }
+    }
+
+    /// What is not HTTP gets one 400 and is closed at once: it was held until the request
+    /// timeout (patient here, so a connection left open fails the test), and answered twice.
+    /// A 405 says what is allowed.
+    @Test func aRequestThatIsNotHTTPGetsOne400AndIsClosed() async throws {
+        try await withEndpoint(MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper)) {
+            (port: Int) async throws in
+            for raw in ["hello\r\n\r\n", "GET /metrics\r\n\r\n", "\u{16}\u{3}\u{1}\u{0}\u{5}junk"] {
+                let client = try await LineClient.connect(port: port)
+                try await client.sendRaw(raw)
+                let lines = try await client.readToEnd(timeout: .seconds(20))
+                #expect(
+                    lines.filter { $0.hasPrefix("HTTP/1.1 ") } == ["HTTP/1.1 400 Bad Request\r"], "\(lines)")
+            }
+            let client = try await LineClient.connect(port: port)
+            try await client.sendRaw("DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            let lines = try await client.readToEnd()
+            #expect(
+                lines.first?.hasPrefix("HTTP/1.1 405") == true && lines.contains("Allow: GET\r"), "\(lines)")
         }
     }
 
@@ -232,6 +255,40 @@ import Testing
             #expect(moved("chat_bytes_received_total") == sentLines.utf8.count + carolsLogin.utf8.count)
             await third.close()
             await fourth.close()
+        }
+    }
+
+    /// A reader cut off for stalling that then runs out its drain timeout is one connection the
+    /// server ended, counted under its first reason; it was counted as stalled and again as a
+    /// drain timeout.
+    @Test(.loadsTheMachine) func aCutOffIsCountedOnceUnderItsFirstReason() async throws {
+        let configuration = ChatServerConfiguration.forTests.with {
+            $0.stallTimeout = .seconds(1)
+            $0.drainTimeout = .seconds(1)
+            $0.metrics = MetricsEndpointConfiguration(port: 0, requestTimeout: patientScraper)
+        }
+        try await withServer(configuration: configuration) { server in
+            let port = try #require(server.metricsAddress?.port)
+            let stuck = try await loggedIn("stuck", port: server.port, receiveBufferBytes: 16 * 1024)
+            try await stuck.stopReading()
+            let sender = try await loggedIn("sender", port: server.port)
+            let before = try await scrape(port)
+            let flood = Flood(recipients: "stuck", count: 20_000, textBytes: 1000)
+            async let sent: Void = flood.send(from: sender)
+            // Cut off, drained for a second, then reset: only the sender is left.
+            try await waitUntil(timeout: .seconds(60)) {
+                try await scrape(port)["chat_connections_open"] == "1.0"
+            }
+            try await sent
+            let after = try await scrape(port)
+            func moved(_ reason: String) -> Int {
+                let series = "chat_cut_offs_total{reason=\"\(reason)\"}"
+                return Int(after[series] ?? "0")! - Int(before[series] ?? "0")!
+            }
+            #expect(moved("stalled") == 1)
+            #expect(moved("drain_timeout") == 0)
+            await sender.close()
+            await stuck.close()
         }
     }
 
