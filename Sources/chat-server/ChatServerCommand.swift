@@ -67,6 +67,9 @@ struct ChatServerCommand: AsyncParsableCommand {
         var configuration = ChatServerConfiguration(host: address.resolvedHost, port: address.resolvedPort)
         if let eventLoops { configuration.eventLoops = eventLoops }
         connections.apply(to: &configuration, descriptorLimit: descriptorLimit)
+        if let warning = connections.capWarning(descriptorLimit: descriptorLimit) {
+            logger.warning("\(warning)")
+        }
         flowControl.apply(to: &configuration)
         tls.apply(to: &configuration)
         metrics.apply(to: &configuration)

@@ -47,6 +47,14 @@ struct ConnectionOptions: ParsableArguments {
         }
     }
 
+    /// Said at start when `--max-connections` leaves no room for the server's own descriptors:
+    /// past the limit, new connections wait unaccepted, with no notice, instead of being refused.
+    func capWarning(descriptorLimit: Int) -> String? {
+        guard let maxConnections, maxConnections > descriptorLimit - Self.descriptorMargin else { return nil }
+        return
+            "--max-connections \(maxConnections) is above what the open-file limit (\(descriptorLimit)) leaves for connections (\(max(0, descriptorLimit - Self.descriptorMargin))): past that, connections wait unaccepted instead of getting the full server's notice"
+    }
+
     /// `descriptorLimit` is the soft limit on open files once raised.
     func apply(to configuration: inout ChatServerConfiguration, descriptorLimit: Int) {
         configuration.maximumConnections = maxConnections ?? max(1, descriptorLimit - Self.descriptorMargin)
