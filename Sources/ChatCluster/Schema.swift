@@ -104,6 +104,10 @@ enum Schema {
         } else {
             try await connection.run("UPDATE achat_schema SET version = \(version)", logger: logger)
         }
-        logger.info("cluster schema upgraded", metadata: ["from": "\(current)", "to": "\(version)"])
+        if current == 0 {
+            logger.info("cluster tables created", metadata: ["version": "\(version)"])
+        } else {
+            logger.info("cluster schema upgraded", metadata: ["from": "\(current)", "to": "\(version)"])
+        }
     }
 }
