@@ -69,12 +69,12 @@ struct ServerTLS: Sendable {
         }
     }
 
-    /// The TLS handler first, so everything after it sees plain lines; then a watcher that counts
-    /// and logs a failed handshake and steps aside once the handshake is done.
+    /// The TLS handler, so everything after it sees plain lines, between a watcher for the client's
+    /// first bytes and one that counts and logs a failed handshake; both step aside once done.
     func addHandlers(to channel: any Channel, statistics: ServerStatistics, logger: Logger) throws {
+        let watcher = HandshakeWatcher(statistics: statistics.onLoop(channel.eventLoop), logger: logger)
         try channel.pipeline.syncOperations.addHandlers(
-            NIOSSLServerHandler(context: context),
-            HandshakeWatcher(statistics: statistics.onLoop(channel.eventLoop), logger: logger))
+            FirstBytesWatcher(handshake: watcher), NIOSSLServerHandler(context: context), watcher)
     }
 
     /// NIOSSL says only that it could not load a file; the system says why, if it cannot be read.
@@ -111,6 +111,8 @@ private final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHan
 
     private let statistics: LoopStatistics
     private let logger: Logger
+    /// Whether the client sent anything (`FirstBytesWatcher`).
+    var clientSentBytes = false
 
     init(statistics: LoopStatistics, logger: Logger) {
         self.statistics = statistics
@@ -125,6 +127,12 @@ private final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHan
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Connected and gone without a byte (a port scan, a load balancer's health check): no
+        // handshake was tried, so none failed.
+        guard clientSentBytes else {
+            return context.fireErrorCaught(
+                TLSHandshakeFailure(description: "closed before any TLS handshake"))
+        }
         statistics.tlsHandshakeFailed()
         let reason = ServerTLS.reason(error)
         logger.debug(
@@ -137,5 +145,23 @@ private final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHan
         // The connection closes with the reason, so its `disconnected` line says what happened
         // rather than that the client closed.
         context.fireErrorCaught(TLSHandshakeFailure(description: reason))
+    }
+}
+
+/// Ahead of the TLS handler until the client's first bytes, to tell a connection that never tried
+/// a handshake from one whose handshake failed.
+private final class FirstBytesWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let handshake: HandshakeWatcher
+
+    init(handshake: HandshakeWatcher) {
+        self.handshake = handshake
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        handshake.clientSentBytes = true
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

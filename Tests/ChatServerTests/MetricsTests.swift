@@ -190,6 +190,17 @@ import Testing
             logger: Logger(label: "test"))
         let port = try #require(server.metricsAddress?.port)
         #expect(try await scrape(port)["chat_tls_handshake_failures_total"] == "0")
+        // Connected and closed without a byte, as port scans and health checks do: no handshake
+        // was tried, so none failed.
+        for _ in 0..<3 {
+            let silent = try await LineClient.connect(port: server.port)
+            await silent.close()
+        }
+        try await waitUntil {
+            let metrics = try await scrape(port)
+            return metrics["chat_connections_total"] == "3" && metrics["chat_connections_open"] == "0.0"
+        }
+        #expect(try await scrape(port)["chat_tls_handshake_failures_total"] == "0")
         for _ in 0..<3 {
             let plain = try await LineClient.connect(port: server.port)
             try await plain.send("mallory")
