@@ -41,8 +41,8 @@ public enum TerminalInput: Equatable, Sendable {
 ///
 /// Between the bracketed-paste marks (Escape [200~ and Escape [201~, sent by terminals where the
 /// screen enabled xterm's mode 2004) a Tab is a pasted character, not the completion key: text
-/// copied from a table must arrive as it was. Other control characters there are dropped: they
-/// are no keys anyone pressed. Terminals without the mode never send the marks.
+/// copied from a table must arrive as it was. Every other key there (control characters, the
+/// sequences of arrow and editing keys, Alt and a key) is dropped: none was pressed. Terminals without the mode never send the marks.
 public struct KeyDecoder: Equatable, Sendable {
     private var escape = EscapeState.none
     /// Inside a bracketed paste.
@@ -69,10 +69,11 @@ public struct KeyDecoder: Equatable, Sendable {
         guard isPasting else { return key }
         switch key {
         case .tab: return .character("\t")
-        // Text copied from a log or a terminal can carry a stray control character; pasted, it
-        // must not quit (Ctrl-C), suspend (Ctrl-Z), clear or delete what came before it.
-        case .control, .backspace: return nil
-        default: return key
+        case .character, .enter: return key
+        // Text copied from a log or a terminal can carry a stray control character or escape
+        // sequence; pasted, it must not quit (Ctrl-C), suspend (Ctrl-Z), delete what came before
+        // it, or recall a line from the history (an arrow key's sequence) in mid-paste.
+        default: return nil
         }
     }
 

@@ -69,6 +69,9 @@ final class Connection: ChannelInboundHandler {
     var socket: SystemPackage.FileDescriptor?
     /// With TLS, until the handshake completes: nothing can be said to the client meanwhile.
     var awaitsTLSHandshake = false
+    /// The client's TLS stream ended with a bare FIN, not close_notify: its input is over, but an
+    /// unfinished last line may have been cut short on the way, so it is not taken as a line.
+    var endedWithoutCloseNotify = false
     /// Counted in `chat_cut_offs_total` already, under the first reason (`countCutOff`).
     var isCountedAsCutOff = false
     /// What this connection's queue counts for in the broker's queue budget.
@@ -180,10 +183,11 @@ final class Connection: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A client that ends its TLS stream with a bare FIN, as many do, has ended its input: the
         // end-of-input event follows, and what is queued for it still goes out, as without TLS.
-        if case NIOSSLError.uncleanShutdown = error { return }
-        perform(
-            lifecycle.failed(
-                reason: broker.configuration.tls == nil ? Wording.reason(error) : ServerTLS.reason(error)))
+        if case NIOSSLError.uncleanShutdown = error {
+            endedWithoutCloseNotify = true
+            return
+        }
+        perform(lifecycle.failed(reason: ServerTLS.reason(error)))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -227,7 +231,9 @@ final class Connection: ChannelInboundHandler {
             // Every line may earn this client a notice, so a client that does not read what it
             // is sent is not read from either.
             if isCongested { return wait(on: gate) }
-            guard let event = framer.nextEvent(&buffer, atEndOfInput: lifecycle.hasInputEnded) else { return }
+            // Whole lines only after a bare FIN over TLS: anyone on the path can forge one.
+            let isEndOfLastLine = lifecycle.hasInputEnded && !endedWithoutCloseNotify
+            guard let event = framer.nextEvent(&buffer, atEndOfInput: isEndOfLastLine) else { return }
             switch event {
             case .overlong
             where lifecycle.state == .awaitingLogin && framer.maximumLineBytes == Login.maximumLineBytes:

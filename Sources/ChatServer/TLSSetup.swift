@@ -83,7 +83,8 @@ struct ServerTLS: Sendable {
         return ChatServerError(description: "cannot read \(what) from \(path): \(why)")
     }
 
-    /// NIOSSL's errors in words.
+    /// A connection's error in words: NIOSSL's and BoringSSL's here, the rest as `Wording` says
+    /// them.
     static func reason(_ error: any Error) -> String {
         switch error {
         case NIOSSLError.noSuchFilesystemObject: return "no such file"
@@ -91,7 +92,6 @@ struct ServerTLS: Sendable {
         case NIOSSLError.failedToLoadPrivateKey: return "not a readable PEM private key"
         case NIOSSLError.handshakeFailed(let error):
             return "TLS handshake failed: \(TLSTrust.reasons(error) ?? "\(error)")"
-        case NIOSSLError.uncleanShutdown: return "the client's TLS ended without close_notify"
         default: return TLSTrust.reasons(error).map { "TLS error: \($0)" } ?? Wording.reason(error)
         }
     }

@@ -249,6 +249,10 @@ int chat_curses_suspend(void) {
     pthread_sigmask(SIG_UNBLOCK, &stop_signal, NULL);
     sigaction(SIGTSTP, &ours, NULL);
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    // Continued by `bg`, the client is not the terminal's foreground job: taking its terminal
+    // modes back stops it (SIGTTOU) until `fg`, before anything is written over the shell's
+    // screen or title.
+    reset_prog_mode();
     if (mouse != 0) mousemask(mouse, NULL);
     if (title_mode == 2) write_sequence("\033[22;0t");
     set_terminal_modes(1);

@@ -50,14 +50,21 @@ struct ConnectionOptions: ParsableArguments {
     /// Said at start when `--max-connections` leaves no room for the server's own descriptors:
     /// past the limit, new connections wait unaccepted, with no notice, instead of being refused.
     func capWarning(descriptorLimit: Int) -> String? {
-        guard let maxConnections, maxConnections > descriptorLimit - Self.descriptorMargin else { return nil }
+        let room = Self.defaultMaximum(descriptorLimit: descriptorLimit)
+        guard let maxConnections, maxConnections > room else { return nil }
         return
-            "--max-connections \(maxConnections) is above what the open-file limit (\(descriptorLimit)) leaves for connections (\(max(0, descriptorLimit - Self.descriptorMargin))): past that, connections wait unaccepted instead of getting the full server's notice"
+            "--max-connections \(maxConnections) is above what the open-file limit (\(descriptorLimit)) leaves for connections (\(room)): past that, connections wait unaccepted instead of getting the full server's notice"
+    }
+
+    /// The cap that leaves the server room for its own descriptors.
+    static func defaultMaximum(descriptorLimit: Int) -> Int {
+        max(1, descriptorLimit - descriptorMargin)
     }
 
     /// `descriptorLimit` is the soft limit on open files once raised.
     func apply(to configuration: inout ChatServerConfiguration, descriptorLimit: Int) {
-        configuration.maximumConnections = maxConnections ?? max(1, descriptorLimit - Self.descriptorMargin)
+        configuration.maximumConnections =
+            maxConnections ?? Self.defaultMaximum(descriptorLimit: descriptorLimit)
         configuration.maximumConnectionsPerAddress = maxConnectionsPerIp
         configuration.maximumLineBytes = maxLineBytes
         configuration.loginTimeout = TimeoutOption.amount(loginTimeout)

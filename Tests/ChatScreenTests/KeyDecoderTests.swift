@@ -88,8 +88,9 @@ import Testing
         #expect(!decoder.isPasting)
     }
 
-    /// Ctrl-C, Ctrl-Z, Ctrl-L, Backspace and Delete inside a paste are dropped, not obeyed;
-    /// Enter still ends each pasted line, and after the paste they are keys again.
+    /// Ctrl-C, Ctrl-Z, Ctrl-L, Ctrl-H and Backspace inside a paste are dropped, not obeyed; so are
+    /// the keys curses makes of pasted escape sequences (Up, Delete) and Alt and a key. Enter
+    /// still ends each pasted line, and after the paste they are keys again.
     @Test func controlCharactersInsideABracketedPasteAreDropped() {
         var decoder = KeyDecoder()
         #expect(
@@ -98,5 +99,10 @@ import Testing
                     .character("a"), .character("b"), .character("c"), .character("d"), .enter,
                     .character("e"), .control("c"), .backspace,
                 ])
+        #expect(decode("\u{1B}[200~f\u{1B}d", with: &decoder) == [.character("f")])
+        #expect(decoder.decode(.function(KEY_UP)) == nil)
+        #expect(decoder.decode(.function(KEY_DC)) == nil)
+        #expect(decode("g\u{1B}[201~", with: &decoder) == [.character("g")])
+        #expect(decoder.decode(.function(KEY_UP)) == .up)
     }
 }

@@ -35,6 +35,7 @@ import Testing
             screen.count { $0.contains("Stopped") } == 2
         }
         #expect(!stoppedAgain.contains { $0.contains(" alice | 127.0.0.1") }, "\(stoppedAgain)")
+        #expect(try tmux.display("#{pane_title}") == "the shell")
         try await bob.send("alice: while you were away")
         try tmux.type("fg")
         try tmux.press("Enter")

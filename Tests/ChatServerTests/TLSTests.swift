@@ -151,7 +151,8 @@ import Testing
 
     /// A client that ends its input with a bare FIN and no close_notify (Python's ssl module, Go
     /// and many others can) still gets what is queued for it, as without TLS; it was closed at
-    /// once with nothing (`uncleanShutdown`).
+    /// once with nothing (`uncleanShutdown`). Its unfinished last line is dropped, not sent: a
+    /// FIN forged on the way could have cut it short.
     @Test func aClientThatEndsWithoutCloseNotifyStillGetsWhatIsQueuedForIt() async throws {
         let certificates = try await TestCertificates.shared.value
         let server = try await tlsServer(certificates)

@@ -3,9 +3,10 @@
 
 usage: tls_plain_close_client.py PORT CA_FILE LOGIN MODE [LINES]
 
-MODE bare-fin: log in, send LINES lines to itself, then end the TCP stream with a bare FIN and no
-    close_notify (Python's ssl module, Go and most HTTP clients can end a stream this way), and
-    read on until the server closes. Prints each line received, then "closed".
+MODE bare-fin: log in, send LINES lines to itself and the start of one more (no newline), then
+    end the TCP stream with a bare FIN and no close_notify (Python's ssl module, Go and most HTTP
+    clients can end a stream this way), and read on until the server closes. Prints each line
+    received, then "closed".
 MODE silent: log in, read until the server ends its output, and never send close_notify, even
     after the server's, nor close: prints each line received, then "closed", and waits to be
     killed (a client that stopped reading does the same).
@@ -38,6 +39,8 @@ while True:
 raw.sendall(outgoing.read())
 
 text = login + "\n" + "".join(f"{login}: line {i}\n" for i in range(lines))
+if mode == "bare-fin":
+    text += f"{login}: unfinished"
 tls.write(text.encode())
 raw.sendall(outgoing.read())
 if mode == "bare-fin":
