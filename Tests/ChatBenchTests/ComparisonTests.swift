@@ -8,9 +8,7 @@ import Testing
 
 /// The table against a second server: runs alternate, each figure is a median with A/B.
 @Suite struct ComparisonTests {
-    static let tutorialServer = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/tutorial_server.py").path
+    static let tutorialServer = TestFixtures.path("tutorial_server.py")
     let ours = ServerSource.spawn(
         SpawnCommand(
             executable: ChildProcess.executable("chat-server").path, arguments: ["--port", "0"],

@@ -10,9 +10,7 @@ import Testing
 /// the test, with a certificate from a test-only CA (Tests/Fixtures/bench-tls, names 127.0.0.1,
 /// ::1 and localhost).
 @Suite struct TLSTests {
-    static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/bench-tls")
-    static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+    static func fixture(_ name: String) -> String { TestFixtures.path("bench-tls/" + name) }
 
     func bench(_ arguments: [String]) async throws -> ChildProcess {
         let bench = try ChildProcess(ChildProcess.executable("chat-bench"), arguments)

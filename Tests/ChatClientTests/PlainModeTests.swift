@@ -265,14 +265,8 @@ import Testing
 
 /// Plain mode against the Python port of the tutorial's own server.
 @Suite struct TutorialServerTests {
-    static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
-
     private func startTutorialServer() async throws -> (ChildProcess, Int) {
-        let server = try ChildProcess(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            ["python3", Self.fixtures.appendingPathComponent("tutorial_server.py").path, "0"]
-        )
+        let server = try TestFixtures.python("tutorial_server.py", ["0"])
         let line = try await server.waitForStdoutLine { $0.hasPrefix("listening on ") }
         guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {
             throw TestTimeout("no port in \(line)")

@@ -325,12 +325,7 @@ import Testing
     }
 
     @Test func talksToTheTutorialServer() async throws {
-        let fixtures = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
-        let server = try ChildProcess(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            ["python3", fixtures.appendingPathComponent("tutorial_server.py").path, "0"]
-        )
+        let server = try TestFixtures.python("tutorial_server.py", ["0"])
         defer { server.terminate() }
         let line = try await server.waitForStdoutLine { $0.hasPrefix("listening on ") }
         let port = try #require(line.split(separator: ":").last.flatMap { Int($0) })

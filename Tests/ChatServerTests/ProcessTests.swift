@@ -175,10 +175,7 @@ import Testing
 
     @Test func theTutorialsOwnClientChatsThroughOurServer() async throws {
         let server = try await ServerProcess()
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fixtures/tutorial_client.py")
-        let python = URL(fileURLWithPath: "/usr/bin/env")
-        let bob = try ChildProcess(python, ["python3", script.path, "\(server.port)"])
+        let bob = try TestFixtures.python("tutorial_client.py", ["\(server.port)"])
         try bob.write("bob\nbob: ready\n")
         try await bob.waitForStdoutLine { $0 == "from bob: ready" }
         let alice = try await loggedIn("alice", port: server.port)

@@ -193,11 +193,8 @@ import Testing
     private func plainCloseClient(
         _ server: ServerProcess, _ certificates: TestCertificates, _ arguments: String...
     ) throws -> ChildProcess {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fixtures/tls_plain_close_client.py")
-        return try ChildProcess(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            ["python3", script.path, "\(server.port)", certificates.caCertificate] + arguments)
+        try TestFixtures.python(
+            "tls_plain_close_client.py", ["\(server.port)", certificates.caCertificate] + arguments)
     }
 
     private func tlsServer(_ certificates: TestCertificates, _ more: [String] = []) async throws
