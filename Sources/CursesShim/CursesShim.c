@@ -56,10 +56,14 @@ static void write_sequence(const char *sequence) {
 // and while suspended). Bracketed paste (xterm's mode 2004): pasted text arrives between marks,
 // so a Tab in it is text, not the completion key; terminals without the mode ignore the request.
 // Focus reports (mode 1004), where titles work: the client learns when its window loses the
-// focus.
+// focus. And the title the terminal had, kept on xterm's title stack while the client has the
+// terminal and given back with it, so a suspended client's frozen unread count does not stand
+// over the shell either.
 static void set_terminal_modes(int on) {
+    if (on && title_mode == 2) write_sequence("\033[22;0t");
     write_sequence(on ? "\033[?2004h" : "\033[?2004l");
     if (title_mode != 0) write_sequence(on ? "\033[?1004h" : "\033[?1004l");
+    if (!on && title_mode == 2) write_sequence("\033[23;0t");
 }
 
 // Ctrl-Left and Ctrl-Right have no KEY_* constant. xterm-like terminfo entries list them as the
@@ -172,10 +176,6 @@ int chat_curses_begin(void) {
         }
     }
     title_mode = detect_title_support();
-    if (title_mode == 2) {
-        // Keep the title the terminal had (xterm's title stack), to give it back at the end.
-        write_sequence("\033[22;0t");
-    }
     set_terminal_modes(1);
     return 0;
 }
@@ -212,7 +212,6 @@ void chat_curses_end(void) {
     if (!screen) return;
     mousemask(0, NULL);
     set_terminal_modes(0);
-    if (title_mode == 2) write_sequence("\033[23;0t");
     title_mode = 0;
     endwin();
     delscreen(screen);
@@ -226,10 +225,8 @@ int chat_curses_suspend(void) {
     if (getpgrp() == getsid(0)) return -1;
     mmask_t mouse = 0;
     mousemask(0, &mouse);
+    // The caller sets our title again once continued.
     set_terminal_modes(0);
-    // The shell gets its own title back while the client is stopped; the unread count would
-    // otherwise stand over it, frozen. The caller sets ours again.
-    if (title_mode == 2) write_sequence("\033[23;0t");
     endwin();
     // The job stops as the terminal's own Ctrl-Z would stop it (raw mode turned that off),
     // pipeline partners included; `fg` continues it here. Sent with SIGTSTP blocked in this
@@ -254,7 +251,6 @@ int chat_curses_suspend(void) {
     // screen or title.
     reset_prog_mode();
     if (mouse != 0) mousemask(mouse, NULL);
-    if (title_mode == 2) write_sequence("\033[22;0t");
     set_terminal_modes(1);
     // The shell wrote over the screen meanwhile: the next refresh repaints every cell.
     clearok(curscr, TRUE);
