@@ -42,7 +42,8 @@ public enum TerminalInput: Equatable, Sendable {
 /// Between the bracketed-paste marks (Escape [200~ and Escape [201~, sent by terminals where the
 /// screen enabled xterm's mode 2004) a Tab is a pasted character, not the completion key: text
 /// copied from a table must arrive as it was. Every other key there (control characters, the
-/// sequences of arrow and editing keys, Alt and a key) is dropped: none was pressed. Terminals without the mode never send the marks.
+/// sequences of arrow and editing keys, Alt and a key) is dropped: none was pressed. Terminals
+/// without the mode never send the marks.
 public struct KeyDecoder: Equatable, Sendable {
     private var escape = EscapeState.none
     /// Inside a bracketed paste.

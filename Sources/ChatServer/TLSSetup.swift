@@ -104,8 +104,10 @@ struct TLSHandshakeFailure: Error, CustomStringConvertible {
 
 /// Sits right after the TLS handler until the handshake completes. A handshake that fails (a
 /// client speaking plain text, or one that does not trust our certificate) is counted and logged
-/// at debug level, and the connection closed: it never reached the chat, so it is not the chat's
-/// error. After the handshake this handler removes itself and costs nothing.
+/// at debug level (it never reached the chat, so it is not the chat's error), and its reason goes
+/// on to the connection, which closes with it. A client gone before its first byte tried no
+/// handshake and is not counted. After the handshake this handler removes itself and costs
+/// nothing.
 private final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 

@@ -62,17 +62,14 @@ public enum TLSTrust {
     /// when it carries none. Its own descriptions end each reason with the path of the C file and
     /// the line that raised it, which says nothing to a user and leaks the build's directories.
     public static func reasons(_ error: any Error) -> String? {
-        let stack: NIOBoringSSLErrorStack
+        let boring: BoringSSLError
         switch error {
-        case NIOSSLError.handshakeFailed(let boring), NIOSSLError.shutdownFailed(let boring):
-            guard let found = errorStack(boring) else { return nil }
-            stack = found
-        case let boring as BoringSSLError:
-            guard let found = errorStack(boring) else { return nil }
-            stack = found
-        default:
-            return nil
+        case NIOSSLError.handshakeFailed(let wrapped), NIOSSLError.shutdownFailed(let wrapped):
+            boring = wrapped
+        case let bare as BoringSSLError: boring = bare
+        default: return nil
         }
+        guard let stack = errorStack(boring) else { return nil }
         let words = stack.map(reason).filter { !$0.isEmpty }
         return words.isEmpty ? nil : words.joined(separator: "; ")
     }
