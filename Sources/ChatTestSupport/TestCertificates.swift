@@ -55,9 +55,17 @@ public struct TestCertificates: Sendable {
     }
 
     /// A client configuration that trusts `caFile` only and checks the server's name.
-    public static func clientConfiguration(trusting caFile: String) throws -> TLSConfiguration {
+    /// With `newest`, every version from TLS 1.0 up to it, and none newer: a client of the kind
+    /// that servers should refuse.
+    public static func clientConfiguration(trusting caFile: String, upTo newest: TLSVersion? = nil) throws
+        -> TLSConfiguration
+    {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.trustRoots = .file(caFile)
+        if let newest {
+            configuration.minimumTLSVersion = .tlsv1
+            configuration.maximumTLSVersion = newest
+        }
         return configuration
     }
 

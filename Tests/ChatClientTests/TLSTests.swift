@@ -154,9 +154,8 @@ import Testing
         let port = try #require(accepting.split(separator: ":").last.map(String.init))
         // This machine's openssl does speak TLS 1.1 (some builds and crypto policies cannot, and
         // then every handshake would fail whatever the client allowed).
-        var old = try TestCertificates.clientConfiguration(trusting: certificates.caCertificate)
-        old.minimumTLSVersion = .tlsv1
-        old.maximumTLSVersion = .tlsv11
+        let old = try TestCertificates.clientConfiguration(
+            trusting: certificates.caCertificate, upTo: .tlsv11)
         let probe = try await LineClient.connect(port: Int(port)!, tls: old)
         try await probe.send("over TLS 1.1")
         try await server.waitForStdoutLine { $0 == "over TLS 1.1" }

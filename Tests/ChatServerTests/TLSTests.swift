@@ -130,9 +130,8 @@ import Testing
     @Test func aClientLimitedToTLS11IsRefusedAndOneWithTLS12GetsIn() async throws {
         let certificates = try await TestCertificates.shared.value
         let server = try await tlsServer(certificates, ["--log-level", "info"])
-        var old = try TestCertificates.clientConfiguration(trusting: certificates.caCertificate)
-        old.minimumTLSVersion = .tlsv1
-        old.maximumTLSVersion = .tlsv11
+        let old = try TestCertificates.clientConfiguration(
+            trusting: certificates.caCertificate, upTo: .tlsv11)
         let refused = try await LineClient.connect(port: server.port, tls: old)
         try? await refused.send("alice")
         try? await refused.send("alice: over TLS 1.1")
@@ -142,8 +141,8 @@ import Testing
             $0.contains("reason=TLS handshake failed: unsupported protocol") && $0.contains("disconnected")
         }
 
-        var current = old
-        current.maximumTLSVersion = .tlsv12
+        let current = try TestCertificates.clientConfiguration(
+            trusting: certificates.caCertificate, upTo: .tlsv12)
         let alice = try await loggedIn("alice", port: server.port, tls: current)
         try await alice.send("alice: over TLS 1.2")
         #expect(try await alice.readLine() == "from alice: over TLS 1.2")
