@@ -31,6 +31,7 @@ int chat_wcwidth(unsigned int character) { return wcwidth((wchar_t)character); }
 
 static SCREEN *screen;
 static int title_mode;
+static int title_stack;
 static int sender_pair_first, sender_pair_count;
 
 // Sender colours on terminals with 256 colours: greens, golds, blues and purples from xterm's
@@ -39,12 +40,18 @@ static const short sender_colours_256[] = {34,  70, 112, 35, 142, 178, 220, 172,
                                            33,  69, 63,  27, 99,  135, 171, 213};
 enum { sender_colour_count_256 = sizeof sender_colours_256 / sizeof sender_colours_256[0] };
 
+// The title stack (xterm's CSI 22/23 t) goes with xterm's title escape: where terminfo's `tsl`
+// is that escape (tmux's entries, rxvt's) the terminal is xterm-like, and one without a stack
+// ignores the request. A `tsl` that is something else (a hardware status line) is left alone.
 static int detect_title_support(void) {
     const char *to_status = tigetstr("tsl");
     const char *from_status = tigetstr("fsl");
-    if (to_status && to_status != (char *)-1 && from_status && from_status != (char *)-1) return 1;
-    if (tigetflag("XT") > 0) return 2;
-    return 0;
+    if (to_status && to_status != (char *)-1 && from_status && from_status != (char *)-1) {
+        title_stack = strncmp(to_status, "\033]", 2) == 0;
+        return 1;
+    }
+    title_stack = tigetflag("XT") > 0;
+    return title_stack ? 2 : 0;
 }
 
 static void write_sequence(const char *sequence) {
@@ -60,10 +67,10 @@ static void write_sequence(const char *sequence) {
 // terminal and given back with it, so a suspended client's frozen unread count does not stand
 // over the shell either.
 static void set_terminal_modes(int on) {
-    if (on && title_mode == 2) write_sequence("\033[22;0t");
+    if (on && title_stack) write_sequence("\033[22;0t");
     write_sequence(on ? "\033[?2004h" : "\033[?2004l");
     if (title_mode != 0) write_sequence(on ? "\033[?1004h" : "\033[?1004l");
-    if (!on && title_mode == 2) write_sequence("\033[23;0t");
+    if (!on && title_stack) write_sequence("\033[23;0t");
 }
 
 // Ctrl-Left and Ctrl-Right have no KEY_* constant. xterm-like terminfo entries list them as the

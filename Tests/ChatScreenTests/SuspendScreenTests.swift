@@ -4,11 +4,14 @@ import Testing
 
 /// Ctrl-Z in a real terminal, under a real shell: the job stops, the shell has the terminal,
 /// `bg` does not give it back to the client, and `fg` brings the screen back with what arrived
-/// meanwhile. The window title is the shell's while the client is stopped.
+/// meanwhile. The window title is the shell's while the client is stopped and after it ends,
+/// under xterm's terminfo entry (title by xterm's escape, `XT`) and under tmux's own (`tsl`).
 @Suite struct SuspendScreenTests {
-    @Test func ctrlZStopsTheClientAndFgBringsTheScreenBack() async throws {
+    @Test(arguments: ["xterm-256color", "tmux-256color"])
+    func ctrlZStopsTheClientAndFgBringsTheScreenBack(term: String) async throws {
         let server = try await startTestServer()
-        let tmux = try TmuxSession(command: "env PS1='shell$ ' bash --norc --noprofile -o notify -i")
+        let tmux = try TmuxSession(
+            command: "env PS1='shell$ ' bash --norc --noprofile -o notify -i", term: term)
         defer { tmux.kill() }
         try await tmux.waitForText("shell$")
         try tmux.type("printf '\\033]2;the shell\\007'")
@@ -48,6 +51,7 @@ import Testing
         try await tmux.waitForDisplay("#{pane_title}") { $0.hasPrefix("alice") }
         try tmux.press("C-c")
         try await tmux.waitForScreen { (screen: [String]) in screen.last { !$0.isEmpty } == "shell$" }
+        try await tmux.waitForDisplay("#{pane_title}") { $0 == "the shell" }
         await bob.close()
         await server.shutdown()
     }
