@@ -53,7 +53,12 @@ public enum ChatSession {
             let end = try await channel.executeThenClose { inbound, outbound in
                 let newline = ByteBuffer(integer: UInt8(ascii: "\n"))
                 if let login {
-                    try await outbound.write(contentsOf: [ByteBuffer(string: login), newline])
+                    do {
+                        try await outbound.write(contentsOf: [ByteBuffer(string: login), newline])
+                    } catch ChannelError.ioOnClosedChannel {
+                        // Turned away at once (a full server): its notice and close are in the
+                        // stream below, which tells the refusal from a lost connection.
+                    }
                 }
                 return try await selectLines(
                     server: inbound,

@@ -81,9 +81,13 @@ public struct ChatScreenModel: Sendable {
     /// The failure last remarked on since the connection last worked: a server that stays down
     /// is said so once, not at every attempt.
     var lastFailureRemark: String?
+    /// The current session until it shows that it is up.
+    var opening: SessionOpening?
+    /// Why the last session was turned away, while attempts follow.
+    var lastTurnAway: TurnAway?
     var newEntries: [TranscriptEntry] = []
     /// Seconds since the epoch; a test sets a fixed clock.
-    private let clock: @Sendable () -> Int
+    let clock: @Sendable () -> Int
 
     public init(
         options: Options,
@@ -125,7 +129,9 @@ public struct ChatScreenModel: Sendable {
             completion.noteLogin(sender)
             received = .message(from: sender, text: text)
         case .notice(let text):
-            received = .notice(text)
+            // A notice may be the refusal that turns the session away.
+            appendOpening(.notice(text))
+            return
         case .other(let text):
             received = .other(text)
         }
@@ -145,12 +151,16 @@ public struct ChatScreenModel: Sendable {
 
     /// Adds `kind` to the scrollback, and `logged` (the line whole, where the scrollback keeps
     /// it cut) to what the log gets.
+    /// Anything added but a session's opening lines shows that the session is up.
     mutating func append(_ kind: TranscriptEntry.Kind, logged: TranscriptEntry.Kind? = nil) {
+        sessionIsUp()
         let entry = TranscriptEntry(time: clock(), kind: kind)
+        commit(entry, logged: TranscriptEntry(time: entry.time, kind: logged ?? kind))
+    }
+
+    mutating func commit(_ entry: TranscriptEntry, logged: TranscriptEntry) {
         scrollback.append(entry)
-        if options.keepsNewEntries {
-            newEntries.append(TranscriptEntry(time: entry.time, kind: logged ?? kind))
-        }
+        if options.keepsNewEntries { newEntries.append(logged) }
     }
 
     mutating func note(_ text: String) {

@@ -15,9 +15,11 @@ extension ChatScreenModel {
         loginReply = LoginReplyWatch()
         messagesSentOnSession = 0
         lastFailureRemark = nil
-        note((lifecycle.isReconnect ? "reconnected to " : "connected to ") + options.serverName)
+        opening = SessionOpening(since: now, held: lastTurnAway == nil ? nil : [])
+        appendOpening(
+            .info((lifecycle.isReconnect ? "reconnected to " : "connected to ") + options.serverName))
         // A login given or typed before this goes out first, as the session starts.
-        if let login { note("logging in as \(login)") }
+        if let login { appendOpening(.info("logging in as \(login)")) }
     }
 
     /// The session ended; returns what to start next, if anything starts at once.
@@ -41,7 +43,20 @@ extension ChatScreenModel {
                 end = .lost
             }
         }
-        guard let action = lifecycle.sessionEnded(end, now: now) else { return nil }
+        guard let action = lifecycle.sessionEnded(end, now: now) else {
+            _ = closeOpening(TurnAway(reason: lastReason, remark: remark), retries: false)
+            return nil
+        }
+        let retries: Bool
+        switch (end, action) {
+        case (.lost, .wait), (.loginRefused, .waitForHeldLogin): retries = true
+        default: retries = false
+        }
+        if closeOpening(TurnAway(reason: lastReason, remark: remark), retries: retries) {
+            // Turned away again as before: the status line counts the attempts.
+            lastFailureRemark = remark
+            return perform(action)
+        }
         if case .loginRefused = end, messagesSentOnSession > 0 {
             // They were shown as sent the moment they went, before the server could refuse.
             let count = messagesSentOnSession
@@ -68,12 +83,14 @@ extension ChatScreenModel {
     /// Time passed: a wait that is over starts its attempt.
     public mutating func tick(now: ContinuousClock.Instant) -> ScreenCommand? {
         self.now = now
+        if let release = opening?.releaseTime, now >= release { sessionIsUp() }
         return lifecycle.tick(now: now).flatMap { perform($0) }
     }
 
     /// When the loop must tick next although nothing else happens: when the countdown in the
     /// status line changes, or the wait is over.
     public var nextTick: ContinuousClock.Instant? {
+        if let release = opening?.releaseTime { return release }
         guard case .waiting(let deadline, _) = lifecycle.phase else { return nil }
         let shown = Wording.countdownTenths(deadline - now)
         // Whole seconds count down by one, the last second by tenths.
@@ -90,6 +107,8 @@ extension ChatScreenModel {
             return nil
         }
         note("reconnecting to \(options.serverName)")
+        // Asked for, the attempt shows in full however the last one ended.
+        lastTurnAway = nil
         return perform(action)
     }
 
@@ -134,7 +153,7 @@ extension ChatScreenModel {
             note("connecting to \(options.serverName)")
             return .connect(login: nil)
         case .stop(.loginRefused):
-            note("login refused; restart with another login")
+            note("login refused; restart with another login, or /reconnect to retry")
             return nil
         case .stop(.loginStillHeld):
             note("gave up: login \(lifecycle.login ?? "") is still online; /reconnect tries again")

@@ -177,7 +177,8 @@ import Testing
         let lines = model.frame().lines
         #expect(
             Array(lines[2...3]) == [
-                "-!- login 'bob' is already online", "-- login refused; restart with another login",
+                "-!- login 'bob' is already online",
+                "-- login refused; restart with another login, or /reconnect to retry",
             ])
         #expect(lines[4] == " bob (refused) | 127.0.0.1:8080 | disconnected: login 'bob' is already online")
         type("carol", into: &model)

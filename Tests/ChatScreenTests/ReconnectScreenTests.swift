@@ -140,6 +140,28 @@ import Testing
         await bob.close()
     }
 
+    /// A full server turns every attempt away at once: said once, and `reconnected` only when
+    /// the client is let in.
+    @Test func aFullServerIsSaidSoOnceAndTheClientGetsInWhenThereIsRoom() async throws {
+        let server = try await startTestServer(configuration: .forTests.with { $0.maximumConnections = 1 })
+        let bob = try await connectBob(to: server, online: 1)
+        let tmux = try startClientScreen(port: server.port, "--no-timestamps --reconnect-delay 0.1 alice")
+        defer { tmux.kill() }
+        let turnedAway = try await tmux.waitForScreen("four attempts") {
+            Self.status($0).contains("(attempt 4)")
+        }
+        #expect(turnedAway.count { $0 == "-!- server is full; try again later" } == 1, "\(turnedAway)")
+        #expect(!turnedAway.contains { $0.contains("reconnected") }, "\(turnedAway)")
+        await bob.close()
+        let back = try await tmux.waitForScreen(timeout: .seconds(60), "alice let in") {
+            $0.contains("-- reconnected to 127.0.0.1:\(server.port)")
+        }
+        #expect(back.count { $0 == "-!- server is full; try again later" } == 1, "\(back)")
+        #expect(Self.status(back) == " alice | 127.0.0.1:\(server.port) | connected")
+        try await waitUntilOnline(server, count: 1)
+        await server.shutdown()
+    }
+
     @Test func aLoginTimeoutWaitsForTheLoginThenConnects() async throws {
         // The first connection, without a login, must time out; the second sends its login as it
         // connects, and must not. 3 s leaves a loaded machine time for that; 300 ms did not.

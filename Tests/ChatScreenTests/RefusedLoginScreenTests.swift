@@ -8,9 +8,10 @@ extension FullScreenTests {
         let bob = try await connectBob(to: server, online: 1)
         let tmux = try startScreen(port: server.port, "bob")
         defer { tmux.kill() }
-        let screen = try await tmux.waitForText("-- login refused; restart with another login")
+        let screen = try await tmux.waitForText(
+            "-- login refused; restart with another login, or /reconnect to retry")
         let notice = try #require(screen.firstIndex(of: "-!- login 'bob' is already online"))
-        #expect(screen[notice + 1] == "-- login refused; restart with another login")
+        #expect(screen[notice + 1] == "-- login refused; restart with another login, or /reconnect to retry")
         #expect(
             screen[Self.statusRow]
                 == " bob (refused) | 127.0.0.1:\(server.port) | disconnected: login 'bob' is already online")
