@@ -14,6 +14,9 @@ import Testing
         "🦀crab", "🐱", "👍🏽", "🇫🇷",
         // A combining mark that has no composed form is NFC.
         "q\u{301}",
+        // A precomposed letter with another mark: two different marks, and Nguyễn's ễ (e, U+0302,
+        // U+0303) decomposes to two.
+        "\u{E4}\u{301}", "Nguy\u{1EC5}\u{301}n",
     ])
     func accepts(_ login: String) {
         #expect(Login.validate(login) == .success(login))
@@ -96,6 +99,10 @@ import Testing
         // Marks piled up, or doubled so that two look like one.
         ("q\u{300}\u{301}\u{302}\u{303}\u{304}", .stackedMarks("\u{304}")),
         ("q\u{301}\u{301}", .stackedMarks("\u{301}")),
+        // The same, hidden in a precomposed letter: ä is a and U+0308, ḉ is c, U+0327, U+0301.
+        ("\u{E4}\u{308}", .stackedMarks("\u{308}")),
+        ("x\u{E1}\u{301}y", .stackedMarks("\u{301}")),
+        ("\u{1E09}\u{300}\u{302}\u{303}", .stackedMarks("\u{303}")),
     ])
     func refuses(_ login: String, _ refusal: Login.Refusal) {
         #expect(Login.validate(login) == .failure(refusal))
