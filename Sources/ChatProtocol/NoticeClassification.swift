@@ -20,6 +20,7 @@ extension Notice {
         case loginMixedScripts
         case loginTaken
         case recipientOffline
+        case moreRecipientsOffline
         case missingColon
         case noRecipients
         case tooSlow
@@ -43,7 +44,8 @@ extension Notice {
                 .loginLeadingMark, .loginStackedMarks,
                 .loginNotComposed, .loginMixedScripts, .loginTaken:
                 return true
-            case .lineTooLong, .invalidUTF8, .recipientOffline, .missingColon, .noRecipients, .tooSlow,
+            case .lineTooLong, .invalidUTF8, .recipientOffline, .moreRecipientsOffline, .missingColon,
+                .noRecipients, .tooSlow,
                 .stalled,
                 .loginTimedOut, .shuttingDown, .serverFull, .tooManyFromAddress, .loginUnavailable,
                 .leaseLost,
@@ -79,6 +81,7 @@ extension Notice {
                 }
             case .loginTaken: return Self.sampleNames.map(Notice.loginTaken)
             case .recipientOffline: return Self.sampleNames.map(Notice.recipientOffline)
+            case .moreRecipientsOffline: return [2, 17, 18_725].map(Notice.moreRecipientsOffline)
             case .missingColon: return [.missingColon]
             case .noRecipients: return [.noRecipients]
             case .tooSlow: return [.tooSlow]
@@ -161,6 +164,7 @@ extension Notice {
         case .loginRefused(.mixedScripts): return .loginMixedScripts
         case .loginTaken: return .loginTaken
         case .recipientOffline: return .recipientOffline
+        case .moreRecipientsOffline: return .moreRecipientsOffline
         case .missingColon: return .missingColon
         case .noRecipients: return .noRecipients
         case .tooSlow: return .tooSlow

@@ -43,6 +43,9 @@ public enum Notice: Equatable, Sendable {
     case loginRefused(Login.Refusal)
     case loginTaken(String)
     case recipientOffline(String)
+    /// More recipients not online than the sender's queue has room to name one by one (how
+    /// many more).
+    case moreRecipientsOffline(Int)
     case missingColon
     case noRecipients
     case tooSlow
@@ -105,6 +108,8 @@ public enum Notice: Equatable, Sendable {
             return "login \(VisibleText.quoted(name)) is already online"
         case .recipientOffline(let name):
             return "\(VisibleText.quoted(name)) is not online"
+        case .moreRecipientsOffline(let count):
+            return "and \(count) more recipients are not online (too many to name one by one)"
         case .missingColon:
             return "no ':' in line; write 'name1, name2: text'"
         case .noRecipients:

@@ -68,9 +68,7 @@ extension Broker {
             }
         }
         if let congested = firstCongestedGate(of: recipients) { return .heldBack(congested) }
-        for name in recipients.offlineNames {
-            sender.send(.recipientOffline(name))
-        }
+        if !recipients.offlineNames.isEmpty { sender.sendOfflineNotices(recipients.offlineNames) }
         formattedDelivery.clear()
         login.withUnsafeReadableBytes { login in
             Wire.writeDelivery(
@@ -82,7 +80,7 @@ extension Broker {
         var outcome = DeliveryOutcome.delivered
         formattedDelivery.withUnsafeReadableBytes { delivery in
             // A slot empties mid-loop only if its owner was just cut off (the sender, say, by its
-            // own notices); the rest still get the message.
+            // own copy); the rest still get the message.
             for slot in recipients.localSlots {
                 online[slot]?.enqueue(delivery)
             }

@@ -66,6 +66,26 @@ extension Connection {
         broker.bytesSinceFlush &+= line.utf8.count
     }
 
+    /// A notice for each recipient not online, while they fit under the queue's limit with room
+    /// for one more, which counts the rest. One line of 64 KiB can name 16,000 people, and a
+    /// name of control characters is quoted as code points: 780 KB of notices, 12 times the line
+    /// (an audit's), and with `--max-queue-bytes 300000` a client reading as fast as it could was
+    /// cut off as too slow by its own notices.
+    func sendOfflineNotices(_ names: [String]) {
+        var room =
+            broker.configuration.maximumQueueBytes - outbox.readableBytes - bytesInChannel
+            - Self.roomForTheLastNotice
+        for (index, name) in names.enumerated() {
+            let notice = Notice.recipientOffline(name)
+            room -= notice.line.utf8.count
+            if room < 0 { return send(.moreRecipientsOffline(names.count - index)) }
+            send(notice)
+        }
+    }
+
+    /// The count of the rest is 90 bytes at most.
+    private static let roomForTheLastNotice = 256
+
     /// Writes the outbox: straight to the socket while the channel holds nothing, and whatever
     /// the socket does not take (all of it, if the channel still holds some) through the
     /// channel, which waits for room, keeps the order and handles the errors.

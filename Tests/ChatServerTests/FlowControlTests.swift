@@ -147,6 +147,36 @@ import Testing
         try await expectStillServed(client, as: "mona")
     }
 
+    /// One line naming 13,000 absent people, each quoted as code points in its notice: 620 KB of
+    /// notices, twice the queue's limit. Its sender was cut off as too slow, reading all the while;
+    /// the notices now stop where the queue's room ends, and one counts the rest.
+    @Test func oneLineWithMoreAbsentRecipientsThanTheQueueHoldsEarnsACountOfTheRest() async throws {
+        let server = try await ServerProcess(arguments: [
+            "--max-queue-bytes", "300000", "--soft-queue-bytes", "100000",
+        ])
+        let client = try await loggedIn("mona", port: server.port)
+        // Control characters that are not white space, which trimming would take off the names.
+        let controls = (Array(1...8) + Array(14...31)).compactMap { Unicode.Scalar($0).map(String.init) }
+        let names = controls.flatMap { a in controls.flatMap { b in controls.map { c in a + b + c } } }
+            .prefix(13_000)
+        try await client.send(names.joined(separator: ",") + ": hello")
+        var named = 0
+        var last = "(closed)"
+        while let line = try await client.readLine() {
+            guard line.hasSuffix("' is not online") else {
+                last = line
+                break
+            }
+            named += 1
+        }
+        #expect(named > 1000 && named < names.count, "\(named) named")
+        #expect(
+            last
+                == "error: and \(names.count - named) more recipients are not online (too many to name one by one)"
+        )
+        try await expectStillServed(client, as: "mona")
+    }
+
     @Test func anUnrelatedPairStaysResponsiveDuringAFlood() async throws {
         let server = try await ServerProcess()
         let reader = try await loggedIn(
