@@ -52,7 +52,7 @@ extension ChatScreenModel {
         let full = StyledRow(" \(who) | \(options.serverName) | \(connectionStatus)", .statusBar)
         var right: StyledRow = []
         if !scrollback.isAtBottom {
-            let below = scrollback.entriesBelow
+            let below = scrollback.entriesBelow(rowCount: rowCount)
             let hints =
                 below > 0
                 ? [

@@ -72,10 +72,13 @@ public struct Scrollback<Entry: Sendable>: Sendable {
         fillPane(height: height, rowCount: rowCount)
     }
 
-    /// Entries that arrived below the bottom of the pane while scrolled up.
-    public var entriesBelow: Int {
-        guard case .anchored(let sequence, _) = position else { return 0 }
-        return max(0, endSequence - 1 - max(sequence, firstSequence))
+    /// Entries not wholly shown below the bottom of the pane while scrolled up: the one cut at
+    /// the bottom counts, so that the count says whether that line goes on.
+    public func entriesBelow(rowCount: (Entry) -> Int) -> Int {
+        guard case .anchored(let sequence, let row) = position else { return 0 }
+        let lowest = max(sequence, firstSequence)
+        let isCut = lowest == sequence && lowest < endSequence && row < rowCount(self[sequence]) - 1
+        return max(0, endSequence - 1 - lowest) + (isCut ? 1 : 0)
     }
 
     public mutating func scrollToBottom() {

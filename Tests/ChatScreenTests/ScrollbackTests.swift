@@ -39,11 +39,13 @@ import Testing
         back.scroll(by: 3, height: 4, rowCount: { $0 })
         #expect(visible(&back, height: 4, entries: entries) == ["2.0", "2.1", "2.2", "3.0"])
         #expect(!back.isAtBottom)
+        // The newest entry is cut after its first row: the rest of it is below.
+        #expect(back.entriesBelow(rowCount: { $0 }) == 1)
         back.scroll(by: 100, height: 4, rowCount: { $0 })
         #expect(visible(&back, height: 4, entries: entries) == ["0.0", "1.0", "1.1", "2.0"])
         back.scroll(by: -2, height: 4, rowCount: { $0 })
         #expect(visible(&back, height: 4, entries: entries) == ["1.1", "2.0", "2.1", "2.2"])
-        #expect(back.entriesBelow == 1)
+        #expect(back.entriesBelow(rowCount: { $0 }) == 1)
         back.scroll(by: -100, height: 4, rowCount: { $0 })
         #expect(back.isAtBottom)
     }
@@ -55,7 +57,7 @@ import Testing
         back.append(1)
         back.append(1)
         #expect(back.position == before)
-        #expect(back.entriesBelow == 4)
+        #expect(back.entriesBelow(rowCount: { $0 }) == 4)
     }
 
     @Test func positionOnADroppedEntryMovesToTheOldestKept() {
