@@ -113,7 +113,9 @@ import Testing
                     }
                 }
             }
-            if state.name.hasPrefix("scrolled") { #expect(model.scrollback.entriesBelow(rowCount: model.rowCount) > 100) }
+            if state.name.hasPrefix("scrolled") {
+                #expect(model.scrollback.entriesBelow(rowCount: model.rowCount) > 100)
+            }
         }
     }
 
