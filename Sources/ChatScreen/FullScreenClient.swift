@@ -124,7 +124,7 @@ public struct FullScreenClient: Sendable {
                 login: session.login,
                 input: session.lines.map { ByteBuffer(string: $0) },
                 afterInputEnds: .stop,
-                onConnected: { await mailbox.post(.connected) },
+                onConnected: { await mailbox.post(.connected(at: .now)) },
                 onServerLine: { framed in
                     switch framed {
                     case .line(let line): await mailbox.post(.line(String(buffer: line)))
@@ -139,19 +139,22 @@ public struct FullScreenClient: Sendable {
                 await mailbox.post(
                     .ended(
                         .closedByServer(
-                            reason: ending.finalNotice ?? error.shortReason, remark: error.description)))
+                            reason: ending.finalNotice ?? error.shortReason, remark: error.description),
+                        at: .now))
             }
         } catch is CancellationError {
             // The user quit while connecting.
         } catch let error as ClientError {
             switch error {
             case .cannotSecure, .speaksTLS:
-                await mailbox.post(.ended(.insecure(reason: error.shortReason, remark: error.description)))
+                await mailbox.post(
+                    .ended(.insecure(reason: error.shortReason, remark: error.description), at: .now))
             default:
-                await mailbox.post(.ended(.failed(reason: error.shortReason, remark: error.description)))
+                await mailbox.post(
+                    .ended(.failed(reason: error.shortReason, remark: error.description), at: .now))
             }
         } catch {
-            await mailbox.post(.ended(.failed(reason: "\(error)", remark: "\(error)")))
+            await mailbox.post(.ended(.failed(reason: "\(error)", remark: "\(error)"), at: .now))
         }
     }
 }

@@ -91,6 +91,8 @@ extension ChatScreenModel {
             return refuse(line, remark: "/search needs the text to find: /search TEXT")
         case ("/clear", true):
             clearInput(recording: line)
+            // Lines held back are cleared with the rest, but reach the log first.
+            sessionIsUp()
             scrollback.removeAll()
             search = Search()
             return nil

@@ -2,11 +2,13 @@ import Synchronization
 
 /// What the network side tells the UI, in order.
 final class Mailbox: Sendable {
+    /// The session's start and end carry when they happened, not when the UI took them: a UI
+    /// busy for a second must not take a refusal at once for a session that was up that long.
     enum Event: Sendable {
-        case connected
+        case connected(at: ContinuousClock.Instant)
         case line(String)
         case overlongLine
-        case ended(SessionReport)
+        case ended(SessionReport, at: ContinuousClock.Instant)
     }
 
     /// What happens to lines posted faster than the UI takes them.

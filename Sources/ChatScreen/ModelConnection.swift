@@ -9,13 +9,14 @@ extension ChatScreenModel {
         perform(lifecycle.start())
     }
 
-    public mutating func connected() {
+    /// `time`: when the connection was made, if not now.
+    public mutating func connected(at time: ContinuousClock.Instant? = nil) {
         guard case .connecting = lifecycle.phase else { return }
         lifecycle.connected(now: now)
         loginReply = LoginReplyWatch()
         messagesSentOnSession = 0
         lastFailureRemark = nil
-        opening = SessionOpening(since: now, held: lastTurnAway == nil ? nil : [])
+        opening = SessionOpening(since: time ?? now, held: lastTurnAway == nil ? nil : [])
         appendOpening(
             .info((lifecycle.isReconnect ? "reconnected to " : "connected to ") + options.serverName))
         // A login given or typed before this goes out first, as the session starts.
@@ -23,7 +24,11 @@ extension ChatScreenModel {
     }
 
     /// The session ended; returns what to start next, if anything starts at once.
-    public mutating func sessionEnded(_ report: SessionReport) -> ScreenCommand? {
+    /// `time`: when it ended, if not now.
+    public mutating func sessionEnded(_ report: SessionReport, at time: ContinuousClock.Instant? = nil)
+        -> ScreenCommand?
+    {
+        let endTime = time ?? now
         let end: ConnectionLifecycle.SessionEnd
         let remark: String
         switch report {
@@ -44,7 +49,7 @@ extension ChatScreenModel {
             }
         }
         guard let action = lifecycle.sessionEnded(end, now: now) else {
-            _ = closeOpening(TurnAway(reason: lastReason, remark: remark), retries: false)
+            _ = closeOpening(TurnAway(reason: lastReason, remark: remark), retries: false, at: endTime)
             return nil
         }
         let retries: Bool
@@ -52,7 +57,7 @@ extension ChatScreenModel {
         case (.lost, .wait), (.loginRefused, .waitForHeldLogin): retries = true
         default: retries = false
         }
-        if closeOpening(TurnAway(reason: lastReason, remark: remark), retries: retries) {
+        if closeOpening(TurnAway(reason: lastReason, remark: remark), retries: retries, at: endTime) {
             // Turned away again as before: the status line counts the attempts.
             lastFailureRemark = remark
             return perform(action)
@@ -83,7 +88,6 @@ extension ChatScreenModel {
     /// Time passed: a wait that is over starts its attempt.
     public mutating func tick(now: ContinuousClock.Instant) -> ScreenCommand? {
         self.now = now
-        if let release = opening?.releaseTime, now >= release { sessionIsUp() }
         return lifecycle.tick(now: now).flatMap { perform($0) }
     }
 
@@ -113,6 +117,8 @@ extension ChatScreenModel {
     }
 
     mutating func quit() -> ScreenCommand {
+        // Lines held back still go to the log.
+        sessionIsUp()
         if case .exit(let status) = lifecycle.quit() { exitStatus = status }
         return .quit
     }

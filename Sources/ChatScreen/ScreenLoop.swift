@@ -47,6 +47,9 @@ final class ScreenLoop {
     func run() -> Int32 {
         chat_signals_install(wake.writeDescriptor)
         defer {
+            // Whatever way it ends, the log gets the last lines, held-back ones too.
+            model.sessionIsUp()
+            writeLog()
             terminal.close()
             chat_signals_restore()
         }
@@ -85,6 +88,9 @@ final class ScreenLoop {
                     isDirty = true
                     if case .quit = carryOut(apply(event)) { return model.exitStatus }
                 }
+                // Only now, with everything the session said taken: a refusal already waiting
+                // here must not find the lines it turns away shown.
+                if model.showSettledOpening(now: now) { isDirty = true }
             }
             writeLog()
             askForAttention()
@@ -118,14 +124,14 @@ final class ScreenLoop {
 
     private func apply(_ event: Mailbox.Event) -> ScreenCommand? {
         switch event {
-        case .connected:
-            model.connected()
+        case .connected(let time):
+            model.connected(at: time)
         case .line(let line):
             model.receive(serverLine: line)
         case .overlongLine:
             model.receiveOverlongLine()
-        case .ended(let report):
-            return model.sessionEnded(report)
+        case .ended(let report, let time):
+            return model.sessionEnded(report, at: time)
         }
         return nil
     }

@@ -52,16 +52,26 @@ extension ChatScreenModel {
         for (shown, logged) in held { commit(shown, logged: logged) }
     }
 
-    /// The session is over; returns whether it repeated the last refusal, in which case what it
-    /// held is dropped. `turnAway` is why it ended, and `retries` whether another attempt follows
-    /// by itself.
-    mutating func closeOpening(_ turnAway: TurnAway, retries: Bool) -> Bool {
+    /// An opening that has been up its second shows what it held: called once the loop has taken
+    /// everything the session posted, so a refusal already waiting is seen first. Returns
+    /// whether anything changed.
+    public mutating func showSettledOpening(now: ContinuousClock.Instant) -> Bool {
+        guard let release = opening?.releaseTime, now >= release else { return false }
+        sessionIsUp()
+        return true
+    }
+
+    /// The session is over (at `time`); returns whether it repeated the last refusal, in which
+    /// case what it held is dropped. `turnAway` is why it ended, and `retries` whether another
+    /// attempt follows by itself.
+    mutating func closeOpening(_ turnAway: TurnAway, retries: Bool, at time: ContinuousClock.Instant) -> Bool
+    {
         guard let ended = opening else {
             lastTurnAway = nil
             return false
         }
         opening = nil
-        let wasTurnedAway = !ended.isUp(at: now)
+        let wasTurnedAway = !ended.isUp(at: time)
         let isRepeat = retries && wasTurnedAway && ended.held != nil && turnAway == lastTurnAway
         if !isRepeat {
             for (shown, logged) in ended.held ?? [] { commit(shown, logged: logged) }

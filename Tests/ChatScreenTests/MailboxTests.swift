@@ -16,7 +16,7 @@ import Testing
         let wake = try #require(WakePipe())
         defer { wake.close() }
         let mailbox = Mailbox(wake: wake, capacity: 10)
-        await mailbox.post(.connected)
+        await mailbox.post(.connected(at: .now))
         for index in 0..<2000 { await mailbox.post(.line("\(index)")) }
         let events = mailbox.takeAll()
         #expect(events.count <= 10 + 1024 + 1)

@@ -54,7 +54,9 @@ extension ChatScreenModel {
         sessionEnded(.failed(reason: reason, remark: remark ?? reason))
     }
 
-    mutating func serverClosed(reason: String, remark: String) -> ScreenCommand? {
-        sessionEnded(.closedByServer(reason: reason, remark: remark))
+    mutating func serverClosed(
+        reason: String, remark: String, at time: ContinuousClock.Instant? = nil
+    ) -> ScreenCommand? {
+        sessionEnded(.closedByServer(reason: reason, remark: remark), at: time)
     }
 }

@@ -50,8 +50,12 @@ import Testing
         #expect(model.nextTick == now + SessionOpening.settleTime)
         #expect(Array(model.frame().lines[5...9]) == firstRefusal)
         #expect(model.tick(now: now + .milliseconds(999)) == nil)
+        let shownEarly = model.showSettledOpening(now: now + .milliseconds(999))
+        #expect(!shownEarly)
         #expect(!model.frame().lines.contains("-- reconnected to 127.0.0.1:8080"))
         #expect(model.tick(now: now + SessionOpening.settleTime) == nil)
+        let shownAfterASecond = model.showSettledOpening(now: now + SessionOpening.settleTime)
+        #expect(shownAfterASecond)
         lines = model.frame().lines
         #expect(
             Array(lines[3...10]) == firstRefusal + [
@@ -59,6 +63,23 @@ import Testing
                 " alice | 127.0.0.1:8080 | connected",
             ])
         #expect(model.nextTick == nil)
+    }
+
+    /// The UI took the refusal a second and a half after the connect, though it came a
+    /// millisecond after: the times they happened at decide, so it was still turned away, and
+    /// the next attempt's lines are held.
+    @Test func aRefusalTakenLateIsStillATurnAway() {
+        var model = makeModel(rows: 12, columns: 80)
+        var now = testEpoch
+        _ = model.start()
+        model.connected(at: now)
+        model.receive(serverLine: full)
+        let refusedAt = now + .milliseconds(1)
+        now = now + .milliseconds(1500)
+        _ = model.tick(now: now)
+        _ = model.serverClosed(reason: "server is full; try again later", remark: "closed", at: refusedAt)
+        turnedAway(&model, at: &now)
+        #expect(model.frame().lines.count { $0 == "-!- server is full; try again later" } == 1)
     }
 
     @Test func aHeldAttemptShowsAtItsFirstMessage() {
