@@ -1,4 +1,6 @@
-@_spi(_Unicode) import Swift
+#if os(Linux)
+    @_spi(_Unicode) import Swift
+#endif
 
 /// The rules for the first line of a connection.
 public enum Login {
@@ -121,9 +123,10 @@ public enum Login {
                     marks.next(scalar, .otherLetter)
                     continue
                 }
-                if scalar.value >= 0xC0 { mayDecompose = true }
                 if scalar.value >= 0x300 { isComposedAsItIs = false }
                 let category = scalar.properties.generalCategory
+                // A mark that decomposes is not NFC, refused before the marks are counted.
+                if scalar.value >= 0xC0 && !Login.isMark(category) { mayDecompose = true }
                 if Login.isInvisible(scalar, category) || Login.isWhitespace(category) {
                     forbidden = scalar
                     return
@@ -158,9 +161,14 @@ public enum Login {
     /// scalars cannot see: `ä` then U+0308 is `a` with U+0308 twice, and looks like `ä`. Only
     /// for logins with a scalar that may decompose, so ASCII logins pay nothing.
     private static func stackedMarkWhenDecomposed(_ login: String) -> Unicode.Scalar? {
-        var marks = MarkRun()
-        // The standard library's own normalizer, as for NFC: no Foundation.
-        return login._nfd.first { marks.next($0, $0.properties.generalCategory) }
+        #if os(Linux)
+            var marks = MarkRun()
+            // The standard library's own normalizer, as for NFC: no Foundation. Its decomposition
+            // is an SPI of the toolchain's standard library, which Darwin's may not offer.
+            return login._nfd.first { marks.next($0, $0.properties.generalCategory) }
+        #else
+            return nil
+        #endif
     }
 
     /// Beyond ASCII, White_Space is exactly the space separators, the line and paragraph

@@ -109,7 +109,9 @@ public enum Notice: Equatable, Sendable {
         case .recipientOffline(let name):
             return "\(VisibleText.quoted(name)) is not online"
         case .moreRecipientsOffline(let count):
-            return "and \(count) more recipients are not online (too many to name one by one)"
+            return count == 1
+                ? "and 1 more recipient is not online (too many to name one by one)"
+                : "and \(count) more recipients are not online (too many to name one by one)"
         case .missingColon:
             return "no ':' in line; write 'name1, name2: text'"
         case .noRecipients:

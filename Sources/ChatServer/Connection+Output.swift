@@ -72,13 +72,15 @@ extension Connection {
     /// (an audit's), and with `--max-queue-bytes 300000` a client reading as fast as it could was
     /// cut off as too slow by its own notices.
     func sendOfflineNotices(_ names: [String]) {
-        var room =
-            broker.configuration.maximumQueueBytes - outbox.readableBytes - bytesInChannel
-            - Self.roomForTheLastNotice
+        bytesInChannel = currentBytesInChannel()
+        var room = broker.configuration.maximumQueueBytes - outbox.readableBytes - bytesInChannel
         for (index, name) in names.enumerated() {
             let notice = Notice.recipientOffline(name)
             room -= notice.line.utf8.count
-            if room < 0 { return send(.moreRecipientsOffline(names.count - index)) }
+            let isLast = index == names.count - 1
+            if room < (isLast ? 0 : Self.roomForTheLastNotice) {
+                return send(.moreRecipientsOffline(names.count - index))
+            }
             send(notice)
         }
     }

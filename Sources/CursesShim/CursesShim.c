@@ -220,6 +220,7 @@ void chat_curses_end(void) {
     mousemask(0, NULL);
     set_terminal_modes(0);
     title_mode = 0;
+    title_stack = 0;
     endwin();
     delscreen(screen);
     screen = NULL;
