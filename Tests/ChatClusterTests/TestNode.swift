@@ -95,10 +95,15 @@ final class TestNode: Sendable {
         }
         do {
             return TestNode(node: try await join(), recorder: recorder)
-        } catch let error as ClusterError where error.description.hasSuffix("within the query timeout") {
+        } catch let error as ClusterError
+            where error.description.hasSuffix("within the query timeout")
+            || error.description.hasSuffix("connection timed out")
+        {
             // Once more: with every cluster and screen test at once, CI's PostgreSQL once left a
-            // join unanswered for the whole 10 s (FailureTests, run at c8ca7fe). No test here is
-            // about a join timing out, and a failed join leaves nothing behind.
+            // join unanswered for the whole 10 s (FailureTests, run at c8ca7fe), and three joins
+            // through test proxies, started together while ten PostgreSQL servers started, did not
+            // even connect within it (run at the stop after b20bad6). No test here is about a join
+            // timing out, and a failed join leaves nothing behind.
             return TestNode(node: try await join(), recorder: recorder)
         }
     }
