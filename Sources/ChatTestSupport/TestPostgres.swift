@@ -47,6 +47,12 @@ public final class TestPostgres: Sendable {
         try await offThePool { try startNow(tls: certificates) }
     }
 
+    /// One `initdb` at a time in this process. Each suite starts its own server, about ten of
+    /// them at the start of a run, and ten `initdb`s at once held both cores while every other
+    /// suite started too: in the CI run after b20bad6 three cluster joins then could not even
+    /// connect within 10 s. Taken one by one they leave a core to the rest.
+    private static let initializing = NIOLock()
+
     private static func startNow(tls certificates: TestCertificates?) throws -> TestPostgres {
         guard let binaries else { throw TestTimeout(unavailableReason!) }
         removeLeftovers(binaries: binaries)
@@ -65,7 +71,7 @@ public final class TestPostgres: Sendable {
         let server = TestPostgres(
             port: 0, folder: folder, binaries: binaries, runAs: runAs, offersTLS: offersTLS)
         do {
-            try server.initialize()
+            try initializing.withLock { try server.initialize() }
             // Another program on this machine may still take the port between our probe and the bind.
             for attempt in 1...5 {
                 let port = try SparePort.take()
