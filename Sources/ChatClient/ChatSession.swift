@@ -52,14 +52,17 @@ public enum ChatSession {
         do {
             let end = try await channel.executeThenClose { inbound, outbound in
                 let newline = ByteBuffer(integer: UInt8(ascii: "\n"))
-                if let login {
+                @Sendable func send(_ line: ByteBuffer) async throws {
                     do {
-                        try await outbound.write(contentsOf: [ByteBuffer(string: login), newline])
+                        try await outbound.write(contentsOf: [line, newline])
                     } catch ChannelError.ioOnClosedChannel {
-                        // Turned away at once (a full server): its notice and close are in the
-                        // stream below, which tells the refusal from a lost connection.
+                        // The server closed the connection as this line was on its way (the
+                        // login too, turned away at once by a full server). Its stream ends as
+                        // well and tells how (closed, or reset); the race between the two must
+                        // not turn a refusal into "connection lost".
                     }
                 }
+                if let login { try await send(ByteBuffer(string: login)) }
                 return try await selectLines(
                     server: inbound,
                     input: input,
@@ -76,15 +79,7 @@ public enum ChatSession {
                         }
                         try await onServerLine(framed)
                     },
-                    onInputLine: { line in
-                        do {
-                            try await outbound.write(contentsOf: [line, newline])
-                        } catch ChannelError.ioOnClosedChannel {
-                            // The server closed the connection as this line was on its way. Its
-                            // stream ends as well and tells how (closed, or reset); the race
-                            // between the two must not turn a refusal into "connection lost".
-                        }
-                    },
+                    onInputLine: { line in try await send(line) },
                     onInputEnd: { outbound.finish() }
                 )
             }

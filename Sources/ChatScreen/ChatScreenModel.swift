@@ -150,8 +150,8 @@ public struct ChatScreenModel: Sendable {
     // MARK: The scrollback
 
     /// Adds `kind` to the scrollback, and `logged` (the line whole, where the scrollback keeps
-    /// it cut) to what the log gets.
-    /// Anything added but a session's opening lines shows that the session is up.
+    /// it cut) to what the log gets. Anything added but a session's opening lines shows that the
+    /// session is up.
     mutating func append(_ kind: TranscriptEntry.Kind, logged: TranscriptEntry.Kind? = nil) {
         sessionIsUp()
         let entry = TranscriptEntry(time: clock(), kind: kind)

@@ -117,6 +117,7 @@ public struct FullScreenClient: Sendable {
 
     private func runSession(_ session: Session, mailbox: Mailbox) async {
         let endpoint = configuration.endpoint
+        func end(_ report: SessionReport) async { await mailbox.post(.ended(report, at: .now)) }
         do {
             let ending = try await ChatSession.run(
                 endpoint: endpoint,
@@ -136,25 +137,21 @@ public struct FullScreenClient: Sendable {
                 let error = ClientError.closedByServer(endpoint)
                 // A server that says why before it closes (a refused login, a shutdown) gives
                 // the better reason.
-                await mailbox.post(
-                    .ended(
-                        .closedByServer(
-                            reason: ending.finalNotice ?? error.shortReason, remark: error.description),
-                        at: .now))
+                await end(
+                    .closedByServer(
+                        reason: ending.finalNotice ?? error.shortReason, remark: error.description))
             }
         } catch is CancellationError {
             // The user quit while connecting.
         } catch let error as ClientError {
             switch error {
             case .cannotSecure, .speaksTLS:
-                await mailbox.post(
-                    .ended(.insecure(reason: error.shortReason, remark: error.description), at: .now))
+                await end(.insecure(reason: error.shortReason, remark: error.description))
             default:
-                await mailbox.post(
-                    .ended(.failed(reason: error.shortReason, remark: error.description), at: .now))
+                await end(.failed(reason: error.shortReason, remark: error.description))
             }
         } catch {
-            await mailbox.post(.ended(.failed(reason: "\(error)", remark: "\(error)"), at: .now))
+            await end(.failed(reason: "\(error)", remark: "\(error)"))
         }
     }
 }

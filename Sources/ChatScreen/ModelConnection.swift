@@ -117,8 +117,6 @@ extension ChatScreenModel {
     }
 
     mutating func quit() -> ScreenCommand {
-        // Lines held back still go to the log.
-        sessionIsUp()
         if case .exit(let status) = lifecycle.quit() { exitStatus = status }
         return .quit
     }

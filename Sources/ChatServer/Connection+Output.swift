@@ -56,8 +56,12 @@ extension Connection {
     }
 
     func send(_ notice: Notice) {
+        send(notice, line: notice.line)
+    }
+
+    private func send(_ notice: Notice, line: String) {
         broker.statistics.noticeSent(notice)
-        var line = notice.line
+        var line = line
         line.withUTF8 { enqueue(UnsafeRawBufferPointer($0)) }
         // Counted toward the early write as deliveries are: a client whose lines earn notices
         // learns of its own full queue line by line, and is no longer read from. Uncounted, one
@@ -76,12 +80,13 @@ extension Connection {
         var room = broker.configuration.maximumQueueBytes - outbox.readableBytes - bytesInChannel
         for (index, name) in names.enumerated() {
             let notice = Notice.recipientOffline(name)
-            room -= notice.line.utf8.count
+            let line = notice.line
+            room -= line.utf8.count
             let isLast = index == names.count - 1
             if room < (isLast ? 0 : Self.roomForTheLastNotice) {
                 return send(.moreRecipientsOffline(names.count - index))
             }
-            send(notice)
+            send(notice, line: line)
         }
     }
 
